@@ -1,0 +1,52 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DBT_DIR := dbt_project
+MANIFEST := $(DBT_DIR)/target/manifest.json
+DBT_SOURCES := $(shell find $(DBT_DIR)/models $(DBT_DIR)/macros $(DBT_DIR)/tests -type f 2>/dev/null) $(DBT_DIR)/dbt_project.yml $(DBT_DIR)/profiles.yml
+
+.PHONY: run test install manifest demo ui docs lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.3"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# dagster-dbt loads the manifest when the definitions import, so it must exist first.
+$(MANIFEST): $(STAMP) $(DBT_SOURCES)
+	$(VENV)/bin/dbt parse --quiet --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR)
+	touch $(MANIFEST)
+
+manifest: $(MANIFEST)
+
+run: $(MANIFEST)
+	$(VENV)/bin/winback run
+
+test: $(MANIFEST)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(VENV)/bin/winback demo
+
+ui: $(MANIFEST)
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
+	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+
+docs: $(MANIFEST)
+	$(VENV)/bin/dbt docs generate --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --static
+
+# Re-resolve the pinned set from pyproject.toml into constraints.txt.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade "pip==26.3" && .venv-lock/bin/pip install --quiet ".[dev]"
+	{ echo '# Exact dependency set resolved on Python 3.11 (pip install -c constraints.txt -e ".[dev]").'; \
+	  echo '# Regenerate: make lock'; .venv-lock/bin/pip freeze | grep -viE '^(winback|pip|setuptools|wheel)[= @]'; } > constraints.txt
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) $(DBT_DIR)/target $(DBT_DIR)/logs data

@@ -1,0 +1,39 @@
+{#- Cross-database helpers. Adapter-specific SQL lives only in these dispatched macros. -#}
+
+{% macro median(expression) -%}
+    {{ return(adapter.dispatch('median', 'winback')(expression)) }}
+{%- endmacro %}
+
+{% macro default__median(expression) -%}
+    percentile_cont(0.5) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__median(expression) -%}
+    median({{ expression }})
+{%- endmacro %}
+
+{#- Cast a timezone-aware timestamp to a naive UTC timestamp (sessions run in UTC). -#}
+{% macro to_utc_timestamp(expression) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'winback')(expression)) }}
+{%- endmacro %}
+
+{% macro default__to_utc_timestamp(expression) -%}
+    cast({{ expression }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro postgres__to_utc_timestamp(expression) -%}
+    ({{ expression }} at time zone 'UTC')
+{%- endmacro %}
+
+{#- 8-byte float (dbt.type_float() is 4-byte REAL on DuckDB). -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'winback')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    double precision
+{%- endmacro %}
+
+{% macro duckdb__type_double() -%}
+    double
+{%- endmacro %}

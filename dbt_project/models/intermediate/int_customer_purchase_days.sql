@@ -1,0 +1,26 @@
+-- Distinct purchase days per customer (several orders on one day are one transaction), with the
+-- gap to the previous purchase day.
+with purchase_days as (
+    select distinct
+        customer_id,
+        order_date
+    from {{ ref('int_orders_as_of') }}
+    where is_purchase
+),
+
+with_previous as (
+    select
+        customer_id,
+        order_date,
+        lag(order_date) over (partition by customer_id order by order_date) as previous_order_date,
+        row_number() over (partition by customer_id order by order_date desc) as recency_rank
+    from purchase_days
+)
+
+select
+    customer_id,
+    order_date,
+    previous_order_date,
+    {{ dbt.datediff('previous_order_date', 'order_date', 'day') }} as days_since_previous,
+    recency_rank = 1 as is_last_purchase_day
+from with_previous

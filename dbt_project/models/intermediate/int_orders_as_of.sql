@@ -1,0 +1,53 @@
+-- One row per order as it stood at the end of the as-of day: the latest version delivered by then
+-- (if every version was delivered later, the earliest one), erased customers removed.
+-- Purchase rule: every order not cancelled is a purchase, zero amounts included; refunded orders
+-- count as activity but add no revenue.
+with orders as (
+    select *
+    from {{ ref('stg_shop__orders') }}
+    where ordered_at < {{ as_of_cutoff() }}
+),
+
+erased as (
+    select customer_id from {{ ref('int_customers_erased') }}
+),
+
+versions as (
+    select
+        orders.*,
+        coalesce(orders.updated_at, orders.ordered_at) < {{ as_of_cutoff() }} as is_known_by_as_of
+    from orders
+    left join erased on orders.customer_id = erased.customer_id
+    where erased.customer_id is null
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by order_id
+            order by
+                case when is_known_by_as_of then 0 else 1 end,
+                case when is_known_by_as_of then coalesce(updated_at, ordered_at) end desc,
+                coalesce(updated_at, ordered_at),
+                _source_file desc,
+                _source_row desc
+        ) as version_rank,
+        count(*) over (partition by order_id) as versions_delivered
+    from versions
+)
+
+select
+    order_id,
+    customer_id,
+    ordered_at,
+    order_date,
+    order_status,
+    currency,
+    amount,
+    updated_at,
+    versions_delivered,
+    order_status <> 'cancelled' as is_purchase,
+    case when order_status in ('cancelled', 'refunded') then 0 else amount end as revenue_amount
+from ranked
+where version_rank = 1

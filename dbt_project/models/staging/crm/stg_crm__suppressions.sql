@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ source('crm', 'suppressions') }}
+),
+
+renamed as (
+    select
+        lower(trim(email)) as email_normalized,
+        reason as suppression_reason,
+        {{ to_utc_timestamp('occurred_at') }} as occurred_at,
+        _source_file,
+        _source_row
+    from source
+)
+
+select * from renamed

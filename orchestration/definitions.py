@@ -1,0 +1,20 @@
+"""The Winback code location: composes the definitions from orchestration/defs and applies the
+cross-cutting policy (one DuckDB writer at a time, so steps run in one process)."""
+
+import dagster as dg
+
+from orchestration.defs.activation import assets as activation
+from orchestration.defs.dbt import assets as dbt
+from orchestration.defs.hygiene import assets as hygiene
+from orchestration.defs.ingest import assets as ingest
+from orchestration.defs import schedules
+from orchestration.defs.resources import WinbackConfig
+
+defs = dg.Definitions.merge(
+    ingest.defs,
+    hygiene.defs,
+    dbt.defs,
+    activation.defs,
+    schedules.defs,
+    dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),
+)

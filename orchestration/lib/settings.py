@@ -1,0 +1,105 @@
+"""Run settings from WINBACK_* environment variables, with local defaults.
+
+Relative paths resolve against the repository root, so the pipeline, dbt (which runs from
+`dbt_project/`) and the CLI agree on where files are whatever the working directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SettingsError(ValueError):
+    """A WINBACK_* setting is malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse: Path
+    export_dir: Path
+    as_of: dt.date
+    source_timezone: str
+    inactive_days: int
+    max_reject_share: float
+
+    @property
+    def landing_configured(self) -> bool:
+        return self.landing_dir != resolve_path(DEFAULTS["WINBACK_LANDING_DIR"])
+
+
+DEFAULTS = {
+    "WINBACK_LANDING_DIR": "data/landing",
+    "WINBACK_WAREHOUSE": "data/warehouse/winback.duckdb",
+    "WINBACK_EXPORT_DIR": "data/exports",
+    "WINBACK_SOURCE_TZ": "UTC",
+    "WINBACK_INACTIVE_DAYS": "180",
+    "WINBACK_MAX_REJECT_SHARE": "0.05",
+}
+
+
+def resolve_path(value: str | os.PathLike[str]) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def parse_as_of(value: str | None, today: dt.date | None = None) -> dt.date:
+    if not value:
+        return today or dt.datetime.now(dt.UTC).date()
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise SettingsError(
+            f"WINBACK_AS_OF must be a date like 2026-11-27, got {value!r}"
+        ) from exc
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str | None] | None = None,
+    today: dt.date | None = None,
+) -> Settings:
+    """Settings from the environment; `overrides` (e.g. run config) win over it when set."""
+    env = dict(os.environ if environ is None else environ)
+    for key, value in (overrides or {}).items():
+        if value not in (None, ""):
+            env[key] = str(value)
+
+    def get(name: str) -> str:
+        return env.get(name) or DEFAULTS[name]
+
+    timezone = get("WINBACK_SOURCE_TZ")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(
+            f"WINBACK_SOURCE_TZ must be an IANA time zone like Europe/London, got {timezone!r}"
+        ) from exc
+    try:
+        inactive_days = int(get("WINBACK_INACTIVE_DAYS"))
+        max_reject_share = float(get("WINBACK_MAX_REJECT_SHARE"))
+    except ValueError as exc:
+        raise SettingsError(
+            "WINBACK_INACTIVE_DAYS must be a whole number of days and WINBACK_MAX_REJECT_SHARE "
+            "a fraction such as 0.05"
+        ) from exc
+    if inactive_days < 2:
+        raise SettingsError("WINBACK_INACTIVE_DAYS must be at least 2 days")
+    if not 0 <= max_reject_share <= 1:
+        raise SettingsError("WINBACK_MAX_REJECT_SHARE must lie between 0 and 1")
+    return Settings(
+        landing_dir=resolve_path(get("WINBACK_LANDING_DIR")),
+        warehouse=resolve_path(get("WINBACK_WAREHOUSE")),
+        export_dir=resolve_path(get("WINBACK_EXPORT_DIR")),
+        as_of=parse_as_of(env.get("WINBACK_AS_OF"), today),
+        source_timezone=timezone,
+        inactive_days=inactive_days,
+        max_reject_share=max_reject_share,
+    )
