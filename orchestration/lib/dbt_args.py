@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from orchestration.lib.settings import Settings
@@ -21,3 +25,18 @@ def dbt_build_args(settings: Settings, select: str | None = None) -> list[str]:
     if select:
         args += ["--select", select]
     return args
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (a venv's bin/ need not be on PATH)."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_parse(project_dir: Path) -> None:
+    """Write target/manifest.json, which dagster-dbt reads when the definitions load."""
+    subprocess.run(
+        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project_dir),
+         "--profiles-dir", str(project_dir)],
+        check=True,
+    )

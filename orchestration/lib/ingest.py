@@ -103,18 +103,16 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _read_header(path: Path, con: duckdb.DuckDBPyConnection) -> list[str]:
+def _read_header(path: Path, name: str, con: duckdb.DuckDBPyConnection) -> list[str]:
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
                 header = next(csv.reader(handle), None)
         except UnicodeDecodeError as exc:
-            raise IngestError(
-                f"{path}: not UTF-8 text (byte {exc.start}). Re-export the file as UTF-8."
-            ) from exc
+            raise IngestError(f"{name}: not valid UTF-8 text. Re-export the file as UTF-8.") from None
         if header is None:
-            raise IngestError(f"{path}: the file is empty (no header row). Remove or replace it.")
+            raise IngestError(f"{name}: the file is empty (no header row). Remove or replace it.")
         return [h.strip() for h in header]
     if suffix in PARQUET_SUFFIXES:
         return list(pq.read_schema(path).names)
@@ -123,7 +121,7 @@ def _read_header(path: Path, con: duckdb.DuckDBPyConnection) -> list[str]:
         f"FROM ({_jsonl_lines(path)})"
     ).fetchall()
     if not rows and path.stat().st_size == 0:
-        raise IngestError(f"{path}: the file is empty. Remove or replace it.")
+        raise IngestError(f"{name}: the file is empty. Remove or replace it.")
     return sorted(r[0] for r in rows)
 
 
@@ -221,7 +219,7 @@ def _load_file(
 ) -> FileReport:
     if path.stat().st_size == 0:
         raise IngestError(f"{relative_name}: the file is empty. Remove or replace it.")
-    header = _read_header(path, con)
+    header = _read_header(path, relative_name, con)
     dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
         raise IngestError(f"{relative_name}: duplicate header column(s) {dupes}. Fix the export.")

@@ -1,0 +1,184 @@
+"""`winback`: run the pipeline headless, generate demo data, print the input contracts."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from orchestration.lib.settings import REPO_ROOT, Settings, SettingsError, load_settings
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+SUMMARY_TABLES = (
+    "raw.orders",
+    "raw.order_items",
+    "raw.customers",
+    "raw.consent_events",
+    "raw.suppressions",
+    "raw.erasure_requests",
+    "raw.support_tickets",
+    "raw.loyalty_ledger",
+    "raw.quarantine",
+    "activity.customer_activity",
+    "inactivity.customer_inactivity_status",
+    "activation.sync_winback_inactive_email",
+)
+
+
+def _ensure_demo_data(settings: Settings, *, force: bool = False) -> None:
+    if settings.landing_configured and not force:
+        return
+    if (settings.landing_dir / "orders").is_dir() and not force:
+        print(f"Using the demo data already in {settings.landing_dir}")
+        return
+    from orchestration.lib import demo_data
+
+    print(f"No WINBACK_LANDING_DIR set: generating demo data in {settings.landing_dir} ...")
+    counts = demo_data.generate(settings.landing_dir, end_date=settings.as_of)
+    print("  " + ", ".join(f"{entity} {n:,}" for entity, n in counts.items()))
+
+
+def _ensure_manifest() -> None:
+    if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
+        from orchestration.lib.dbt_args import dbt_parse
+
+        print("Parsing the dbt project (first run) ...")
+        dbt_parse(DBT_PROJECT_DIR)
+
+
+def _run_pipeline(settings: Settings) -> bool:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    run_config = {
+        "resources": {
+            "winback": {
+                "config": {
+                    "as_of": settings.as_of.isoformat(),
+                    "landing_dir": str(settings.landing_dir),
+                    "warehouse": str(settings.warehouse),
+                    "export_dir": str(settings.export_dir),
+                }
+            }
+        },
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    job = defs.resolve_job_def("winback_daily")
+    print(f"Running the pipeline as of {settings.as_of} ...")
+    if instance is None:
+        result = job.execute_in_process(run_config=run_config, raise_on_error=False)
+    else:
+        result = job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=False
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                error = event.step_failure_data.error
+                message = error.message.strip() if error else "unknown error"
+                cause = error.cause.message.strip() if error and error.cause else ""
+                print(f"FAILED {event.step_key}: {message}", file=sys.stderr)
+                if cause:
+                    print(f"  caused by: {cause}", file=sys.stderr)
+    return result.success
+
+
+def _print_summary(settings: Settings) -> None:
+    from orchestration.lib.warehouse import open_warehouse
+
+    print("\nWritten")
+    print(f"  warehouse  {settings.warehouse}")
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        existing = {
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+            ).fetchall()
+        }
+        for table in SUMMARY_TABLES:
+            if table in existing:
+                (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+                print(f"    {table:<42} {count:>10,} rows")
+        print("  customers by status")
+        for status, count in con.execute(
+            "SELECT status, count(*) FROM inactivity.customer_inactivity_status "
+            "GROUP BY status ORDER BY count(*) DESC, status"
+        ).fetchall():
+            print(f"    {status:<42} {count:>10,}")
+    for manifest in sorted(settings.export_dir.glob(f"*/*/{settings.as_of}/manifest.json")):
+        import json
+
+        data = json.loads(manifest.read_text())
+        for part in data["files"]:
+            print(
+                f"  audience   {data['audience']} ({data['platform']}): {part['rows']:,} rows -> "
+                f"{manifest.parent / part['name']}"
+            )
+        print(f"             manifest -> {manifest}")
+    print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
+    _ensure_demo_data(settings)
+    _ensure_manifest()
+    if not _run_pipeline(settings):
+        print("\nThe run failed; nothing downstream of the failed step was written.", file=sys.stderr)
+        return 1
+    _print_summary(settings)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.lib import demo_data
+
+    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
+    out = Path(args.out) if args.out else settings.landing_dir
+    counts = demo_data.generate(
+        out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=settings.as_of
+    )
+    for entity, n in counts.items():
+        print(f"{entity:<18} {n:>10,} rows -> {out / entity}")
+    return 0
+
+
+def cmd_contracts(_: argparse.Namespace) -> int:
+    from orchestration.lib.contracts import render_markdown
+
+    print(render_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="winback", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the whole pipeline for one as-of date")
+    run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
+    run.set_defaults(func=cmd_run)
+    demo = sub.add_parser("demo", help="write deterministic demo data to the landing folder")
+    demo.add_argument("--as-of", help="last day of the demo data (default: today)")
+    demo.add_argument("--out", help="landing folder (default: WINBACK_LANDING_DIR)")
+    demo.add_argument("--customers", type=int, default=20_000)
+    demo.add_argument("--orders", type=int, default=200_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=cmd_demo)
+    contracts = sub.add_parser("contracts", help="print the input contracts as Markdown")
+    contracts.set_defaults(func=cmd_contracts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"winback: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1499 @@
+"""Deterministic, realistic demo data for the win-back landing folder.
+
+`generate()` writes one sub-folder per entity (the loaders' input contract) with data that
+behaves like a real shop's export:
+
+* customers join at different times over the window (a few are a migrated batch on day one);
+  about 15 % never order (prospects);
+* buyers follow a BG/NBD-like process: a gamma-distributed purchase rate per customer (cadences
+  from weekly to yearly, on a seasonal calendar with a Black-Friday/Christmas peak) and, after
+  each purchase, a beta-distributed chance of dropping out for good, so customers stop buying at
+  different times and the order count per customer is heavy-tailed (many one-time buyers, a few
+  heavy buyers); some customers order twice on the same day;
+* the overall purchase rate is calibrated so the number of distinct orders is close to the
+  `orders` argument;
+* orders carry 1-4 lines, biased to a favourite category and a price tier per customer, in the
+  customer's currency (a small share in a second currency), with statuses that follow the
+  order's age (placed -> paid -> shipped, plus cancellations and refunds);
+* consent events, suppressions, erasure requests, support tickets and a loyalty ledger are
+  derived from the same customers and orders;
+* realistic dirt is injected on purpose: invalid / duplicate / mixed-case / padded / role /
+  disposable / formula-like emails, awkward names, phones in every format, and a handful of
+  malformed order rows (see `generate` for the list).
+
+Everything is drawn from `numpy.random.default_rng`-style generators seeded from `seed` (one
+independent stream per purpose), timestamps are whole seconds, money is integer cents, and files
+are written in a fixed order with fixed formatting, so the same arguments give byte-identical
+files. Orders are generated in time order and written in chunks, so 10 million orders need a few
+hundred MB at most.
+
+Run as ``python -m orchestration.lib.demo_data --out data/landing``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import math
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# --------------------------------------------------------------------------------------------
+# Output contract
+# --------------------------------------------------------------------------------------------
+
+ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": (
+        "customer_id",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "country",
+        "postal_code",
+        "created_at",
+        "updated_at",
+    ),
+    "orders": ("order_id", "customer_id", "ordered_at", "status", "currency", "amount", "updated_at"),
+    "order_items": ("order_id", "line_no", "sku", "category", "quantity", "unit_price"),
+    "consent_events": ("customer_id", "channel", "status", "source", "occurred_at"),
+    "suppressions": ("email", "reason", "occurred_at"),
+    "erasure_requests": ("customer_id", "requested_at"),
+    "support_tickets": ("ticket_id", "customer_id", "opened_at", "closed_at", "kind", "satisfaction"),
+    "loyalty_ledger": ("customer_id", "occurred_at", "points", "expires_at"),
+}
+
+ORDER_STATUSES = ("placed", "paid", "shipped", "cancelled", "refunded")
+CATEGORIES = ("apparel", "shoes", "home", "beauty", "electronics", "garden", "toys", "grocery")
+DISPOSABLE_DOMAINS = ("mailinator.com", "guerrillamail.com", "10minutemail.com", "yopmail.com")
+ROLE_LOCAL_PARTS = ("info", "noreply", "sales", "admin", "office")
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+CHUNK_ORDERS = 500_000  # orders generated and written per chunk
+_SECONDS_PER_DAY = 86_400
+
+# --------------------------------------------------------------------------------------------
+# Reference data (made up for this generator)
+# --------------------------------------------------------------------------------------------
+
+_CURRENCIES = ("GBP", "EUR", "USD")
+_GBP, _EUR, _USD = 0, 1, 2
+# Price list conversion from the EUR catalogue, shipping fee and free-shipping threshold (cents).
+_FX_FROM_EUR = np.array([0.86, 1.0, 1.09])
+_SHIPPING_FEE = np.array([395, 495, 599], dtype=np.int64)
+_FREE_SHIPPING_FROM = np.array([5_000, 6_000, 7_500], dtype=np.int64)
+
+# code, weight, home currency, second currency, standard UTC offset (minutes), name culture
+_COUNTRIES: tuple[tuple[str, float, int, int, int, str], ...] = (
+    ("GB", 0.33, _GBP, _EUR, 0, "en"),
+    ("US", 0.24, _USD, _GBP, -300, "us"),
+    ("DE", 0.12, _EUR, _GBP, 60, "de"),
+    ("FR", 0.08, _EUR, _GBP, 60, "fr"),
+    ("NL", 0.06, _EUR, _GBP, 60, "nl"),
+    ("IE", 0.06, _EUR, _GBP, 0, "ie"),
+    ("ES", 0.04, _EUR, _GBP, 60, "es"),
+    ("IT", 0.03, _EUR, _GBP, 60, "it"),
+    ("BE", 0.02, _EUR, _GBP, 60, "be"),
+    ("AT", 0.01, _EUR, _GBP, 60, "de"),
+    ("PT", 0.005, _EUR, _GBP, 0, "pt"),
+    ("FI", 0.005, _EUR, _GBP, 120, "fi"),
+)
+_COUNTRY_CODES = tuple(c[0] for c in _COUNTRIES)
+_COUNTRY_P = np.array([c[1] for c in _COUNTRIES]) / sum(c[1] for c in _COUNTRIES)
+_COUNTRY_CUR = np.array([c[2] for c in _COUNTRIES], dtype=np.int64)
+_COUNTRY_CUR2 = np.array([c[3] for c in _COUNTRIES], dtype=np.int64)
+_COUNTRY_OFFSET = np.array([c[4] for c in _COUNTRIES], dtype=np.int64)
+
+# name, SKU prefix, median catalogue price (EUR), log-sd, popularity
+_CATEGORY_SPEC = (
+    ("apparel", "APP", 32.0, 0.6, 0.26),
+    ("shoes", "SHO", 75.0, 0.45, 0.12),
+    ("home", "HOM", 38.0, 0.8, 0.14),
+    ("beauty", "BEA", 18.0, 0.6, 0.14),
+    ("electronics", "ELE", 110.0, 0.9, 0.08),
+    ("garden", "GAR", 30.0, 0.8, 0.07),
+    ("toys", "TOY", 22.0, 0.7, 0.09),
+    ("grocery", "GRO", 6.0, 0.5, 0.10),
+)
+_CATEGORY_P = np.array([c[4] for c in _CATEGORY_SPEC]) / sum(c[4] for c in _CATEGORY_SPEC)
+_GROCERY = CATEGORIES.index("grocery")
+_SKUS_PER_CATEGORY = 240
+
+_FIRST_NAMES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "Oliver", "Amelia", "Jack", "Isla", "Harry", "Ava", "George", "Emily", "Noah", "Sophie",
+        "James", "Olivia", "Liam", "Grace", "Mason", "Chloe", "Ethan", "Charlotte", "Thomas",
+        "Lucy", "William", "Hannah", "Daniel", "Jessica", "Michael", "Sarah", "David", "Emma",
+        "Matthew", "Megan", "Joseph", "Laura", "Samuel", "Rebecca", "Benjamin", "Katie", "Ryan",
+        "Rachel", "Christopher", "Abigail", "Mohammed", "Aisha", "Priya", "Arjun",
+    ),
+    "us": (
+        "Madison", "Tyler", "Brandon", "Ashley", "Jayden", "Brittany", "Kayla", "Austin",
+        "DeShawn", "Jamal", "Carlos", "Maria", "Emily", "Michael", "Jessica", "Christopher",
+        "Jennifer", "Joshua", "Amanda", "Andrew", "Samantha", "Justin", "Elizabeth", "Kevin",
+        "Lauren", "Jose", "Nicole", "Anthony", "Stephanie", "Hunter", "Mei", "Xavier",
+    ),
+    "ie": (
+        "Aoife", "Seán", "Niamh", "Ciarán", "Siobhán", "Oisín", "Saoirse", "Pádraig", "Róisín",
+        "Eoin", "Caoimhe", "Darragh", "Conor", "Ciara", "Cian", "Sinéad", "Declan", "Orla",
+    ),
+    "de": (
+        "Lukas", "Leon", "Mia", "Hannah", "Jonas", "Lea", "Felix", "Marie", "Paul", "Lena",
+        "Jürgen", "Günter", "Sören", "Björn", "Anja", "Katrin", "Matthias", "Stefan", "Ursula",
+        "Maximilian", "Jörg", "Käthe", "Emre", "Elif",
+    ),
+    "fr": (
+        "Louis", "Gabriel", "Léa", "Chloé", "Jules", "Hugo", "Manon", "Camille", "Inès", "Théo",
+        "Zoé", "Raphaël", "Noël", "François", "Hélène", "Jean-Pierre", "Marie-Claire", "Amélie",
+        "Océane", "Benoît", "Yasmine", "Karim",
+    ),
+    "nl": (
+        "Daan", "Sem", "Emma", "Julia", "Lotte", "Noah", "Lucas", "Sanne", "Bram", "Femke",
+        "Joost", "Anouk", "Thijs", "Eva", "Ruben", "Maaike", "Sven", "Fleur",
+    ),
+    "es": (
+        "Hugo", "Lucía", "Martín", "Sofía", "Mateo", "María", "Pablo", "Paula", "Álvaro",
+        "Ángela", "Javier", "Carmen", "Sergio", "Núria", "Iñaki", "Begoña",
+    ),
+    "it": (
+        "Leonardo", "Sofia", "Francesco", "Giulia", "Alessandro", "Aurora", "Niccolò", "Chiara",
+        "Matteo", "Francesca", "Lorenzo", "Martina",
+    ),
+    "pt": ("João", "Inês", "Tiago", "Beatriz", "Rui", "Leonor", "Gonçalo", "Mariana"),
+    "fi": ("Väinö", "Aino", "Eetu", "Sini", "Onni", "Helmi", "Juho", "Kaisa"),
+}
+_LAST_NAMES: dict[str, tuple[str, ...]] = {
+    "en": (
+        "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Evans",
+        "Thomas", "Roberts", "Walker", "Wright", "Robinson", "Thompson", "White", "Hughes",
+        "Edwards", "Green", "Hall", "Wood", "Harris", "Lewis", "Martin", "Jackson", "Clarke",
+        "Patel", "Khan", "Singh", "Ali", "O'Neill", "MacDonald", "Ffion-Jones", "Okafor",
+    ),
+    "us": (
+        "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
+        "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
+        "Thomas", "Taylor", "Moore", "Jackson", "Lee", "Nguyen", "Kim", "O'Connor", "McCarthy",
+        "Washington", "Rivera", "Cohen", "Wong",
+    ),
+    "ie": (
+        "Murphy", "Kelly", "O'Sullivan", "Walsh", "Smith", "O'Brien", "Byrne", "Ryan",
+        "O'Connor", "O'Neill", "O'Reilly", "Doyle", "McCarthy", "Gallagher", "Ó Súilleabháin",
+        "Mac Giolla",
+    ),
+    "de": (
+        "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
+        "Schulz", "Hoffmann", "Schäfer", "Koch", "Bauer", "Richter", "Klein", "Wolf",
+        "Schröder", "Neumann", "Braun", "Zimmermann", "Yılmaz", "Große",
+    ),
+    "fr": (
+        "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
+        "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garnier", "d'Arcy", "Benali",
+        "Lemaître",
+    ),
+    "nl": (
+        "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Janssen",
+        "Visser", "Smit", "Meijer", "de Boer", "Mulder", "van 't Hof", "Bos",
+    ),
+    "es": (
+        "García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez",
+        "Gómez", "Martín", "Núñez", "Muñoz", "Peña", "Jiménez", "Ruiz Zafón",
+    ),
+    "it": (
+        "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "D'Angelo",
+        "Ricci", "Marino", "De Luca", "Conti",
+    ),
+    "pt": ("Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Gonçalves"),
+    "fi": ("Korhonen", "Virtanen", "Mäkinen", "Nieminen", "Mäkelä", "Hämäläinen", "Laine"),
+}
+_FIRST_NAMES["be"] = _FIRST_NAMES["fr"] + _FIRST_NAMES["nl"]
+_LAST_NAMES["be"] = _LAST_NAMES["fr"] + _LAST_NAMES["nl"] + ("Peeters", "Maes", "Claes")
+
+# Names from everywhere, used by a small share of customers in every country.
+_WORLD_FIRST = (
+    "Łukasz", "Zoë", "Ólafur", "太郎", "花子", "Дмитрий", "Ελένη", "محمد", "Bjørn", "Đorđe",
+    "Søren", "Małgorzata", "Ngozi", "Wei", "Yuki", "Agnieszka", "Þóra", "Chloë", "José Luis",
+)
+_WORLD_LAST = (
+    "山田", "佐藤", "Иванов", "Παπαδοπούλου", "Kowalski", "Wiśniewska", "Nowak", "Þórsdóttir",
+    "Nguyễn", "Øvergaard", "Okonkwo", "Tanaka", "Dąbrowski", "Jovanović", "Al-Sayed", "Chen",
+    "O'Brien", "N'Diaye",
+)
+# Names with CSV-hostile characters (double quotes, commas).
+_QUOTED_FIRST = ('Robert "Bob"', 'Elizabeth "Liz"', 'Margaret "Peggy"', 'William "Bill"')
+_COMMA_LAST = ("Smith, Jr.", "Davis, Sr.", "Kennedy, III", "Müller, geb. Schmidt")
+_ROMANISED = {
+    "太郎": "taro", "花子": "hanako", "Дмитрий": "dmitry", "Ελένη": "eleni", "محمد": "mohamed",
+    "山田": "yamada", "佐藤": "sato", "Иванов": "ivanov", "Παπαδοπούλου": "papadopoulou",
+}
+
+_EMAIL_DOMAINS: dict[str, tuple[tuple[str, float], ...]] = {
+    "GB": (("gmail.com", 0.4), ("hotmail.co.uk", 0.15), ("outlook.com", 0.1), ("yahoo.co.uk", 0.1),
+           ("btinternet.com", 0.08), ("icloud.com", 0.1), ("sky.com", 0.07)),
+    "US": (("gmail.com", 0.5), ("yahoo.com", 0.15), ("outlook.com", 0.1), ("icloud.com", 0.12),
+           ("aol.com", 0.05), ("comcast.net", 0.08)),
+    "DE": (("gmail.com", 0.3), ("web.de", 0.25), ("gmx.de", 0.25), ("t-online.de", 0.12),
+           ("outlook.de", 0.08)),
+    "FR": (("gmail.com", 0.4), ("orange.fr", 0.2), ("free.fr", 0.15), ("laposte.net", 0.1),
+           ("hotmail.fr", 0.15)),
+    "NL": (("gmail.com", 0.45), ("ziggo.nl", 0.2), ("kpnmail.nl", 0.15), ("hotmail.nl", 0.2)),
+    "IE": (("gmail.com", 0.5), ("eircom.net", 0.2), ("hotmail.com", 0.2), ("icloud.com", 0.1)),
+    "ES": (("gmail.com", 0.5), ("hotmail.es", 0.25), ("yahoo.es", 0.15), ("telefonica.net", 0.1)),
+    "IT": (("gmail.com", 0.45), ("libero.it", 0.25), ("virgilio.it", 0.15), ("alice.it", 0.15)),
+    "BE": (("gmail.com", 0.5), ("skynet.be", 0.25), ("telenet.be", 0.25)),
+    "AT": (("gmail.com", 0.4), ("gmx.at", 0.35), ("aon.at", 0.25)),
+    "PT": (("gmail.com", 0.55), ("sapo.pt", 0.3), ("hotmail.com", 0.15)),
+    "FI": (("gmail.com", 0.5), ("luukku.com", 0.25), ("outlook.com", 0.25)),
+}
+_COMPANY_TLD = {
+    "GB": "co.uk", "US": "com", "DE": "de", "FR": "fr", "NL": "nl", "IE": "ie", "ES": "es",
+    "IT": "it", "BE": "be", "AT": "at", "PT": "pt", "FI": "fi",
+}
+_COMPANY_SUFFIX = ("ltd", "shop", "design", "group", "studio", "consulting", "bakery", "dental")
+_UK_AREAS = ("SW", "SE", "N", "E", "W", "EC", "WC", "M", "B", "LS", "G", "EH", "BS", "CF", "L",
+             "NG", "S", "OX", "CB", "BN", "YO", "NE", "BT", "PL", "EX")
+_UK_UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+_IE_ROUTING = ("D01", "D02", "D04", "D06W", "D08", "D24", "T12", "H91", "V94", "A94", "X91")
+_EIRCODE_CHARS = "ACDEFHKNPRTVWXY0123456789"
+_BAD_PHONES = ("12345", "0000 000000", "n/a", "tbc", "07700 9001", "+44 7700 900123 900123",
+               "ring after 6pm", "0", "+1 (555) 555-55555")
+_BAD_TIMESTAMPS = ("2024-13-45T99:99:99+00:00", "yesterday", "0000-00-00 00:00:00", "#VALUE!",
+                   "31/02/2023 25:61")
+
+# Shares (of customers unless stated)
+_PROSPECT_SHARE = 0.14  # plus a few whose first order would fall after end_date
+_MIGRATED_SHARE = 0.06
+_RATE_SHAPE = 0.8  # gamma shape of the per-customer purchase rate (scale is calibrated)
+_DROPOUT_BETA = (0.25, 0.8)  # beta(a, b) of the per-customer dropout probability
+_SAME_DAY_SHARE = 0.03  # orders followed by another order the same day
+_DUPLICATE_ORDER_SHARE = 0.02
+_ORPHAN_ORDER_SHARE = 0.001
+_MALFORMED_ORDER_SHARE = 0.0005
+_MALFORMED_KINDS = ("bad_amount", "empty_order_id", "bad_ordered_at", "future_ordered_at",
+                    "missing_column")
+# Timestamp rendering: +00:00, the customer's local standard offset, or Z.
+_STYLE_P = np.array([0.85, 0.12, 0.03])
+
+
+# --------------------------------------------------------------------------------------------
+# Time helpers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Clock:
+    """The window: seconds since `start` 00:00 UTC; nothing valid lies after `horizon`."""
+
+    start: dt.date
+    end: dt.date
+    start_epoch: int
+    n_days: int
+    horizon: int  # seconds; end_date 22:59:59 UTC, so no rendered offset moves it past end_date
+    grid: np.ndarray  # day boundaries 0..n_days
+    op: np.ndarray  # cumulative seasonal purchase intensity at the boundaries
+
+    @classmethod
+    def build(cls, end: dt.date, years: int) -> _Clock:
+        try:
+            start = end.replace(year=end.year - years)
+        except ValueError:  # 29 February
+            start = end.replace(year=end.year - years, day=28)
+        start_epoch = int(dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC).timestamp())
+        n_days = (end - start).days + 1
+        days = np.datetime64(start.isoformat(), "D") + np.arange(n_days)
+        month = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+        dom = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
+        weekday = (days.astype(np.int64) + 3) % 7  # Monday = 0
+        h = np.ones(n_days)
+        h += 0.08 * np.isin(weekday, (0, 6)) - 0.10 * (weekday == 5)
+        h += 1.3 * ((month == 11) & (dom >= 22))  # Black Friday / Cyber Monday
+        h += 0.5 * ((month == 12) & (dom <= 20))  # Christmas shopping
+        h += 0.3 * ((month == 1) & (dom <= 10))  # January sales
+        h -= 0.15 * (month == 8)  # summer holidays
+        op = np.concatenate(([0.0], np.cumsum(h)))
+        return cls(
+            start=start,
+            end=end,
+            start_epoch=start_epoch,
+            n_days=n_days,
+            horizon=(n_days - 1) * _SECONDS_PER_DAY + 23 * 3600 - 1,
+            grid=np.arange(n_days + 1, dtype=np.float64),
+            op=op,
+        )
+
+    @property
+    def horizon_days(self) -> float:
+        return self.horizon / _SECONDS_PER_DAY
+
+    def to_op(self, days: np.ndarray) -> np.ndarray:
+        return np.interp(days, self.grid, self.op)
+
+    def from_op(self, op: np.ndarray) -> np.ndarray:
+        return np.interp(op, self.op, self.grid)
+
+    def year_of(self, sec: np.ndarray) -> np.ndarray:
+        stamp = (self.start_epoch + sec).astype("datetime64[s]")
+        return stamp.astype("datetime64[Y]").astype(np.int64) + 1970
+
+    def years(self) -> list[int]:
+        return list(range(self.start.year, self.end.year + 1))
+
+
+def _local_hours(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Local time of day (hours) for shop activity: a lunchtime and an evening peak."""
+    pick = rng.random(n)
+    hours = np.where(
+        pick < 0.42,
+        rng.normal(12.5, 2.2, n),
+        np.where(pick < 0.9, rng.normal(20.5, 1.8, n), rng.uniform(0.0, 24.0, n)),
+    )
+    return np.mod(hours, 24.0)
+
+
+def _with_time_of_day(rng: np.random.Generator, days: np.ndarray, offset_min: np.ndarray) -> np.ndarray:
+    """Keep each instant's local calendar day but redraw its local time of day."""
+    shift = offset_min / 1440.0
+    local_day = np.floor(days + shift)
+    return local_day + _local_hours(rng, days.size) / 24.0 - shift
+
+
+_SUFFIX_CACHE: dict[int, str] = {}
+
+
+def _offset_suffix(minutes: int) -> str:
+    if minutes not in _SUFFIX_CACHE:
+        sign = "+" if minutes >= 0 else "-"
+        hh, mm = divmod(abs(minutes), 60)
+        _SUFFIX_CACHE[minutes] = f"{sign}{hh:02d}:{mm:02d}"
+    return _SUFFIX_CACHE[minutes]
+
+
+def _render_ts(clock: _Clock, sec: np.ndarray, offset_min: np.ndarray, style: np.ndarray) -> np.ndarray:
+    """ISO-8601 strings: style 0 = +00:00, 1 = the customer's local offset, 2 = Z."""
+    sec = np.asarray(sec, dtype=np.int64)
+    if sec.size == 0:
+        return np.array([], dtype=str)
+    off = np.where(style == 1, offset_min, 0).astype(np.int64)
+    text = np.datetime_as_string((clock.start_epoch + sec + off * 60).astype("datetime64[s]"), unit="s")
+    uniq, inverse = np.unique(off, return_inverse=True)
+    suffix = np.array([_offset_suffix(int(u)) for u in uniq])[inverse]
+    suffix = np.where(style == 2, "Z", suffix)
+    return np.strings.add(text, suffix)
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    return np.strings.add(prefix, np.strings.zfill(np.asarray(numbers, dtype=np.int64).astype(str), width))
+
+
+def _money(cents: np.ndarray) -> np.ndarray:
+    cents = np.asarray(cents, dtype=np.int64)
+    units = (cents // 100).astype(str)
+    frac = np.strings.zfill((cents % 100).astype(str), 2)
+    return np.strings.add(np.strings.add(units, "."), frac)
+
+
+def _styles(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice(3, size=n, p=_STYLE_P)
+
+
+# --------------------------------------------------------------------------------------------
+# Customers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Customers:
+    n: int
+    id_width: int
+    country: np.ndarray  # index into _COUNTRIES
+    offset: np.ndarray  # minutes
+    currency: np.ndarray
+    currency2: np.ndarray
+    created: np.ndarray  # seconds
+    migrated: np.ndarray  # bool
+    first_order_days: np.ndarray  # float days, +inf for prospects
+    at_signup: np.ndarray  # bool: first order placed when the account was created
+    favourite: np.ndarray  # category index
+    tier: np.ndarray  # preferred price position in the catalogue, 0..1
+    member: np.ndarray  # loyalty member
+    email: list[str]
+    phone: list[str]
+    email_kind: list[str]
+    ids: np.ndarray  # 'C0000001', ...
+    last_order: np.ndarray | None = None  # seconds, -1 when none
+    first_order: np.ndarray | None = None
+
+    @property
+    def buyer(self) -> np.ndarray:
+        return np.isfinite(self.first_order_days)
+
+
+def _draw_customers(rng: np.random.Generator, n: int, clock: _Clock) -> _Customers:
+    horizon_days = clock.horizon_days
+    country = rng.choice(len(_COUNTRIES), size=n, p=_COUNTRY_P)
+    offset = _COUNTRY_OFFSET[country]
+    migrated = rng.random(n) < _MIGRATED_SHARE
+    # Sign-ups grow over time: half uniform, half with a linearly rising density.
+    u = rng.random(n)
+    frac = np.where(rng.random(n) < 0.5, u, np.sqrt(u))
+    created_days = _with_time_of_day(rng, frac * (horizon_days - 1.0), offset)
+    created_days = np.where(migrated, 2.0 / 24.0, created_days)  # the import batch, 02:00 UTC
+    created = np.clip(np.round(created_days * _SECONDS_PER_DAY), 0, clock.horizon).astype(np.int64)
+    order = np.argsort(created, kind="stable")  # customer ids follow sign-up order
+    country, offset, migrated, created = country[order], offset[order], migrated[order], created[order]
+    created_days = created / _SECONDS_PER_DAY
+
+    buyer = rng.random(n) >= _PROSPECT_SHARE
+    at_signup = (rng.random(n) < 0.6) & ~migrated
+    delay = np.where(migrated, rng.exponential(90.0, n), rng.exponential(25.0, n))
+    delayed_first = _with_time_of_day(rng, created_days + delay, offset)
+    delayed_first = np.maximum(delayed_first, created_days + 0.01)
+    first = np.where(at_signup, created_days + rng.uniform(3.0, 25.0, n) / 1440.0, delayed_first)
+    first = np.where(buyer & (first <= horizon_days), first, np.inf)
+
+    favourite = rng.choice(len(CATEGORIES), size=n, p=_CATEGORY_P)
+    tier = rng.beta(2.0, 2.5, n)
+    member = rng.random(n) < np.where(np.isfinite(first), 0.35, 0.05)
+    width = max(7, len(str(n)))
+    ids = _ids("C", np.arange(1, n + 1), width)
+    cust = _Customers(
+        n=n,
+        id_width=width,
+        country=country,
+        offset=offset,
+        currency=_COUNTRY_CUR[country],
+        currency2=_COUNTRY_CUR2[country],
+        created=created,
+        migrated=migrated,
+        first_order_days=first,
+        at_signup=at_signup,
+        favourite=favourite,
+        tier=tier,
+        member=member,
+        email=[],
+        phone=[],
+        email_kind=[],
+        ids=ids,
+    )
+    return cust
+
+
+def _fold(text: str) -> str:
+    """Lower-case ASCII letters of a name, for building email addresses."""
+    if text in _ROMANISED:
+        return _ROMANISED[text]
+    text = text.lower()
+    for src, dst in (("ß", "ss"), ("ø", "o"), ("ł", "l"), ("đ", "d"), ("þ", "th"), ("æ", "ae"),
+                     ("œ", "oe"), ("ı", "i")):
+        text = text.replace(src, dst)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return "".join(ch for ch in text if "a" <= ch <= "z")
+
+
+def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, path: Path) -> int:
+    n = cust.n
+    culture = [_COUNTRIES[c][5] for c in cust.country]
+    u_first, u_last = rng.random(n), rng.random(n)
+    world_first, world_last = rng.random(n) < 0.025, rng.random(n) < 0.025
+    first_names: list[str] = []
+    last_names: list[str] = []
+    for i in range(n):
+        fpool = _WORLD_FIRST if world_first[i] else _FIRST_NAMES[culture[i]]
+        lpool = _WORLD_LAST if world_last[i] else _LAST_NAMES[culture[i]]
+        first_names.append(fpool[int(u_first[i] * len(fpool))])
+        last_names.append(lpool[int(u_last[i] * len(lpool))])
+
+    # Emails from the clean names, unique before any dirt is added.
+    emails = _base_emails(rng, cust, first_names, last_names)
+
+    # ---- Email dirt: disjoint groups of customers ------------------------------------------
+    perm = rng.permutation(n)
+    kinds = ["clean"] * n
+
+    def take(count: int) -> np.ndarray:
+        nonlocal perm
+        count = int(min(count, max(0, perm.size - n // 2)))
+        chosen, perm = perm[:count], perm[count:]
+        return np.sort(chosen)
+
+    def share(p: float, minimum: int) -> int:
+        return max(minimum, int(round(p * n)))
+
+    for i in take(share(0.01, 2)):
+        emails[i], kinds[i] = "", "empty"
+    for kind in ("missing_at", "double_dot", "inner_space", "trailing_dot"):
+        for i in take(share(0.0075, 2)):
+            emails[i], kinds[i] = _break_email(emails[i], kind, rng), kind
+    for i in take(share(0.005, 3)):
+        tld = _COMPANY_TLD[_COUNTRY_CODES[cust.country[i]]]
+        company = (_fold(last_names[i]) or "acme") + "-" + _COMPANY_SUFFIX[int(rng.integers(len(_COMPANY_SUFFIX)))]
+        emails[i] = f"{ROLE_LOCAL_PARTS[int(rng.integers(len(ROLE_LOCAL_PARTS)))]}@{company}.{tld}"
+        kinds[i] = "role"
+    for i in take(share(0.004, 3)):
+        local = emails[i].split("@")[0]
+        emails[i] = f"{local}@{DISPOSABLE_DOMAINS[int(rng.integers(len(DISPOSABLE_DOMAINS)))]}"
+        kinds[i] = "disposable"
+    for j, i in enumerate(take(share(0.0005, 4))):
+        emails[i], kinds[i] = FORMULA_PREFIXES[j % 4] + emails[i], "formula"
+    # Duplicates: the second holder of an address another (clean) customer already uses;
+    # often the same person registered twice.
+    secondaries = take(share(0.01, 3))
+    clean_pool = np.sort(perm)  # never altered above
+    for i in secondaries:
+        j = int(clean_pool[int(rng.integers(clean_pool.size))])
+        emails[i], kinds[i] = emails[j], "duplicate"
+        kinds[j] = "duplicate" if kinds[j] == "clean" else kinds[j]
+        if rng.random() < 0.5:
+            first_names[i], last_names[i] = first_names[j], last_names[j]
+    # Case and whitespace noise on otherwise usable addresses.
+    noise = rng.random(n)
+    for i in range(n):
+        if not emails[i] or kinds[i] == "formula":
+            continue
+        if noise[i] < 0.05:
+            emails[i] = _title_email(emails[i])
+        elif noise[i] < 0.065:
+            emails[i] = emails[i].upper()
+        elif noise[i] < 0.08:
+            emails[i] = (" " + emails[i]) if noise[i] < 0.072 else (emails[i] + "  ")
+
+    # ---- Name dirt ---------------------------------------------------------------------------
+    perm_n = rng.permutation(n)
+    pos = 0
+
+    def take_n(count: int) -> np.ndarray:
+        nonlocal pos
+        count = int(min(count, max(0, n - pos)))
+        chosen = perm_n[pos:pos + count]
+        pos += count
+        return np.sort(chosen)
+
+    for j, i in enumerate(take_n(max(4, int(round(0.0005 * n))))):
+        first_names[i] = FORMULA_PREFIXES[j % 4] + first_names[i]
+    for j, i in enumerate(take_n(max(2, int(round(0.002 * n))))):
+        first_names[i] = _QUOTED_FIRST[j % len(_QUOTED_FIRST)]
+    for j, i in enumerate(take_n(max(2, int(round(0.002 * n))))):
+        last_names[i] = _COMMA_LAST[j % len(_COMMA_LAST)]
+    for i in take_n(int(round(0.015 * n))):
+        last_names[i] = last_names[i].upper()
+    for i in take_n(int(round(0.01 * n))):
+        first_names[i] = first_names[i].lower()
+    for i in take_n(int(round(0.01 * n))):
+        first_names[i] = first_names[i] + " "
+    for i in take_n(int(round(0.005 * n))):
+        first_names[i] = ""
+
+    phones = _phones(rng, cust)
+    postal = _postal_codes(rng, cust)
+
+    # updated_at: many profiles never change after sign-up; others were edited later.
+    edited = rng.random(n) < 0.45
+    updated = cust.created + (edited * rng.random(n) * (clock.horizon - cust.created)).astype(np.int64)
+    style = _styles(rng, n)
+    created_txt = _render_ts(clock, cust.created, cust.offset, style).tolist()
+    updated_txt = _render_ts(clock, updated, cust.offset, style).tolist()
+
+    cust.email, cust.phone, cust.email_kind = emails, phones, kinds
+    countries = [_COUNTRY_CODES[c] for c in cust.country]
+    rows = zip(cust.ids.tolist(), first_names, last_names, emails, phones, countries, postal,
+               created_txt, updated_txt, strict=True)
+    return _write_csv(path, ENTITY_COLUMNS["customers"], rows)
+
+
+def _base_emails(rng: np.random.Generator, cust: _Customers, first: list[str], last: list[str]) -> list[str]:
+    n = cust.n
+    pattern = rng.choice(8, size=n, p=[0.3, 0.14, 0.12, 0.08, 0.12, 0.1, 0.06, 0.08])
+    number = rng.integers(1, 100, size=n)
+    year = rng.integers(55, 106, size=n) % 100
+    dom_u = rng.random(n)
+    domain_tables = {
+        code: (tuple(d for d, _ in table), np.cumsum([w for _, w in table]) / sum(w for _, w in table))
+        for code, table in _EMAIL_DOMAINS.items()
+    }
+    seen: set[str] = set()
+    out: list[str] = []
+    for i in range(n):
+        f = _fold(first[i].split(" ")[0]) or "user"
+        ln = _fold(last[i]) or "mail"
+        p = pattern[i]
+        if p == 0:
+            local = f"{f}.{ln}"
+        elif p == 1:
+            local = f"{f}{ln}"
+        elif p == 2:
+            local = f"{f[0]}.{ln}"
+        elif p == 3:
+            local = f"{f}_{ln}"
+        elif p == 4:
+            local = f"{f}.{ln}{year[i]:02d}"
+        elif p == 5:
+            local = f"{f}{number[i]}"
+        elif p == 6:
+            local = f"{ln}.{f}"
+        else:
+            local = f"{f[0]}{ln}{number[i]}"
+        names, cum = domain_tables[_COUNTRY_CODES[cust.country[i]]]
+        domain = names[min(int(np.searchsorted(cum, dom_u[i], side="right")), len(names) - 1)]
+        email = f"{local}@{domain}"
+        bump = 0
+        while email in seen:
+            bump += 1
+            email = f"{local}{(i * 7 + bump * 13) % 1000}@{domain}"
+        seen.add(email)
+        out.append(email)
+    return out
+
+
+def _break_email(email: str, kind: str, rng: np.random.Generator) -> str:
+    local, domain = email.split("@", 1)
+    if kind == "missing_at":
+        return local + domain if rng.random() < 0.6 else f"{local} at {domain}".replace(" ", "")
+    if kind == "double_dot":
+        if "." in local and rng.random() < 0.5:
+            return local.replace(".", "..", 1) + "@" + domain
+        return local + "@" + domain.replace(".", "..", 1)
+    if kind == "inner_space":
+        if "." in local:
+            return local.replace(".", " ", 1) + "@" + domain
+        return local + " @" + domain
+    return email + "."  # trailing dot
+
+
+def _title_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    parts = [p[:1].upper() + p[1:] for p in local.split(".")]
+    return ".".join(parts) + "@" + domain[:1].upper() + domain[1:]
+
+
+def _digits(rng: np.random.Generator, k: int) -> str:
+    return "".join(str(int(d)) for d in rng.integers(0, 10, size=k))
+
+
+def _local_phone(code: str, rng: np.random.Generator) -> tuple[str, str]:
+    """(local format, international format) for one made-up number."""
+    d = _digits
+    if code == "GB":
+        if rng.random() < 0.7:
+            a, b = str(int(rng.integers(400, 1000))), d(rng, 6)
+            return f"07{a} {b}", f"+44 7{a} {b}"
+        a, b = d(rng, 4), d(rng, 4)
+        return f"020 {a} {b}", f"+44 20 {a} {b}"
+    if code == "US":
+        area = str(int(rng.integers(201, 990)))
+        a, b = str(int(rng.integers(200, 1000))), d(rng, 4)
+        local = (f"({area}) {a}-{b}", f"{area}-{a}-{b}", f"{area}.{a}.{b}")[int(rng.integers(3))]
+        return local, f"+1 {area} {a} {b}"
+    if code in ("DE", "AT"):
+        pre = ("151", "160", "170", "176", "30", "89", "40") if code == "DE" else ("664", "676", "1")
+        p = pre[int(rng.integers(len(pre)))]
+        rest = d(rng, 8 if len(p) == 3 else 7)
+        return f"0{p} {rest}", f"+{49 if code == 'DE' else 43} {p} {rest}"
+    if code in ("FR", "BE"):
+        if code == "FR":
+            g = [str(int(rng.integers(6, 8)))] + [d(rng, 2) for _ in range(4)]
+            return "0" + g[0] + " " + " ".join(g[1:]), "+33 " + " ".join(g)
+        g = ["4" + d(rng, 2)] + [d(rng, 2) for _ in range(3)]
+        return "0" + " ".join(g), "+32 " + " ".join(g)
+    if code == "NL":
+        rest = d(rng, 8)
+        return f"06-{rest}", f"+31 6 {rest}"
+    if code == "IE":
+        p, a, b = f"8{int(rng.integers(3, 10))}", d(rng, 3), d(rng, 4)
+        return f"0{p} {a} {b}", f"+353 {p} {a} {b}"
+    if code in ("ES", "IT", "PT"):
+        lead = {"ES": "6", "IT": "3", "PT": "9"}[code]
+        a, b, c = lead + d(rng, 2), d(rng, 3), d(rng, 3 if code != "ES" else 2)
+        cc = {"ES": "34", "IT": "39", "PT": "351"}[code]
+        if code == "ES":
+            c2 = d(rng, 2)
+            return f"{a} {b[:2]} {c} {c2}", f"+{cc} {a} {b[:2]} {c} {c2}"
+        return f"{a} {b} {c}", f"+{cc} {a} {b} {c}"
+    a, b = d(rng, 3), d(rng, 4)  # FI
+    return f"040 {a} {b}", f"+358 40 {a} {b}"
+
+
+def _phones(rng: np.random.Generator, cust: _Customers) -> list[str]:
+    kind = rng.random(cust.n)
+    out: list[str] = []
+    for i in range(cust.n):
+        k = kind[i]
+        if k < 0.15:
+            out.append("")
+            continue
+        if k < 0.17:
+            out.append(_BAD_PHONES[int(rng.integers(len(_BAD_PHONES)))])
+            continue
+        local, intl = _local_phone(_COUNTRY_CODES[cust.country[i]], rng)
+        if k < 0.26:
+            out.append(intl)
+        elif k < 0.27:
+            ext = (" ext. ", " x", " ext ")[int(rng.integers(3))] + str(int(rng.integers(1, 400)))
+            out.append(intl + ext)
+        elif k < 0.28:
+            out.append(intl.replace(" ", ""))  # E.164 as typed by the careful few
+        else:
+            out.append(local)
+    return out
+
+
+def _postal_codes(rng: np.random.Generator, cust: _Customers) -> list[str]:
+    out: list[str] = []
+    u = rng.random(cust.n)
+    for i in range(cust.n):
+        code = _COUNTRY_CODES[cust.country[i]]
+        if u[i] < 0.02:
+            out.append("")
+            continue
+        if code == "GB":
+            area = _UK_AREAS[int(rng.integers(len(_UK_AREAS)))]
+            letters = "".join(_UK_UNIT_LETTERS[int(x)] for x in rng.integers(0, len(_UK_UNIT_LETTERS), 2))
+            pc = f"{area}{int(rng.integers(1, 20))} {int(rng.integers(0, 10))}{letters}"
+            if u[i] < 0.04:
+                pc = pc.lower().replace(" ", "")  # as typed
+            out.append(pc)
+        elif code == "US":
+            z = f"{int(rng.integers(501, 99951)):05d}"
+            out.append(z + f"-{int(rng.integers(1, 10000)):04d}" if u[i] < 0.07 else z)
+        elif code in ("DE", "ES", "IT", "FI"):
+            out.append(f"{int(rng.integers(1001, 99999)):05d}")
+        elif code == "FR":
+            out.append(f"{int(rng.integers(1, 96)):02d}{int(rng.integers(0, 1000)):03d}")
+        elif code == "NL":
+            letters = "".join(chr(65 + int(x)) for x in rng.integers(0, 26, 2))
+            out.append(f"{int(rng.integers(1000, 10000))} {letters}")
+        elif code == "IE":
+            unique = "".join(_EIRCODE_CHARS[int(x)] for x in rng.integers(0, len(_EIRCODE_CHARS), 4))
+            out.append(f"{_IE_ROUTING[int(rng.integers(len(_IE_ROUTING)))]} {unique}")
+        elif code in ("BE", "AT"):
+            out.append(str(int(rng.integers(1000, 10000))))
+        else:  # PT
+            out.append(f"{int(rng.integers(1000, 10000))}-{int(rng.integers(1, 1000)):03d}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# The purchase process
+# --------------------------------------------------------------------------------------------
+
+
+def _poisson_inverse(mu: np.ndarray, log_u: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """min(cap, smallest n with PoissonCDF(n; mu) >= u), vectorised in log space.
+
+    With fixed uniforms the result is non-decreasing in mu, which makes the rate calibration a
+    monotone search.
+    """
+    out = np.zeros(mu.shape, dtype=np.int64)
+    idx = np.flatnonzero(cap > 0)
+    m = np.maximum(mu[idx], 1e-300)
+    log_pmf = -m
+    log_cdf = log_pmf.copy()
+    log_mu, lu, cp = np.log(m), log_u[idx], cap[idx]
+    limit = m + 40.0 * np.sqrt(m) + 50.0  # guard against rounding when u is ~1
+    live = log_cdf < lu
+    idx, log_pmf, log_cdf, log_mu, lu, cp, limit = (
+        a[live] for a in (idx, log_pmf, log_cdf, log_mu, lu, cp, limit)
+    )
+    k = 0
+    while idx.size:
+        k += 1
+        log_pmf = log_pmf + log_mu - math.log(k)
+        log_cdf = np.logaddexp(log_cdf, log_pmf)
+        done = (log_cdf >= lu) | (cp <= k) | (limit <= k)
+        out[idx[done]] = k
+        live = ~done
+        idx, log_pmf, log_cdf, log_mu, lu, cp, limit = (
+            a[live] for a in (idx, log_pmf, log_cdf, log_mu, lu, cp, limit)
+        )
+    return out
+
+
+@dataclass
+class _OrderPlan:
+    keys: np.ndarray  # sorted (second << 32 | customer index), one per distinct order
+
+
+def _plan_orders(rng: np.random.Generator, cust: _Customers, clock: _Clock, target: int) -> _OrderPlan:
+    """Order instants for every customer, calibrated so their number is close to `target`."""
+    n = cust.n
+    last = np.full(n, -1, dtype=np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    cust.last_order, cust.first_order = last, first
+    buyers = np.flatnonzero(cust.buyer)
+    if buyers.size == 0 or target <= 0:
+        return _OrderPlan(keys=np.zeros(0, dtype=np.int64))
+    if buyers.size > target:  # fewer orders than buyers: only the earliest first orders happen
+        keep = np.argsort(cust.first_order_days[buyers], kind="stable")[:target]
+        buyers = np.sort(buyers[keep])
+    b = buyers.size
+    rate = rng.gamma(_RATE_SHAPE, 1.0, b)  # relative purchase rate (heterogeneous cadence)
+    drop = np.clip(rng.beta(*_DROPOUT_BETA, b), 1e-6, 1.0)  # dropout chance after each purchase
+    u_drop = 1.0 - rng.random(b)
+    u_count = np.clip(1.0 - rng.random(b), 1e-300, 1.0 - 1e-12)
+    # Purchases before dropping out, if time were unlimited (first purchase included).
+    with np.errstate(divide="ignore"):
+        lives = 1 + np.floor(np.log(u_drop) / np.log1p(-drop))
+    lives = np.where(np.isfinite(lives), lives, 1).astype(np.int64)
+    lives = np.clip(lives, 1, 10_000_000)
+    t0 = cust.first_order_days[buyers]
+    op0 = clock.to_op(t0)
+    tau = np.maximum(clock.to_op(np.array([clock.horizon_days]))[0] - op0, 1e-9)
+    goal = target / (1.0 + _SAME_DAY_SHARE)
+    log_u = np.log(u_count)
+
+    def realised(k: float) -> int:
+        return int(b + _poisson_inverse(k * rate * tau, log_u, lives - 1).sum())
+
+    # Start from the expected count, E[min(D, 1 + Poisson(mu))] = (1 - q e^{-mu p}) / p.
+    def expected(k: float) -> float:
+        x = k * rate * tau * drop
+        return float(np.sum(-np.expm1(-x) / drop + np.exp(-x)))
+
+    lo, hi = math.log(1e-9), math.log(1e4)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if expected(math.exp(mid)) < goal else (lo, mid)
+    k0 = math.exp(hi)
+    lo_k, hi_k = k0 / 2, k0 * 2
+    for _ in range(30):
+        if realised(lo_k) <= goal:
+            break
+        lo_k /= 2
+    for _ in range(30):
+        if realised(hi_k) >= goal:
+            break
+        hi_k *= 2
+    best_k, best_gap = hi_k, abs(realised(hi_k) - goal)
+    for _ in range(40):
+        mid = math.sqrt(lo_k * hi_k)
+        got = realised(mid)
+        if abs(got - goal) < best_gap:
+            best_k, best_gap = mid, abs(got - goal)
+        if best_gap <= max(1.0, 0.002 * goal):
+            break
+        lo_k, hi_k = (mid, hi_k) if got < goal else (lo_k, mid)
+
+    mu = best_k * rate * tau
+    extra = _poisson_inverse(mu, log_u, lives - 1)  # repeat purchases
+    capped = extra == lives - 1
+    events = extra.copy()  # Poisson events in (0, tau); more than `extra` when dropped out
+    if capped.any():
+        events[capped] = _poisson_inverse(mu[capped], log_u[capped], np.full(int(capped.sum()), 1 << 62))
+        events = np.maximum(events, extra)
+    offset = cust.offset[buyers]
+
+    keys: list[np.ndarray] = []
+    per_block = np.cumsum(extra + 1)
+    bounds = np.searchsorted(per_block, np.arange(CHUNK_ORDERS, int(per_block[-1]), CHUNK_ORDERS))
+    edges = np.unique(np.concatenate(([0], bounds, [b])))
+    for lo_i, hi_i in zip(edges[:-1], edges[1:], strict=True):
+        j = extra[lo_i:hi_i]
+        total_j = int(j.sum())
+        s = np.cumsum(rng.standard_exponential(total_j))
+        seg_end = np.cumsum(j)
+        seg_start = seg_end - j
+        base = np.where(seg_start > 0, s[np.maximum(seg_start - 1, 0)] if total_j else 0.0, 0.0)
+        s_rel = s - np.repeat(base, j)
+        last_s = np.where(j > 0, s_rel[np.maximum(seg_end - 1, 0)] if total_j else 0.0, 0.0)
+        # Order statistics of `events` uniforms: S_k / S_{events+1}.
+        total = last_s + rng.standard_gamma((events[lo_i:hi_i] - j + 1).astype(np.float64))
+        op = np.repeat(op0[lo_i:hi_i], j) + np.repeat(tau[lo_i:hi_i], j) * s_rel / np.repeat(total, j)
+        when = clock.from_op(op)
+        when = _with_time_of_day(rng, when, np.repeat(offset[lo_i:hi_i], j))
+        when = np.maximum(when, np.repeat(t0[lo_i:hi_i], j) + 0.02)
+        when = np.where(when > clock.horizon_days, clock.from_op(op), when)
+        who = np.concatenate((buyers[lo_i:hi_i], np.repeat(buyers[lo_i:hi_i], j)))
+        when = np.concatenate((t0[lo_i:hi_i], when))
+        # Some orders are followed by a second one the same day ("forgot something").
+        again = rng.random(when.size) < _SAME_DAY_SHARE
+        later = when[again] + rng.uniform(10.0, 240.0, int(again.sum())) / 1440.0
+        fits = later <= clock.horizon_days
+        who = np.concatenate((who, who[again][fits]))
+        when = np.concatenate((when, later[fits]))
+        sec = np.clip(np.floor(when * _SECONDS_PER_DAY), 0, clock.horizon).astype(np.int64)
+        np.maximum.at(last, who, sec)
+        keys.append((sec << 32) | who.astype(np.int64))
+        first[buyers[lo_i:hi_i]] = sec[: hi_i - lo_i]
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    all_keys.sort(kind="stable")
+    return _OrderPlan(keys=all_keys)
+
+
+# --------------------------------------------------------------------------------------------
+# Orders, order items and the loyalty ledger (streamed in time order)
+# --------------------------------------------------------------------------------------------
+
+
+def _catalogue(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(SKU codes [category, sku], prices in cents [category, sku, currency]), prices ascending."""
+    s = _SKUS_PER_CATEGORY
+    codes = np.empty((len(CATEGORIES), s), dtype=object)
+    prices = np.zeros((len(CATEGORIES), s, len(_CURRENCIES)), dtype=np.int64)
+    for c, (_, prefix, median, sigma, _) in enumerate(_CATEGORY_SPEC):
+        numbers = rng.choice(90_000, size=s, replace=False) + 10_000
+        codes[c] = [f"{prefix}-{x:05d}" for x in numbers]
+        eur = np.sort(np.exp(rng.normal(math.log(median), sigma, s)))
+        for cur in range(len(_CURRENCIES)):
+            amount = eur * _FX_FROM_EUR[cur]
+            # Shelf prices end in .99 (or .49 below 3.00).
+            shelf = np.where(amount >= 3.0, np.ceil(amount) * 100 - 1, np.round(amount * 2) * 50 - 1)
+            prices[c, :, cur] = np.maximum(shelf, 49).astype(np.int64)
+    return codes, prices
+
+
+class _CsvYears:
+    """One CSV writer per calendar year: `<folder>/<entity>_<year>.csv`."""
+
+    def __init__(self, folder: Path, entity: str, years: list[int]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in sorted(folder.glob(f"{entity}_*.csv")):
+            stale.unlink()
+        self.handles = {}
+        self.writers = {}
+        for y in years:
+            handle = (folder / f"{entity}_{y}.csv").open("w", encoding="utf-8", newline="")
+            writer = csv.writer(handle, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+            writer.writerow(ENTITY_COLUMNS[entity])
+            self.handles[y], self.writers[y] = handle, writer
+        self.rows = 0
+
+    def write(self, year: int, rows: list) -> None:
+        self.writers[year].writerows(rows)
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+
+def _write_orders(
+    rng: np.random.Generator, cat_rng: np.random.Generator, cust: _Customers, plan: _OrderPlan,
+    clock: _Clock, out_dir: Path,
+) -> tuple[int, int, int]:
+    keys = plan.keys
+    total = keys.size
+    years = clock.years()
+    codes, prices = _catalogue(cat_rng)
+    width = max(8, len(str(total)))
+    horizon = clock.horizon
+
+    # Deliberate problems, at fixed global positions.
+    # Future-dated rows come from the most recent orders (a till with its clock set ahead).
+    per_kind = max(1, int(round(_MALFORMED_ORDER_SHARE * total / len(_MALFORMED_KINDS))))
+    recent_from = max(0, total - max(total // 50, 50 * per_kind))
+    bad: dict[int, int] = {}
+    for kind_no, kind in enumerate(_MALFORMED_KINDS):
+        lo = recent_from if kind == "future_ordered_at" else 0
+        if total - lo <= 0:
+            continue
+        for p in rng.choice(total - lo, size=min(per_kind, total - lo), replace=False).tolist():
+            bad.setdefault(p + lo, kind_no)
+    bad_pos = np.array(sorted(bad), dtype=np.int64)
+    bad_kind = np.array([bad[p] for p in bad_pos.tolist()], dtype=np.int64)
+    n_orphan = min(total, max(1, int(round(_ORPHAN_ORDER_SHARE * total)))) if total else 0
+    orphan_pos = np.unique(rng.integers(0, total, size=n_orphan)) if n_orphan else np.zeros(0, np.int64)
+    orphan_ids = _ids("C", cust.n + 1 + rng.integers(0, max(20, cust.n // 50), size=orphan_pos.size),
+                      cust.id_width)
+
+    orders_out = _CsvYears(out_dir / "orders", "orders", years)
+    items_out = _CsvYears(out_dir / "order_items", "order_items", years)
+    ledger_dir = out_dir / "loyalty_ledger"
+    ledger_dir.mkdir(parents=True, exist_ok=True)
+    ledger_schema = pa.schema([
+        ("customer_id", pa.string()), ("occurred_at", pa.string()),
+        ("points", pa.int64()), ("expires_at", pa.string()),
+    ])
+    ledger = pq.ParquetWriter(ledger_dir / "loyalty_ledger.parquet", ledger_schema, compression="zstd")
+    ledger_rows = 0
+    lots: dict[int, list[list[int]]] = {}  # member -> [[expires, points], ...]
+    # Members' welcome bonus at sign-up, emitted with the chunk covering that instant.
+    bonus_members = np.flatnonzero(cust.member)
+    bonus_sec = cust.created[bonus_members]
+
+    starts = list(range(0, total, CHUNK_ORDERS)) or [0]
+    for ci, a in enumerate(starts):
+        b = min(a + CHUNK_ORDERS, total)
+        k = keys[a:b]
+        n = k.size
+        sec = k >> 32
+        who = (k & 0xFFFFFFFF).astype(np.int64)
+        pos = np.arange(a, b)
+
+        # --- lines -------------------------------------------------------------------------
+        cur = np.where(rng.random(n) < 0.03, cust.currency2[who], cust.currency[who])
+        n_lines = rng.choice(4, size=n, p=[0.5, 0.28, 0.14, 0.08]) + 1
+        line_order = np.repeat(np.arange(n), n_lines)
+        n_l = line_order.size
+        line_no = np.arange(n_l) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines) + 1
+        lw = who[line_order]
+        cat = np.where(rng.random(n_l) < 0.55, cust.favourite[lw],
+                       rng.choice(len(CATEGORIES), size=n_l, p=_CATEGORY_P))
+        sku = np.clip(np.round((cust.tier[lw] + rng.normal(0.0, 0.18, n_l)) * (_SKUS_PER_CATEGORY - 1)),
+                      0, _SKUS_PER_CATEGORY - 1).astype(np.int64)
+        qty = rng.choice(6, size=n_l, p=[0.8, 0.12, 0.05, 0.015, 0.01, 0.005]) + 1
+        qty = qty + np.where(cat == _GROCERY, rng.poisson(1.2, n_l), 0)
+        unit = prices[cat, sku, cur[line_order]]
+        on_sale = rng.random(n_l) < 0.08
+        unit = np.where(on_sale, np.round(unit * rng.uniform(0.5, 0.8, n_l)), unit).astype(np.int64)
+        free = rng.random(n) < 0.008  # replacements and 100 % vouchers
+        unit = np.where(free[line_order], 0, unit)
+        subtotal = np.round(np.bincount(line_order, weights=qty * unit, minlength=n)).astype(np.int64)
+        voucher = (rng.random(n) < 0.06) & ~free
+        subtotal = subtotal - np.where(voucher, np.round(subtotal * 0.1).astype(np.int64), 0)
+        shipping = np.where((subtotal < _FREE_SHIPPING_FROM[cur]) & ~free, _SHIPPING_FEE[cur], 0)
+        amount = subtotal + shipping
+
+        # --- status history ------------------------------------------------------------------
+        plan_u = rng.random(n)
+        paid_t = sec + rng.integers(20, 1800, n)
+        ship_t = paid_t + rng.integers(6 * 3600, 4 * _SECONDS_PER_DAY, n)
+        refund_t = ship_t + rng.integers(3 * _SECONDS_PER_DAY, 35 * _SECONDS_PER_DAY, n)
+        cancel_t = sec + np.round(rng.exponential(8 * 3600, n)).astype(np.int64) + 60
+        status = np.full(n, 0)  # placed
+        updated = sec.copy()
+        status = np.where(paid_t <= horizon, 1, status)
+        updated = np.where(paid_t <= horizon, paid_t, updated)
+        status = np.where(ship_t <= horizon, 2, status)
+        updated = np.where(ship_t <= horizon, ship_t, updated)
+        refunded = (plan_u >= 0.05) & (plan_u < 0.08) & (refund_t <= horizon)
+        status = np.where(refunded, 4, status)
+        updated = np.where(refunded, refund_t, updated)
+        cancelled = (plan_u < 0.05) & (cancel_t <= horizon)
+        pending = (plan_u < 0.05) & ~cancelled  # will be cancelled, not yet
+        status = np.where(cancelled, 3, np.where(pending, 0, status))
+        updated = np.where(cancelled, cancel_t, np.where(pending, sec, updated))
+        abandoned = (plan_u >= 0.08) & (plan_u < 0.083)  # never paid
+        status = np.where(abandoned, 0, status)
+        updated = np.where(abandoned, sec, updated)
+        # The status before the final one, shown by the first export of a re-exported order.
+        prev_status = np.select([status == 4, status == 2, status == 1, status == 3], [2, 1, 0, 0], 0)
+        prev_updated = np.select([status == 4, status == 2], [ship_t, paid_t], sec)
+
+        bad_lo, bad_hi = np.searchsorted(bad_pos, [a, b])
+        chunk_bad = bad_pos[bad_lo:bad_hi] - a
+        dup = (rng.random(n) < _DUPLICATE_ORDER_SHARE / 0.98) & (status != 0)
+        dup[chunk_bad] = False
+
+        # --- render ---------------------------------------------------------------------------
+        style = _styles(rng, n)
+        off = cust.offset[who]
+        order_ids = _ids("O", pos + 1, width).tolist()
+        cust_ids = cust.ids[who]
+        o_lo, o_hi = np.searchsorted(orphan_pos, [a, b])
+        if o_hi > o_lo:
+            cust_ids = cust_ids.astype(object)
+            cust_ids[orphan_pos[o_lo:o_hi] - a] = orphan_ids[o_lo:o_hi]
+        cust_ids = cust_ids.tolist()
+        ordered_txt = _render_ts(clock, sec, off, style).tolist()
+        shown_status = np.where(dup, prev_status, status)
+        shown_updated = np.where(dup, prev_updated, updated)
+        updated_txt = _render_ts(clock, shown_updated, off, style).tolist()
+        status_txt = [ORDER_STATUSES[s] for s in shown_status]
+        cur_txt = [_CURRENCIES[c] for c in cur]
+        amount_txt = _money(amount).tolist()
+        rows = list(zip(order_ids, cust_ids, ordered_txt, status_txt, cur_txt, amount_txt, updated_txt,
+                        strict=True))
+        for p, kind in zip(chunk_bad, bad_kind[bad_lo:bad_hi], strict=True):
+            rows[p] = _malform(rows[p], _MALFORMED_KINDS[kind], int(sec[p]), int(amount[p]), clock, rng)
+
+        year = clock.year_of(sec)
+        for y in np.unique(year).tolist():
+            idx = np.flatnonzero(year == y)
+            orders_out.write(y, [rows[i] for i in idx])
+        # Re-exports: the same orders with their final status, after the chunk's rows.
+        d_idx = np.flatnonzero(dup)
+        if d_idx.size:
+            d_idx = d_idx[np.argsort(updated[d_idx], kind="stable")]
+            final_txt = _render_ts(clock, updated[d_idx], off[d_idx], style[d_idx]).tolist()
+            d_rows = [
+                (order_ids[i], cust_ids[i], ordered_txt[i], ORDER_STATUSES[status[i]], cur_txt[i],
+                 amount_txt[i], final_txt[j])
+                for j, i in enumerate(d_idx.tolist())
+            ]
+            d_year = year[d_idx]
+            for y in np.unique(d_year).tolist():
+                orders_out.write(y, [d_rows[j] for j in np.flatnonzero(d_year == y)])
+
+        item_rows = list(zip(
+            [order_ids[i] for i in line_order.tolist()],
+            line_no.tolist(),
+            codes[cat, sku].tolist(),
+            [CATEGORIES[c] for c in cat.tolist()],
+            qty.tolist(),
+            _money(unit).tolist(),
+            strict=True,
+        ))
+        l_year = year[line_order]
+        for y in np.unique(l_year).tolist():
+            items_out.write(y, [item_rows[i] for i in np.flatnonzero(l_year == y)])
+
+        # --- loyalty ledger -----------------------------------------------------------------------
+        lo_t = -1 if ci == 0 else int(sec[0])
+        hi_t = (1 << 62) if ci == len(starts) - 1 else int(keys[b] >> 32)
+        bonus = bonus_members[(bonus_sec > lo_t) & (bonus_sec <= hi_t)] if ci else \
+            bonus_members[bonus_sec <= hi_t]
+        ledger_rows += _write_ledger_chunk(
+            ledger, rng, cust, clock, lots, bonus, who, sec, paid_t, refund_t, status, amount,
+        )
+
+    orders_out.close()
+    items_out.close()
+    ledger.close()
+    return orders_out.rows, items_out.rows, ledger_rows
+
+
+def _malform(row: tuple, kind: str, sec: int, cents: int, clock: _Clock, rng: np.random.Generator) -> tuple:
+    order_id, customer_id, ordered_at, status, currency, amount, updated_at = row
+    if kind == "bad_amount":
+        amount = (f"{cents // 100},{(cents % 100) // 10}x", "N/A", "12,5x", "#REF!")[int(rng.integers(4))]
+    elif kind == "empty_order_id":
+        order_id = ""
+    elif kind == "bad_ordered_at":
+        ordered_at = _BAD_TIMESTAMPS[int(rng.integers(len(_BAD_TIMESTAMPS)))]
+    elif kind == "future_ordered_at":
+        future = sec + int(rng.integers(30, 400)) * _SECONDS_PER_DAY
+        future = max(future, clock.horizon + 3600 + int(rng.integers(0, 30 * _SECONDS_PER_DAY)))
+        ordered_at = _render_ts(clock, np.array([future]), np.array([0]), np.array([0]))[0]
+        updated_at = ordered_at
+    else:  # missing_column: the trailing updated_at (and its delimiter) is gone
+        return (order_id, customer_id, ordered_at, status, currency, amount)
+    return (order_id, customer_id, ordered_at, status, currency, amount, updated_at)
+
+
+def _write_ledger_chunk(
+    writer: pq.ParquetWriter, rng: np.random.Generator, cust: _Customers, clock: _Clock,
+    lots: dict[int, list[list[int]]], bonus: np.ndarray, who: np.ndarray, sec: np.ndarray,
+    paid_t: np.ndarray, refund_t: np.ndarray, status: np.ndarray, amount: np.ndarray,
+) -> int:
+    """Loyalty entries for one chunk of orders (in time order).
+
+    Members earn 1 point per whole currency unit when an order is paid (expiring a year later),
+    lose them again when it is refunded, and sometimes redeem multiples of 500 unexpired points
+    at checkout. `lots` keeps each member's unexpired points (FIFO) across chunks.
+    """
+    year = 365 * _SECONDS_PER_DAY
+    out_c: list[int] = []
+    out_t: list[int] = []
+    out_p: list[int] = []
+    for c, t in zip(bonus.tolist(), (cust.created[bonus] + 5).tolist(), strict=True):
+        lots.setdefault(c, []).append([t + year, 100])
+        out_c.append(c), out_t.append(t), out_p.append(100)
+    members = np.flatnonzero(cust.member[who])
+    u = rng.random(members.size).tolist()
+    k = rng.integers(1, 4, members.size).tolist()
+    points = (amount[members] // 100).tolist()
+    for j, i in enumerate(members.tolist()):
+        c, st = int(who[i]), int(status[i])
+        held = lots.setdefault(c, [])
+        t = int(sec[i])
+        while held and held[0][0] <= t:  # expired lots
+            held.pop(0)
+        available = sum(x[1] for x in held)
+        if st != 3 and available >= 500 and u[j] < 0.3:
+            spend = min(available // 500, k[j]) * 500
+            out_c.append(c), out_t.append(t), out_p.append(-spend)
+            _consume(held, spend)
+        if st in (1, 2, 4) and points[j] > 0:
+            earned_at = int(paid_t[i])
+            out_c.append(c), out_t.append(earned_at), out_p.append(points[j])
+            held.append([earned_at + year, points[j]])
+            if st == 4:
+                out_c.append(c), out_t.append(int(refund_t[i])), out_p.append(-points[j])
+                _consume(held, points[j], newest_first=True)
+    if not out_c:
+        return 0
+    cust_idx = np.array(out_c, dtype=np.int64)
+    when = np.minimum(np.array(out_t, dtype=np.int64), clock.horizon)
+    pts = np.array(out_p, dtype=np.int64)
+    order = np.lexsort((cust_idx, when))
+    cust_idx, when, pts = cust_idx[order], when[order], pts[order]
+    style = _styles(rng, cust_idx.size)
+    off = cust.offset[cust_idx]
+    occurred = _render_ts(clock, when, off, style).tolist()
+    expiry = _render_ts(clock, when + year, off, style).tolist()
+    table = pa.table(
+        {
+            "customer_id": pa.array(cust.ids[cust_idx].tolist(), pa.string()),
+            "occurred_at": pa.array(occurred, pa.string()),
+            "points": pa.array(pts, pa.int64()),
+            "expires_at": pa.array([e if p > 0 else None for e, p in zip(expiry, pts.tolist(), strict=True)],
+                                   pa.string()),
+        },
+        schema=writer.schema,
+    )
+    writer.write_table(table)
+    return table.num_rows
+
+
+def _consume(lots: list[list[int]], points: int, newest_first: bool = False) -> None:
+    """Take points out of a member's lots (oldest first for redemptions)."""
+    order = range(len(lots) - 1, -1, -1) if newest_first else range(len(lots))
+    for idx in order:
+        take = min(lots[idx][1], points)
+        lots[idx][1] -= take
+        points -= take
+        if points == 0:
+            break
+    lots[:] = [x for x in lots if x[1] > 0]
+
+
+# --------------------------------------------------------------------------------------------
+# Consent, suppressions, erasure requests, support tickets
+# --------------------------------------------------------------------------------------------
+
+
+def _write_consent_and_suppressions(
+    rng: np.random.Generator, cust: _Customers, clock: _Clock, out_dir: Path,
+) -> tuple[int, int]:
+    n, horizon = cust.n, clock.horizon
+    events: list[tuple[int, int, int, str, str, str]] = []  # (sec, customer, seq, channel, status, source)
+    suppress: list[tuple[int, str, str]] = []  # (sec, email as exported, reason)
+    u = rng.random((n, 8))
+    span = np.maximum(horizon - cust.created, 1)
+    for i in range(n):
+        c = int(cust.created[i])
+        email = cust.email[i]
+        kind = cust.email_kind[i]
+        later = c + 60 + int(u[i, 1] * span[i])
+        if email:
+            if cust.migrated[i]:
+                status = "opted_in" if u[i, 0] < 0.8 else "opted_out"
+                events.append((c, i, 0, "email", status, "import"))
+            elif u[i, 0] < 0.09:
+                pass  # never asked (guest checkout, legacy)
+            elif u[i, 0] < 0.14:
+                events.append((c + 2, i, 0, "email", "opted_out", "checkout"))
+            else:
+                source = "checkout" if cust.at_signup[i] else "preference_centre"
+                events.append((c + 2, i, 0, "email", "opted_in", source))
+                if u[i, 0] > 0.86:  # later unsubscribed
+                    via_link = u[i, 2] < 0.7
+                    events.append((later, i, 1, "email", "opted_out",
+                                   "unsubscribe_link" if via_link else "preference_centre"))
+                    if via_link and u[i, 3] < 0.2:
+                        suppress.append((later + 30, _suppression_spelling(email, u[i, 4]), "unsubscribe"))
+                    if u[i, 5] < 0.15:
+                        back = later + int(u[i, 6] * max(horizon - later, 1))
+                        events.append((back, i, 2, "email", "opted_in", "preference_centre"))
+            if u[i, 7] < 0.005 and events and events[-1][1] == i:
+                events.append(events[-1])  # the same webhook delivered twice
+            # Suppressions that do not come from a consent change.
+            bounce_p = 0.5 if kind in ("missing_at", "double_dot", "inner_space", "trailing_dot") else 0.008
+            r = rng.random()
+            t = c + int(rng.random() * span[i])
+            spelled = _suppression_spelling(email, rng.random())
+            if r < bounce_p:
+                suppress.append((t, spelled, "hard_bounce"))
+            elif r < bounce_p + 0.003:
+                suppress.append((t, spelled, "spam_complaint"))
+            elif kind == "role" and r < 0.5:
+                suppress.append((t, spelled, "manual"))
+            elif r < bounce_p + 0.005:
+                suppress.append((t, spelled, "manual"))
+        if cust.phone[i] and u[i, 3] < 0.25 and not cust.migrated[i]:
+            events.append((c + 3, i, 3, "sms", "opted_in", "checkout"))
+            if u[i, 4] < 0.1:
+                events.append((c + int(u[i, 6] * span[i]) + 4, i, 4, "sms", "opted_out", "sms_stop"))
+    # Addresses suppressed at the email platform that match no customer (old lists, typos).
+    n_foreign = max(2, int(round(0.1 * len(suppress))))
+    for _ in range(n_foreign):
+        t = int(rng.integers(0, horizon))
+        local = f"{_fold(_WORLD_FIRST[int(rng.integers(len(_WORLD_FIRST)))]) or 'user'}{int(rng.integers(10, 9999))}"
+        reason = ("hard_bounce", "unsubscribe", "spam_complaint", "manual")[int(rng.choice(4, p=[0.5, 0.3, 0.1, 0.1]))]
+        suppress.append((t, f"{local}@{('gmail.com', 'yahoo.com', 'example.org', 'web.de')[int(rng.integers(4))]}", reason))
+
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    style = _styles(rng, len(events))
+    e_sec = np.array([e[0] for e in events], dtype=np.int64)
+    e_cust = np.array([e[1] for e in events], dtype=np.int64)
+    stamps = _render_ts(clock, np.minimum(e_sec, horizon), cust.offset[e_cust] if e_cust.size else e_cust,
+                        style).tolist()
+    folder = out_dir / "consent_events"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "consent_events.jsonl").open("w", encoding="utf-8", newline="") as fh:
+        for (_, ci, _, channel, status, source), stamp in zip(events, stamps, strict=True):
+            record = {"customer_id": str(cust.ids[ci]), "channel": channel, "status": status,
+                      "source": source, "occurred_at": stamp}
+            fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    suppress.sort(key=lambda s: (s[0], s[1], s[2]))
+    s_sec = np.minimum(np.array([s[0] for s in suppress], dtype=np.int64), horizon)
+    s_txt = _render_ts(clock, s_sec, np.zeros(s_sec.size, np.int64), _styles(rng, s_sec.size)).tolist()
+    rows = [(email, reason, stamp) for (_, email, reason), stamp in zip(suppress, s_txt, strict=True)]
+    n_supp = _write_csv(out_dir / "suppressions" / "suppressions.csv", ENTITY_COLUMNS["suppressions"], rows)
+    return len(events), n_supp
+
+
+def _suppression_spelling(email: str, u: float) -> str:
+    """The email platform's copy of an address: mostly as given, sometimes re-cased or padded."""
+    if u < 0.65:
+        return email
+    if u < 0.85:
+        return email.strip().lower()
+    if u < 0.95:
+        return email.strip().upper()
+    return " " + email.strip() + " "
+
+
+def _write_erasure_requests(rng: np.random.Generator, cust: _Customers, clock: _Clock, out_dir: Path) -> int:
+    count = min(cust.n, max(2, int(round(0.002 * cust.n))))
+    who = np.sort(rng.choice(cust.n, size=count, replace=False)) if count else np.zeros(0, np.int64)
+    created = cust.created[who]
+    # Mostly recent: erasure tends to follow a last interaction.
+    when = created + ((clock.horizon - created) * (1 - rng.random(count) ** 2)).astype(np.int64)
+    repeat = rng.random(count) < 0.1  # asked again because nothing happened yet
+    again = np.minimum(when[repeat] + rng.integers(3, 20, int(repeat.sum())) * _SECONDS_PER_DAY, clock.horizon)
+    who = np.concatenate((who, who[repeat]))
+    when = np.concatenate((when, again))
+    order = np.lexsort((who, when))
+    who, when = who[order], when[order]
+    stamps = _render_ts(clock, when, cust.offset[who], _styles(rng, who.size)).tolist()
+    rows = list(zip(cust.ids[who].tolist(), stamps, strict=True))
+    return _write_csv(out_dir / "erasure_requests" / "erasure_requests.csv",
+                      ENTITY_COLUMNS["erasure_requests"], rows)
+
+
+def _write_support_tickets(rng: np.random.Generator, cust: _Customers, clock: _Clock, out_dir: Path) -> int:
+    n, horizon = cust.n, clock.horizon
+    buyer = cust.buyer
+    has_ticket = rng.random(n) < np.where(buyer, 0.11, 0.04)
+    who = np.flatnonzero(has_ticket)
+    per = rng.choice(5, size=who.size, p=[0.7, 0.18, 0.07, 0.03, 0.02]) + 1
+    who = np.repeat(who, per)
+    m = who.size
+    lo = np.where(cust.first_order[who] >= 0, cust.first_order[who], cust.created[who])
+    hi = np.where(cust.last_order[who] >= 0, cust.last_order[who] + 45 * _SECONDS_PER_DAY, horizon)
+    hi = np.minimum(np.maximum(hi, lo + 3600), horizon)
+    opened = lo + (rng.random(m) * (hi - lo)).astype(np.int64)
+    kind = rng.choice(4, size=m, p=[0.3, 0.4, 0.15, 0.15])
+    closed = opened + 600 + np.round(rng.exponential(1.5 * _SECONDS_PER_DAY, m)).astype(np.int64)
+    is_open = (closed > horizon) | (rng.random(m) < 0.04)
+    answered = ~is_open & (rng.random(m) < 0.55)
+    happy = rng.choice(5, size=m, p=[0.05, 0.07, 0.15, 0.33, 0.40]) + 1
+    unhappy = rng.choice(5, size=m, p=[0.30, 0.25, 0.20, 0.15, 0.10]) + 1
+    score = np.where(kind == 0, unhappy, happy)
+    order = np.lexsort((who, opened))
+    who, opened, closed, kind, is_open, answered, score = (
+        x[order] for x in (who, opened, closed, kind, is_open, answered, score)
+    )
+    style = _styles(rng, m)
+    off = cust.offset[who]
+    opened_txt = _render_ts(clock, opened, off, style).tolist()
+    closed_txt = _render_ts(clock, np.minimum(closed, horizon), off, style).tolist()
+    kinds = ("complaint", "service_request", "discount_request", "other")
+    table = pa.table(
+        {
+            "ticket_id": pa.array(_ids("T", np.arange(1, m + 1), max(6, len(str(m)))).tolist(), pa.string()),
+            "customer_id": pa.array(cust.ids[who].tolist(), pa.string()),
+            "opened_at": pa.array(opened_txt, pa.string()),
+            "closed_at": pa.array([None if o else t for t, o in zip(closed_txt, is_open.tolist(), strict=True)],
+                                  pa.string()),
+            "kind": pa.array([kinds[k] for k in kind.tolist()], pa.string()),
+            "satisfaction": pa.array([int(s) if a else None for s, a in zip(score.tolist(), answered.tolist(),
+                                                                             strict=True)], pa.int64()),
+        }
+    )
+    folder = out_dir / "support_tickets"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / "support_tickets.parquet", compression="zstd")
+    return m
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+
+
+def _write_csv(path: Path, header: Sequence[str], rows) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+def generate(
+    out_dir: Path,
+    *,
+    customers: int = 20_000,
+    orders: int = 200_000,
+    seed: int = 42,
+    end_date: dt.date,
+    years: int = 3,
+) -> dict[str, int]:
+    """Write the demo landing folder under `out_dir`; return data rows written per entity.
+
+    Row counts include the deliberately malformed order rows and the ~2 % of orders exported
+    twice (an earlier status first, the final status later with a later `updated_at`). Dirt that
+    a loader must handle: a handful of order rows (about 0.05 %, at least one of each kind) with
+    an unparseable amount, an empty order_id, an unparseable ordered_at, an ordered_at after
+    `end_date`, or a missing trailing column; about 0.1 % of orders for customer_ids that do not
+    exist; and dirty emails, names and phones in customers.
+    """
+    if customers < 1:
+        raise ValueError("customers must be at least 1")
+    if orders < 0:
+        raise ValueError("orders must not be negative")
+    if years < 1:
+        raise ValueError("years must be at least 1")
+    if customers >= 1 << 32:
+        raise ValueError("customers must be below 2**32")
+    out_dir = Path(out_dir)
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    (r_cust, r_names, r_plan, r_orders, r_catalogue, r_consent, r_erasure, r_tickets, _) = streams
+    clock = _Clock.build(end_date, years)
+
+    cust = _draw_customers(r_cust, customers, clock)
+    counts: dict[str, int] = {}
+    counts["customers"] = _write_customers(r_names, cust, clock, out_dir / "customers" / "customers.csv")
+    plan = _plan_orders(r_plan, cust, clock, orders)
+    o_rows, i_rows, l_rows = _write_orders(r_orders, r_catalogue, cust, plan, clock, out_dir)
+    del plan
+    counts["orders"] = o_rows
+    counts["order_items"] = i_rows
+    counts["consent_events"], counts["suppressions"] = _write_consent_and_suppressions(
+        r_consent, cust, clock, out_dir
+    )
+    counts["erasure_requests"] = _write_erasure_requests(r_erasure, cust, clock, out_dir)
+    counts["support_tickets"] = _write_support_tickets(r_tickets, cust, clock, out_dir)
+    counts["loyalty_ledger"] = l_rows
+    return {entity: counts[entity] for entity in ENTITY_COLUMNS}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.lib.demo_data",
+        description="Write deterministic, realistic demo data into a landing folder.",
+    )
+    parser.add_argument("--out", type=Path, default=Path("data/landing"), help="landing folder (default: data/landing)")
+    parser.add_argument("--customers", type=int, default=20_000, help="number of customers (default: 20000)")
+    parser.add_argument("--orders", type=int, default=200_000, help="approximate number of orders (default: 200000)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    parser.add_argument(
+        "--end-date",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="last day of data, YYYY-MM-DD (default: today, UTC)",
+    )
+    parser.add_argument("--years", type=int, default=3, help="years of history (default: 3)")
+    args = parser.parse_args(argv)
+    end = args.end_date or dt.datetime.now(dt.UTC).date()
+    counts = generate(args.out, customers=args.customers, orders=args.orders, seed=args.seed,
+                      end_date=end, years=args.years)
+    for entity, rows in counts.items():
+        print(f"{entity:<17} {rows:>10} rows  {args.out / entity}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).parent
+sys.path.insert(0, str(TESTS_DIR))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """dagster-dbt reads the manifest when the definitions import: build it if it is missing."""
+    from orchestration.lib.dbt_args import dbt_parse
+    from orchestration.lib.settings import REPO_ROOT
+
+    if not (REPO_ROOT / "dbt_project" / "target" / "manifest.json").exists():
+        dbt_parse(REPO_ROOT / "dbt_project")

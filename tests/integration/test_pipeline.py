@@ -1,0 +1,172 @@
+"""The whole graph on a temporary DuckDB against hand-computed figures (tests/landing_fixture.py)."""
+
+import csv
+import datetime as dt
+import json
+
+import dagster as dg
+import duckdb
+import pytest
+
+from landing_fixture import AS_OF, write_landing
+from orchestration.definitions import defs
+from orchestration.defs.schedules import as_of_run_config
+from orchestration.lib.contracts import CONTRACTS
+
+pytestmark = pytest.mark.integration
+EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
+
+
+def _run(tmp_path, as_of=AS_OF):
+    config = as_of_run_config(as_of)
+    config["resources"]["winback"]["config"].update(
+        landing_dir=str(tmp_path / "landing"),
+        warehouse=str(tmp_path / "warehouse.duckdb"),
+        export_dir=str(tmp_path / "exports"),
+    )
+    result = defs.resolve_job_def("winback_daily").execute_in_process(
+        run_config=config, raise_on_error=False
+    )
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("pipeline")
+    write_landing(tmp_path / "landing")
+    result = _run(tmp_path)
+    return tmp_path, result
+
+
+def _rows(tmp_path, sql):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def test_statuses_match_the_hand_computed_values(pipeline):
+    tmp_path, _ = pipeline
+    status = _rows(tmp_path, "SELECT * FROM inactivity.customer_inactivity_status")
+    assert {c: s["status"] for c, s in status.items()} == {
+        "C01": "active",       # bought 10 days ago
+        "C02": "inactive",     # 200 days ago
+        "C03": "prospect",     # never bought
+        "C04": "active",       # three orders on one day, 60 days ago; later cancelled order ignored
+        "C05": "inactive",
+        "C06": "lapsed",       # 400 days >= 2 x 180
+        "C08": "inactive",
+        "C09": "inactive",
+        "C10": "inactive",
+        "C11": "reactivated",  # came back after a 525-day gap, 20 days ago
+        "C12": "inactive",
+        "C13": "inactive",
+    }
+    c02 = status["C02"]
+    assert c02["inactive_since"] == dt.date(2026, 6, 10)
+    assert (c02["rule_id"], c02["rule_version"], c02["threshold_days"]) == (
+        "fixed_threshold", "1", 180)
+    assert c02["days_since_last_order"] == 200
+    assert status["C06"]["inactive_since"] == dt.date(2025, 11, 22)
+    assert status["C01"]["inactive_since"] is None
+
+
+def test_erased_customers_are_absent_from_every_mart(pipeline):
+    tmp_path, _ = pipeline
+    for table in ("activity.customer_activity", "inactivity.customer_inactivity_status",
+                  "activation.sync_winback_inactive_email", "intermediate.int_orders_as_of",
+                  "intermediate.int_customers_as_of"):
+        assert _rows(tmp_path, f"SELECT customer_id FROM {table} WHERE customer_id = 'C07'") == {}
+
+
+def test_activity_figures_match_the_hand_computed_values(pipeline):
+    tmp_path, _ = pipeline
+    activity = _rows(tmp_path, "SELECT * FROM activity.customer_activity")
+    c01, c04, c02 = activity["C01"], activity["C04"], activity["C02"]
+    # C01: the order after the as-of date does not count.
+    assert (c01["orders_count"], c01["order_days_count"]) == (2, 2)
+    assert (c01["first_order_date"], c01["last_order_date"]) == (
+        dt.date(2026, 1, 10), dt.date(2026, 6, 20))
+    assert c01["days_since_last_order"] == 10
+    assert c01["avg_days_between_purchases"] == 161
+    assert str(c01["revenue_main_currency"]) == "50.00"
+    assert c01["last_category"] == "shoes"
+    assert (c01["bgnbd_frequency"], c01["bgnbd_recency_days"], c01["bgnbd_age_days"]) == (
+        1, 161, 171)
+    # C04: three orders (one free, one refunded) on one day are one purchase day; cancelled ignored.
+    assert (c04["orders_count"], c04["order_days_count"], c04["bgnbd_frequency"]) == (3, 1, 0)
+    assert c04["last_order_date"] == dt.date(2026, 5, 1)
+    assert str(c04["revenue_main_currency"]) == "10.00"
+    assert c04["main_currency"] == "EUR"
+    # C02: the later re-export (refunded) supersedes the first version: activity, no revenue.
+    assert c02["orders_count"] == 1
+    assert str(c02["revenue_main_currency"]) == "0.00"
+    assert c02["last_category"] == "garden"  # highest-value line of the last order
+    assert activity["C03"]["orders_count"] == 0
+
+
+def test_export_holds_only_inactive_contactable_customers_and_is_spreadsheet_safe(pipeline):
+    tmp_path, _ = pipeline
+    path = tmp_path / "exports" / EXPORT / "winback_inactive_email.csv"
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # Not exported: C05 opted out, C08 suppressed, C09 invalid email, C10 formula email,
+    # C12 open complaint, C06 lapsed, C07 erased.
+    assert [r["customer_id"] for r in rows] == ["C02", "C13"]
+    assert rows[0]["email"] == "zoe.old@example.com"
+    assert rows[0]["first_name"] == 'Zoë, "Z"'
+    assert rows[0]["inactive_since"] == "2026-06-10"
+    assert rows[1]["first_name"] == "'=Ivy"
+
+
+def test_manifest_describes_the_file_it_sits_beside(pipeline):
+    import hashlib
+
+    tmp_path, _ = pipeline
+    folder = tmp_path / "exports" / EXPORT
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data = (folder / "winback_inactive_email.csv").read_bytes()
+    assert manifest["rows"] == 2
+    assert manifest["as_of_date"] == AS_OF
+    assert manifest["files"] == [{"name": "winback_inactive_email.csv", "rows": 2,
+                                  "sha256": hashlib.sha256(data).hexdigest(),
+                                  "bytes": len(data)}]
+
+
+def test_a_second_run_for_the_same_date_writes_byte_identical_exports(pipeline):
+    tmp_path, _ = pipeline
+    folder = tmp_path / "exports" / EXPORT
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    _run(tmp_path)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_ingest_metadata_reconciles_rows_read_loaded_and_quarantined(pipeline):
+    _, result = pipeline
+    orders = result.asset_materializations_for_node("raw__orders")
+    metadata = orders[0].metadata
+    assert metadata["rows_read"].value == 19
+    assert metadata["rows_loaded"].value + metadata["rows_quarantined"].value == 19
+    assert metadata["rows_quarantined"].value == 0
+
+
+def test_dbt_tests_ran_as_asset_checks_and_passed(pipeline):
+    _, result = pipeline
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) >= 20
+    assert all(e.passed for e in evaluations)
+
+
+def test_the_graph_connects_every_landing_entity_to_the_export():
+    graph = defs.resolve_asset_graph()
+    export = dg.AssetKey(["exports", "winback_inactive_email_generic_csv"])
+    upstream: set[dg.AssetKey] = set()
+    frontier = {export}
+    while frontier:
+        parents = {p for key in frontier for p in graph.get(key).parent_keys}
+        frontier = parents - upstream
+        upstream |= parents
+
+    for entity in CONTRACTS:
+        assert dg.AssetKey(["raw", entity]) in upstream, entity

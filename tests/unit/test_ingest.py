@@ -1,0 +1,201 @@
+"""Ingestion keeps every row: loaded or quarantined with a reason, counts reconciled."""
+
+import datetime as dt
+import json
+
+import duckdb
+import pytest
+
+from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.ingest import IngestError, load_entity
+
+ORDERS_HEADER = "order_id,customer_id,ordered_at,status,currency,amount,updated_at"
+LOADED_AT = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def con():
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    yield connection
+    connection.close()
+
+
+def _orders(landing, body: str, name: str = "orders.csv", header: str = ORDERS_HEADER):
+    folder = landing / "orders"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(header + "\n" + body, encoding="utf-8")
+
+
+def _load(con, landing, entity="orders", **kwargs):
+    kwargs.setdefault("max_reject_share", 1.0)
+    return load_entity(con, CONTRACTS[entity], landing, loaded_at=LOADED_AT, **kwargs)
+
+
+def test_good_rows_load_with_lineage_and_utc_timestamps(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01T11:00:00+02:00,paid,GBP,10.50,\n"
+                      "O2,C1,2024-07-01 11:00:00,PAID,gbp,5,\n")
+    report = _load(con, tmp_path, source_tz="Europe/London")
+    assert (report.rows_read, report.loaded) == (2, 2)
+    rows = con.execute(
+        "SELECT order_id, ordered_at::VARCHAR, status, amount, _source_file, _source_row "
+        "FROM raw.orders ORDER BY order_id"
+    ).fetchall()
+    assert rows[0][1] == "2024-03-01 09:00:00+00"  # the offset is honoured
+    assert rows[1][1] == "2024-07-01 10:00:00+00"  # naive, in the source zone (BST)
+    assert rows[1][2] == "paid"
+    assert str(rows[0][3]) == "10.50"
+    assert rows[0][4:] == ("orders/orders.csv", 1)
+    assert rows[1][5] == 2
+
+
+def test_bad_rows_are_quarantined_with_reason_and_line_and_the_rest_loads(con, tmp_path):
+    _orders(tmp_path, "\n".join([
+        "O1,C1,2024-03-01,paid,GBP,1,",
+        "O2,C1,2024-03-01,paid,GBP,12,5x,,x",      # too many columns
+        "O3,C1,garbage,paid,GBP,1,",                # bad timestamp
+        ",C1,2024-03-01,paid,GBP,1,",               # missing key
+        "O5,C1,2099-01-01,paid,GBP,1,",             # future
+        "O6,C1",                                    # missing columns
+        "O7,C1,2024-03-02,teleported,GBP,1,",       # not an allowed status
+        "O8,C1,2024-03-02,paid,GBP,1.x,",           # bad decimal
+        "O9,C1,2024-03-02,paid,GBP,3,",
+    ]) + "\n")
+    report = _load(con, tmp_path)
+    assert report.rows_read == 9
+    assert report.loaded == 2
+    assert sum(report.quarantined.values()) == 7
+    reasons = dict(con.execute(
+        "SELECT source_row, split_part(reason, ';', 1) FROM raw.quarantine ORDER BY source_row"
+    ).fetchall())
+    assert reasons == {
+        2: "malformed_row:too_many_columns",
+        3: "bad_timestamp:ordered_at",
+        4: "missing_required:order_id",
+        5: "future_timestamp:ordered_at",
+        6: "malformed_row:missing_columns",
+        7: "invalid_value:status",
+        8: "bad_decimal:amount",
+    }
+    assert con.execute("SELECT list(_source_row ORDER BY 1) FROM raw.orders").fetchone()[0] == [1, 9]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "order_id,customer_id,ordered_at,state,currency,amount",      # renamed
+        "customer_id,order_id,ordered_at,status,currency",            # swapped, amount missing
+    ],
+)
+def test_a_header_missing_a_required_column_fails_before_anything_loads(con, tmp_path, header):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
+    _load(con, tmp_path)
+    _orders(tmp_path, "X,Y,Z,paid,GBP\n", name="broken.csv", header=header)
+    with pytest.raises(IngestError, match=r"orders/broken.csv: required column\(s\)"):
+        _load(con, tmp_path)
+    assert con.execute("SELECT list(order_id) FROM raw.orders").fetchone()[0] == ["O1"]
+
+
+def test_swapped_columns_map_by_header_name_not_position(con, tmp_path):
+    _orders(tmp_path, "C1,O1,paid,2024-03-01,GBP,1,\n",
+            header="customer_id,order_id,status,ordered_at,currency,amount,updated_at")
+    _load(con, tmp_path)
+    assert con.execute("SELECT order_id, customer_id FROM raw.orders").fetchone() == ("O1", "C1")
+
+
+def test_extra_columns_load_and_are_reported_as_drift(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,,web\n", header=ORDERS_HEADER + ",channel")
+    report = _load(con, tmp_path)
+    assert report.loaded == 1
+    assert report.files[0].extra_columns == ("channel",)
+
+
+def test_a_file_over_the_reject_limit_fails_and_nothing_from_the_entity_publishes(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
+    _load(con, tmp_path)
+    _orders(tmp_path, "O2,C1,2024-03-01,paid,GBP,1,\nO3,C1,bad,paid,GBP,1,\n", name="b.csv")
+    with pytest.raises(IngestError, match=r"1 of 2 rows rejected .* limit 5%"):
+        _load(con, tmp_path, max_reject_share=0.05)
+    assert con.execute("SELECT list(order_id) FROM raw.orders").fetchone()[0] == ["O1"]
+    assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 0
+
+
+def test_utf8_bom_is_handled_and_other_encodings_are_a_clear_error(con, tmp_path):
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    (folder / "bom.csv").write_bytes(
+        b"\xef\xbb\xbf" + (ORDERS_HEADER + "\nO1,C1,2024-03-01,paid,GBP,1,\n").encode()
+    )
+    assert _load(con, tmp_path).loaded == 1
+    (folder / "latin1.csv").write_bytes(
+        (ORDERS_HEADER + "\nO2,C1,2024-03-01,paid,GBP,1,\n").encode() .replace(b"O2", b"\xd8")
+    )
+    with pytest.raises(IngestError, match="latin1.csv: not valid UTF-8"):
+        _load(con, tmp_path)
+
+
+def test_an_empty_file_is_a_clear_error_and_existing_data_stays(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
+    _load(con, tmp_path)
+    (tmp_path / "orders" / "empty.csv").write_bytes(b"")
+    with pytest.raises(IngestError, match="empty.csv: the file is empty"):
+        _load(con, tmp_path)
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 1
+
+
+def test_in_flight_files_are_ignored_until_complete(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
+    _orders(tmp_path, "O2,C1,2024-03-01,paid,GBP,1,\n", name="next.csv.part")
+    _orders(tmp_path, "O3,C1,2024-03-01,paid,GBP,1,\n", name="next.csv.tmp")
+    report = _load(con, tmp_path)
+    assert report.loaded == 1
+    assert report.skipped_in_flight == ["orders/next.csv.part", "orders/next.csv.tmp"]
+
+
+def test_json_lines_and_parquet_files_load_by_key_name(con, tmp_path):
+    folder = tmp_path / "consent_events"
+    folder.mkdir()
+    lines = [
+        {"customer_id": "C1", "channel": "email", "status": "opted_in", "occurred_at": "2024-01-01"},
+        "this is not json",
+        {"customer_id": "C2", "channel": "sms", "status": "opted_out",
+         "occurred_at": "2024-01-02T10:00:00Z", "source": "import"},
+    ]
+    (folder / "e.jsonl").write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n"
+    )
+    report = _load(con, tmp_path, entity="consent_events")
+    assert (report.rows_read, report.loaded) == (3, 2)
+    assert con.execute("SELECT reason FROM raw.quarantine").fetchone()[0].startswith(
+        "malformed_json"
+    )
+    tickets = tmp_path / "support_tickets"
+    tickets.mkdir()
+    con.execute(
+        f"COPY (SELECT 'T1' AS ticket_id, 'C1' AS customer_id, '2024-01-01' AS opened_at, "
+        f"'complaint' AS kind, 2 AS satisfaction) TO '{tickets / 't.parquet'}' (FORMAT parquet)"
+    )
+    report = _load(con, tmp_path, entity="support_tickets")
+    assert report.loaded == 1
+    assert con.execute("SELECT satisfaction, _source_row FROM raw.support_tickets").fetchone() == (
+        2, 1)
+
+
+def test_an_absent_optional_folder_gives_an_empty_table_and_a_required_one_an_error(con, tmp_path):
+    report = _load(con, tmp_path, entity="loyalty_ledger")
+    assert not report.folder_present
+    assert con.execute("SELECT count(*) FROM raw.loyalty_ledger").fetchone()[0] == 0
+    with pytest.raises(IngestError, match="Required input folder .*customers is missing"):
+        _load(con, tmp_path, entity="customers")
+
+
+def test_error_messages_carry_no_row_values(con, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / "c.csv").write_text(
+        "customer_id,first_name,email\n,Secretname,secret.person@example.com\n"
+    )
+    with pytest.raises(IngestError) as info:
+        _load(con, tmp_path, entity="customers", max_reject_share=0.0)
+    assert "secret" not in str(info.value).lower()
+    assert "Secretname" not in str(info.value)

@@ -1,0 +1,42 @@
+import datetime as dt
+
+import pytest
+
+from orchestration.lib.settings import REPO_ROOT, SettingsError, load_settings
+
+
+def test_defaults_resolve_against_the_repository_root_and_today():
+    settings = load_settings(environ={}, today=dt.date(2026, 11, 27))
+    assert settings.landing_dir == REPO_ROOT / "data" / "landing"
+    assert settings.warehouse == REPO_ROOT / "data" / "warehouse" / "winback.duckdb"
+    assert settings.export_dir == REPO_ROOT / "data" / "exports"
+    assert settings.as_of == dt.date(2026, 11, 27)
+    assert settings.inactive_days == 180
+    assert not settings.landing_configured
+
+
+def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
+    env = {"WINBACK_LANDING_DIR": str(tmp_path), "WINBACK_AS_OF": "2026-01-31",
+           "WINBACK_INACTIVE_DAYS": "90"}
+    settings = load_settings(environ=env, overrides={"WINBACK_AS_OF": "2026-02-01",
+                                                     "WINBACK_WAREHOUSE": ""})
+    assert settings.landing_dir == tmp_path
+    assert settings.landing_configured
+    assert settings.as_of == dt.date(2026, 2, 1)
+    assert settings.inactive_days == 90
+    assert settings.warehouse.name == "winback.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "mentions"),
+    [
+        ("WINBACK_AS_OF", "27/11/2026", "WINBACK_AS_OF"),
+        ("WINBACK_SOURCE_TZ", "Mars/Olympus", "WINBACK_SOURCE_TZ"),
+        ("WINBACK_INACTIVE_DAYS", "half a year", "WINBACK_INACTIVE_DAYS"),
+        ("WINBACK_INACTIVE_DAYS", "1", "WINBACK_INACTIVE_DAYS"),
+        ("WINBACK_MAX_REJECT_SHARE", "5", "WINBACK_MAX_REJECT_SHARE"),
+    ],
+)
+def test_a_malformed_setting_is_a_clear_error_naming_the_variable(variable, value, mentions):
+    with pytest.raises(SettingsError, match=mentions):
+        load_settings(environ={variable: value})
