@@ -24,7 +24,11 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 
 manifest: $(MANIFEST)
 
+# Runs are recorded in .dagster_home so that `make ui` shows them.
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
 run: $(MANIFEST)
+	@mkdir -p $(DAGSTER_HOME)
 	$(VENV)/bin/winback run
 
 test: $(MANIFEST)
@@ -34,8 +38,8 @@ demo: $(STAMP)
 	$(VENV)/bin/winback demo
 
 ui: $(MANIFEST)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	$(VENV)/bin/dagster dev -w workspace.yaml
 
 docs: $(MANIFEST)
 	$(VENV)/bin/dbt docs generate --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --static

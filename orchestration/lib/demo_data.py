@@ -1300,6 +1300,11 @@ def _write_consent_and_suppressions(
             events.append((c + 3, i, 3, "sms", "opted_in", "checkout"))
             if u[i, 4] < 0.1:
                 events.append((c + int(u[i, 6] * span[i]) + 4, i, 4, "sms", "opted_out", "sms_stop"))
+    # The platform's copy differs from the CRM's spelling for some addresses (at least one).
+    crm_spelling = set(cust.email)
+    if suppress and all(e in crm_spelling for _, e, _ in suppress):
+        t, e, reason = suppress[0]
+        suppress[0] = (t, e.strip().upper(), reason)
     # Addresses suppressed at the email platform that match no customer (old lists, typos).
     n_foreign = max(2, int(round(0.1 * len(suppress))))
     for _ in range(n_foreign):
@@ -1332,11 +1337,11 @@ def _write_consent_and_suppressions(
 
 def _suppression_spelling(email: str, u: float) -> str:
     """The email platform's copy of an address: mostly as given, sometimes re-cased or padded."""
-    if u < 0.65:
+    if u < 0.6:
         return email
-    if u < 0.85:
+    if u < 0.75:
         return email.strip().lower()
-    if u < 0.95:
+    if u < 0.9:
         return email.strip().upper()
     return " " + email.strip() + " "
 
@@ -1382,6 +1387,10 @@ def _write_support_tickets(rng: np.random.Generator, cust: _Customers, clock: _C
     who, opened, closed, kind, is_open, answered, score = (
         x[order] for x in (who, opened, closed, kind, is_open, answered, score)
     )
+    if m:  # the newest tickets are still being worked on
+        newest = max(1, int(round(0.01 * m)))
+        is_open[-newest:] = True
+        answered[-newest:] = False
     style = _styles(rng, m)
     off = cust.offset[who]
     opened_txt = _render_ts(clock, opened, off, style).tolist()

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
 
 
-def _run(tmp_path, as_of=AS_OF):
+def _run(tmp_path, as_of=AS_OF, expect_success=True):
     config = as_of_run_config(as_of)
     config["resources"]["winback"]["config"].update(
         landing_dir=str(tmp_path / "landing"),
@@ -27,7 +27,8 @@ def _run(tmp_path, as_of=AS_OF):
     result = defs.resolve_job_def("winback_daily").execute_in_process(
         run_config=config, raise_on_error=False
     )
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    if expect_success:
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
 
 
@@ -170,3 +171,22 @@ def test_the_graph_connects_every_landing_entity_to_the_export():
 
     for entity in CONTRACTS:
         assert dg.AssetKey(["raw", entity]) in upstream, entity
+
+
+def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch):
+    import orchestration.lib.gx_validation as gx_validation
+
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    (suites / "sync_winback_inactive_email.json").write_text(json.dumps({
+        "name": "sync_winback_inactive_email",
+        "expectations": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 0}}],
+    }))
+    monkeypatch.setattr(gx_validation, "EXPECTATIONS_DIR", suites)
+    write_landing(tmp_path / "landing")
+    result = _run(tmp_path, expect_success=False)
+    assert not result.success
+    gx = [e for e in result.get_asset_check_evaluations()
+          if e.asset_check_key.name == "gx_sync_winback_inactive_email"]
+    assert [e.passed for e in gx] == [False]
+    assert not (tmp_path / "exports").exists()

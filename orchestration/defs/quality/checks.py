@@ -1,0 +1,62 @@
+"""Great Expectations suites run as Dagster asset checks on tables read from DuckDB."""
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.defs.dbt.assets import winback_dbt_models
+from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.gx_validation import load_suite, validate_dataframe
+from orchestration.lib.warehouse import open_warehouse
+
+
+def build_suite_check(
+    model: str, key: str, *, blocking: bool, description: str
+) -> dg.AssetChecksDefinition:
+    """Check `model` against expectations/<model>.json; a blocking failure stops downstream."""
+    asset_key = get_asset_key_for_model([winback_dbt_models], model)
+    table = ".".join(asset_key.path)
+
+    @dg.asset_check(
+        asset=asset_key, name=f"gx_{model}", blocking=blocking, description=description
+    )
+    def _check(winback: WinbackConfig) -> dg.AssetCheckResult:
+        settings = winback.settings()
+        with open_warehouse(settings.warehouse, read_only=True) as con:
+            frame = con.execute(f"SELECT * FROM {table} ORDER BY {key}").df()
+        outcome = validate_dataframe(load_suite(model), frame, key)
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "rows": outcome.rows,
+                "expectations": len(outcome.outcomes),
+                "failed": dg.MetadataValue.json(
+                    [
+                        {
+                            "expectation": f.expectation,
+                            "column": f.column,
+                            "unexpected_count": f.unexpected_count,
+                            f"sample_{key}s": f.unexpected_keys,
+                        }
+                        for f in outcome.failed
+                    ]
+                ),
+            },
+        )
+
+    return _check
+
+
+suite_checks = [
+    build_suite_check(
+        "sync_winback_inactive_email",
+        "customer_id",
+        blocking=True,
+        description=(
+            "Last gate before the win-back email file is written: one normalised, well-formed "
+            "address per member, every member inactive with a crossing date. Blocking."
+        ),
+    )
+]
+
+defs = dg.Definitions(asset_checks=suite_checks)
