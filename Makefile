@@ -24,11 +24,16 @@ $(MANIFEST): $(STAMP) $(DBT_SOURCES)
 
 manifest: $(MANIFEST)
 
-# Runs are recorded in .dagster_home so that `make ui` shows them.
+# Runs are recorded in .dagster_home so that `make ui` shows them; the venv's tools come first
+# on PATH (dagster-dbt looks dbt up there).
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-run: $(MANIFEST)
+$(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
+	printf 'telemetry:\n  enabled: false\n' > $@
+
+run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/winback run
 
 test: $(MANIFEST)
@@ -37,8 +42,7 @@ test: $(MANIFEST)
 demo: $(STAMP)
 	$(VENV)/bin/winback demo
 
-ui: $(MANIFEST)
-	@mkdir -p $(DAGSTER_HOME)
+ui: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 docs: $(MANIFEST)

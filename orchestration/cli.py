@@ -35,8 +35,12 @@ def _ensure_demo_data(settings: Settings, *, force: bool = False) -> None:
         return
     from orchestration.lib import demo_data
 
-    print(f"No WINBACK_LANDING_DIR set: generating demo data in {settings.landing_dir} ...")
-    counts = demo_data.generate(settings.landing_dir, end_date=settings.as_of)
+    # Like a nightly export, the demo data runs through the day before the as-of date, so no
+    # event lies later than the moment the run loads it.
+    end_date = settings.as_of - dt.timedelta(days=1)
+    print(f"No WINBACK_LANDING_DIR set: generating demo data through {end_date} in "
+          f"{settings.landing_dir} ...")
+    counts = demo_data.generate(settings.landing_dir, end_date=end_date)
     print("  " + ", ".join(f"{entity} {n:,}" for entity, n in counts.items()))
 
 
