@@ -140,10 +140,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration.lib import demo_data
 
-    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
+    settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
+    end_date = args.end_date or settings.as_of - dt.timedelta(days=1)
     counts = demo_data.generate(
-        out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=settings.as_of
+        out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=end_date
     )
     for entity, n in counts.items():
         print(f"{entity:<18} {n:>10,} rows -> {out / entity}")
@@ -164,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
     run.set_defaults(func=cmd_run)
     demo = sub.add_parser("demo", help="write deterministic demo data to the landing folder")
-    demo.add_argument("--as-of", help="last day of the demo data (default: today)")
+    demo.add_argument(
+        "--end-date", type=dt.date.fromisoformat, help="last day of the data (default: yesterday)"
+    )
     demo.add_argument("--out", help="landing folder (default: WINBACK_LANDING_DIR)")
     demo.add_argument("--customers", type=int, default=20_000)
     demo.add_argument("--orders", type=int, default=200_000)
