@@ -1,0 +1,83 @@
+"""The headless entry point as a user runs it: a subprocess with WINBACK_* variables."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from landing_fixture import AS_OF, write_landing
+
+pytestmark = pytest.mark.integration
+
+
+def _env(tmp_path, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_HOME"))}
+    env.update(
+        WINBACK_LANDING_DIR=str(tmp_path / "landing"),
+        WINBACK_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
+        WINBACK_EXPORT_DIR=str(tmp_path / "exports"),
+        WINBACK_AS_OF=AS_OF,
+        **extra,
+    )
+    return env
+
+
+def _winback(*args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", *args],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_run_prints_what_was_written_where(tmp_path):
+    write_landing(tmp_path / "landing")
+    done = _winback("run", env=_env(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert f"Running the pipeline as of {AS_OF}" in out
+    assert "raw.orders" in out and "19 rows" in out
+    assert "inactive" in out and "prospect" in out
+    csv_path = tmp_path / "exports" / "winback_inactive_email" / "generic_csv" / AS_OF
+    assert f"2 rows -> {csv_path / 'winback_inactive_email.csv'}" in out
+    assert f"manifest -> {csv_path / 'manifest.json'}" in out
+    # No email address or name from the fixture reaches the terminal.
+    for secret in ("zoe.old@example.com", "Zoë", "ivy@example.com", "O'Old"):
+        assert secret not in out + done.stderr
+
+
+def test_a_missing_required_input_fails_with_a_clear_message_and_exit_code(tmp_path):
+    write_landing(tmp_path / "landing")
+    (tmp_path / "landing" / "orders" / "orders.csv").unlink()
+    (tmp_path / "landing" / "orders").rmdir()
+    done = _winback("run", env=_env(tmp_path))
+    assert done.returncode == 1
+    assert "Required input folder" in done.stderr
+    assert "orders" in done.stderr
+    assert not (tmp_path / "exports").exists()
+
+
+def test_a_locked_warehouse_fails_within_seconds_with_a_clear_error(tmp_path):
+    write_landing(tmp_path / "landing")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r})
+            print('locked', flush=True)
+            time.sleep(120)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        done = _winback("run", env=_env(tmp_path))
+        elapsed = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert "in use by another process" in done.stderr
+    assert elapsed < 60
