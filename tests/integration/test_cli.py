@@ -81,3 +81,19 @@ def test_a_locked_warehouse_fails_within_seconds_with_a_clear_error(tmp_path):
     assert done.returncode == 1
     assert "in use by another process" in done.stderr
     assert elapsed < 60
+
+
+def test_the_code_location_in_workspace_yaml_validates(tmp_path):
+    from pathlib import Path
+
+    from orchestration.lib.settings import REPO_ROOT
+
+    env = _env(tmp_path, DAGSTER_HOME=str(tmp_path))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
+         "workspace.yaml"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Validation successful for code location winback" in done.stderr + done.stdout
