@@ -153,6 +153,20 @@ def cmd_contracts(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality_docs(args: argparse.Namespace) -> int:
+    from orchestration.lib.gx_validation import build_data_docs
+
+    settings = load_settings()
+    if not settings.warehouse.exists():
+        print(f"winback: no warehouse at {settings.warehouse}; run `make run` first.",
+              file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else settings.warehouse.parent.parent / "quality_docs"
+    index = build_data_docs(settings.warehouse, out.resolve())
+    print(f"Great Expectations Data Docs -> {index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winback", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     contracts = sub.add_parser("contracts", help="print the input contracts as Markdown")
     contracts.set_defaults(func=cmd_contracts)
+    docs = sub.add_parser(
+        "quality-docs", help="validate the warehouse with expectations/ and build GX Data Docs"
+    )
+    docs.add_argument("--out", help="output folder (default: data/quality_docs)")
+    docs.set_defaults(func=cmd_quality_docs)
     return parser
 
 

@@ -6,6 +6,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
+from orchestration.defs.hygiene.summary import SUMMARY_MODEL, with_hygiene_summary
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.dbt_args import dbt_build_args, dbt_executable
 
@@ -18,7 +19,13 @@ from orchestration.lib.dbt_args import dbt_build_args, dbt_executable
 def winback_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig
 ):
-    yield from dbt.cli(dbt_build_args(winback.settings()), context=context).stream()
+    settings = winback.settings()
+    events = dbt.cli(dbt_build_args(settings), context=context).stream()
+    yield from with_hygiene_summary(
+        events,
+        lambda output: context.asset_key_for_output(output.output_name).path[-1] == SUMMARY_MODEL,
+        settings.warehouse,
+    )
 
 
 defs = dg.Definitions(
