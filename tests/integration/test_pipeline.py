@@ -12,6 +12,8 @@ from landing_fixture import AS_OF, write_landing
 from orchestration.definitions import defs
 from orchestration.defs.schedules import as_of_run_config
 from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.policies import load_policies
+from orchestration.lib.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
@@ -66,8 +68,10 @@ def test_statuses_match_the_hand_computed_values(pipeline):
     }
     c02 = status["C02"]
     assert c02["inactive_since"] == dt.date(2026, 6, 10)
+    # The version recorded is the policy file's (config/inactivity_policies.yml).
+    version = load_policies(REPO_ROOT / "config" / "inactivity_policies.yml").version
     assert (c02["rule_id"], c02["rule_version"], c02["threshold_days"]) == (
-        "fixed_threshold", "1", 180)
+        "fixed_threshold", version, 180)
     assert c02["days_since_last_order"] == 200
     assert status["C06"]["inactive_since"] == dt.date(2025, 11, 22)
     assert status["C01"]["inactive_since"] is None
