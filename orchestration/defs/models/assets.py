@@ -78,7 +78,7 @@ def customer_bgnbd(context: dg.AssetExecutionContext, winback: WinbackConfig) ->
     shows it beside the rule status and flags disagreements."""
     settings = winback.settings()
     with open_warehouse(settings.warehouse) as con:
-        groups = con.execute(GROUPS_SQL).to_arrow_table()
+        groups = con.sql(GROUPS_SQL).to_arrow_table()
         con.execute("CREATE SCHEMA IF NOT EXISTS models")
         params, scored = score_groups(groups)
         metadata: dict[str, dg.RawMetadataValue] = {"groups": groups.num_rows}

@@ -22,6 +22,7 @@ bgnbd as (
 rules as (
     select
         activity.*,
+        {%- if p['overrides'] or cadence['enabled'] %}
         case
             {%- for o in p['overrides'] %}
             when {{ o['match_field'] }} = {{ sql_text(o['match_value']) }} then {{ sql_text(o['rule_id']) }}
@@ -32,12 +33,16 @@ rules as (
             {%- endif %}
             else {{ sql_text(p['fixed_rule_id']) }}
         end as rule_id
+        {%- else %}
+        {{ sql_text(p['fixed_rule_id']) }} as rule_id
+        {%- endif %}
     from activity
 ),
 
 thresholds as (
     select
         *,
+        {%- if p['overrides'] or cadence['enabled'] %}
         case
             {%- for o in p['overrides'] %}
             when rule_id = {{ sql_text(o['rule_id']) }} then {{ o['threshold_days'] }}
@@ -54,6 +59,9 @@ thresholds as (
             {%- endif %}
             else {{ p['fixed_threshold_days'] }}
         end as threshold_days
+        {%- else %}
+        {{ p['fixed_threshold_days'] }} as threshold_days
+        {%- endif %}
     from rules
 ),
 
