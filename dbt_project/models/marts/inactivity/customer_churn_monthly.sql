@@ -3,8 +3,9 @@
 -- Churn and retention per calendar month from the status history. "Retained" statuses are
 -- active, at_risk and reactivated; a customer is lost in a month when their status moves from
 -- one of those to inactive or lapsed within it. churn_rate = lost / retained-status customers
--- at the start of the month. A month counts as complete when the history covers its first day
--- and the run's as-of date has reached its last day.
+-- at the start of the month, i.e. on the last day of the month before (so a customer lost on the
+-- 1st counts). A month is complete when the history covers the day before it starts and the
+-- last recorded as-of date has reached its last day.
 with history as (
     select
         *,
@@ -24,6 +25,7 @@ months as (
 bounds as (
     select
         cast(month_start as date) as month_start,
+        cast({{ dbt.dateadd('day', -1, 'month_start') }} as date) as day_before_start,
         cast({{ dbt.dateadd('month', 1, 'month_start') }} as date) as next_month_start
     from months
 ),
@@ -37,8 +39,8 @@ active_at_start as (
     select bounds.month_start, history.customer_id
     from bounds
     inner join history
-        on history.valid_from <= bounds.month_start
-        and (history.valid_to is null or history.valid_to > bounds.month_start)
+        on history.valid_from <= bounds.day_before_start
+        and (history.valid_to is null or history.valid_to > bounds.day_before_start)
     where history.is_retained_status
 ),
 
@@ -81,6 +83,7 @@ reactivated_counts as (
 counts as (
     select
         bounds.month_start,
+        bounds.day_before_start,
         bounds.next_month_start,
         coalesce(start_counts.customers, 0) as active_at_start,
         coalesce(lost_counts.customers, 0) as lost,
@@ -102,7 +105,7 @@ select
     cast(case when counts.active_at_start > 0
         then 1.0 * (counts.active_at_start - counts.lost) / counts.active_at_start
         end as {{ type_double() }}) as retention_rate,
-    coverage.first_as_of_date <= counts.month_start
+    coverage.first_as_of_date <= counts.day_before_start
         and coverage.last_as_of_date
             >= cast({{ dbt.dateadd('day', -1, 'counts.next_month_start') }} as date)
         as is_complete_month
