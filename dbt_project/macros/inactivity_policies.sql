@@ -6,8 +6,8 @@
         {%- if execute -%}
             {{ exceptions.raise_compiler_error(
                 "The var inactivity_policies is missing. Run dbt through Winback (winback run, "
-                ~ "the Dagster job) which validates config/inactivity_policies.yml and passes it, "
-                ~ "or pass the same JSON with --vars.") }}
+                ~ "the Dagster job), which validates config/inactivity_policies.yml and passes it, "
+                ~ "or by hand with --vars \"$(winback dbt-vars)\".") }}
         {%- endif -%}
         {#- Parsing renders the SQL without executing it: any well-formed placeholder will do. -#}
         {{- return({'version': '', 'fixed_rule_id': 'fixed_threshold', 'fixed_threshold_days': 180,
