@@ -264,7 +264,9 @@ def parse_policies(data: Any, source: str = "inactivity policies") -> Policies:
         overrides=overrides,
     )
     if policies.lapsed_multiplier <= 1.0:
-        raise root.error("lapsed_multiplier", "must be greater than 1 (lapsed comes after inactive)")
+        raise root.error(
+            "lapsed_multiplier", "must be greater than 1 (lapsed comes after inactive)"
+        )
     _check_bands(policies, source)
     return policies
 

@@ -33,7 +33,8 @@ HISTORY_SQL = """
 
 def _dbt_for_day(warehouse, day: dt.date) -> None:
     settings = load_settings(
-        environ={}, overrides={"WINBACK_AS_OF": day.isoformat(), "WINBACK_WAREHOUSE": str(warehouse)}
+        environ={},
+        overrides={"WINBACK_AS_OF": day.isoformat(), "WINBACK_WAREHOUSE": str(warehouse)},
     )
     # A separate process, as in the pipeline (dbt-duckdb keeps its connection open in-process).
     result = subprocess.run([

@@ -38,7 +38,8 @@ def test_grouped_cdnow_days_reproduce_the_published_fit_with_alpha_in_weeks(cdno
     for name, value in published.items():
         assert getattr(params, name) == pytest.approx(value, rel=0.01), name
     p_alive = scored["p_alive"].to_numpy()
-    e30, e90 = scored["expected_purchases_30d"].to_numpy(), scored["expected_purchases_90d"].to_numpy()
+    e30 = scored["expected_purchases_30d"].to_numpy()
+    e90 = scored["expected_purchases_90d"].to_numpy()
     assert scored.num_rows == groups.num_rows
     assert np.all((p_alive >= 0) & (p_alive <= 1))
     assert np.all(e30 >= 0) and np.all(e90 > e30)

@@ -71,7 +71,9 @@ def score_groups(groups: pa.Table) -> tuple[bgnbd.BGNBDParams | None, pa.Table]:
     group_name="models",
     kinds={"python", "duckdb"},
 )
-def customer_bgnbd(context: dg.AssetExecutionContext, winback: WinbackConfig) -> dg.MaterializeResult:
+def customer_bgnbd(
+    context: dg.AssetExecutionContext, winback: WinbackConfig
+) -> dg.MaterializeResult:
     """BG/NBD (Fader, Hardie & Lee 2005) per buyer as of the run date: P(alive) and expected
     purchase days in the next 30 and 90 days, fitted on distinct purchase days (frequency = days
     after the first, recency = first to last, age = first to as-of). The inactivity status mart
