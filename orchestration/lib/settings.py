@@ -27,8 +27,10 @@ class Settings:
     export_dir: Path
     as_of: dt.date
     source_timezone: str
-    inactive_days: int
+    # None unless WINBACK_INACTIVE_DAYS is set; then it replaces the policy file's fixed threshold.
+    inactive_days: int | None
     max_reject_share: float
+    policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
 
     @property
     def landing_configured(self) -> bool:
@@ -40,8 +42,8 @@ DEFAULTS = {
     "WINBACK_WAREHOUSE": "data/warehouse/winback.duckdb",
     "WINBACK_EXPORT_DIR": "data/exports",
     "WINBACK_SOURCE_TZ": "UTC",
-    "WINBACK_INACTIVE_DAYS": "180",
     "WINBACK_MAX_REJECT_SHARE": "0.05",
+    "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
 }
 
 
@@ -83,14 +85,15 @@ def load_settings(
             f"WINBACK_SOURCE_TZ must be an IANA time zone like Europe/London, got {timezone!r}"
         ) from exc
     try:
-        inactive_days = int(get("WINBACK_INACTIVE_DAYS"))
+        raw_days = env.get("WINBACK_INACTIVE_DAYS")
+        inactive_days = int(raw_days) if raw_days else None
         max_reject_share = float(get("WINBACK_MAX_REJECT_SHARE"))
     except ValueError as exc:
         raise SettingsError(
             "WINBACK_INACTIVE_DAYS must be a whole number of days and WINBACK_MAX_REJECT_SHARE "
             "a fraction such as 0.05"
         ) from exc
-    if inactive_days < 2:
+    if inactive_days is not None and inactive_days < 2:
         raise SettingsError("WINBACK_INACTIVE_DAYS must be at least 2 days")
     if not 0 <= max_reject_share <= 1:
         raise SettingsError("WINBACK_MAX_REJECT_SHARE must lie between 0 and 1")
@@ -102,4 +105,5 @@ def load_settings(
         source_timezone=timezone,
         inactive_days=inactive_days,
         max_reject_share=max_reject_share,
+        policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
     )
