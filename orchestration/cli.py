@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from orchestration.lib.audiences import AudienceConfigError
 from orchestration.lib.policies import PolicyError
 from orchestration.lib.settings import REPO_ROOT, Settings, SettingsError, load_settings
 
@@ -29,7 +30,10 @@ SUMMARY_TABLES = (
     "inactivity.customer_status_transitions",
     "inactivity.customer_churn_monthly",
     "models.customer_bgnbd",
-    "activation.sync_winback_inactive_email",
+    "activation.sync_audience_members",
+    "activation.audience_membership_daily",
+    "activation.audience_membership_history",
+    "activation.reactivation_outcomes",
 )
 
 
@@ -128,7 +132,9 @@ def _print_summary(settings: Settings) -> None:
                 f"  audience   {data['audience']} ({data['platform']}): {part['rows']:,} rows -> "
                 f"{manifest.parent / part['name']}"
             )
-        print(f"             manifest -> {manifest}")
+        print(f"             {data['adds']['rows']:,} adds, {data['removes']['rows']:,} removes "
+              f"since {data['previous_export_as_of'] or 'no earlier export'}; "
+              f"manifest -> {manifest}")
     print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
 
 
@@ -160,11 +166,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dbt_vars(args: argparse.Namespace) -> int:
     import json
 
+    from orchestration.lib.audiences import audiences_for
     from orchestration.lib.dbt_args import dbt_vars
     from orchestration.lib.policies import policies_for
 
     settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
-    print(json.dumps(dbt_vars(settings, policies_for(settings)), sort_keys=True))
+    print(json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings)),
+                     sort_keys=True))
     return 0
 
 
@@ -223,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, PolicyError) as exc:
+    except (SettingsError, PolicyError, AudienceConfigError) as exc:
         print(f"winback: {exc}", file=sys.stderr)
         return 2
 

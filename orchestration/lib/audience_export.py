@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,8 @@ def export_audience(
     definition: Mapping[str, Any],
     source_run: str,
     extra: Mapping[str, Any] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+    removal_reason_sql: str | None = None,
 ) -> ExportResult:
     """Write the import file, deltas and manifest (last) for one audience and platform.
 
@@ -123,7 +126,11 @@ def export_audience(
     `definition` (e.g. the audience definition hash and config version) and `extra` (counts
     with no personal data) go into the manifest as they are. `source_run` is the run that
     first wrote these exact files: a rerun that writes identical files keeps the earlier id,
-    so the manifest stays byte-identical."""
+    so the manifest stays byte-identical.
+
+    `con` is a DuckDB connection to run the comparison on (default: a fresh in-memory one);
+    with `removal_reason_sql`, an SQL expression over the previous row `o` evaluated on `con`,
+    the removes file gets a `removal_reason` column and the manifest counts by reason."""
     platform_dir = export_dir / audience / platform.name
     folder = platform_dir / as_of.isoformat()
     staging = export_dir / STAGING_DIR
@@ -133,7 +140,12 @@ def export_audience(
     files = write_csv_parts(folder, audience, platform.header,
                             (platform.row(m) for m in members), **split)
     previous = previous_export(platform_dir, as_of)
-    con = duckdb.connect(":memory:")
+    own = con is None
+    con = duckdb.connect(":memory:") if con is None else con
+    reasons: Counter[str] = Counter()
+    removes_header = tuple(platform.identifiers)
+    if removal_reason_sql:
+        removes_header += ("removal_reason",)
     try:
         current_scan = _scan([f.path for f in files], platform.header)
         key = _quoted(platform.identifiers)
@@ -149,18 +161,28 @@ def export_audience(
                 f"(SELECT 1 FROM {previous_scan} AS o WHERE {match}) "
                 f"ORDER BY {', '.join('n.' + k for k in key)}"
             )
+            reason = f", {removal_reason_sql} AS removal_reason" if removal_reason_sql else ""
             removes_sql = (
-                f"SELECT DISTINCT {', '.join('o.' + k for k in key)} FROM {previous_scan} AS o "
+                f"SELECT DISTINCT {', '.join('o.' + k for k in key)}{reason} "
+                f"FROM {previous_scan} AS o "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {current_scan} AS n WHERE {match}) "
                 f"ORDER BY {', '.join('o.' + k for k in key)}"
             )
         adds = write_csv_parts(folder, f"{audience}_adds", platform.header,
                                _stream(con, adds_sql), **split)
-        removes = write_csv_parts(
-            folder, f"{audience}_removes", platform.identifiers,
-            _stream(con, removes_sql) if removes_sql else iter(()), **split)
+        def removed_rows() -> Iterator[tuple]:
+            if removes_sql is None:
+                return
+            for row in _stream(con, removes_sql):
+                if removal_reason_sql:
+                    reasons[row[-1]] += 1
+                yield row
+
+        removes = write_csv_parts(folder, f"{audience}_removes", removes_header,
+                                  removed_rows(), **split)
     finally:
-        con.close()
+        if own:
+            con.close()
 
     manifest_path = folder / MANIFEST_NAME
     body: dict[str, Any] = {
@@ -177,7 +199,9 @@ def export_audience(
         "previous_export_as_of": previous.as_of if previous else None,
         "adds": {"rows": sum(f.rows for f in adds), "files": [f.as_manifest() for f in adds]},
         "removes": {"rows": sum(f.rows for f in removes),
-                    "files": [f.as_manifest() for f in removes]},
+                    "files": [f.as_manifest() for f in removes],
+                    **({"by_reason": dict(sorted(reasons.items()))} if removal_reason_sql
+                       else {})},
         "warnings": (["below_min_rows"] if limits.min_rows
                      and sum(f.rows for f in files) < limits.min_rows else []),
         **dict(extra or {}),

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.lib.settings import REPO_ROOT, Settings
 
 DEFAULT_PATH = REPO_ROOT / "config" / "audiences.yml"
 
@@ -41,6 +41,7 @@ PERSONALISATION_FIELDS = (
     "points_expire_on",
 )
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_SEED = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _KNOWN_KEYS = {
     "name", "description", "purpose", "statuses", "rfm_segments", "min_revenue",
     "days_inactive", "points_expiring_within_days", "channel", "frequency_cap_days",
@@ -82,6 +83,7 @@ class Audience:
 class AudienceConfig:
     version: str
     holdout_seed: str
+    conversion_window_days: int
     audiences: tuple[Audience, ...]
 
     def get(self, name: str) -> Audience:
@@ -95,6 +97,7 @@ class AudienceConfig:
         return {
             "version": self.version,
             "holdout_seed": self.holdout_seed,
+            "conversion_window_days": self.conversion_window_days,
             "audiences": [a.as_dbt_var() for a in self.audiences],
         }
 
@@ -208,6 +211,9 @@ def _parse_audience(source: str, index: int, entry: Any, seed: str) -> Audience:
                                        "experiment)")
     platforms = f.choices("platforms", PLATFORMS, required=True)
     personalisation = f.choices("personalisation", PERSONALISATION_FIELDS, required=False)
+    if points is None and {"points_expiring", "points_expire_on"} & set(personalisation):
+        raise f.error("personalisation", "lists expiring points, which need "
+                                         "points_expiring_within_days")
     return Audience(
         name=name, description=description, purpose=purpose, statuses=statuses,
         rfm_segments=segments, min_revenue=min_revenue, days_inactive_min=days_min,
@@ -228,6 +234,9 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
     if not isinstance(entries, list) or not entries:
         raise AudienceConfigError(f"{source}: field 'audiences' must be a non-empty list")
     seed = data["holdout_seed"].strip()
+    if not _SEED.match(seed):
+        raise AudienceConfigError(f"{source}: field 'holdout_seed' must be letters, digits, "
+                                  "'.', '_' or '-' (at most 64)")
     audiences = tuple(_parse_audience(source, i, e, seed) for i, e in enumerate(entries))
     seen: set[str] = set()
     for audience in audiences:
@@ -235,7 +244,12 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
             raise AudienceConfigError(f"{source}: audience {audience.name!r}: field 'name' is "
                                       "used twice")
         seen.add(audience.name)
-    return AudienceConfig(version=data["version"].strip(), holdout_seed=seed, audiences=audiences)
+    window = data.get("conversion_window_days", 30)
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 365:
+        raise AudienceConfigError(f"{source}: field 'conversion_window_days' must be a whole "
+                                  f"number of days from 1 to 365; got {window!r}")
+    return AudienceConfig(version=data["version"].strip(), holdout_seed=seed,
+                          conversion_window_days=window, audiences=audiences)
 
 
 def load_audiences(path: Path = DEFAULT_PATH) -> AudienceConfig:
@@ -246,6 +260,11 @@ def load_audiences(path: Path = DEFAULT_PATH) -> AudienceConfig:
     except yaml.YAMLError as exc:
         raise AudienceConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
     return parse_audiences(data, str(path))
+
+
+def audiences_for(settings: Settings) -> AudienceConfig:
+    """The audiences a run uses (WINBACK_AUDIENCES, default config/audiences.yml)."""
+    return load_audiences(settings.audiences_file)
 
 
 HOLDOUT_BUCKETS = 2**32

@@ -31,6 +31,7 @@ class Settings:
     inactive_days: int | None
     max_reject_share: float
     policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
+    audiences_file: Path = REPO_ROOT / "config" / "audiences.yml"
 
     @property
     def landing_configured(self) -> bool:
@@ -44,6 +45,7 @@ DEFAULTS = {
     "WINBACK_SOURCE_TZ": "UTC",
     "WINBACK_MAX_REJECT_SHARE": "0.05",
     "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
+    "WINBACK_AUDIENCES": "config/audiences.yml",
 }
 
 
@@ -106,4 +108,5 @@ def load_settings(
         inactive_days=inactive_days,
         max_reject_share=max_reject_share,
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
+        audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
     )

@@ -31,7 +31,7 @@ def _with(**changes):
 def test_the_shipped_audience_file_loads_with_every_spec_tactic():
     config = load_audiences()
     names = {a.name for a in config.audiences}
-    assert names == {"winback_newly_inactive", "feedback_request_inactive", "nudge_at_risk",
+    assert names == {"winback_inactive_email", "winback_newly_inactive", "feedback_request_inactive", "nudge_at_risk",
                      "high_value_lapsed", "points_expiring_30d", "service_open_complaint"}
     assert config.get("service_open_complaint").purpose == "service"
     assert config.get("service_open_complaint").holdout_share == 0
@@ -53,6 +53,8 @@ def test_the_shipped_audience_file_loads_with_every_spec_tactic():
         ({"rfm_segments": ["Champions", "Champions"]}, "field 'rfm_segments' lists a value twice"),
         ({"min_revenue": "lots"}, "field 'min_revenue' must be a number"),
         ({"purpose": "service"}, "field 'holdout_share' must be 0 for a service list"),
+        ({"personalisation": ["points_expiring"]},
+         "field 'personalisation' lists expiring points, which need points_expiring_within"),
         ({"name": "Bad Name"}, "field 'name' must be lower-case letters"),
         ({"description": None}, "audience 'winback_x': field 'description' is required"),
     ],
