@@ -24,6 +24,7 @@ import pyarrow as pa
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.ingest import load_entity
+from orchestration.lib.warehouse import WarehouseLockedError
 
 GATE_ENTITIES = ("consent_events", "suppressions", "erasure_requests")
 BATCH_ROWS = 50_000
@@ -44,7 +45,15 @@ def open_gate(warehouse: Path, landing_dir: Path, source_tz: str) -> Iterator[du
             # A limit of 1.0: the gate must see every readable row, not fail on a dirty share.
             load_entity(con, CONTRACTS[entity], landing_dir, source_tz=source_tz,
                         max_reject_share=1.0)
-        con.execute(f"ATTACH {_literal(str(warehouse))} AS wh (READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {_literal(str(warehouse))} AS wh (READ_ONLY)")
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseLockedError(
+                    f"The warehouse {warehouse} is in use by another process (DuckDB allows one "
+                    "writer). Wait for that run to finish, or stop it, then try again."
+                ) from exc
+            raise
         con.execute(
             """
             CREATE TABLE gate_consent AS

@@ -63,3 +63,29 @@ def test_an_unreadable_landing_file_stops_the_export_instead_of_skipping_the_che
     (landing / "suppressions" / "b.csv").write_text("address,why,when\nx@example.com,manual,\n")
     with pytest.raises(IngestError), open_gate(warehouse, landing, "UTC"):
         pass
+
+
+def test_a_warehouse_held_by_another_process_gives_a_clear_error(warehouse, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.lib.warehouse import WarehouseLockedError
+
+    _landing(tmp_path / "landing", "")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('ready', flush=True); "
+         "time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        with pytest.raises(WarehouseLockedError, match="in use by another process"), open_gate(
+            warehouse, tmp_path / "landing", "UTC"
+        ):
+            pass
+        assert time.monotonic() - started < 10
+    finally:
+        holder.kill()
+        holder.wait()
