@@ -23,6 +23,7 @@ SUMMARY_TABLES = (
     "raw.quarantine",
     "activity.customer_activity",
     "inactivity.customer_inactivity_status",
+    "contacts.contact_hygiene",
     "activation.sync_winback_inactive_email",
 )
 
@@ -109,6 +110,12 @@ def _print_summary(settings: Settings) -> None:
             "GROUP BY status ORDER BY count(*) DESC, status"
         ).fetchall():
             print(f"    {status:<42} {count:>10,}")
+        print("  contactable (share of customers)")
+        for channel, count, share in con.execute(
+            "SELECT channel, customers, share_of_customers FROM contacts.contact_hygiene_summary "
+            "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
+        ).fetchall():
+            print(f"    {channel:<42} {count:>10,} {share:>7.1%}")
     for manifest in sorted(settings.export_dir.glob(f"*/*/{settings.as_of}/manifest.json")):
         import json
 
