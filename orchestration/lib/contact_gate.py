@@ -35,7 +35,9 @@ def _literal(value: str) -> str:
 
 
 @contextmanager
-def open_gate(warehouse: Path, landing_dir: Path, source_tz: str) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_gate(
+    warehouse: Path, landing_dir: Path, source_tz: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB holding `gate_consent`, `gate_suppressed` and `gate_erased` (current
     knowledge), with the warehouse attached read-only as `wh`."""
     con = duckdb.connect(":memory:")
@@ -84,7 +86,8 @@ def open_gate(warehouse: Path, landing_dir: Path, source_tz: str) -> Iterator[du
             for (raw,) in rows:
                 normalised = check_email(raw).email_normalized
                 values += [v for v in {normalised, (raw or "").strip().lower() or None} if v]
-            con.register("gate_batch", pa.table({"email_normalized": pa.array(values, pa.string())}))
+            batch = pa.table({"email_normalized": pa.array(values, pa.string())})
+            con.register("gate_batch", batch)
             con.execute("INSERT INTO gate_suppressed SELECT * FROM gate_batch")
             con.unregister("gate_batch")
         reader.close()

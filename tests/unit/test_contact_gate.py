@@ -75,8 +75,8 @@ def test_a_warehouse_held_by_another_process_gives_a_clear_error(warehouse, tmp_
     _landing(tmp_path / "landing", "")
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('ready', flush=True); "
-         "time.sleep(30)"],
+         f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); "
+         "print('ready', flush=True); time.sleep(30)"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
