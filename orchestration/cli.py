@@ -30,6 +30,7 @@ SUMMARY_TABLES = (
     "inactivity.customer_status_transitions",
     "inactivity.customer_churn_monthly",
     "models.customer_bgnbd",
+    "contacts.contact_hygiene",
     "activation.sync_audience_members",
     "activation.audience_membership_daily",
     "activation.audience_membership_history",
@@ -123,6 +124,12 @@ def _print_summary(settings: Settings) -> None:
             "GROUP BY status ORDER BY count(*) DESC, status"
         ).fetchall():
             print(f"    {status:<42} {count:>10,}")
+        print("  contactable (share of customers)")
+        for channel, count, share in con.execute(
+            "SELECT channel, customers, share_of_customers FROM contacts.contact_hygiene_summary "
+            "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
+        ).fetchall():
+            print(f"    {channel:<42} {count:>10,} {share:>7.1%}")
     for manifest in sorted(settings.export_dir.glob(f"*/*/{settings.as_of}/manifest.json")):
         import json
 

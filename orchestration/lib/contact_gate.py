@@ -24,6 +24,7 @@ import pyarrow as pa
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.ingest import load_entity
+from orchestration.lib.warehouse import WarehouseLockedError
 
 GATE_ENTITIES = ("consent_events", "suppressions", "erasure_requests")
 BATCH_ROWS = 50_000
@@ -34,7 +35,9 @@ def _literal(value: str) -> str:
 
 
 @contextmanager
-def open_gate(warehouse: Path, landing_dir: Path, source_tz: str) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_gate(
+    warehouse: Path, landing_dir: Path, source_tz: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB holding `gate_consent`, `gate_suppressed` and `gate_erased` (current
     knowledge), with the warehouse attached read-only as `wh`."""
     con = duckdb.connect(":memory:")
@@ -44,7 +47,15 @@ def open_gate(warehouse: Path, landing_dir: Path, source_tz: str) -> Iterator[du
             # A limit of 1.0: the gate must see every readable row, not fail on a dirty share.
             load_entity(con, CONTRACTS[entity], landing_dir, source_tz=source_tz,
                         max_reject_share=1.0)
-        con.execute(f"ATTACH {_literal(str(warehouse))} AS wh (READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {_literal(str(warehouse))} AS wh (READ_ONLY)")
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseLockedError(
+                    f"The warehouse {warehouse} is in use by another process (DuckDB allows one "
+                    "writer). Wait for that run to finish, or stop it, then try again."
+                ) from exc
+            raise
         con.execute(
             """
             CREATE TABLE gate_consent AS
@@ -75,7 +86,8 @@ def open_gate(warehouse: Path, landing_dir: Path, source_tz: str) -> Iterator[du
             for (raw,) in rows:
                 normalised = check_email(raw).email_normalized
                 values += [v for v in {normalised, (raw or "").strip().lower() or None} if v]
-            con.register("gate_batch", pa.table({"email_normalized": pa.array(values, pa.string())}))
+            batch = pa.table({"email_normalized": pa.array(values, pa.string())})
+            con.register("gate_batch", batch)
             con.execute("INSERT INTO gate_suppressed SELECT * FROM gate_batch")
             con.unregister("gate_batch")
         reader.close()

@@ -105,7 +105,8 @@ def populations(draw):
     orders = [(f"O{cid}", cid, _days(draw(st.sampled_from([10, 190, 220, 300]))), "paid", "GBP",
                "10.00", "") for cid in ids]
     # Days before the as-of date; negative = after it (arrived after the audience's date).
-    day = st.one_of(st.integers(min_value=-5, max_value=-1), st.integers(min_value=0, max_value=500))
+    day = st.one_of(st.integers(min_value=-5, max_value=-1),
+                    st.integers(min_value=0, max_value=500))
     # Most customers opted in long ago; later events may change that.
     opted_in_long_ago = [
         (cid, "email", "opted_in", 600) for cid in ids

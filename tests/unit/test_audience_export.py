@@ -163,3 +163,48 @@ def test_a_sigkill_mid_export_leaves_the_previous_files_intact_and_no_partial_fi
     # The next export sweeps what the killed writer left in the staging folder.
     _export(tmp_path, D2, ["C1", "C2"])
     assert list((tmp_path / ".staging").iterdir()) == []
+
+
+def test_the_previous_export_is_the_newest_complete_one_before_the_date(tmp_path):
+    from orchestration.lib.audience_export import previous_export
+
+    _export(tmp_path, dt.date(2026, 6, 1), ["C1"])
+    _export(tmp_path, dt.date(2026, 6, 20), ["C1"])
+    crashed = _export(tmp_path, dt.date(2026, 6, 25), ["C1"])  # no manifest: crashed mid-way
+    (crashed.folder / "manifest.json").unlink()
+    _export(tmp_path, dt.date(2026, 6, 30), ["C1"])              # the date itself: a rerun
+    platform_dir = tmp_path / "aud" / "generic_csv"
+    (platform_dir / "notes").mkdir()
+    assert previous_export(platform_dir, dt.date(2026, 6, 30)).as_of == "2026-06-20"
+    assert previous_export(platform_dir, dt.date(2026, 6, 1)) is None
+    assert previous_export(tmp_path / "missing", dt.date(2026, 6, 30)) is None
+
+
+def test_deltas_compare_awkward_cells_exactly_and_an_empty_export_removes_everyone(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2", "C3"],
+            C1={"first_name": 'Zoë, "Z"\nsecond line'}, C2={"first_name": "=x"},
+            C3={"first_name": "山田"})
+    same = _export(tmp_path, D2, ["C1", "C2", "C3"],
+                   C1={"first_name": 'Zoë, "Z"\nsecond line'}, C2={"first_name": "=x"},
+                   C3={"first_name": "山田"})
+    assert (same.added, same.removed) == (0, 0)
+    empty = _export(tmp_path, dt.date(2026, 7, 1), [])
+    assert (empty.rows, empty.added, empty.removed) == (0, 0, 3)
+
+
+def test_removes_can_carry_a_reason_computed_on_the_callers_connection(tmp_path):
+    import duckdb
+
+    _export(tmp_path, D1, ["C1", "C2"])
+    con = duckdb.connect()
+    con.execute("CREATE TABLE erased AS SELECT 'C2' AS customer_id")
+    layout = platform_for("generic_csv", ("first_name",), LIMITS, "aud")
+    result = export_audience(
+        tmp_path, audience="aud", platform=layout, limits=LIMITS, as_of=D2,
+        members=_members([]), definition=DEFINITION, source_run="r", con=con,
+        removal_reason_sql="CASE WHEN o.customer_id IN (SELECT customer_id FROM erased) "
+                           "THEN 'erased' ELSE 'left_audience' END")
+    assert _csv(result.folder / "aud_removes.csv") == [
+        "customer_id,email,removal_reason", "C1,c1@example.com,left_audience",
+        "C2,c2@example.com,erased"]
+    assert result.manifest["removes"]["by_reason"] == {"erased": 1, "left_audience": 1}
