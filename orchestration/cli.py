@@ -25,7 +25,7 @@ SUMMARY_TABLES = (
     "raw.quarantine",
     "activity.customer_activity",
     "inactivity.customer_inactivity_status",
-    "inactivity.customer_status_daily",
+    "inactivity.customer_status_changes",
     "inactivity.customer_status_history",
     "inactivity.customer_status_transitions",
     "inactivity.customer_churn_monthly",

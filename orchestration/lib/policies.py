@@ -9,7 +9,7 @@ history, else the fixed threshold. Errors name the file and the field, never cus
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ class Policies:
         """The same policies with the fixed threshold replaced (WINBACK_INACTIVE_DAYS)."""
         if days is None:
             return self
-        replaced = Policies(**{**self.__dict__, "fixed_threshold_days": days})
+        replaced = replace(self, fixed_threshold_days=days)
         _check_bands(replaced, "WINBACK_INACTIVE_DAYS")
         return replaced
 

@@ -105,7 +105,7 @@ def test_one_run_builds_dbt_then_bgnbd_then_the_dbt_models_that_read_it(pipeline
 def test_erased_customers_are_absent_from_every_mart(pipeline):
     tmp_path, _ = pipeline
     for table in ("activity.customer_activity", "inactivity.customer_inactivity_status",
-                  "inactivity.customer_status_daily", "inactivity.customer_status_history",
+                  "inactivity.customer_status_changes", "inactivity.customer_status_history",
                   "models.customer_bgnbd",
                   "activation.sync_audience_members", "activation.audience_membership_daily",
                   "activation.audience_membership_history", "intermediate.int_orders_as_of",

@@ -1,7 +1,8 @@
 """Status history under backfills, reruns and erasure, on the hand-computed landing fixture.
 
 The whole pipeline runs once (so the raw tables and the BG/NBD output exist); then dbt builds the
-status and history models for each as-of date, as a backfill of that range would.
+status and history models for each as-of date, as a backfill of that range would. The tests run
+in file order on one warehouse; the erasure test comes last.
 As of 2026-06-05..14 with the 180-day threshold: C01 (last purchase 2026-01-10) turns at_risk
 on 06-09; C02 (2025-12-12) turns inactive on 06-10; C11 buys on 06-10 after 525 days and goes
 from lapsed to reactivated.
@@ -80,8 +81,9 @@ def test_a_ten_day_backfill_in_any_order_gives_the_hand_computed_intervals(backf
     assert _intervals(rows, "C06") == [("lapsed", d(2026, 6, 5), None)]
     c02_inactive = next(r for r in rows if r[0] == "C02" and r[1] == "inactive")
     assert c02_inactive[4:] == ("at_risk", "fixed_threshold", 180, d(2026, 6, 10))
-    assert (_query(backfilled, "SELECT count(*) FROM inactivity.customer_status_daily")
-            == [(12 * 10,)])
+    # Only changes are stored: each customer's first status plus the three transitions.
+    assert _query(backfilled, "SELECT count(*) FROM inactivity.customer_status_changes") == [
+        (12 + 3,)]
 
 
 def test_transitions_per_day_answer_who_became_inactive(backfilled):
@@ -98,12 +100,37 @@ def test_transitions_per_day_answer_who_became_inactive(backfilled):
 
 def test_a_ten_day_backfill_followed_by_a_rerun_of_day_5_leaves_the_history_unchanged(backfilled):
     before = _query(backfilled, HISTORY_SQL)
-    daily_before = _query(
-        backfilled, "SELECT * FROM inactivity.customer_status_daily ORDER BY ALL")
+    changes_before = _query(
+        backfilled, "SELECT * FROM inactivity.customer_status_changes ORDER BY ALL")
     _dbt_for_day(backfilled, DAYS[4])
     assert _query(backfilled, HISTORY_SQL) == before
     assert _query(
-        backfilled, "SELECT * FROM inactivity.customer_status_daily ORDER BY ALL") == daily_before
+        backfilled, "SELECT * FROM inactivity.customer_status_changes ORDER BY ALL"
+    ) == changes_before
+
+
+def test_rerunning_a_day_after_a_late_order_rewrites_that_day_and_undoing_it_restores_all(
+    backfilled,
+):
+    before = _query(backfilled, HISTORY_SQL)
+    late_order = (
+        "INSERT INTO raw.orders VALUES ('O99', 'C02', TIMESTAMPTZ '2026-06-07 10:00:00+00', "
+        "'paid', 'GBP', 10.00, NULL, 'late.csv', 1, now())"
+    )
+    with duckdb.connect(str(backfilled)) as con:
+        con.execute(late_order)
+    _dbt_for_day(backfilled, DAYS[2])  # only 06-07 is recomputed; 06-08 keeps what it recorded
+    d = dt.date
+    assert _intervals(_query(backfilled, HISTORY_SQL), "C02") == [
+        ("at_risk", d(2026, 6, 5), d(2026, 6, 7)),
+        ("active", d(2026, 6, 7), d(2026, 6, 8)),
+        ("at_risk", d(2026, 6, 8), d(2026, 6, 10)),
+        ("inactive", d(2026, 6, 10), None),
+    ]
+    with duckdb.connect(str(backfilled)) as con:
+        con.execute("DELETE FROM raw.orders WHERE order_id = 'O99'")
+    _dbt_for_day(backfilled, DAYS[2])
+    assert _query(backfilled, HISTORY_SQL) == before
 
 
 def test_monthly_churn_counts_customers_lost_from_a_retained_status(backfilled):
@@ -121,7 +148,7 @@ def test_an_erased_customer_vanishes_from_every_day_of_the_history(backfilled):
             "('C02', TIMESTAMPTZ '2026-06-20 00:00:00+00', 'late.csv', 1, now())"
         )
     _dbt_for_day(backfilled, DAYS[4])
-    for table in ("customer_status_daily", "customer_status_history",
+    for table in ("customer_status_changes", "customer_status_history",
                   "customer_status_transitions"):
         assert _query(
             backfilled, f"SELECT count(*) FROM inactivity.{table} WHERE customer_id = 'C02'"

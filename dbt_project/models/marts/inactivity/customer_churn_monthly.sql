@@ -19,7 +19,7 @@ transitions as (
 
 months as (
     select distinct {{ dbt.date_trunc('month', 'as_of_date') }} as month_start
-    from {{ ref('customer_status_daily') }}
+    from {{ ref('customer_status_runs') }}
 ),
 
 bounds as (
@@ -32,7 +32,7 @@ bounds as (
 
 coverage as (
     select min(as_of_date) as first_as_of_date, max(as_of_date) as last_as_of_date
-    from {{ ref('customer_status_daily') }}
+    from {{ ref('customer_status_runs') }}
 ),
 
 active_at_start as (

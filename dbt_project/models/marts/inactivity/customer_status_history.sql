@@ -1,10 +1,10 @@
 {{ config(contract={'enforced': true}) }}
 
--- Validity intervals per customer and status, derived deterministically from the daily rows:
--- an interval starts on the first as-of date with a new status and ends (exclusive) on the
--- as-of date the next status was first recorded; the current interval has valid_to null.
+-- Validity intervals per customer and status, derived deterministically from the recorded
+-- changes: an interval starts on the as-of date a new status was first recorded and ends
+-- (exclusive) on the date the next one was; the current interval has valid_to null.
 with daily as (
-    select * from {{ ref('customer_status_daily') }}
+    select * from {{ ref('customer_status_changes') }}
 ),
 
 changes as (
