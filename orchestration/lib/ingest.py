@@ -550,3 +550,17 @@ def load_entity(
     if failures:
         raise IngestError("\n".join(failures))
     return report
+
+
+def reconcile_run(
+    con: duckdb.DuckDBPyConnection, entity: str, loaded_at: dt.datetime
+) -> tuple[int, int]:
+    """(rows in `raw.<entity>`, rows in quarantine) stored by the run stamped `loaded_at`."""
+    stored = con.execute(
+        f"SELECT count(*) FROM raw.{_quote(entity)} WHERE _loaded_at = ?", [loaded_at]
+    ).fetchall()[0][0]
+    quarantined = con.execute(
+        "SELECT count(*) FROM raw.quarantine WHERE entity = ? AND loaded_at = ?",
+        [entity, loaded_at],
+    ).fetchall()[0][0]
+    return stored, quarantined
