@@ -36,6 +36,7 @@ OFFSET_PATTERN = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 # CASE keeps DuckDB from evaluating json_type on text that is not JSON (which raises).
 _JSON_OBJECT = "CASE WHEN json_valid(_line) THEN json_type(_line) = 'OBJECT' ELSE false END"
 _HASH_CHUNK = 1 << 20
+UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal"}
 
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS raw.quarantine (
@@ -223,8 +224,12 @@ def _source_select(path: Path, header: list[str], contract: Contract, scan: str)
 
 
 def _typed_expr(col: Column, source_tz: str) -> tuple[str, list[str]]:
-    """(typed SQL expression, [SQL yielding a reason code or NULL]) for one text column."""
+    """(typed SQL expression over the text column, [SQL yielding a reason code or NULL]).
+
+    The reason expressions refer to the text value by the column's name and to the typed value
+    as `"__typed_<name>"`, so each value is parsed once (see `typed_select`)."""
     v = _quote(col.name)
+    t = _quote(f"__typed_{col.name}")
     blank = f"(nullif(trim({v}), '') IS NULL)"
     reasons: list[str] = []
     if col.type is ColumnType.ID:
@@ -234,24 +239,25 @@ def _typed_expr(col: Column, source_tz: str) -> tuple[str, list[str]]:
     elif col.type is ColumnType.ENUM:
         expr = f"nullif(lower(trim({v})), '')"
         allowed = ", ".join(_literal(x) for x in col.values)
-        reasons.append(
-            f"CASE WHEN NOT {blank} AND {expr} NOT IN ({allowed}) "
-            f"THEN 'invalid_value:{col.name}' END"
-        )
+        reasons.append(f"CASE WHEN {t} NOT IN ({allowed}) THEN 'invalid_value:{col.name}' END")
     elif col.type is ColumnType.TIMESTAMP:
-        t = f"trim({v})"
-        expr = (
-            f"CASE WHEN regexp_matches({t}, {_literal(OFFSET_PATTERN)}) "
-            f"THEN try_cast({t} AS TIMESTAMPTZ) "
-            f"ELSE timezone({_literal(source_tz)}, try_cast({t} AS TIMESTAMP)) END"
-        )
-        reasons.append(f"CASE WHEN NOT {blank} AND ({expr}) IS NULL THEN 'bad_timestamp:{col.name}' END")
+        text = f"trim({v})"
+        if source_tz in UTC_NAMES:
+            # The session is UTC, so naive text casts as UTC and an offset is honoured.
+            expr = f"try_cast({text} AS TIMESTAMPTZ)"
+        else:
+            expr = (
+                f"CASE WHEN regexp_matches({text}, {_literal(OFFSET_PATTERN)}) "
+                f"THEN try_cast({text} AS TIMESTAMPTZ) "
+                f"ELSE timezone({_literal(source_tz)}, try_cast({text} AS TIMESTAMP)) END"
+            )
+        reasons.append(f"CASE WHEN NOT {blank} AND {t} IS NULL THEN 'bad_timestamp:{col.name}' END")
     elif col.type is ColumnType.DECIMAL:
         expr = f"try_cast(trim({v}) AS DECIMAL(18, 2))"
-        reasons.append(f"CASE WHEN NOT {blank} AND {expr} IS NULL THEN 'bad_decimal:{col.name}' END")
+        reasons.append(f"CASE WHEN NOT {blank} AND {t} IS NULL THEN 'bad_decimal:{col.name}' END")
     else:
         expr = f"try_cast(trim({v}) AS BIGINT)"
-        reasons.append(f"CASE WHEN NOT {blank} AND {expr} IS NULL THEN 'bad_integer:{col.name}' END")
+        reasons.append(f"CASE WHEN NOT {blank} AND {t} IS NULL THEN 'bad_integer:{col.name}' END")
     if col.required:
         reasons.append(f"CASE WHEN {blank} THEN 'missing_required:{col.name}' END")
     return expr, reasons
@@ -278,29 +284,34 @@ def typed_select(
 ) -> str:
     """SQL typing a text source (`_ordinal` + contract columns as text) by the contract.
 
-    Gives `_ordinal`, every contract column in its SQL type, `_reasons` (a list of reason codes,
-    empty for a good row) and `_raw_record` (the text values as JSON, for rejected rows only).
+    Gives `_ordinal`, every contract column in its SQL type, `_reasons` (reason codes joined by
+    ';', empty for a good row) and `_raw_record` (the text values as JSON, for rejected rows only).
+    Three layers, so every value is parsed once: typed values beside the text, then the reasons,
+    then the output columns.
     """
     typed: list[str] = []
     reasons: list[str] = list(extra_reasons)
     for col in contract.columns:
         expr, col_reasons = _typed_expr(col, source_tz)
-        typed.append(f"({expr})::{col.sql_type} AS {_quote(col.name)}")
+        typed.append(f"({expr})::{col.sql_type} AS {_quote(f'__typed_{col.name}')}")
         reasons.extend(col_reasons)
         if col.name in contract.no_future:
             reasons.append(
-                f"CASE WHEN ({expr}) > {_literal(loaded_at.isoformat())}::TIMESTAMPTZ "
+                f"CASE WHEN {_quote(f'__typed_{col.name}')} > "
+                f"{_literal(loaded_at.isoformat())}::TIMESTAMPTZ "
                 f"THEN 'future_timestamp:{col.name}' END"
             )
     raw_record = "to_json(struct_pack(" + ", ".join(
         f"{_quote(c.name)} := {_quote(c.name)}" for c in contract.columns
     ) + "))::VARCHAR"
+    outputs = ", ".join(
+        f"{_quote(f'__typed_{c.name}')} AS {_quote(c.name)}" for c in contract.columns
+    )
     return (
-        f"SELECT _ordinal, {', '.join(typed)}, "
-        f"list_filter([{', '.join(reasons)}], lambda r: r IS NOT NULL) AS _reasons, "
-        f"CASE WHEN list_bool_or([{', '.join(f'({r}) IS NOT NULL' for r in reasons)}]) "
-        f"THEN {raw_record} END AS _raw_record "
-        f"FROM ({source})"
+        f"SELECT _ordinal, {outputs}, _reasons, "
+        f"CASE WHEN _reasons <> '' THEN {raw_record} END AS _raw_record FROM ("
+        f"SELECT *, concat_ws(';', {', '.join(reasons)}) AS _reasons "
+        f"FROM (SELECT *, {', '.join(typed)} FROM ({source})))"
     )
 
 
@@ -381,7 +392,8 @@ def _scan_file(
             f"CREATE OR REPLACE TEMP VIEW {scan} AS "
             f"SELECT t._ordinal + coalesce(b.k, 0) AS _source_row, t.* EXCLUDE (_ordinal) "
             f"FROM {scan}_typed t ASOF LEFT JOIN (SELECT record - k + 1 AS first_ordinal, "
-            f"max(k) AS k FROM {scan}_bad GROUP BY ALL) b ON t._ordinal >= b.first_ordinal"
+            f"max(k) AS k FROM {scan}_bad GROUP BY ALL) b ON t._ordinal >= b.first_ordinal "
+            "ORDER BY _source_row"
         )
     return (
         f"SELECT record AS source_row, 'malformed_row:' || lower(replace(error_type, ' ', '_')) "
@@ -438,11 +450,11 @@ def _load_file(
         malformed = _scan_file(
             con, path, relative_name, header, contract, source_tz, loaded_at, scan
         )
-        good = f"(SELECT * FROM {scan} WHERE len(_reasons) = 0)"
+        good = f"(SELECT * FROM {scan} WHERE _reasons = '')"
         report.duplicate_keys = count_duplicate_keys(con, contract, good)
         rejected = (
-            f"SELECT _source_row, array_to_string(_reasons, ';'), _raw_record FROM {scan} "
-            "WHERE len(_reasons) > 0"
+            f"SELECT _source_row, _reasons, _raw_record FROM {scan} "
+            "WHERE _reasons <> ''"
         )
         quarantine_selects = [rejected] + ([malformed] if malformed else [])
         for select in quarantine_selects:
@@ -460,7 +472,7 @@ def _load_file(
         columns = ", ".join(_quote(c) for c in contract.column_names)
         report.loaded = con.execute(
             f"INSERT INTO raw.{entity} SELECT {columns}, {_literal(lineage)}, _source_row, "
-            f"{stamp} FROM {scan} WHERE len(_reasons) = 0 ORDER BY _source_row"
+            f"{stamp} FROM {scan} WHERE _reasons = ''"
         ).fetchone()[0]
         report.rows_read = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0] + (
             con.execute(f"SELECT count(*) FROM {scan}_bad").fetchone()[0] if malformed else 0
@@ -529,6 +541,7 @@ def load_entity(
     if report.folder_present and not files and contract.required_entity:
         raise IngestError(f"Required input folder {folder} holds no .csv, .parquet or .jsonl file.")
 
+    con.execute("SET TimeZone = 'UTC'")
     ensure_raw_tables(con, contract)
     failures: list[str] = []
     for path in files:

@@ -136,6 +136,7 @@ def load_sql_source(
 ) -> SqlReport:
     """Append the source's rows changed since the committed watermark, batch by batch."""
     loaded_at = loaded_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
+    con.execute("SET TimeZone = 'UTC'")
     ensure_raw_tables(con, contract)
     con.execute(WATERMARK_DDL)
     label = source.label
@@ -226,15 +227,15 @@ def _load_batch(
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _sql_new AS SELECT ? + row_number() OVER "
             f"(ORDER BY n._ordinal) AS _source_row, n.* FROM _sql_typed n "
-            f"WHERE NOT (len(n._reasons) = 0 AND EXISTS (SELECT 1 FROM {entity} r "
+            f"WHERE NOT (n._reasons = '' AND EXISTS (SELECT 1 FROM {entity} r "
             f"WHERE r._source_file = ? AND r.{CURSOR} >= (SELECT min({CURSOR}) FROM _sql_typed) "
             f"AND {same})) "
-            f"AND NOT (len(n._reasons) > 0 AND EXISTS (SELECT 1 FROM raw.quarantine q "
+            f"AND NOT (n._reasons <> '' AND EXISTS (SELECT 1 FROM raw.quarantine q "
             f"WHERE q.entity = ? AND q.source_file = ? AND q.raw_record = n._raw_record))",
             [rows_seen, label, contract.entity, label],
         )
         new, bad = con.execute(
-            "SELECT count(*), count(*) FILTER (len(_reasons) > 0) FROM _sql_new"
+            "SELECT count(*), count(*) FILTER (_reasons <> '') FROM _sql_new"
         ).fetchone()
         if new and bad / new > max_reject_share:
             raise IngestError(
@@ -243,17 +244,17 @@ def _load_batch(
                 "loaded; fix the source rows or raise WINBACK_MAX_REJECT_SHARE."
             )
         duplicate_keys = count_duplicate_keys(
-            con, contract, "(SELECT * FROM _sql_new WHERE len(_reasons) = 0)"
+            con, contract, "(SELECT * FROM _sql_new WHERE _reasons = '')"
         )
         con.execute(
-            f"INSERT INTO raw.quarantine SELECT ?, ?, _source_row, array_to_string(_reasons, ';'), "
-            f"_raw_record, ?::TIMESTAMPTZ FROM _sql_new WHERE len(_reasons) > 0",
+            f"INSERT INTO raw.quarantine SELECT ?, ?, _source_row, _reasons, "
+            f"_raw_record, ?::TIMESTAMPTZ FROM _sql_new WHERE _reasons <> ''",
             [contract.entity, label, stamp],
         )
         names = ", ".join(f'"{c}"' for c in contract.column_names)
         loaded = con.execute(
             f"INSERT INTO {entity} SELECT {names}, ?, _source_row, ?::TIMESTAMPTZ "
-            f"FROM _sql_new WHERE len(_reasons) = 0 ORDER BY _source_row",
+            f"FROM _sql_new WHERE _reasons = ''",
             [label, stamp],
         ).fetchone()[0]
         if loaded + bad != new:
@@ -271,8 +272,8 @@ def _load_batch(
              next_watermark.batches, loaded_at],
         )
         reasons = con.execute(
-            "SELECT split_part(array_to_string(_reasons, ';'), ';', 1), count(*) FROM _sql_new "
-            "WHERE len(_reasons) > 0 GROUP BY ALL"
+            "SELECT split_part(_reasons, ';', 1), count(*) FROM _sql_new "
+            "WHERE _reasons <> '' GROUP BY ALL"
         ).fetchall()
         con.execute("COMMIT")
     except BaseException:
