@@ -57,8 +57,9 @@ def runs(tmp_path_factory):
     (orders / "tie_b.csv").write_text(
         ORDERS_HEADER + "O13,C09,2025-12-01T08:00:00Z,refunded,GBP,30.00,2026-01-05T00:00:00Z\n")
     # An inactive buyer with consent but not (yet) in the CRM.
+    # ... in a file with an extra column (schema drift).
     (orders / "unknown.csv").write_text(
-        ORDERS_HEADER + "O90,C99,2025-11-01T08:00:00Z,paid,GBP,40.00,\n")
+        ORDERS_HEADER.strip() + ",channel\nO90,C99,2025-11-01T08:00:00Z,paid,GBP,40.00,,web\n")
     (landing / "consent_events" / "c99.jsonl").write_text(json.dumps(
         {"customer_id": "C99", "channel": "email", "status": "opted_in",
          "occurred_at": "2025-11-01T00:00:00Z"}) + "\n")
@@ -90,6 +91,7 @@ def test_duplicate_order_ids_are_counted_and_resolved_deterministically_downstre
 def test_an_order_for_an_unknown_customer_is_kept_reported_and_never_exported(runs):
     tmp_path, first, snapshot, _ = runs
     assert _metadata(first, "orders")["orders_for_unknown_customers"].value == 1
+    assert _metadata(first, "orders")["schema_drift_extra_columns"].value == ["channel"]
     assert _query(tmp_path, "SELECT count(*) FROM raw.orders WHERE customer_id = 'C99'") == [(1,)]
     assert "C99" not in snapshot["export"]
     assert "C99" not in snapshot["status"]

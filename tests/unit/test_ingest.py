@@ -327,3 +327,43 @@ def test_malformed_csv_records_keep_their_record_numbers_among_good_rows(con, tm
         "SELECT list(order_id ORDER BY _source_row), bool_and(order_id = 'O' || _source_row) "
         "FROM raw.orders"
     ).fetchone() == (["O1", "O2", "O5", "O6", "O7", "O9", "O10"], True)
+
+
+def test_an_unterminated_quote_is_quarantined_and_the_other_rows_load(con, tmp_path):
+    _orders(tmp_path, 'O1,C1,2024-03-01,paid,GBP,1,\nO2,"C1,2024-03-01,paid,GBP,1,\n')
+    report = _load(con, tmp_path)
+    assert report.rows_read == report.loaded + sum(report.quarantined.values())
+    assert report.loaded == 1
+    assert [k.split(":")[0] for k in report.quarantined] == ["malformed_row"]
+
+
+def test_a_header_only_file_loads_zero_rows_and_is_recorded(con, tmp_path):
+    _orders(tmp_path, "", name="nothing-today.csv")
+    report = _load(con, tmp_path)
+    assert (report.rows_read, report.loaded) == (0, 0)
+    assert _ledger(con) == [("orders/nothing-today.csv", 0, 0, 0)]
+
+
+def test_negative_zero_and_large_amounts_load_and_amounts_beyond_the_type_are_quarantined(
+    con, tmp_path
+):
+    _orders(tmp_path, "O1,C1,2024-03-01,refunded,GBP,-5.00,\nO2,C1,2024-03-01,paid,EUR,0,\n"
+                      "O3,C1,2024-03-01,paid,USD,9999999999999999.99,\n"
+                      "O4,C1,2024-03-01,paid,GBP,1e30,\n")
+    report = _load(con, tmp_path)
+    assert con.execute("SELECT list(amount::VARCHAR ORDER BY order_id), list(currency ORDER BY "
+                       "order_id) FROM raw.orders").fetchone() == (
+        ["-5.00", "0.00", "9999999999999999.99"], ["GBP", "EUR", "USD"])
+    assert report.quarantined == {"bad_decimal:amount": 1}
+
+
+def test_naive_times_across_daylight_saving_changes_convert_to_utc(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-30 12:00:00,paid,GBP,1,\n"   # GMT, the day before
+                      "O2,C1,2024-03-31 12:00:00,paid,GBP,1,\n"   # BST from 01:00 that night
+                      "O3,C1,2024-10-27 12:00:00,paid,GBP,1,\n"   # back to GMT
+                      "O4,C1,2024-03-31T12:00:00-05:00,paid,GBP,1,\n")  # offset wins over zone
+    _load(con, tmp_path, source_tz="Europe/London")
+    assert con.execute(
+        "SELECT list(strftime(ordered_at, '%Y-%m-%d %H:%M') ORDER BY order_id) FROM raw.orders"
+    ).fetchone()[0] == ["2024-03-30 12:00", "2024-03-31 11:00", "2024-10-27 12:00",
+                        "2024-03-31 17:00"]

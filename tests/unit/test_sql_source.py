@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import orchestration.lib.sql_source as sql_source
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.ingest import IngestError
-from orchestration.lib.settings import SqlSourceSettings
+from orchestration.lib.settings import SettingsError, SqlSourceSettings, load_settings
 from orchestration.lib.sql_source import load_sql_source
 
 LOADED_AT = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
@@ -227,3 +227,20 @@ def test_a_source_error_names_the_source_but_not_the_url_or_password(tmp_path):
         _load(_warehouse(), source)
     assert "sql:orders" in str(info.value)
     assert "absent" not in str(info.value)
+
+
+def test_sql_sources_are_configured_per_entity_from_environment_variables():
+    settings = load_settings(environ={
+        "WINBACK_ORDERS_SQL_URL": "postgresql://u:secret@db/shop",
+        "WINBACK_ORDERS_SQL_TABLE": "sales.orders",
+        "WINBACK_CUSTOMERS_SQL_URL": "sqlite:///crm.db",
+        "WINBACK_CUSTOMERS_SQL_QUERY": "SELECT id AS customer_id, updated_at FROM people;",
+        "WINBACK_SQL_BATCH_ROWS": "500",
+    })
+    orders, customers = settings.sql_source("orders"), settings.sql_source("customers")
+    assert (orders.table, orders.label, orders.batch_rows) == ("sales.orders", "sql:sales.orders", 500)
+    assert customers.query == "SELECT id AS customer_id, updated_at FROM people"
+    assert customers.label == "sql:query"
+    assert load_settings(environ={}).sql_sources == ()
+    with pytest.raises(SettingsError, match="WINBACK_SQL_BATCH_ROWS"):
+        load_settings(environ={"WINBACK_SQL_BATCH_ROWS": "lots"})
