@@ -36,6 +36,8 @@ OFFSET_PATTERN = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
 # CASE keeps DuckDB from evaluating json_type on text that is not JSON (which raises).
 _JSON_OBJECT = "CASE WHEN json_valid(_line) THEN json_type(_line) = 'OBJECT' ELSE false END"
 _HASH_CHUNK = 1 << 20
+# CSV encodings a source may declare (DuckDB reads these natively) -> Python codec for headers.
+CSV_ENCODINGS = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}
 UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal"}
 
 QUARANTINE_DDL = """
@@ -152,14 +154,24 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _read_header(path: Path, name: str, con: duckdb.DuckDBPyConnection) -> list[str]:
+def _not_utf8(name: str, encoding: str) -> IngestError:
+    entity = name.split("/", 1)[0]
+    return IngestError(
+        f"{name}: not valid {encoding.upper()} text. Re-export the file as UTF-8, or declare its encoding "
+        f"with WINBACK_{entity.upper()}_ENCODING ({', '.join(CSV_ENCODINGS)})."
+    )
+
+
+def _read_header(
+    path: Path, name: str, con: duckdb.DuckDBPyConnection, encoding: str = "utf-8"
+) -> list[str]:
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
+            with path.open(encoding=CSV_ENCODINGS[encoding], newline="") as handle:
                 header = next(csv.reader(handle), None)
-        except UnicodeDecodeError as exc:
-            raise IngestError(f"{name}: not valid UTF-8 text. Re-export the file as UTF-8.") from None
+        except UnicodeError:
+            raise _not_utf8(name, encoding) from None
         if header is None:
             raise IngestError(f"{name}: the file is empty (no header row). Remove or replace it.")
         return [h.strip() for h in header]
@@ -184,7 +196,9 @@ def _jsonl_lines(path: Path) -> str:
     )
 
 
-def _source_select(path: Path, header: list[str], contract: Contract, scan: str) -> str:
+def _source_select(
+    path: Path, header: list[str], contract: Contract, scan: str, encoding: str = "utf-8"
+) -> str:
     """SQL giving `_ordinal` (the record number, for CSV among readable records) plus every
     contract column as text (NULL when absent); JSON Lines add `_json_ok`."""
     present = set(header)
@@ -193,6 +207,7 @@ def _source_select(path: Path, header: list[str], contract: Contract, scan: str)
         columns = ", ".join(f"{_literal(h)}: 'VARCHAR'" for h in header)
         reader = (
             f"read_csv({_literal(str(path))}, header = true, auto_detect = false, "
+            f"encoding = {_literal(encoding)}, "
             f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
             f"store_rejects = true, rejects_table = '{scan}_rejects', "
             f"rejects_scan = '{scan}_scans')"
@@ -348,6 +363,7 @@ def _scan_file(
     source_tz: str,
     loaded_at: dt.datetime,
     scan: str,
+    encoding: str,
 ) -> str | None:
     """Type the file into temp table `scan` (column `_source_row`); for CSV, the malformed
     records land in `<scan>_bad`. Returns the SQL of the malformed-record quarantine rows."""
@@ -355,13 +371,14 @@ def _scan_file(
     is_json = path.suffix.lower() in JSONL_SUFFIXES
     extra = ("CASE WHEN NOT _json_ok THEN 'malformed_json' END",) if is_json else ()
     select = typed_select(
-        contract, _source_select(path, header, contract, scan), source_tz, loaded_at, extra
+        contract, _source_select(path, header, contract, scan, encoding), source_tz, loaded_at,
+        extra,
     )
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_typed AS {select}")
     except duckdb.InvalidInputException as exc:
         if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
-            raise IngestError(f"{name}: not valid UTF-8 text. Re-export the file as UTF-8.") from None
+            raise _not_utf8(name, encoding) from None
         # DuckDB's message can quote row content, so it is not passed on.
         raise IngestError(
             f"{name}: unreadable as {path.suffix} ({type(exc).__name__}). Check that "
@@ -427,11 +444,12 @@ def _load_file(
     source_tz: str,
     max_reject_share: float,
     loaded_at: dt.datetime,
+    encoding: str,
 ) -> FileReport:
     """Append one new file: rows, quarantine rows and its ledger entry in one transaction."""
     if path.stat().st_size == 0:
         raise IngestError(f"{relative_name}: the file is empty. Remove or replace it.")
-    header = _read_header(path, relative_name, con)
+    header = _read_header(path, relative_name, con, encoding)
     missing = _check_header(path, relative_name, header, contract)
     lineage = _lineage_name(con, contract.entity, relative_name)
     report = FileReport(
@@ -448,7 +466,7 @@ def _load_file(
     con.execute("BEGIN TRANSACTION")
     try:
         malformed = _scan_file(
-            con, path, relative_name, header, contract, source_tz, loaded_at, scan
+            con, path, relative_name, header, contract, source_tz, loaded_at, scan, encoding
         )
         good = f"(SELECT * FROM {scan} WHERE _reasons = '')"
         report.duplicate_keys = count_duplicate_keys(con, contract, good)
@@ -524,6 +542,7 @@ def load_entity(
     source_tz: str = "UTC",
     max_reject_share: float = 0.05,
     loaded_at: dt.datetime | None = None,
+    encoding: str = "utf-8",
 ) -> EntityReport:
     """Append every complete file of the entity's folder not loaded before, each in its own
     transaction. Files that fail (header, encoding, reject share) publish nothing and are not
@@ -555,7 +574,7 @@ def load_entity(
             report.files.append(
                 _load_file(
                     con, path, relative, sha256, contract, source_tz=source_tz,
-                    max_reject_share=max_reject_share, loaded_at=loaded_at,
+                    max_reject_share=max_reject_share, loaded_at=loaded_at, encoding=encoding,
                 )
             )
         except IngestError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -37,6 +37,8 @@ class SqlSourceSettings:
 
 
 SQL_ENTITIES = ("orders", "customers")
+# Declarable CSV encodings (read natively by DuckDB); files are UTF-8 unless declared.
+FILE_ENCODINGS = ("utf-8", "utf-16", "latin-1")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class Settings:
     inactive_days: int
     max_reject_share: float
     sql_sources: tuple[SqlSourceSettings, ...] = ()
+    # entity -> declared CSV encoding (WINBACK_<ENTITY>_ENCODING); absent means UTF-8
+    file_encodings: Mapping[str, str] = field(default_factory=dict)
+
+    def file_encoding(self, entity: str) -> str:
+        return self.file_encodings.get(entity, "utf-8")
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -134,6 +141,20 @@ def load_settings(
         for entity in SQL_ENTITIES
         if env.get(f"WINBACK_{entity.upper()}_SQL_URL")
     )
+    file_encodings = {}
+    for name, value in env.items():
+        if name.startswith("WINBACK_") and name.endswith("_ENCODING") and value:
+            encoding = value.strip().lower().replace("_", "-")
+            encoding = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1",
+                        "utf16": "utf-16"}.get(encoding, encoding)
+            if encoding not in FILE_ENCODINGS:
+                raise SettingsError(
+                    f"{name} must be one of {', '.join(FILE_ENCODINGS)}, got {value!r}; "
+                    "re-export the files as UTF-8 otherwise"
+                )
+            file_encodings[name.removeprefix("WINBACK_").removesuffix("_ENCODING").lower()] = (
+                encoding
+            )
     return Settings(
         landing_dir=resolve_path(get("WINBACK_LANDING_DIR")),
         warehouse=resolve_path(get("WINBACK_WAREHOUSE")),
@@ -143,4 +164,5 @@ def load_settings(
         inactive_days=inactive_days,
         max_reject_share=max_reject_share,
         sql_sources=sql_sources,
+        file_encodings=file_encodings,
     )

@@ -367,3 +367,17 @@ def test_naive_times_across_daylight_saving_changes_convert_to_utc(con, tmp_path
         "SELECT list(strftime(ordered_at, '%Y-%m-%d %H:%M') ORDER BY order_id) FROM raw.orders"
     ).fetchone()[0] == ["2024-03-30 12:00", "2024-03-31 11:00", "2024-10-27 12:00",
                         "2024-03-31 17:00"]
+
+
+def test_a_declared_latin1_or_utf16_encoding_reads_the_file_correctly(con, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / "legacy.csv").write_bytes("customer_id,first_name\nC1,Ren\xe9e\n".encode("latin-1"))
+    with pytest.raises(IngestError, match="WINBACK_CUSTOMERS_ENCODING"):
+        _load(con, tmp_path, entity="customers")
+    _load(con, tmp_path, entity="customers", encoding="latin-1")
+    (folder / "excel.csv").write_text("customer_id,first_name\nC2,Zo\xeb\n", encoding="utf-16")
+    _load(con, tmp_path, entity="customers", encoding="utf-16")
+    assert con.execute(
+        "SELECT list(first_name ORDER BY customer_id) FROM raw.customers"
+    ).fetchone()[0] == ["Ren\xe9e", "Zo\xeb"]

@@ -47,6 +47,7 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 source_tz=settings.source_timezone,
                 max_reject_share=settings.max_reject_share,
                 loaded_at=loaded_at,
+                encoding=settings.file_encoding(contract.entity),
             )
             sql_report = (
                 load_sql_source(
