@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from orchestration.lib.contracts import Column, ColumnType, Contract
+from orchestration.lib.contracts import CONTRACTS, Column, ColumnType, Contract
 
 CSV_SUFFIXES = {".csv"}
 PARQUET_SUFFIXES = {".parquet"}
@@ -282,7 +282,21 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> Non
     """Create the raw schema, quarantine, ledger and the entity's append-only table if absent."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(QUARANTINE_DDL)
-    con.execute(LEDGER_DDL)
+    raw_tables = {
+        r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw' "
+            "AND database_name = current_database()"
+        ).fetchall()
+    }
+    if "ingest_ledger" not in raw_tables:
+        # Warehouses from before the ledger rebuilt raw.<entity> from every file on each run.
+        # Those rows are not in any ledger: clear them once so the files load through it.
+        con.execute("BEGIN TRANSACTION")
+        for entity in sorted(raw_tables & set(CONTRACTS)):
+            con.execute(f"DELETE FROM raw.{_quote(entity)}")
+        con.execute("DELETE FROM raw.quarantine")
+        con.execute(LEDGER_DDL)
+        con.execute("COMMIT")
     column_defs = ", ".join(f"{_quote(c.name)} {c.sql_type}" for c in contract.columns)
     con.execute(
         f"CREATE TABLE IF NOT EXISTS raw.{_quote(contract.entity)} ({column_defs}, "

@@ -381,3 +381,14 @@ def test_a_declared_latin1_or_utf16_encoding_reads_the_file_correctly(con, tmp_p
     assert con.execute(
         "SELECT list(first_name ORDER BY customer_id) FROM raw.customers"
     ).fetchone()[0] == ["Ren\xe9e", "Zo\xeb"]
+
+
+def test_a_warehouse_from_before_the_ledger_is_reloaded_once_without_doubling(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\nO2,C1,2024-03-01,paid,GBP,x,\n")
+    _load(con, tmp_path)
+    con.execute("DROP TABLE raw.ingest_ledger")  # as the replace-every-run loader left it
+    before = con.execute("SELECT count(*) FROM raw.orders").fetchone()[0]
+    _load(con, tmp_path)
+    _load(con, tmp_path)
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == before == 1
+    assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 1
