@@ -37,7 +37,8 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
     )
     def _ingest(context: dg.AssetExecutionContext, winback: WinbackConfig) -> dg.MaterializeResult:
         settings = winback.settings()
-        loaded_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        # Microseconds: the stamp identifies this run's rows in the reconciliation below.
+        loaded_at = dt.datetime.now(dt.UTC)
         sql = settings.sql_source(contract.entity)
         with open_warehouse(settings.warehouse) as con:
             report = load_entity(
