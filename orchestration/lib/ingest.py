@@ -453,6 +453,7 @@ def _load_file(
     path: Path,
     relative_name: str,
     sha256: str,
+    signature: tuple[int, int],
     contract: Contract,
     *,
     source_tz: str,
@@ -482,38 +483,18 @@ def _load_file(
         malformed = _scan_file(
             con, path, relative_name, header, contract, source_tz, loaded_at, scan, encoding
         )
-        good = f"(SELECT * FROM {scan} WHERE _reasons = '')"
-        report.duplicate_keys = count_duplicate_keys(con, contract, good)
-        rejected = (
-            f"SELECT _source_row, _reasons, _raw_record FROM {scan} "
-            "WHERE _reasons <> ''"
-        )
-        quarantine_selects = [rejected] + ([malformed] if malformed else [])
-        for select in quarantine_selects:
-            con.execute(
-                f"INSERT INTO raw.quarantine SELECT {_literal(contract.entity)}, "
-                f"{_literal(lineage)}, q.*, {stamp} FROM ({select}) q"
-            )
-        for reason, n in con.execute(
-            "SELECT split_part(reason, ';', 1), count(*) FROM raw.quarantine "
-            "WHERE entity = ? AND source_file = ? AND loaded_at = ? GROUP BY ALL ORDER BY 1",
-            [contract.entity, lineage, loaded_at],
-        ).fetchall():
-            report.quarantined[reason] = n
-        bad = sum(report.quarantined.values())
-        columns = ", ".join(_quote(c) for c in contract.column_names)
-        report.loaded = con.execute(
-            f"INSERT INTO raw.{entity} SELECT {columns}, {_literal(lineage)}, _source_row, "
-            f"{stamp} FROM {scan} WHERE _reasons = ''"
-        ).fetchone()[0]
         report.rows_read = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0] + (
             con.execute(f"SELECT count(*) FROM {scan}_bad").fetchone()[0] if malformed else 0
         )
-        if report.loaded + bad != report.rows_read:
-            raise IngestError(
-                f"{relative_name}: {report.rows_read} rows read but {report.loaded} loaded and "
-                f"{bad} quarantined; nothing was loaded."
-            )
+        quarantine_selects = [
+            f"SELECT _source_row, _reasons, _raw_record FROM {scan} WHERE _reasons <> ''"
+        ] + ([malformed] if malformed else [])
+        everything_rejected = " UNION ALL ".join(quarantine_selects)
+        report.quarantined.update(dict(con.execute(
+            f"SELECT split_part(_reasons, ';', 1), count(*) FROM ({everything_rejected}) "
+            "GROUP BY ALL ORDER BY 1"
+        ).fetchall()))
+        bad = sum(report.quarantined.values())
         if report.rows_read and bad / report.rows_read > max_reject_share:
             raise IngestError(
                 f"{relative_name}: {bad} of {report.rows_read} rows rejected "
@@ -521,10 +502,33 @@ def _load_file(
                 f"{dict(sorted(report.quarantined.items()))}). Nothing from this file was loaded; "
                 "fix the file and deliver it again, or raise WINBACK_MAX_REJECT_SHARE."
             )
+        report.duplicate_keys = count_duplicate_keys(
+            con, contract, f"(SELECT * FROM {scan} WHERE _reasons = '')"
+        )
+        stored_bad = con.execute(
+            f"INSERT INTO raw.quarantine SELECT {_literal(contract.entity)}, "
+            f"{_literal(lineage)}, q.*, {stamp} FROM ({everything_rejected}) q"
+        ).fetchone()[0]
+        columns = ", ".join(_quote(c) for c in contract.column_names)
+        report.loaded = con.execute(
+            f"INSERT INTO raw.{entity} SELECT {columns}, {_literal(lineage)}, _source_row, "
+            f"{stamp} FROM {scan} WHERE _reasons = ''"
+        ).fetchone()[0]
+        if report.loaded + stored_bad != report.rows_read:
+            raise IngestError(
+                f"{relative_name}: {report.rows_read} rows read but {report.loaded} loaded and "
+                f"{stored_bad} quarantined; nothing was loaded."
+            )
+        now = path.stat()
+        if (now.st_size, now.st_mtime_ns) != signature:
+            raise IngestError(
+                f"{relative_name}: the file changed while it was loading; nothing was loaded. "
+                "Deliver files under a .tmp or .part name and rename them when complete."
+            )
         con.execute(
             "INSERT INTO raw.ingest_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [contract.entity, sha256, lineage, path.stat().st_size, report.rows_read,
-             report.loaded, bad, loaded_at],
+            [contract.entity, sha256, lineage, now.st_size, report.rows_read,
+             report.loaded, stored_bad, loaded_at],
         )
         con.execute("COMMIT")
     except BaseException:
@@ -579,6 +583,7 @@ def load_entity(
     failures: list[str] = []
     for path in files:
         relative = str(path.relative_to(landing_dir))
+        before = path.stat()
         sha256 = file_sha256(path)
         loaded_as = already_loaded(con, contract.entity, sha256)
         if loaded_as is not None:
@@ -587,7 +592,8 @@ def load_entity(
         try:
             report.files.append(
                 _load_file(
-                    con, path, relative, sha256, contract, source_tz=source_tz,
+                    con, path, relative, sha256, (before.st_size, before.st_mtime_ns), contract,
+                    source_tz=source_tz,
                     max_reject_share=max_reject_share, loaded_at=loaded_at, encoding=encoding,
                 )
             )

@@ -392,3 +392,24 @@ def test_a_warehouse_from_before_the_ledger_is_reloaded_once_without_doubling(co
     _load(con, tmp_path)
     assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == before == 1
     assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 1
+
+
+def test_a_file_that_changes_while_loading_publishes_nothing(con, tmp_path, monkeypatch):
+    import orchestration.lib.ingest as ingest
+
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
+    real_scan = ingest._scan_file
+
+    def writer_still_appending(con, path, *args):
+        result = real_scan(con, path, *args)
+        with path.open("a") as handle:
+            handle.write("O2,C1,2024-03-01,paid,GBP,1,\n")
+        return result
+
+    monkeypatch.setattr(ingest, "_scan_file", writer_still_appending)
+    with pytest.raises(IngestError, match="orders.csv: the file changed while it was loading"):
+        _load(con, tmp_path)
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 0
+    assert _ledger(con) == []
+    monkeypatch.setattr(ingest, "_scan_file", real_scan)
+    assert _load(con, tmp_path).loaded == 2
