@@ -157,8 +157,8 @@ def _literal(value: str) -> str:
 def _not_utf8(name: str, encoding: str) -> IngestError:
     entity = name.split("/", 1)[0]
     return IngestError(
-        f"{name}: not valid {encoding.upper()} text. Re-export the file as UTF-8, or declare its encoding "
-        f"with WINBACK_{entity.upper()}_ENCODING ({', '.join(CSV_ENCODINGS)})."
+        f"{name}: not valid {encoding.upper()} text. Re-export the file as UTF-8, or declare "
+        f"its encoding with WINBACK_{entity.upper()}_ENCODING ({', '.join(CSV_ENCODINGS)})."
     )
 
 
@@ -300,7 +300,8 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> Non
     column_defs = ", ".join(f"{_quote(c.name)} {c.sql_type}" for c in contract.columns)
     con.execute(
         f"CREATE TABLE IF NOT EXISTS raw.{_quote(contract.entity)} ({column_defs}, "
-        "_source_file VARCHAR NOT NULL, _source_row BIGINT NOT NULL, _loaded_at TIMESTAMPTZ NOT NULL)"
+        "_source_file VARCHAR NOT NULL, _source_row BIGINT NOT NULL, "
+        "_loaded_at TIMESTAMPTZ NOT NULL)"
     )
 
 

@@ -18,7 +18,7 @@ from orchestration.lib.ingest import (
     PARQUET_SUFFIXES,
     file_sha256,
 )
-from orchestration.lib.warehouse import WarehouseLockedError, connect
+from orchestration.lib.warehouse import connect
 
 LOADABLE = CSV_SUFFIXES | PARQUET_SUFFIXES | JSONL_SUFFIXES
 
@@ -61,7 +61,8 @@ def loaded_hashes(warehouse: Path) -> set[tuple[str, str]]:
         ).fetchall()[0][0]
         if not has_ledger:
             return set()
-        return {tuple(r) for r in con.execute("SELECT entity, sha256 FROM raw.ingest_ledger").fetchall()}
+        rows = con.execute("SELECT entity, sha256 FROM raw.ingest_ledger").fetchall()
+        return {(entity, sha) for entity, sha in rows}
     finally:
         con.close()
 

@@ -262,9 +262,9 @@ def _load_batch(
                 f"{label}: batch {report.batches + 1} had {new} new rows but {loaded} loaded "
                 f"and {bad} quarantined; nothing from it was committed."
             )
-        kind, value = (
-            _encode_cursor(cursor_values[-1]) if cursor_values else (watermark.kind, watermark.value)
-        )
+        kind, value = (watermark.kind, watermark.value)
+        if cursor_values:
+            kind, value = _encode_cursor(cursor_values[-1])
         next_watermark = _Watermark(kind, value, rows_seen + new, watermark.batches + 1)
         con.execute(
             "INSERT OR REPLACE INTO raw.ingest_watermarks VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -1,4 +1,4 @@
-"""The ingest assets on their own (no dbt): metadata that reconciles, the SQL source beside files."""
+"""The ingest assets on their own (no dbt): metadata that reconciles, a SQL source beside files."""
 
 import sqlite3
 

@@ -188,8 +188,8 @@ def test_a_failure_inside_a_batch_commits_none_of_its_rows_nor_its_watermark(
 
 def test_bad_source_rows_and_rows_without_a_cursor_are_quarantined_once(source_db):
     engine, table = source_db
-    _insert(engine, table, ("O1", "C1", "paid", "1", _at(1)), ("O2", "C1", "teleported", "1", _at(2)),
-            ("O3", "C1", "paid", "1", None))
+    _insert(engine, table, ("O1", "C1", "paid", "1", _at(1)),
+            ("O2", "C1", "teleported", "1", _at(2)), ("O3", "C1", "paid", "1", None))
     con = _warehouse()
     source = _source(engine, table)
     report = _load(con, source)
@@ -238,7 +238,8 @@ def test_sql_sources_are_configured_per_entity_from_environment_variables():
         "WINBACK_SQL_BATCH_ROWS": "500",
     })
     orders, customers = settings.sql_source("orders"), settings.sql_source("customers")
-    assert (orders.table, orders.label, orders.batch_rows) == ("sales.orders", "sql:sales.orders", 500)
+    assert (orders.table, orders.label, orders.batch_rows) == (
+        "sales.orders", "sql:sales.orders", 500)
     assert customers.query == "SELECT id AS customer_id, updated_at FROM people"
     assert customers.label == "sql:query"
     assert load_settings(environ={}).sql_sources == ()

@@ -90,7 +90,9 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
                 "records this run."
             )
         for skipped in report.skipped_already_loaded:
-            context.log.info(f"{skipped.source_file}: already loaded as {skipped.loaded_as}; skipped")
+            context.log.info(
+                f"{skipped.source_file}: already loaded as {skipped.loaded_as}; skipped"
+            )
         drift = sorted(
             {c for f in report.files for c in f.extra_columns}
             | set(sql_report.extra_columns if sql_report else ())
