@@ -245,3 +245,21 @@ def test_sql_sources_are_configured_per_entity_from_environment_variables():
     assert load_settings(environ={}).sql_sources == ()
     with pytest.raises(SettingsError, match="WINBACK_SQL_BATCH_ROWS"):
         load_settings(environ={"WINBACK_SQL_BATCH_ROWS": "lots"})
+
+
+def test_customers_can_come_from_a_sql_source_too(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    with engine.begin() as con:
+        con.execute(sa.text("CREATE TABLE people (id TEXT, mail TEXT, changed TEXT)"))
+        con.execute(sa.text("INSERT INTO people VALUES ('C1', 'a@example.com', '2026-01-01'), "
+                            "('C2', NULL, '2026-01-02')"))
+    source = SqlSourceSettings(
+        "customers", str(engine.url), "people",
+        "SELECT id AS customer_id, mail AS email, changed AS updated_at FROM people", 100)
+    warehouse = _warehouse()
+    report = load_sql_source(warehouse, CONTRACTS["customers"], source, loaded_at=LOADED_AT)
+    assert (report.loaded, report.watermark) == (2, "2026-01-02")
+    assert warehouse.execute(
+        "SELECT customer_id, email, updated_at, _source_file FROM raw.customers ORDER BY 1"
+    ).fetchall() == [("C1", "a@example.com", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "sql:query"),
+                     ("C2", None, dt.datetime(2026, 1, 2, tzinfo=dt.UTC), "sql:query")]
