@@ -220,7 +220,7 @@ def test_a_query_can_rename_source_columns_onto_the_contract(source_db):
             source_con.execute(sa.text(f"DROP VIEW {legacy}"))
 
 
-def test_a_source_error_names_the_source_but_not_the_url_or_password(tmp_path):
+def test_a_source_error_names_the_source_but_not_its_url(tmp_path):
     source = SqlSourceSettings("orders", f"sqlite:///{tmp_path / 'absent' / 'x.db'}", "orders",
                                "", 10)
     with pytest.raises(IngestError) as info:
