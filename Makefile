@@ -46,7 +46,8 @@ ui: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 docs: $(MANIFEST)
-	$(VENV)/bin/dbt docs generate --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --static
+	$(VENV)/bin/dbt docs generate --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --static \
+	  --vars "$$($(VENV)/bin/winback dbt-vars)"
 
 # Re-resolve the pinned set from pyproject.toml into constraints.txt.
 lock:

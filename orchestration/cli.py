@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from orchestration.lib.policies import PolicyError
 from orchestration.lib.settings import REPO_ROOT, Settings, SettingsError, load_settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -23,6 +24,11 @@ SUMMARY_TABLES = (
     "raw.quarantine",
     "activity.customer_activity",
     "inactivity.customer_inactivity_status",
+    "inactivity.customer_status_changes",
+    "inactivity.customer_status_history",
+    "inactivity.customer_status_transitions",
+    "inactivity.customer_churn_monthly",
+    "models.customer_bgnbd",
     "activation.sync_winback_inactive_email",
 )
 
@@ -151,6 +157,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dbt_vars(args: argparse.Namespace) -> int:
+    import json
+
+    from orchestration.lib.dbt_args import dbt_vars
+    from orchestration.lib.policies import policies_for
+
+    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
+    print(json.dumps(dbt_vars(settings, policies_for(settings)), sort_keys=True))
+    return 0
+
+
 def cmd_contracts(_: argparse.Namespace) -> int:
     from orchestration.lib.contracts import render_markdown
 
@@ -173,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=200_000)
     demo.add_argument("--seed", type=int, default=42)
     demo.set_defaults(func=cmd_demo)
+    dbt_vars = sub.add_parser(
+        "dbt-vars", help="print the dbt --vars of a run (as-of date, validated policies)"
+    )
+    dbt_vars.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
+    dbt_vars.set_defaults(func=cmd_dbt_vars)
     contracts = sub.add_parser("contracts", help="print the input contracts as Markdown")
     contracts.set_defaults(func=cmd_contracts)
     return parser
@@ -182,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SettingsError as exc:
+    except (SettingsError, PolicyError) as exc:
         print(f"winback: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ from orchestration.defs.dbt import assets as dbt
 from orchestration.defs.hygiene import assets as hygiene
 from orchestration.defs.ingest import assets as ingest
 from orchestration.defs.ingest import sensors as ingest_sensors
+from orchestration.defs.models import assets as models
 from orchestration.defs.quality import checks as quality
 from orchestration.defs import schedules
 from orchestration.defs.resources import WinbackConfig
@@ -18,6 +19,7 @@ defs = dg.Definitions.merge(
     hygiene.defs,
     quality.defs,
     dbt.defs,
+    models.defs,
     activation.defs,
     schedules.defs,
     dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),

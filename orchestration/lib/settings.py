@@ -48,7 +48,8 @@ class Settings:
     export_dir: Path
     as_of: dt.date
     source_timezone: str
-    inactive_days: int
+    # None unless WINBACK_INACTIVE_DAYS is set; then it replaces the policy file's fixed threshold.
+    inactive_days: int | None
     max_reject_share: float
     sql_sources: tuple[SqlSourceSettings, ...] = ()
     # entity -> declared CSV encoding (WINBACK_<ENTITY>_ENCODING); absent means UTF-8
@@ -59,6 +60,7 @@ class Settings:
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
+    policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
 
     @property
     def landing_configured(self) -> bool:
@@ -70,9 +72,9 @@ DEFAULTS = {
     "WINBACK_WAREHOUSE": "data/warehouse/winback.duckdb",
     "WINBACK_EXPORT_DIR": "data/exports",
     "WINBACK_SOURCE_TZ": "UTC",
-    "WINBACK_INACTIVE_DAYS": "180",
     "WINBACK_MAX_REJECT_SHARE": "0.05",
     "WINBACK_SQL_BATCH_ROWS": "50000",
+    "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
 }
 
 
@@ -114,14 +116,15 @@ def load_settings(
             f"WINBACK_SOURCE_TZ must be an IANA time zone like Europe/London, got {timezone!r}"
         ) from exc
     try:
-        inactive_days = int(get("WINBACK_INACTIVE_DAYS"))
+        raw_days = env.get("WINBACK_INACTIVE_DAYS")
+        inactive_days = int(raw_days) if raw_days else None
         max_reject_share = float(get("WINBACK_MAX_REJECT_SHARE"))
     except ValueError as exc:
         raise SettingsError(
             "WINBACK_INACTIVE_DAYS must be a whole number of days and WINBACK_MAX_REJECT_SHARE "
             "a fraction such as 0.05"
         ) from exc
-    if inactive_days < 2:
+    if inactive_days is not None and inactive_days < 2:
         raise SettingsError("WINBACK_INACTIVE_DAYS must be at least 2 days")
     if not 0 <= max_reject_share <= 1:
         raise SettingsError("WINBACK_MAX_REJECT_SHARE must lie between 0 and 1")
@@ -165,4 +168,5 @@ def load_settings(
         max_reject_share=max_reject_share,
         sql_sources=sql_sources,
         file_encodings=file_encodings,
+        policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
     )

@@ -12,6 +12,8 @@ from landing_fixture import AS_OF, write_landing
 from orchestration.definitions import defs
 from orchestration.defs.schedules import as_of_run_config
 from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.policies import load_policies
+from orchestration.lib.settings import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
@@ -66,16 +68,45 @@ def test_statuses_match_the_hand_computed_values(pipeline):
     }
     c02 = status["C02"]
     assert c02["inactive_since"] == dt.date(2026, 6, 10)
+    # The version recorded is the policy file's (config/inactivity_policies.yml).
+    version = load_policies(REPO_ROOT / "config" / "inactivity_policies.yml").version
     assert (c02["rule_id"], c02["rule_version"], c02["threshold_days"]) == (
-        "fixed_threshold", "1", 180)
+        "fixed_threshold", version, 180)
     assert c02["days_since_last_order"] == 200
     assert status["C06"]["inactive_since"] == dt.date(2025, 11, 22)
     assert status["C01"]["inactive_since"] is None
 
 
+def test_status_rows_carry_churn_signals_rfm_segments_and_the_model_view(pipeline):
+    tmp_path, _ = pipeline
+    status = _rows(tmp_path, "SELECT * FROM inactivity.customer_inactivity_status")
+    # C12's complaint (opened 2026-06-01, satisfaction 2) is open and recent.
+    assert status["C12"]["has_churn_signal"] is True
+    assert status["C12"]["churn_signal_reasons"] == "complaint,low_satisfaction"
+    assert status["C02"]["has_churn_signal"] is False
+    assert status["C03"]["rfm_segment"] is None  # prospect
+    assert status["C01"]["rfm_segment"] is not None
+    # Eleven buyers, two of them repeat buyers: too few to fit BG/NBD, so no model view.
+    assert all(s["p_alive"] is None and s["model_disagreement"] is None for s in status.values())
+    bgnbd = _rows(tmp_path, "SELECT * FROM models.customer_bgnbd")
+    assert set(bgnbd) == {c for c, s in status.items() if s["status"] != "prospect"}
+
+
+def test_one_run_builds_dbt_then_bgnbd_then_the_dbt_models_that_read_it(pipeline):
+    _, result = pipeline
+    order = [e.step_key for e in result.all_events if e.is_step_success]
+    assert order.index("winback_dbt_models") < order.index("models__customer_bgnbd")
+    assert order.index("models__customer_bgnbd") < order.index(
+        "winback_dbt_models_after_statistics")
+    fit = result.asset_materializations_for_node("models__customer_bgnbd")[0].metadata
+    assert fit["fitted"].value is False
+
+
 def test_erased_customers_are_absent_from_every_mart(pipeline):
     tmp_path, _ = pipeline
     for table in ("activity.customer_activity", "inactivity.customer_inactivity_status",
+                  "inactivity.customer_status_changes", "inactivity.customer_status_history",
+                  "models.customer_bgnbd",
                   "activation.sync_winback_inactive_email", "intermediate.int_orders_as_of",
                   "intermediate.int_customers_as_of"):
         assert _rows(tmp_path, f"SELECT customer_id FROM {table} WHERE customer_id = 'C07'") == {}
@@ -171,6 +202,20 @@ def test_the_graph_connects_every_landing_entity_to_the_export():
 
     for entity in CONTRACTS:
         assert dg.AssetKey(["raw", entity]) in upstream, entity
+    assert dg.AssetKey(["models", "customer_bgnbd"]) in upstream
+
+
+def test_every_model_is_built_by_exactly_one_dbt_step_in_its_folder_group():
+    from orchestration.defs.dbt.assets import DBT_ASSETS
+
+    first, second = (set(step.keys) for step in DBT_ASSETS)
+    assert not first & second
+    assert dg.AssetKey(["inactivity", "customer_inactivity_status"]) in second
+    assert dg.AssetKey(["inactivity", "customer_status_history"]) in second
+    assert dg.AssetKey(["activity", "customer_activity"]) in first
+    graph = defs.resolve_asset_graph()
+    for key in first | second:
+        assert graph.get(key).group_name == key.path[0]
 
 
 def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch):

@@ -11,7 +11,9 @@ def test_defaults_resolve_against_the_repository_root_and_today():
     assert settings.warehouse == REPO_ROOT / "data" / "warehouse" / "winback.duckdb"
     assert settings.export_dir == REPO_ROOT / "data" / "exports"
     assert settings.as_of == dt.date(2026, 11, 27)
-    assert settings.inactive_days == 180
+    # Unset: the fixed threshold comes from config/inactivity_policies.yml (180 days there).
+    assert settings.inactive_days is None
+    assert settings.policies_file == REPO_ROOT / "config" / "inactivity_policies.yml"
     assert not settings.landing_configured
 
 

@@ -4,9 +4,8 @@
 import json
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.dbt.assets import winback_dbt_models
+from orchestration.defs.dbt.assets import dbt_model_key
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.exports import spreadsheet_safe, write_csv, write_manifest
@@ -37,7 +36,7 @@ def definition_version(model_name: str) -> str:
 
 @dg.asset(
     key=["exports", f"{AUDIENCE}_{PLATFORM}"],
-    deps=[get_asset_key_for_model([winback_dbt_models], SYNC_MODEL)],
+    deps=[dbt_model_key(SYNC_MODEL)],
     group_name="activation",
     kinds={"csv"},
 )

@@ -1,27 +1,73 @@
-"""The dbt project as Dagster assets; dbt tests become asset checks."""
+"""The dbt project as Dagster assets in two steps; dbt tests become asset checks.
 
+Models that read the statistical model outputs (dbt sources in the `models` schema, written by
+orchestration/defs/models) and everything downstream of them run in a second step, after those
+Python assets; every other model runs in the first. Both steps select by the dbt graph itself,
+so a new model lands in the right step without a tag. One run of the daily job resolves
+dbt -> BG/NBD -> dbt in order.
+"""
+
+from collections.abc import Sequence
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
 
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.dbt_args import dbt_build_args, dbt_executable
+from orchestration.lib.policies import policies_for
+
+AFTER_MODELS = "source:models+"
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
+    settings = winback.settings()
+    # dagster-dbt adds the selection of this step (and of the run's asset subset).
+    yield from dbt.cli(dbt_build_args(settings, policies_for(settings)), context=context).stream()
 
 
 @dbt_assets(
     manifest=winback_project.manifest_path,
     project=winback_project,
     dagster_dbt_translator=WinbackDbtTranslator(),
+    exclude=AFTER_MODELS,
+    name="winback_dbt_models",
 )
 def winback_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig
 ):
-    yield from dbt.cli(dbt_build_args(winback.settings()), context=context).stream()
+    yield from _build(context, dbt, winback)
+
+
+@dbt_assets(
+    manifest=winback_project.manifest_path,
+    project=winback_project,
+    dagster_dbt_translator=WinbackDbtTranslator(),
+    select=AFTER_MODELS,
+    name="winback_dbt_models_after_statistics",
+)
+def winback_dbt_models_after_statistics(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig
+):
+    yield from _build(context, dbt, winback)
+
+
+DBT_ASSETS: Sequence[dg.AssetsDefinition] = (
+    winback_dbt_models,
+    winback_dbt_models_after_statistics,
+)
+
+
+def dbt_model_key(model_name: str) -> dg.AssetKey:
+    """The asset key of a dbt model, whichever step builds it (both steps share one manifest)."""
+    key = get_asset_key_for_model([winback_dbt_models], model_name)
+    if not any(key in step.keys for step in DBT_ASSETS):
+        raise KeyError(f"The dbt model {model_name} is not built by any dbt step")
+    return key
 
 
 defs = dg.Definitions(
-    assets=[winback_dbt_models],
+    assets=list(DBT_ASSETS),
     resources={"dbt": DbtCliResource(project_dir=winback_project, dbt_executable=dbt_executable())},
 )

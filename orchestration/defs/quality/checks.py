@@ -1,9 +1,8 @@
 """Great Expectations suites run as Dagster asset checks on tables read from DuckDB."""
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.dbt.assets import winback_dbt_models
+from orchestration.defs.dbt.assets import dbt_model_key
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.gx_validation import load_suite, validate_dataframe
 from orchestration.lib.warehouse import open_warehouse
@@ -13,7 +12,7 @@ def build_suite_check(
     model: str, key: str, *, blocking: bool, description: str
 ) -> dg.AssetChecksDefinition:
     """Check `model` against expectations/<model>.json; a blocking failure stops downstream."""
-    asset_key = get_asset_key_for_model([winback_dbt_models], model)
+    asset_key = dbt_model_key(model)
     table = ".".join(asset_key.path)
 
     @dg.asset_check(

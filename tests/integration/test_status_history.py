@@ -1,0 +1,154 @@
+"""Status history under backfills, reruns and erasure, on the hand-computed landing fixture.
+
+The whole pipeline runs once (so the raw tables and the BG/NBD output exist); then dbt builds the
+status and history models for each as-of date, as a backfill of that range would. The tests run
+in file order on one warehouse; the erasure test comes last.
+As of 2026-06-05..14 with the 180-day threshold: C01 (last purchase 2026-01-10) turns at_risk
+on 06-09; C02 (2025-12-12) turns inactive on 06-10; C11 buys on 06-10 after 525 days and goes
+from lapsed to reactivated.
+"""
+
+import datetime as dt
+import json
+
+import subprocess
+
+import duckdb
+import pytest
+
+from landing_fixture import write_landing
+from orchestration.lib.dbt_args import dbt_executable, dbt_vars
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import REPO_ROOT, load_settings
+from test_pipeline import _run
+
+pytestmark = pytest.mark.integration
+DBT_DIR = REPO_ROOT / "dbt_project"
+DAYS = [dt.date(2026, 6, 5) + dt.timedelta(days=i) for i in range(10)]
+HISTORY_SQL = """
+    SELECT customer_id, status, valid_from, valid_to, previous_status, rule_id, threshold_days,
+           inactive_since
+    FROM inactivity.customer_status_history ORDER BY customer_id, valid_from
+"""
+
+
+def _dbt_for_day(warehouse, day: dt.date) -> None:
+    settings = load_settings(
+        environ={},
+        overrides={"WINBACK_AS_OF": day.isoformat(), "WINBACK_WAREHOUSE": str(warehouse)},
+    )
+    # A separate process, as in the pipeline (dbt-duckdb keeps its connection open in-process).
+    result = subprocess.run([
+        dbt_executable(), "run", "--select", "+customer_status_history +customer_churn_monthly",
+        "--vars", json.dumps(dbt_vars(settings, policies_for(settings))),
+        "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
+    ], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+def _query(warehouse, sql):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("history")
+    write_landing(tmp_path / "landing")
+    _run(tmp_path, as_of=DAYS[-1].isoformat())
+    warehouse = tmp_path / "warehouse.duckdb"
+    # Out of order, as a backfill with retries would run: the history must not depend on it.
+    for day in [DAYS[9], DAYS[0], DAYS[5], DAYS[2], DAYS[7], DAYS[1], DAYS[8], DAYS[3], DAYS[6],
+                DAYS[4]]:
+        _dbt_for_day(warehouse, day)
+    return warehouse
+
+
+def _intervals(rows, customer):
+    return [(r[1], r[2], r[3]) for r in rows if r[0] == customer]
+
+
+def test_a_ten_day_backfill_in_any_order_gives_the_hand_computed_intervals(backfilled):
+    rows = _query(backfilled, HISTORY_SQL)
+    d = dt.date
+    assert _intervals(rows, "C01") == [
+        ("active", d(2026, 6, 5), d(2026, 6, 9)), ("at_risk", d(2026, 6, 9), None)]
+    assert _intervals(rows, "C02") == [
+        ("at_risk", d(2026, 6, 5), d(2026, 6, 10)), ("inactive", d(2026, 6, 10), None)]
+    assert _intervals(rows, "C11") == [
+        ("lapsed", d(2026, 6, 5), d(2026, 6, 10)), ("reactivated", d(2026, 6, 10), None)]
+    assert _intervals(rows, "C06") == [("lapsed", d(2026, 6, 5), None)]
+    c02_inactive = next(r for r in rows if r[0] == "C02" and r[1] == "inactive")
+    assert c02_inactive[4:] == ("at_risk", "fixed_threshold", 180, d(2026, 6, 10))
+    # Only changes are stored: each customer's first status plus the three transitions.
+    assert _query(backfilled, "SELECT count(*) FROM inactivity.customer_status_changes") == [
+        (12 + 3,)]
+
+
+def test_transitions_per_day_answer_who_became_inactive(backfilled):
+    rows = _query(backfilled, """
+        SELECT transition_date, customer_id, from_status, to_status
+        FROM inactivity.customer_status_transitions ORDER BY transition_date, customer_id""")
+    d = dt.date
+    assert rows == [
+        (d(2026, 6, 9), "C01", "active", "at_risk"),
+        (d(2026, 6, 10), "C02", "at_risk", "inactive"),
+        (d(2026, 6, 10), "C11", "lapsed", "reactivated"),
+    ]
+
+
+def test_a_ten_day_backfill_followed_by_a_rerun_of_day_5_leaves_the_history_unchanged(backfilled):
+    before = _query(backfilled, HISTORY_SQL)
+    changes_before = _query(
+        backfilled, "SELECT * FROM inactivity.customer_status_changes ORDER BY ALL")
+    _dbt_for_day(backfilled, DAYS[4])
+    assert _query(backfilled, HISTORY_SQL) == before
+    assert _query(
+        backfilled, "SELECT * FROM inactivity.customer_status_changes ORDER BY ALL"
+    ) == changes_before
+
+
+def test_rerunning_a_day_after_a_late_order_rewrites_that_day_and_undoing_it_restores_all(
+    backfilled,
+):
+    before = _query(backfilled, HISTORY_SQL)
+    late_order = (
+        "INSERT INTO raw.orders VALUES ('O99', 'C02', TIMESTAMPTZ '2026-06-07 10:00:00+00', "
+        "'paid', 'GBP', 10.00, NULL, 'late.csv', 1, now())"
+    )
+    with duckdb.connect(str(backfilled)) as con:
+        con.execute(late_order)
+    _dbt_for_day(backfilled, DAYS[2])  # only 06-07 is recomputed; 06-08 keeps what it recorded
+    d = dt.date
+    assert _intervals(_query(backfilled, HISTORY_SQL), "C02") == [
+        ("at_risk", d(2026, 6, 5), d(2026, 6, 7)),
+        ("active", d(2026, 6, 7), d(2026, 6, 8)),
+        ("at_risk", d(2026, 6, 8), d(2026, 6, 10)),
+        ("inactive", d(2026, 6, 10), None),
+    ]
+    with duckdb.connect(str(backfilled)) as con:
+        con.execute("DELETE FROM raw.orders WHERE order_id = 'O99'")
+    _dbt_for_day(backfilled, DAYS[2])
+    assert _query(backfilled, HISTORY_SQL) == before
+
+
+def test_monthly_churn_counts_customers_lost_from_a_retained_status(backfilled):
+    rows = _query(backfilled, """
+        SELECT month_start, active_at_start, lost, retained, reactivated, is_complete_month
+        FROM inactivity.customer_churn_monthly""")
+    # Only June is recorded and the history starts on 06-05, so nobody is counted at the start.
+    assert rows == [(dt.date(2026, 6, 1), 0, 0, 0, 1, False)]
+
+
+def test_an_erased_customer_vanishes_from_every_day_of_the_history(backfilled):
+    with duckdb.connect(str(backfilled)) as con:
+        con.execute(
+            "INSERT INTO raw.erasure_requests VALUES "
+            "('C02', TIMESTAMPTZ '2026-06-20 00:00:00+00', 'late.csv', 1, now())"
+        )
+    _dbt_for_day(backfilled, DAYS[4])
+    for table in ("customer_status_changes", "customer_status_history",
+                  "customer_status_transitions"):
+        assert _query(
+            backfilled, f"SELECT count(*) FROM inactivity.{table} WHERE customer_id = 'C02'"
+        ) == [(0,)], table

@@ -1,0 +1,56 @@
+"""The BG/NBD asset's scoring step on grouped sufficient statistics (as read from DuckDB)."""
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+
+from orchestration.defs.models.assets import MIN_REPEAT_BUYERS, score_groups
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow_sample_rfm.csv"
+GROUP_SQL = """
+    SELECT frequency, recency_days, age_days, count(*) AS customers
+    FROM customers GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _grouped(rows: list[tuple[int, int, int]]):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers (frequency INT, recency_days INT, age_days INT)")
+    con.executemany("INSERT INTO customers VALUES (?, ?, ?)", rows)
+    return con.sql(GROUP_SQL).to_arrow_table()
+
+
+@pytest.fixture(scope="module")
+def cdnow_days() -> list[tuple[int, int, int]]:
+    data = np.loadtxt(FIXTURE, delimiter=",", skiprows=1)
+    # The published sample is recorded on a day grid: weeks x 7 are whole days.
+    return [(int(x), round(tx * 7), round(T * 7)) for _, x, tx, T in data]
+
+
+def test_grouped_cdnow_days_reproduce_the_published_fit_with_alpha_in_weeks(cdnow_days):
+    groups = _grouped(cdnow_days)
+    assert groups.num_rows < len(cdnow_days)
+    params, scored = score_groups(groups)
+    assert params is not None and params.n_customers == 2357
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    for name, value in published.items():
+        assert getattr(params, name) == pytest.approx(value, rel=0.01), name
+    p_alive = scored["p_alive"].to_numpy()
+    e30 = scored["expected_purchases_30d"].to_numpy()
+    e90 = scored["expected_purchases_90d"].to_numpy()
+    assert scored.num_rows == groups.num_rows
+    assert np.all((p_alive >= 0) & (p_alive <= 1))
+    assert np.all(e30 >= 0) and np.all(e90 > e30)
+    no_repeat = scored["frequency"].to_numpy() == 0
+    np.testing.assert_array_equal(p_alive[no_repeat], 1.0)
+
+
+def test_too_few_repeat_buyers_leave_predictions_null_instead_of_a_fit(cdnow_days):
+    repeaters = [row for row in cdnow_days if row[0] > 0][: MIN_REPEAT_BUYERS - 1]
+    one_timers = [row for row in cdnow_days if row[0] == 0][:500]
+    params, scored = score_groups(_grouped(repeaters + one_timers))
+    assert params is None
+    assert scored["p_alive"].null_count == scored.num_rows
+    assert scored["expected_purchases_90d"].null_count == scored.num_rows
