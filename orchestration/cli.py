@@ -29,6 +29,7 @@ SUMMARY_TABLES = (
     "inactivity.customer_status_transitions",
     "inactivity.customer_churn_monthly",
     "models.customer_bgnbd",
+    "contacts.contact_hygiene",
     "activation.sync_winback_inactive_email",
 )
 
@@ -119,6 +120,12 @@ def _print_summary(settings: Settings) -> None:
             "GROUP BY status ORDER BY count(*) DESC, status"
         ).fetchall():
             print(f"    {status:<42} {count:>10,}")
+        print("  contactable (share of customers)")
+        for channel, count, share in con.execute(
+            "SELECT channel, customers, share_of_customers FROM contacts.contact_hygiene_summary "
+            "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
+        ).fetchall():
+            print(f"    {channel:<42} {count:>10,} {share:>7.1%}")
     for manifest in sorted(settings.export_dir.glob(f"*/*/{settings.as_of}/manifest.json")):
         import json
 
@@ -175,6 +182,20 @@ def cmd_contracts(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality_docs(args: argparse.Namespace) -> int:
+    from orchestration.lib.gx_validation import build_data_docs
+
+    settings = load_settings()
+    if not settings.warehouse.exists():
+        print(f"winback: no warehouse at {settings.warehouse}; run `make run` first.",
+              file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else settings.warehouse.parent.parent / "quality_docs"
+    index = build_data_docs(settings.warehouse, out.resolve())
+    print(f"Great Expectations Data Docs -> {index}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winback", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -197,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     dbt_vars.set_defaults(func=cmd_dbt_vars)
     contracts = sub.add_parser("contracts", help="print the input contracts as Markdown")
     contracts.set_defaults(func=cmd_contracts)
+    docs = sub.add_parser(
+        "quality-docs", help="validate the warehouse with expectations/ and build GX Data Docs"
+    )
+    docs.add_argument("--out", help="output folder (default: data/quality_docs)")
+    docs.set_defaults(func=cmd_quality_docs)
     return parser
 
 

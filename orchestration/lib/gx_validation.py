@@ -45,6 +45,29 @@ def load_suite(name: str, directory: Path | None = None) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def suite_columns(suite_json: dict[str, Any], key: str) -> list[str]:
+    """The key plus every column the suite's expectations name, so callers read only those."""
+    columns = [key]
+    for expectation in suite_json["expectations"]:
+        kwargs = expectation["kwargs"]
+        named = [kwargs[k] for k in COLUMN_KWARGS if k in kwargs] + list(
+            kwargs.get("column_list") or []
+        )
+        columns += [c for c in named if c not in columns]
+    return columns
+
+
+def _expectation_column(kwargs: dict[str, Any]) -> str | None:
+    if "column" in kwargs:
+        return kwargs["column"]
+    named = [kwargs[k] for k in ("column_A", "column_B") if k in kwargs]
+    named += list(kwargs.get("column_list") or [])
+    return ",".join(named) or None
+
+
 def _context():
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
@@ -87,18 +110,87 @@ def validate_dataframe(suite_json: dict[str, Any], frame: pd.DataFrame, key: str
     for item in result["results"]:
         config = item["expectation_config"]
         details = item.get("result") or {}
-        keys = [
-            str(row[key]) if not isinstance(row[key], list) else str(row[key][0])
-            for row in (details.get("unexpected_index_list") or [])[:MAX_KEYS_REPORTED]
-            if isinstance(row, dict) and key in row
-        ]
+        # With exclude_unexpected_values GX groups the keys: [{key: [k1, k2, ...]}].
+        keys: list[str] = []
+        for row in details.get("unexpected_index_list") or []:
+            if isinstance(row, dict) and key in row:
+                values = row[key] if isinstance(row[key], list) else [row[key]]
+                keys += [str(v) for v in values]
+        keys = keys[:MAX_KEYS_REPORTED]
         outcomes.append(
             ExpectationOutcome(
                 expectation=config["type"],
-                column=config["kwargs"].get("column"),
+                column=_expectation_column(config["kwargs"]),
                 success=bool(item["success"]),
                 unexpected_count=int(details.get("unexpected_count") or 0),
                 unexpected_keys=keys,
             )
         )
     return SuiteOutcome(suite_json["name"], bool(result["success"]), len(frame), outcomes)
+
+
+def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None) -> Path:
+    """Validate every suite in expectations/ against its table (meta.table, meta.key) in the
+    warehouse and render Great Expectations Data Docs as static HTML into `site_dir`.
+
+    Results are stored without failing values (exclude_unexpected_values, summary format), so
+    the pages show expectations, counts and percentages, never a contact. Returns index.html.
+    """
+    import shutil
+    import tempfile
+
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from orchestration.lib.warehouse import open_warehouse
+
+    suites = [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted((directory or EXPECTATIONS_DIR).glob("*.json"))
+    ]
+    with tempfile.TemporaryDirectory(prefix="winback-gx-") as root:
+        context = gx.get_context(mode="file", project_root_dir=root)
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+        source = context.data_sources.add_pandas("winback")
+        with open_warehouse(warehouse, read_only=True) as con:
+            for suite_json in suites:
+                key = suite_json["meta"]["key"]
+                columns = ", ".join(suite_columns(suite_json, key))
+                frame = con.execute(
+                    f"SELECT {columns} FROM {suite_json['meta']['table']} ORDER BY {key}"
+                ).df()
+                batch_definition = source.add_dataframe_asset(
+                    suite_json["name"]
+                ).add_batch_definition_whole_dataframe("whole")
+                suite = context.suites.add(
+                    gx.ExpectationSuite(
+                        name=suite_json["name"],
+                        expectations=suite_json["expectations"],
+                        meta=suite_json.get("meta"),
+                    )
+                )
+                validation = context.validation_definitions.add(
+                    gx.ValidationDefinition(
+                        name=suite_json["name"], data=batch_definition, suite=suite
+                    )
+                )
+                checkpoint = context.checkpoints.add(
+                    gx.Checkpoint(
+                        name=f"{suite_json['name']}_docs",
+                        validation_definitions=[validation],
+                        actions=[UpdateDataDocsAction(name="data_docs")],
+                        result_format={
+                            "result_format": "SUMMARY",
+                            "exclude_unexpected_values": True,
+                            "partial_unexpected_count": 0,
+                        },
+                    )
+                )
+                checkpoint.run(batch_parameters={"dataframe": frame})
+        built = Path(root) / "gx" / "uncommitted" / "data_docs" / "local_site"
+        if site_dir.exists():
+            shutil.rmtree(site_dir)
+        shutil.copytree(built, site_dir)
+    return site_dir / "index.html"

@@ -161,9 +161,15 @@ def test_manifest_describes_the_file_it_sits_beside(pipeline):
     data = (folder / "winback_inactive_email.csv").read_bytes()
     assert manifest["rows"] == 2
     assert manifest["as_of_date"] == AS_OF
-    assert manifest["files"] == [{"name": "winback_inactive_email.csv", "rows": 2,
-                                  "sha256": hashlib.sha256(data).hexdigest(),
-                                  "bytes": len(data)}]
+    assert manifest["files"][0] == {"name": "winback_inactive_email.csv", "rows": 2,
+                                    "sha256": hashlib.sha256(data).hexdigest(),
+                                    "bytes": len(data)}
+    # The first export has no predecessor: its removals file holds the header only.
+    removals = (folder / "winback_inactive_email_removals.csv").read_bytes()
+    assert manifest["files"][1] == {"name": "winback_inactive_email_removals.csv", "rows": 0,
+                                    "sha256": hashlib.sha256(removals).hexdigest(),
+                                    "bytes": len(removals)}
+    assert manifest["previous_export_as_of"] is None
 
 
 def test_a_second_run_for_the_same_date_writes_byte_identical_exports(pipeline):

@@ -34,3 +34,65 @@ def test_validation_never_touches_the_network(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     assert check_email("someone@no-such-domain-winback.example").is_valid
+
+
+@pytest.mark.parametrize(
+    ("raw", "role"),
+    [("noreply@shop.example", True), ("No-Reply@Shop.example", True), ("do_not_reply@x.org", True),
+     ("info+news@x.org", True), ("postmaster@x.org", True), ("ann@x.org", False),
+     ("information.desk.ann@x.org", False)],
+)
+def test_role_mailboxes_are_flagged_but_stay_valid(raw, role):
+    check = check_email(raw)
+    assert check.is_valid
+    assert check.is_role_address is role
+
+
+@pytest.mark.parametrize(
+    ("raw", "disposable"),
+    [("a@mailinator.com", True), ("a@eu.mailinator.com", True), ("a@MAILINATOR.COM", True),
+     ("a@example.com", False), ("a@gmail.com", False)],
+)
+def test_disposable_domains_and_their_subdomains_are_flagged(raw, disposable):
+    assert check_email(raw).is_disposable_domain is disposable
+
+
+def test_the_disposable_list_version_is_known():
+    from orchestration.lib.contacts import DISPOSABLE_LIST_VERSION
+
+    assert DISPOSABLE_LIST_VERSION.count(".") >= 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "e164", "extension", "kind", "reason"),
+    [
+        ("07911 123456", "GB", "+447911123456", None, "mobile", None),
+        (" 07911 123456 ", "gb", "+447911123456", None, "mobile", None),
+        ("+44 7911 123456 ext. 12", "US", "+447911123456", "12", "mobile", None),
+        ("(202) 555-0143 x99", "US", "+12025550143", "99", "fixed_line_or_mobile", None),
+        ("030 1234567", "DE", "+49301234567", None, "fixed_line", None),
+        ("+44 20 7946 0958", None, "+442079460958", None, "fixed_line", None),
+        ("07911 123456", None, None, None, None, "no_region"),
+        ("12345", "GB", None, None, None, "invalid_number"),
+        ("+44 1234", "GB", None, None, None, "invalid_number"),
+        ("not a number", "GB", None, None, None, "unparseable"),
+        ("", "GB", None, None, None, "missing"),
+        (None, "GB", None, None, None, "missing"),
+    ],
+)
+def test_phones_become_e164_with_the_extension_apart_or_null_with_a_reason(
+    raw, country, e164, extension, kind, reason
+):
+    from orchestration.lib.contacts import check_phone
+
+    check = check_phone(raw, country)
+    assert (check.phone_e164, check.phone_extension, check.phone_type, check.invalid_reason) == (
+        e164, extension, kind, reason)
+    assert check.is_valid is (reason is None)
+
+
+def test_a_well_formed_but_unassigned_number_is_not_formatted():
+    """Regression guard: phonenumbers formats invalid numbers happily; is_valid_number decides."""
+    from orchestration.lib.contacts import check_phone
+
+    assert check_phone("+1 555 0100 000", "US").phone_e164 is None

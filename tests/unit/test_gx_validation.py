@@ -29,8 +29,10 @@ def test_failures_name_row_keys_and_never_values():
     dirty = _members(email=["=HYPERLINK@evil.example", "Secret.Person@Example.org"])
     outcome = validate_dataframe(load_suite("sync_winback_inactive_email"), dirty, "customer_id")
     assert not outcome.success
-    failed = {(f.expectation, f.column): f for f in outcome.failed}
-    assert failed[("expect_column_values_to_match_regex", "email")].unexpected_keys in (["C1"], ["C2"])
+    regex_failures = [f.unexpected_keys for f in outcome.failed
+                      if f.expectation == "expect_column_values_to_match_regex"]
+    # The formula-prefix rule fails C1; the lower-case rule fails both.
+    assert regex_failures == [["C1"], ["C1", "C2"]]
     reported = json.dumps([f.__dict__ for f in outcome.outcomes])
     assert "evil" not in reported and "Secret" not in reported
 
@@ -52,3 +54,46 @@ def test_every_regex_in_every_suite_is_anchored():
             regex = expectation["kwargs"].get("regex")
             if regex:
                 assert regex.startswith("^") and regex.endswith("$"), (path.name, regex)
+
+
+def test_every_failing_row_key_is_reported_not_only_the_first():
+    """Regression: GX groups keys as [{key: [...]}] with exclude_unexpected_values; only the first
+    one used to be reported."""
+    dirty = _members(email=["=a@evil.example", "=b@evil.example"])
+    outcome = validate_dataframe(load_suite("sync_winback_inactive_email"), dirty, "customer_id")
+    failed = {(f.expectation, f.column): f for f in outcome.failed}
+    assert sorted(failed[("expect_column_values_to_match_regex", "email")].unexpected_keys) == [
+        "C1", "C2"]
+
+
+def test_a_suite_reads_only_the_key_and_the_columns_it_names():
+    from orchestration.lib.gx_validation import suite_columns
+
+    columns = suite_columns(load_suite("contact_hygiene"), "customer_id")
+    assert columns[0] == "customer_id"
+    assert {"email_normalized", "phone_e164", "is_contactable_email", "email_consent_status",
+            "is_email_suppressed"} <= set(columns)
+    assert "first_name" not in columns and len(columns) == len(set(columns))
+
+
+def test_the_consent_gate_suite_fails_a_contactable_customer_without_consent_or_suppressed():
+    frame = pd.DataFrame({
+        "customer_id": ["C1", "C2", "C3"],
+        "email_normalized": ["a@x.org", "b@x.org", "c@x.org"],
+        "phone_e164": ["+447911123456", None, None],
+        "phone_extension": [None, None, "12"],
+        "email_consent_status": ["opted_in", "no_consent", "opted_in"],
+        "sms_consent_status": ["opted_in", "no_consent", "no_consent"],
+        "is_contactable_email": [True, True, True],
+        "is_email_suppressed": [False, False, True],
+        "is_email_valid": [True, True, True],
+        "is_email_owner": [True, True, True],
+        "is_contactable_sms": [True, False, False],
+        "email_not_contactable_reason": [None, None, None],
+    })
+    outcome = validate_dataframe(load_suite("contact_hygiene"), frame, "customer_id")
+    failed = {f.column: f.unexpected_keys for f in outcome.failed}
+    assert failed == {"is_contactable_email,email_consent_status": ["C2"],
+                      "is_contactable_email,is_email_suppressed": ["C3"]}
+    clean = frame.assign(is_contactable_email=[True, False, False])
+    assert validate_dataframe(load_suite("contact_hygiene"), clean, "customer_id").success

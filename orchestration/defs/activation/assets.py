@@ -2,14 +2,16 @@
 
 
 import json
+from collections import Counter
 
 import dagster as dg
 
 from orchestration.defs.dbt.assets import dbt_model_key
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.contact_gate import blocked_members, open_gate
+from orchestration.lib.deltas import MANIFEST_NAME, previous_export, removed_rows_sql
 from orchestration.lib.exports import spreadsheet_safe, write_csv, write_manifest
-from orchestration.lib.warehouse import open_warehouse
 
 AUDIENCE = "winback_inactive_email"
 SYNC_MODEL = f"sync_{AUDIENCE}"
@@ -24,6 +26,8 @@ HEADER = (
     "last_category",
     "loyalty_points",
 )
+REMOVALS_HEADER = ("customer_id", "email", "removal_reason")
+IDENTIFIERS = ("customer_id", "email")
 FETCH_ROWS = 10_000
 
 
@@ -36,7 +40,11 @@ def definition_version(model_name: str) -> str:
 
 @dg.asset(
     key=["exports", f"{AUDIENCE}_{PLATFORM}"],
-    deps=[dbt_model_key(SYNC_MODEL)],
+    deps=[
+        dbt_model_key(SYNC_MODEL),
+        # Direct dependency so that the blocking consent gate on contact_hygiene stops the file.
+        dbt_model_key("contact_hygiene"),
+    ],
     group_name="activation",
     kinds={"csv"},
 )
@@ -44,13 +52,24 @@ def winback_inactive_email_generic_csv(
     context: dg.AssetExecutionContext, winback: WinbackConfig
 ) -> dg.MaterializeResult:
     """Generic CSV of the win-back email audience (inactive, email-contactable customers),
-    one file per as-of date with a JSON manifest (rows, sha256, definition version)."""
+    one file per as-of date with a JSON manifest (rows, sha256, definition version).
+
+    Right before writing, consent, suppressions and erasure requests are checked again against
+    what is known now (warehouse and landing files), and anyone newly opted out, suppressed or
+    erased is dropped. A removals file lists who was in the previous export (the newest earlier
+    date) and is not in this one, with the reason, so platforms can delete them."""
     settings = winback.settings()
     as_of = settings.as_of.isoformat()
-    out_dir = settings.export_dir / AUDIENCE / PLATFORM / as_of
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        cursor = con.execute(
-            f"SELECT {', '.join(HEADER)} FROM activation.{SYNC_MODEL} ORDER BY customer_id"
+    platform_dir = settings.export_dir / AUDIENCE / PLATFORM
+    out_dir = platform_dir / as_of
+    file_name = f"{AUDIENCE}.csv"
+    with open_gate(settings.warehouse, settings.landing_dir, settings.source_timezone) as con:
+        dropped = blocked_members(con, f"wh.activation.{SYNC_MODEL}")
+        cursor = con.cursor()
+        cursor.execute(
+            f"SELECT {', '.join(f'm.{c}' for c in HEADER)} FROM wh.activation.{SYNC_MODEL} AS m "
+            "WHERE m.customer_id NOT IN (SELECT customer_id FROM gate_blocked) "
+            "ORDER BY m.customer_id"
         )
 
         def rows():
@@ -68,8 +87,39 @@ def winback_inactive_email_generic_csv(
                         points,
                     )
 
-        written = write_csv(out_dir / f"{AUDIENCE}.csv", HEADER, rows())
-    manifest_path = out_dir / "manifest.json"
+        written = write_csv(out_dir / file_name, HEADER, rows())
+        cursor.close()
+
+        previous = previous_export(platform_dir, settings.as_of, file_name)
+        removals_reasons: Counter[str] = Counter()
+
+        def removals():
+            if previous is None:
+                return
+            removed = con.cursor()
+            removed.execute(
+                "SELECT r.customer_id, r.email, CASE "
+                "WHEN e.customer_id IS NOT NULL THEN 'erased' "
+                "WHEN b.customer_id IS NOT NULL OR NOT h.is_contactable_email "
+                "THEN 'not_contactable' "
+                "WHEN m.customer_id IS NOT NULL THEN 'email_changed' "
+                "ELSE 'left_audience' END AS removal_reason "
+                f"FROM ({removed_rows_sql(previous, written.path, IDENTIFIERS)}) AS r "
+                "LEFT JOIN gate_erased AS e ON r.customer_id = e.customer_id "
+                "LEFT JOIN gate_blocked AS b ON r.customer_id = b.customer_id "
+                "LEFT JOIN wh.contacts.contact_hygiene AS h ON r.customer_id = h.customer_id "
+                f"LEFT JOIN wh.activation.{SYNC_MODEL} AS m ON r.customer_id = m.customer_id "
+                "ORDER BY r.customer_id, r.email"
+            )
+            while batch := removed.fetchmany(FETCH_ROWS):
+                for row in batch:
+                    removals_reasons[row[2]] += 1
+                    yield row
+            removed.close()
+
+        removals_written = write_csv(out_dir / f"{AUDIENCE}_removals.csv", REMOVALS_HEADER,
+                                     removals())
+    manifest_path = out_dir / MANIFEST_NAME
     write_manifest(
         manifest_path,
         {
@@ -79,13 +129,19 @@ def winback_inactive_email_generic_csv(
             "definition_version": definition_version(SYNC_MODEL),
             "columns": list(HEADER),
             "rows": written.rows,
+            "dropped_at_write": dict(sorted(dropped.items())),
+            "previous_export_as_of": previous.parent.name if previous else None,
+            "removals": dict(sorted(removals_reasons.items())),
             "files": [
-                {"name": written.path.name, "rows": written.rows, "sha256": written.sha256,
-                 "bytes": written.bytes}
+                {"name": f.path.name, "rows": f.rows, "sha256": f.sha256, "bytes": f.bytes}
+                for f in (written, removals_written)
             ],
         },
     )
-    context.log.info(f"Wrote {written.rows} rows to {written.path}")
+    context.log.info(
+        f"Wrote {written.rows} rows to {written.path}; dropped at write time: "
+        f"{sum(dropped.values())}; removals since the previous export: {removals_written.rows}"
+    )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": written.rows,
@@ -93,6 +149,12 @@ def winback_inactive_email_generic_csv(
             "manifest": dg.MetadataValue.path(str(manifest_path)),
             "sha256": written.sha256,
             "as_of_date": as_of,
+            "dropped_at_write": sum(dropped.values()),
+            "dropped_at_write_by_reason": dg.MetadataValue.json(dict(sorted(dropped.items()))),
+            "removals": removals_written.rows,
+            "removals_by_reason": dg.MetadataValue.json(dict(sorted(removals_reasons.items()))),
+            "removals_path": dg.MetadataValue.path(str(removals_written.path)),
+            "previous_export_as_of": previous.parent.name if previous else "none",
         }
     )
 

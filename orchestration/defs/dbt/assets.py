@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
 
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
+from orchestration.defs.hygiene.summary import SUMMARY_MODEL, with_hygiene_summary
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.dbt_args import dbt_build_args, dbt_executable
 from orchestration.lib.policies import policies_for
@@ -24,7 +25,12 @@ AFTER_MODELS = "source:models+"
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
     settings = winback.settings()
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
-    yield from dbt.cli(dbt_build_args(settings, policies_for(settings)), context=context).stream()
+    events = dbt.cli(dbt_build_args(settings, policies_for(settings)), context=context).stream()
+    yield from with_hygiene_summary(
+        events,
+        lambda output: context.asset_key_for_output(output.output_name).path[-1] == SUMMARY_MODEL,
+        settings.warehouse,
+    )
 
 
 @dbt_assets(

@@ -1,7 +1,8 @@
 {{ config(contract={'enforced': true}) }}
 
 -- Audience "winback_inactive_email": inactive customers (crossed the threshold, not yet lapsed)
--- who can be emailed: valid address, consent opted in, not suppressed, deterministic owner.
+-- who can be emailed according to contact_hygiene (valid, not role or disposable, consent opted
+-- in, not suppressed, the address's deterministic owner).
 -- Customers with an open complaint are left out: they belong on a service list, not a promotion.
 with status as (
     select * from {{ ref('customer_inactivity_status') }}
@@ -9,8 +10,8 @@ with status as (
 ),
 
 contacts as (
-    select * from {{ ref('int_customer_email_contactability') }}
-    where email_not_contactable_reason is null
+    select customer_id, email_normalized from {{ ref('contact_hygiene') }}
+    where is_contactable_email
 ),
 
 customers as (

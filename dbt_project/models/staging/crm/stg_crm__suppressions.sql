@@ -4,7 +4,7 @@ with source as (
 
 renamed as (
     select
-        lower(trim(email)) as email_normalized,
+        email as email_raw,
         reason as suppression_reason,
         {{ to_utc_timestamp('occurred_at') }} as occurred_at,
         _source_file,

@@ -1,0 +1,137 @@
+{{ config(contract={'enforced': true}) }}
+
+-- Contact hygiene per customer as of the run date: normalised email and E.164 phone, validity
+-- flags with reason codes, consent per channel (latest event wins, no event = no consent),
+-- suppressions, one deterministic owner per address or number, and one contactability verdict
+-- per channel with the first reason that blocks it. Erased customers are absent (they are
+-- removed upstream in int_customers_as_of).
+with customers as (
+    select customer_id, email_raw, phone_raw, country_code, created_at
+    from {{ ref('int_customers_as_of') }}
+),
+
+email_checks as (
+    select * from {{ ref('stg_hygiene__email_checks') }}
+),
+
+phone_checks as (
+    select * from {{ ref('stg_hygiene__phone_checks') }}
+),
+
+consent as (
+    select * from {{ ref('int_customer_consent_as_of') }}
+),
+
+suppressions as (
+    select * from {{ ref('int_email_suppressions_as_of') }}
+),
+
+joined as (
+    select
+        customers.customer_id,
+        customers.created_at,
+        email_checks.email_normalized,
+        coalesce(email_checks.is_email_valid, false) as is_email_valid,
+        case
+            when customers.email_raw is null or trim(customers.email_raw) = '' then 'missing'
+            else email_checks.email_invalid_reason
+        end as email_invalid_reason,
+        coalesce(email_checks.is_role_address, false) as is_role_address,
+        coalesce(email_checks.is_disposable_domain, false) as is_disposable_domain,
+        suppressions.suppression_reason as email_suppression_reason,
+        coalesce(email_consent.consent_status, 'no_consent') as email_consent_status,
+        phone_checks.phone_e164,
+        phone_checks.phone_extension,
+        phone_checks.phone_type,
+        coalesce(phone_checks.is_phone_valid, false) as is_phone_valid,
+        case
+            when customers.phone_raw is null or trim(customers.phone_raw) = '' then 'missing'
+            else phone_checks.phone_invalid_reason
+        end as phone_invalid_reason,
+        coalesce(sms_consent.consent_status, 'no_consent') as sms_consent_status
+    from customers
+    left join email_checks on customers.email_raw = email_checks.email_raw
+    left join phone_checks
+        on customers.phone_raw = phone_checks.phone_raw
+        and customers.country_code is not distinct from phone_checks.country_code
+    left join suppressions on email_checks.email_normalized = suppressions.email_normalized
+    left join consent as email_consent
+        on customers.customer_id = email_consent.customer_id and email_consent.channel = 'email'
+    left join consent as sms_consent
+        on customers.customer_id = sms_consent.customer_id and sms_consent.channel = 'sms'
+),
+
+owners as (
+    select
+        *,
+        -- The earliest-created customer (then the lowest id) owns a shared address or number.
+        case when is_email_valid then
+            count(*) over (partition by email_normalized) > 1
+        else false end as is_email_duplicate,
+        case when is_email_valid then
+            row_number() over (
+                partition by email_normalized order by created_at nulls last, customer_id
+            ) = 1
+        else false end as is_email_owner,
+        case when is_phone_valid then
+            count(*) over (partition by phone_e164) > 1
+        else false end as is_phone_duplicate,
+        case when is_phone_valid then
+            row_number() over (
+                partition by phone_e164 order by created_at nulls last, customer_id
+            ) = 1
+        else false end as is_phone_owner
+    from joined
+),
+
+verdicts as (
+    select
+        *,
+        case
+            when email_invalid_reason = 'missing' then 'missing_email'
+            when email_invalid_reason = 'formula_prefix' then 'formula_prefix'
+            when not is_email_valid then 'invalid_email'
+            when is_disposable_domain then 'disposable_domain'
+            when is_role_address then 'role_address'
+            when email_consent_status = 'no_consent' then 'no_consent'
+            when email_consent_status <> 'opted_in' then 'opted_out'
+            when email_suppression_reason is not null then 'suppressed'
+            when not is_email_owner then 'duplicate_email'
+        end as email_not_contactable_reason,
+        case
+            when phone_invalid_reason = 'missing' then 'missing_phone'
+            when not is_phone_valid then 'invalid_phone'
+            when phone_type not in ('mobile', 'fixed_line_or_mobile') then 'not_mobile'
+            when sms_consent_status = 'no_consent' then 'no_consent'
+            when sms_consent_status <> 'opted_in' then 'opted_out'
+            when not is_phone_owner then 'duplicate_phone'
+        end as sms_not_contactable_reason
+    from owners
+)
+
+select
+    customer_id,
+    {{ as_of_date() }} as as_of_date,
+    email_normalized,
+    is_email_valid,
+    email_invalid_reason,
+    is_role_address,
+    is_disposable_domain,
+    is_email_duplicate,
+    is_email_owner,
+    email_suppression_reason is not null as is_email_suppressed,
+    email_suppression_reason,
+    email_consent_status,
+    email_not_contactable_reason is null as is_contactable_email,
+    email_not_contactable_reason,
+    phone_e164,
+    phone_extension,
+    phone_type,
+    is_phone_valid,
+    phone_invalid_reason,
+    is_phone_duplicate,
+    is_phone_owner,
+    sms_consent_status,
+    sms_not_contactable_reason is null as is_contactable_sms,
+    sms_not_contactable_reason
+from verdicts

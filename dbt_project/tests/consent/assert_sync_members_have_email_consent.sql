@@ -1,0 +1,19 @@
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_winback_inactive_email'}}}) }}
+-- Consent rule: every audience member's latest email consent event as of the run date is
+-- opted_in (no event = no consent). Recomputed from staging, independently of contact_hygiene.
+with latest as (
+    select
+        customer_id,
+        consent_status,
+        row_number() over (
+            partition by customer_id
+            order by occurred_at desc, _source_file desc, _source_row desc
+        ) as event_rank
+    from {{ ref('stg_crm__consent_events') }}
+    where channel = 'email' and occurred_at < {{ as_of_cutoff() }}
+)
+
+select sync.customer_id
+from {{ ref('sync_winback_inactive_email') }} as sync
+left join latest on sync.customer_id = latest.customer_id and latest.event_rank = 1
+where latest.consent_status is null or latest.consent_status <> 'opted_in'

@@ -1,0 +1,126 @@
+"""The last consent gate, run right before an audience file is written.
+
+An audience is built from the data as of its date; an unsubscribe, opt-out or erasure request
+can arrive after that and before the file is written. The gate re-reads what is known *now*:
+the warehouse's raw tables plus the landing files themselves (loaded afresh into an in-memory
+DuckDB with the same contracts as ingestion, so a file dropped after ingest counts too), and
+blocks a member when
+  - the latest email consent event known now, whatever its date, is not opted_in;
+  - their address (normalised like the hygiene checks) has ever been suppressed;
+  - they have an erasure request.
+It fails closed: a landing file that cannot be read stops the export with the ingest error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.lib.contacts import check_email
+from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.ingest import load_entity
+from orchestration.lib.warehouse import WarehouseLockedError
+
+GATE_ENTITIES = ("consent_events", "suppressions", "erasure_requests")
+BATCH_ROWS = 50_000
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@contextmanager
+def open_gate(
+    warehouse: Path, landing_dir: Path, source_tz: str
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB holding `gate_consent`, `gate_suppressed` and `gate_erased` (current
+    knowledge), with the warehouse attached read-only as `wh`."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        for entity in GATE_ENTITIES:
+            # A limit of 1.0: the gate must see every readable row, not fail on a dirty share.
+            load_entity(con, CONTRACTS[entity], landing_dir, source_tz=source_tz,
+                        max_reject_share=1.0)
+        try:
+            con.execute(f"ATTACH {_literal(str(warehouse))} AS wh (READ_ONLY)")
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise WarehouseLockedError(
+                    f"The warehouse {warehouse} is in use by another process (DuckDB allows one "
+                    "writer). Wait for that run to finish, or stop it, then try again."
+                ) from exc
+            raise
+        con.execute(
+            """
+            CREATE TABLE gate_consent AS
+            WITH events AS (
+                SELECT customer_id, status, occurred_at FROM raw.consent_events
+                WHERE channel = 'email'
+                UNION ALL
+                SELECT customer_id, status, occurred_at FROM wh.raw.consent_events
+                WHERE channel = 'email'
+            )
+            SELECT customer_id,
+                   -- On a tie, opted_out wins: the gate errs on the side of not contacting.
+                   arg_max(status, (occurred_at, status = 'opted_out')) AS consent_status
+            FROM events GROUP BY customer_id
+            """
+        )
+        con.execute(
+            "CREATE TABLE gate_erased AS SELECT customer_id FROM raw.erasure_requests "
+            "UNION SELECT customer_id FROM wh.raw.erasure_requests"
+        )
+        con.execute("CREATE TABLE gate_suppressed (email_normalized VARCHAR)")
+        reader = con.cursor()
+        reader.execute(
+            "SELECT email FROM raw.suppressions UNION SELECT email FROM wh.raw.suppressions"
+        )
+        while rows := reader.fetchmany(BATCH_ROWS):
+            values = []
+            for (raw,) in rows:
+                normalised = check_email(raw).email_normalized
+                values += [v for v in {normalised, (raw or "").strip().lower() or None} if v]
+            batch = pa.table({"email_normalized": pa.array(values, pa.string())})
+            con.register("gate_batch", batch)
+            con.execute("INSERT INTO gate_suppressed SELECT * FROM gate_batch")
+            con.unregister("gate_batch")
+        reader.close()
+        yield con
+    finally:
+        con.close()
+
+
+def blocked_members(
+    con: duckdb.DuckDBPyConnection, members_table: str, key: str = "customer_id",
+    email: str = "email",
+) -> Counter[str]:
+    """Create table `gate_blocked(customer_id, reason)` for the members of `members_table`
+    (a table in the attached warehouse, e.g. 'wh.activation.sync_x') the gate blocks, and
+    return the counts by reason (erased, opted_out, no_consent, suppressed)."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE gate_blocked AS
+        SELECT m.{key} AS customer_id,
+            CASE
+                WHEN e.customer_id IS NOT NULL THEN 'erased'
+                WHEN c.consent_status IS NULL THEN 'no_consent'
+                WHEN c.consent_status <> 'opted_in' THEN 'opted_out'
+                ELSE 'suppressed'
+            END AS reason
+        FROM {members_table} AS m
+        LEFT JOIN gate_erased AS e ON m.{key} = e.customer_id
+        LEFT JOIN gate_consent AS c ON m.{key} = c.customer_id
+        WHERE e.customer_id IS NOT NULL
+           OR c.consent_status IS NULL OR c.consent_status <> 'opted_in'
+           OR m.{email} IN (SELECT email_normalized FROM gate_suppressed)
+        """
+    )
+    return Counter(
+        dict(con.execute("SELECT reason, count(*) FROM gate_blocked GROUP BY 1").fetchall())
+    )

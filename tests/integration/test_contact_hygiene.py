@@ -1,0 +1,281 @@
+"""Contact hygiene and consent gates on the whole graph, with the dirty contacts of
+tests/contacts_fixture.py added to the base fixture. Expectations are computed by hand."""
+
+import csv
+import json
+import re
+import shutil
+
+import dagster as dg
+import duckdb
+import pytest
+
+from contacts_fixture import PERSONAL_VALUES, append_consent, write_contacts_landing
+from landing_fixture import AS_OF
+from orchestration.definitions import defs
+from orchestration.defs.schedules import as_of_run_config
+
+pytestmark = pytest.mark.integration
+EXPORT_DIR = "winback_inactive_email/generic_csv"
+EXPORT_KEY = dg.AssetKey(["exports", "winback_inactive_email_generic_csv"])
+
+
+def _config(tmp_path, as_of):
+    config = as_of_run_config(as_of)
+    config["resources"]["winback"]["config"].update(
+        landing_dir=str(tmp_path / "landing"),
+        warehouse=str(tmp_path / "warehouse.duckdb"),
+        export_dir=str(tmp_path / "exports"),
+    )
+    return config
+
+
+def _run(tmp_path, as_of=AS_OF, asset_selection=None):
+    return defs.resolve_job_def("winback_daily").execute_in_process(
+        run_config=_config(tmp_path, as_of), raise_on_error=False, asset_selection=asset_selection
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("contacts")
+    write_contacts_landing(tmp_path / "landing")
+    result = _run(tmp_path)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return tmp_path, result
+
+
+def _query(tmp_path, sql):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def _export(tmp_path, as_of=AS_OF, name="winback_inactive_email.csv"):
+    with (tmp_path / "exports" / EXPORT_DIR / as_of / name).open(encoding="utf-8",
+                                                                  newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _copy(pipeline_dir, tmp_path):
+    for name in ("landing", "exports"):
+        shutil.copytree(pipeline_dir / name, tmp_path / name)
+    shutil.copy(pipeline_dir / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    return tmp_path
+
+
+def _personal_values_in(text):
+    return [v for v in PERSONAL_VALUES if re.search(rf"(?<!\w){re.escape(v)}(?!\w)", text)]
+
+
+def test_every_customer_gets_one_verdict_per_channel_with_the_first_blocking_reason(pipeline):
+    tmp_path, _ = pipeline
+    rows = _query(tmp_path, "SELECT customer_id, email_not_contactable_reason, "
+                            "sms_not_contactable_reason FROM contacts.contact_hygiene")
+    verdicts = {c: (e or "contactable", s or "contactable") for c, e, s in rows}
+    no_phone = "missing_phone"
+    assert verdicts == {
+        "C01": ("contactable", no_phone),
+        "C02": ("contactable", no_phone),      # owns the address C22 shares (created first)
+        "C03": ("no_consent", no_phone),       # no consent event at all
+        "C04": ("contactable", no_phone),
+        "C05": ("opted_out", no_phone),        # latest event opted_out
+        "C06": ("contactable", no_phone),
+        "C08": ("suppressed", no_phone),       # " SUE@example.com" on the suppression list
+        "C09": ("invalid_email", no_phone),
+        "C10": ("formula_prefix", no_phone),   # "=cmd@...": never altered, never contacted
+        "C11": ("no_consent", no_phone),
+        "C12": ("contactable", no_phone),      # open complaint: kept out by the audience instead
+        "C13": ("contactable", no_phone),
+        "C20": ("role_address", "contactable"),
+        "C21": ("disposable_domain", "contactable"),
+        "C22": ("duplicate_email", "duplicate_phone"),
+        "C23": ("contactable", "not_mobile"),  # IDN domain; German landline
+        "C24": ("no_consent", "invalid_phone"),
+        "C25": ("contactable", "opted_out"),   # SMS STOP after opting in
+    }  # C07 is erased: absent.
+
+
+def test_emails_and_phones_are_normalised_with_the_extension_kept_apart(pipeline):
+    tmp_path, _ = pipeline
+    rows = _query(tmp_path, "SELECT customer_id, email_normalized, is_role_address, "
+                            "is_disposable_domain, is_email_duplicate, phone_e164, "
+                            "phone_extension, phone_type, phone_invalid_reason "
+                            "FROM contacts.contact_hygiene WHERE customer_id >= 'C20'")
+    assert {r[0]: r[1:] for r in rows} == {
+        "C20": ("info@shop-example.org", True, False, False, "+447911123456", None, "mobile",
+                None),
+        "C21": ("quenby@mailinator.com", False, True, False, "+447911123457", "77", "mobile",
+                None),
+        "C22": ("zoe.old@example.com", False, False, True, "+447911123456", None, "mobile",
+                None),
+        "C23": ("user@bücher.de", False, False, False, "+49301234567", None, "fixed_line", None),
+        "C24": ("wilhelmina@example.net", False, False, False, None, None, None,
+                "invalid_number"),
+        "C25": ("peregrine@example.net", False, False, False, "+12025550143", "99",
+                "fixed_line_or_mobile", None),
+    }
+
+
+def test_the_export_keeps_only_contactable_owners_of_their_address(pipeline):
+    tmp_path, _ = pipeline
+    rows = _export(tmp_path)
+    # C20 role, C21 disposable, C22 duplicate of C02, C24 no consent: all inactive, none exported.
+    assert [(r["customer_id"], r["email"]) for r in rows] == [
+        ("C02", "zoe.old@example.com"), ("C13", "ivy@example.com"),
+        ("C23", "user@bücher.de"), ("C25", "peregrine@example.net")]
+    assert rows[2]["last_name"] == "山田"
+
+
+def test_the_summary_counts_customers_by_reason_in_a_mart_and_in_asset_metadata(pipeline):
+    tmp_path, result = pipeline
+    summary = {(ch, cat, code): (n, share) for ch, cat, code, n, share in _query(
+        tmp_path, "SELECT channel, category, code, customers, share_of_customers "
+                  "FROM contacts.contact_hygiene_summary")}
+    assert summary[("email", "verdict", "contactable")] == (8, pytest.approx(8 / 18))
+    assert summary[("email", "verdict", "no_consent")][0] == 3
+    assert summary[("sms", "verdict", "missing_phone")][0] == 12
+    assert summary[("email", "flag", "duplicate_email")][0] == 2   # C02 and C22
+    assert summary[("sms", "flag", "phone_extension")][0] == 2
+    assert summary[("all", "flag", "erased")] == (1, None)
+    sms_verdicts = [n for (ch, cat, _), (n, _) in summary.items()
+                    if (ch, cat) == ("sms", "verdict")]
+    assert sum(sms_verdicts) == 18
+
+    [materialization] = [
+        m for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["contacts", "contact_hygiene_summary"])
+    ]
+    metadata = materialization.materialization.metadata
+    assert metadata["email_contactable"].value == 8
+    assert metadata["email_share_contactable"].value == pytest.approx(0.4444)
+    assert metadata["sms_share_contactable"].value == pytest.approx(0.1111)
+    assert metadata["email_not_contactable_by_reason"].value == {
+        "disposable_domain": 1, "duplicate_email": 1, "formula_prefix": 1, "invalid_email": 1,
+        "no_consent": 3, "opted_out": 1, "role_address": 1, "suppressed": 1}
+    assert metadata["erased_customers"].value == 1
+
+
+def test_the_hygiene_assets_record_the_disposable_list_version_and_counts(pipeline):
+    import importlib.metadata
+
+    _, result = pipeline
+    email = result.asset_materializations_for_node("hygiene__email_checks")[0].metadata
+    phone = result.asset_materializations_for_node("hygiene__phone_checks")[0].metadata
+    assert email["disposable_email_domains_version"].value == importlib.metadata.version(
+        "disposable-email-domains")
+    assert email["role_addresses"].value == 1
+    assert email["disposable_domains"].value == 1
+    assert phone["invalid_by_reason"].value == {"invalid_number": 1}
+
+
+def test_consent_and_quality_gates_ran_as_passing_asset_checks(pipeline):
+    _, result = pipeline
+    checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
+    for name in ("gx_contact_hygiene", "gx_sync_winback_inactive_email",
+                 "assert_sync_members_have_email_consent", "assert_sync_members_are_not_suppressed",
+                 "assert_sync_members_are_not_erased",
+                 "assert_sync_members_have_valid_owned_emails",
+                 "assert_contactable_customers_meet_every_rule"):
+        assert checks[name] is True, name
+
+
+def test_an_unsubscribe_arriving_after_the_audience_was_built_is_not_in_the_file(
+    pipeline, tmp_path
+):
+    _copy(pipeline[0], tmp_path)
+    landing = tmp_path / "landing"
+    # After the audience was built (and after its as-of date), before the file is written:
+    (landing / "suppressions" / "late.csv").write_text(
+        "email,reason,occurred_at\n Ivy@Example.com ,unsubscribe,2026-07-02T00:00:00Z\n")
+    append_consent(landing, "late.jsonl",
+                   [("C23", "email", "opted_out", "preference_centre", "2026-07-01T09:00:00Z")])
+    (landing / "erasure_requests" / "late.csv").write_text(
+        "customer_id,requested_at\nC25,2026-07-03T00:00:00Z\n")
+
+    result = _run(tmp_path, asset_selection=[EXPORT_KEY])
+
+    assert result.success
+    assert [r["customer_id"] for r in _export(tmp_path)] == ["C02"]
+    metadata = result.asset_materializations_for_node(
+        "exports__winback_inactive_email_generic_csv")[0].metadata
+    assert metadata["dropped_at_write"].value == 3
+    assert metadata["dropped_at_write_by_reason"].value == {
+        "erased": 1, "opted_out": 1, "suppressed": 1}
+
+
+def test_the_next_export_lists_removals_with_a_reason_and_a_run_logs_no_personal_data(
+    pipeline, tmp_path, capfd
+):
+    _copy(pipeline[0], tmp_path)
+    landing = tmp_path / "landing"
+    (landing / "erasure_requests" / "later.csv").write_text(
+        "customer_id,requested_at\nC13,2026-07-01T00:00:00Z\n")
+    append_consent(landing, "later.jsonl",
+                   [("C02", "email", "opted_out", "preference_centre", "2026-07-01T08:00:00Z")])
+
+    result = _run(tmp_path, as_of="2026-07-01")
+
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert [r["customer_id"] for r in _export(tmp_path, "2026-07-01")] == ["C23", "C25"]
+    removals = _export(tmp_path, "2026-07-01", "winback_inactive_email_removals.csv")
+    assert removals == [
+        {"customer_id": "C02", "email": "zoe.old@example.com", "removal_reason": "not_contactable"},
+        {"customer_id": "C13", "email": "ivy@example.com", "removal_reason": "erased"},
+    ]
+    manifest = json.loads(
+        (tmp_path / "exports" / EXPORT_DIR / "2026-07-01" / "manifest.json").read_text())
+    assert manifest["previous_export_as_of"] == AS_OF
+    assert manifest["removals"] == {"erased": 1, "not_contactable": 1}
+    for table in ("contacts.contact_hygiene", "activity.customer_activity",
+                  "inactivity.customer_inactivity_status"):
+        assert _query(tmp_path, f"SELECT * FROM {table} WHERE customer_id = 'C13'") == []
+
+    # Logs, event metadata and check results of the whole run, and everything it printed.
+    captured = capfd.readouterr()
+    texts = [captured.out, captured.err]
+    for event in result.all_events:
+        texts += [event.message or "", repr(event.event_specific_data)]
+    assert _personal_values_in("\n".join(texts)) == []
+
+
+def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
+    tmp_path, monkeypatch
+):
+    import orchestration.defs.hygiene.assets as hygiene
+    from orchestration.lib.contacts import PhoneCheck, check_phone
+
+    def regressed_check_phone(raw, country):
+        # A normaliser regression: the raw string passes through as if it were E.164.
+        result = check_phone(raw, country)
+        return PhoneCheck(raw, result.phone_extension, result.phone_type, result.is_valid,
+                          result.invalid_reason) if result.is_valid else result
+
+    monkeypatch.setattr(hygiene, "check_phone", regressed_check_phone)
+    write_contacts_landing(tmp_path / "landing")
+    result = _run(tmp_path)
+
+    assert not result.success
+    [gate] = [e for e in result.get_asset_check_evaluations()
+              if e.asset_check_key.name == "gx_contact_hygiene"]
+    assert not gate.passed
+    failed = gate.metadata["failed"].value
+    assert [(f["column"], f["unexpected_count"]) for f in failed] == [("phone_e164", 5)]
+    assert sorted(failed[0]["sample_customer_ids"]) == ["C20", "C21", "C22", "C23", "C25"]
+    assert _personal_values_in(json.dumps(failed)) == []
+    assert not (tmp_path / "exports").exists()
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "blocking" in failure.message or "gx_contact_hygiene" in str(
+        failure.event_specific_data)
+
+
+def test_data_docs_build_as_static_html_without_personal_data(pipeline, tmp_path):
+    from orchestration.lib.gx_validation import build_data_docs
+
+    index = build_data_docs(pipeline[0] / "warehouse.duckdb", tmp_path / "docs")
+    pages = [p for p in (tmp_path / "docs").rglob("*") if p.suffix in {".html", ".json", ".js"}]
+    assert index.is_file()
+    names = {p.name for p in pages}
+    assert {"contact_hygiene.html", "sync_winback_inactive_email.html"} <= names
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in pages)
+    assert "expect_column_pair_values_to_be_in_set" in text or "value pairs" in text.lower()
+    assert _personal_values_in(text) == []

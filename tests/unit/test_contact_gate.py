@@ -1,0 +1,91 @@
+import pytest
+
+from orchestration.lib.contact_gate import blocked_members, open_gate
+from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.ingest import IngestError, load_entity
+from orchestration.lib.warehouse import open_warehouse
+
+MEMBERS = [("M1", "ok@example.com"), ("M2", "late.out@example.com"), ("M3", "tie@example.com"),
+           ("M4", "never@example.com"), ("M5", "bounced@example.com"), ("M6", "gone@example.com")]
+
+
+def _landing(root, consent, suppressions="", erasures=""):
+    (root / "customers").mkdir(parents=True)
+    (root / "consent_events").mkdir()
+    (root / "consent_events" / "a.csv").write_text(
+        "customer_id,channel,status,source,occurred_at\n" + consent)
+    (root / "suppressions").mkdir()
+    (root / "suppressions" / "a.csv").write_text("email,reason,occurred_at\n" + suppressions)
+    (root / "erasure_requests").mkdir()
+    (root / "erasure_requests" / "a.csv").write_text("customer_id,requested_at\n" + erasures)
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    """A warehouse whose raw tables say every member opted in and nobody is blocked."""
+    landing = tmp_path / "ingested"
+    _landing(landing, "".join(f"{m},email,opted_in,web,2025-01-01T00:00:00Z\n"
+                              for m, _ in MEMBERS if m != "M4"))
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path) as con:
+        for entity in ("consent_events", "suppressions", "erasure_requests"):
+            load_entity(con, CONTRACTS[entity], landing)
+        con.execute("CREATE SCHEMA activation")
+        con.execute("CREATE TABLE activation.members (customer_id VARCHAR, email VARCHAR)")
+        con.executemany("INSERT INTO activation.members VALUES (?, ?)", MEMBERS)
+    return path
+
+
+def test_members_blocked_by_what_arrived_after_ingest_are_counted_by_reason(warehouse, tmp_path):
+    landing = tmp_path / "landing"
+    _landing(
+        landing,
+        "M2,email,opted_out,web,2026-07-02T00:00:00Z\n"
+        "M3,email,opted_in,web,2026-07-02T00:00:00Z\n"
+        "M3,email,opted_out,web,2026-07-02T00:00:00Z\n"   # same instant: opting out wins
+        "M1,sms,opted_out,web,2026-07-02T00:00:00Z\n",    # another channel: no effect
+        suppressions=" Bounced@EXAMPLE.com ,hard_bounce,2026-07-02T00:00:00Z\n",
+        erasures="M6,2026-07-03T00:00:00Z\n",
+    )
+    with open_gate(warehouse, landing, "UTC") as con:
+        counts = blocked_members(con, "wh.activation.members")
+        blocked = dict(con.execute("SELECT customer_id, reason FROM gate_blocked").fetchall())
+    assert blocked == {"M2": "opted_out", "M3": "opted_out", "M4": "no_consent",
+                       "M5": "suppressed", "M6": "erased"}
+    assert counts == {"opted_out": 2, "no_consent": 1, "suppressed": 1, "erased": 1}
+
+
+def test_an_unreadable_landing_file_stops_the_export_instead_of_skipping_the_check(
+    warehouse, tmp_path
+):
+    landing = tmp_path / "landing"
+    _landing(landing, "")
+    (landing / "suppressions" / "b.csv").write_text("address,why,when\nx@example.com,manual,\n")
+    with pytest.raises(IngestError), open_gate(warehouse, landing, "UTC"):
+        pass
+
+
+def test_a_warehouse_held_by_another_process_gives_a_clear_error(warehouse, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.lib.warehouse import WarehouseLockedError
+
+    _landing(tmp_path / "landing", "")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); "
+         "print('ready', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        with pytest.raises(WarehouseLockedError, match="in use by another process"), open_gate(
+            warehouse, tmp_path / "landing", "UTC"
+        ):
+            pass
+        assert time.monotonic() - started < 10
+    finally:
+        holder.kill()
+        holder.wait()
