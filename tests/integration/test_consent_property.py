@@ -27,7 +27,10 @@ from orchestration.defs.hygiene.assets import email_checks, phone_checks
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.dbt_args import dbt_executable
+from orchestration.defs.models.assets import customer_bgnbd
+from orchestration.lib.dbt_args import dbt_executable, dbt_vars
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import load_settings
 from orchestration.lib.ingest import load_entity
 from orchestration.lib.settings import REPO_ROOT
 from orchestration.lib.warehouse import open_warehouse
@@ -52,7 +55,9 @@ def compiled_nodes(tmp_path_factory):
     """dbt's compiled SQL for every model and consent test, in dependency order."""
     work = tmp_path_factory.mktemp("compile")
     project = REPO_ROOT / "dbt_project"
-    variables = {"as_of_date": AS_OF.isoformat(), "warehouse_path": str(work / f"{DB_NAME}.duckdb")}
+    run_settings = load_settings(overrides={"WINBACK_AS_OF": AS_OF.isoformat(),
+                                            "WINBACK_WAREHOUSE": str(work / f"{DB_NAME}.duckdb")})
+    variables = dbt_vars(run_settings, policies_for(run_settings))
     subprocess.run(
         [dbt_executable(), "compile", "--quiet", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(work / "target"),
@@ -72,7 +77,8 @@ def compiled_nodes(tmp_path_factory):
         done.add(unique_id)
         ordered.append(models[unique_id])
 
-    for unique_id in sorted(models):
+    # Only what the exports need: the audience and contact models and their ancestors.
+    for unique_id in ("model.winback.contact_hygiene", "model.winback.sync_winback_inactive_email"):
         visit(unique_id)
     consent_tests = [
         n for n in nodes.values()
@@ -156,12 +162,25 @@ def _build(root: Path, compiled_nodes) -> WinbackConfig:
             load_entity(con, contract, root / "landing")
     email_checks(dg.build_asset_context(), winback=config)
     phone_checks(dg.build_asset_context(), winback=config)
+    # Models reading the BG/NBD output (dbt source `models`) run after that Python asset, as in
+    # the Dagster job's second dbt step.
+    after_statistics: set[str] = set()
+    for node in models:
+        parents = node["depends_on"]["nodes"]
+        if any(p.startswith("source.winback.models.") or p in after_statistics for p in parents):
+            after_statistics.add(node["unique_id"])
+    for step in ("before", "after"):
+        if step == "after":
+            customer_bgnbd(dg.build_asset_context(), winback=config)
+        with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
+            for node in models:
+                if (node["unique_id"] in after_statistics) != (step == "after"):
+                    continue
+                kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{node["schema"]}"')
+                con.execute(f"CREATE OR REPLACE {kind} {node['relation_name']} AS "
+                            f"{node['compiled_code']}")
     with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
-        for node in models:
-            kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
-            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{node["schema"]}"')
-            con.execute(f"CREATE OR REPLACE {kind} {node['relation_name']} AS "
-                        f"{node['compiled_code']}")
         for test in consent_tests:
             failures = con.execute(f"SELECT count(*) FROM ({test['compiled_code']})").fetchone()
             assert failures == (0,), test["name"]
