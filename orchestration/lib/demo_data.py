@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import phonenumbers
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -805,44 +806,30 @@ def _random_digits(rng: np.random.Generator, n: int) -> list[str]:
     return [f"{x:012d}" for x in rng.integers(0, 10**12, size=n).tolist()]
 
 
+@functools.cache
+def _phone_template(code: str, mobile: bool) -> tuple[int, str]:
+    """Country calling code and national number of phonenumbers' example for the region."""
+    kind = phonenumbers.PhoneNumberType.MOBILE if mobile else phonenumbers.PhoneNumberType.FIXED_LINE
+    example = phonenumbers.example_number_for_type(code, kind) or phonenumbers.example_number(code)
+    return example.country_code, phonenumbers.national_significant_number(example)
+
+
 def _local_phone(code: str, dg: str, u: float) -> tuple[str, str]:
-    """(local format, international format) of a made-up number from 12 digits and a uniform."""
-    if code == "GB":
-        if u < 0.7:
-            a, b = str(400 + int(dg[:3]) % 600), dg[3:9]
-            return f"07{a} {b}", f"+44 7{a} {b}"
-        a, b = dg[:4], dg[4:8]
-        return f"020 {a} {b}", f"+44 20 {a} {b}"
+    """(national format, international format) of a made-up number in an allocated range: the
+    region's example number with its last six (or four) digits drawn, so it validates."""
+    calling_code, national = _phone_template(code, u < 0.7)
+    number = phonenumbers.parse(f"+{calling_code}{national}")
+    for drawn in (6, 4):
+        candidate = phonenumbers.parse(f"+{calling_code}{national[:-drawn]}{dg[:drawn]}")
+        if phonenumbers.is_valid_number(candidate):
+            number = candidate
+            break
+    local = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    intl = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     if code == "US":
-        area, a, b = str(201 + int(dg[:3]) % 789), str(200 + int(dg[3:6]) % 800), dg[6:10]
-        local = (f"({area}) {a}-{b}", f"{area}-{a}-{b}", f"{area}.{a}.{b}")[int(u * 3)]
-        return local, f"+1 {area} {a} {b}"
-    if code in ("DE", "AT"):
-        pre = (
-            ("151", "160", "170", "176", "30", "89", "40") if code == "DE" else ("664", "676", "1")
-        )
-        p = pre[int(u * len(pre))]
-        rest = dg[: 8 if len(p) == 3 else 7]
-        return f"0{p} {rest}", f"+{49 if code == 'DE' else 43} {p} {rest}"
-    if code == "FR":
-        g = ["6" if u < 0.6 else "7", dg[0:2], dg[2:4], dg[4:6], dg[6:8]]
-        return "0" + g[0] + " " + " ".join(g[1:]), "+33 " + " ".join(g)
-    if code == "BE":
-        g = ["4" + dg[0:2], dg[2:4], dg[4:6], dg[6:8]]
-        return "0" + " ".join(g), "+32 " + " ".join(g)
-    if code == "NL":
-        return f"06-{dg[:8]}", f"+31 6 {dg[:8]}"
-    if code == "IE":
-        p, a, b = f"8{3 + int(u * 7)}", dg[:3], dg[3:7]
-        return f"0{p} {a} {b}", f"+353 {p} {a} {b}"
-    if code == "ES":
-        a = "6" + dg[:2]
-        return f"{a} {dg[2:4]} {dg[4:6]} {dg[6:8]}", f"+34 {a} {dg[2:4]} {dg[4:6]} {dg[6:8]}"
-    if code in ("IT", "PT"):
-        a = ("3" if code == "IT" else "9") + dg[:2]
-        cc = "39" if code == "IT" else "351"
-        return f"{a} {dg[2:5]} {dg[5:8]}", f"+{cc} {a} {dg[2:5]} {dg[5:8]}"
-    return f"040 {dg[:3]} {dg[3:7]}", f"+358 40 {dg[:3]} {dg[3:7]}"  # FI
+        d = phonenumbers.national_significant_number(number)
+        local = (local, f"{d[:3]}-{d[3:6]}-{d[6:]}", f"{d[:3]}.{d[3:6]}.{d[6:]}")[int(u * 30) % 3]
+    return local, intl
 
 
 def _phones(rng: np.random.Generator, cust: _Customers) -> list[str]:

@@ -225,10 +225,13 @@ def test_every_model_is_built_by_exactly_one_dbt_step_in_its_folder_group():
 
 
 def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch):
+    import shutil
+
     import orchestration.lib.gx_validation as gx_validation
 
+    # The real suites, with the audience's replaced by one no audience can pass.
     suites = tmp_path / "expectations"
-    suites.mkdir()
+    shutil.copytree(gx_validation.EXPECTATIONS_DIR, suites)
     (suites / "sync_winback_inactive_email.json").write_text(json.dumps({
         "name": "sync_winback_inactive_email",
         "expectations": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 0}}],
@@ -240,4 +243,6 @@ def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch
     gx = [e for e in result.get_asset_check_evaluations()
           if e.asset_check_key.name == "gx_sync_winback_inactive_email"]
     assert [e.passed for e in gx] == [False]
+    assert all(e.passed for e in result.get_asset_check_evaluations()
+               if e.asset_check_key.name == "gx_contact_hygiene")
     assert not (tmp_path / "exports").exists()
