@@ -7,6 +7,7 @@ from orchestration.defs.activation import exports as activation
 from orchestration.defs.dbt import assets as dbt
 from orchestration.defs.hygiene import assets as hygiene
 from orchestration.defs.ingest import assets as ingest
+from orchestration.defs.ingest import sensors as ingest_sensors
 from orchestration.defs.models import assets as models
 from orchestration.defs.quality import checks as quality
 from orchestration.defs import schedules
@@ -14,6 +15,7 @@ from orchestration.defs.resources import WinbackConfig
 
 defs = dg.Definitions.merge(
     ingest.defs,
+    ingest_sensors.defs,
     hygiene.defs,
     quality.defs,
     dbt.defs,

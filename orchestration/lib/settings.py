@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +18,27 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class SettingsError(ValueError):
     """A WINBACK_* setting is malformed; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class SqlSourceSettings:
+    """An operational database read incrementally into `raw.<entity>` (orders, customers)."""
+
+    entity: str
+    url: str  # SQLAlchemy URL; may hold a password, so it is never logged or stored
+    table: str  # table name (optionally schema.table) when no query is given
+    query: str  # a SELECT with the contract's column names; wins over `table`
+    batch_rows: int
+
+    @property
+    def label(self) -> str:
+        """Lineage name of the source in `_source_file` and the watermark table."""
+        return "sql:" + ("query" if self.query else self.table)
+
+
+SQL_ENTITIES = ("orders", "customers")
+# Declarable CSV encodings (read natively by DuckDB); files are UTF-8 unless declared.
+FILE_ENCODINGS = ("utf-8", "utf-16", "latin-1")
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,15 @@ class Settings:
     # None unless WINBACK_INACTIVE_DAYS is set; then it replaces the policy file's fixed threshold.
     inactive_days: int | None
     max_reject_share: float
+    sql_sources: tuple[SqlSourceSettings, ...] = ()
+    # entity -> declared CSV encoding (WINBACK_<ENTITY>_ENCODING); absent means UTF-8
+    file_encodings: Mapping[str, str] = field(default_factory=dict)
+
+    def file_encoding(self, entity: str) -> str:
+        return self.file_encodings.get(entity, "utf-8")
+
+    def sql_source(self, entity: str) -> SqlSourceSettings | None:
+        return next((s for s in self.sql_sources if s.entity == entity), None)
     policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
     audiences_file: Path = REPO_ROOT / "config" / "audiences.yml"
 
@@ -44,6 +74,7 @@ DEFAULTS = {
     "WINBACK_EXPORT_DIR": "data/exports",
     "WINBACK_SOURCE_TZ": "UTC",
     "WINBACK_MAX_REJECT_SHARE": "0.05",
+    "WINBACK_SQL_BATCH_ROWS": "50000",
     "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
     "WINBACK_AUDIENCES": "config/audiences.yml",
 }
@@ -99,6 +130,36 @@ def load_settings(
         raise SettingsError("WINBACK_INACTIVE_DAYS must be at least 2 days")
     if not 0 <= max_reject_share <= 1:
         raise SettingsError("WINBACK_MAX_REJECT_SHARE must lie between 0 and 1")
+    batch_rows = get("WINBACK_SQL_BATCH_ROWS")
+    if not batch_rows.isdigit() or int(batch_rows) < 1:
+        raise SettingsError(
+            f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
+        )
+    sql_sources = tuple(
+        SqlSourceSettings(
+            entity=entity,
+            url=env[f"WINBACK_{entity.upper()}_SQL_URL"],
+            table=env.get(f"WINBACK_{entity.upper()}_SQL_TABLE") or entity,
+            query=(env.get(f"WINBACK_{entity.upper()}_SQL_QUERY") or "").strip().rstrip(";"),
+            batch_rows=int(batch_rows),
+        )
+        for entity in SQL_ENTITIES
+        if env.get(f"WINBACK_{entity.upper()}_SQL_URL")
+    )
+    file_encodings = {}
+    for name, value in env.items():
+        if name.startswith("WINBACK_") and name.endswith("_ENCODING") and value:
+            encoding = value.strip().lower().replace("_", "-")
+            encoding = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1",
+                        "utf16": "utf-16"}.get(encoding, encoding)
+            if encoding not in FILE_ENCODINGS:
+                raise SettingsError(
+                    f"{name} must be one of {', '.join(FILE_ENCODINGS)}, got {value!r}; "
+                    "re-export the files as UTF-8 otherwise"
+                )
+            file_encodings[name.removeprefix("WINBACK_").removesuffix("_ENCODING").lower()] = (
+                encoding
+            )
     return Settings(
         landing_dir=resolve_path(get("WINBACK_LANDING_DIR")),
         warehouse=resolve_path(get("WINBACK_WAREHOUSE")),
@@ -107,6 +168,8 @@ def load_settings(
         source_timezone=timezone,
         inactive_days=inactive_days,
         max_reject_share=max_reject_share,
+        sql_sources=sql_sources,
+        file_encodings=file_encodings,
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
         audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
     )

@@ -38,7 +38,6 @@ from orchestration.lib.warehouse import open_warehouse
 pytestmark = pytest.mark.integration
 AS_OF = dt.date(2026, 6, 30)
 DB_NAME = "prop"  # compiled SQL names relations "prop"."<schema>"."<table>"
-BGNBD_SOURCE = "source.winback.models.customer_bgnbd"
 EXPORT_ASSETS = [a for a in activation.defs.assets if isinstance(a, dg.AssetsDefinition)]
 
 # Addresses chosen to collide: case and space variants of one mailbox, role, disposable, IDN,
@@ -56,9 +55,10 @@ def compiled_nodes(tmp_path_factory):
     """dbt's compiled SQL for every model and consent test, in dependency order."""
     work = tmp_path_factory.mktemp("compile")
     project = REPO_ROOT / "dbt_project"
-    run_settings = load_settings(environ={}, overrides={
-        "WINBACK_AS_OF": AS_OF.isoformat(), "WINBACK_WAREHOUSE": str(work / f"{DB_NAME}.duckdb")})
-    variables = dbt_vars(run_settings, policies_for(run_settings), audiences_for(run_settings))
+    run_settings = load_settings(overrides={"WINBACK_AS_OF": AS_OF.isoformat(),
+                                            "WINBACK_WAREHOUSE": str(work / f"{DB_NAME}.duckdb")})
+    variables = dbt_vars(run_settings, policies_for(run_settings),
+                         audiences_for(run_settings))
     subprocess.run(
         [dbt_executable(), "compile", "--quiet", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(work / "target"),
@@ -78,7 +78,8 @@ def compiled_nodes(tmp_path_factory):
         done.add(unique_id)
         ordered.append(models[unique_id])
 
-    for unique_id in sorted(models):
+    # Only what the exports need: the audience and contact models and their ancestors.
+    for unique_id in ("model.winback.contact_hygiene", "model.winback.sync_audience_members"):
         visit(unique_id)
     consent_tests = [
         n for n in nodes.values()
@@ -162,17 +163,25 @@ def _build(root: Path, compiled_nodes) -> WinbackConfig:
             load_entity(con, contract, root / "landing")
     email_checks(dg.build_asset_context(), winback=config)
     phone_checks(dg.build_asset_context(), winback=config)
+    # Models reading the BG/NBD output (dbt source `models`) run after that Python asset, as in
+    # the Dagster job's second dbt step.
+    after_statistics: set[str] = set()
+    for node in models:
+        parents = node["depends_on"]["nodes"]
+        if any(p.startswith("source.winback.models.") or p in after_statistics for p in parents):
+            after_statistics.add(node["unique_id"])
+    for step in ("before", "after"):
+        if step == "after":
+            customer_bgnbd(dg.build_asset_context(), winback=config)
+        with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
+            for node in models:
+                if (node["unique_id"] in after_statistics) != (step == "after"):
+                    continue
+                kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
+                con.execute(f'CREATE SCHEMA IF NOT EXISTS "{node["schema"]}"')
+                con.execute(f"CREATE OR REPLACE {kind} {node['relation_name']} AS "
+                            f"{node['compiled_code']}")
     with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
-        scored = False
-        for node in models:
-            # The BG/NBD asset runs between the two dbt steps, as in the Dagster job.
-            if not scored and BGNBD_SOURCE in node["depends_on"]["nodes"]:
-                customer_bgnbd(dg.build_asset_context(), winback=config)
-                scored = True
-            kind = "VIEW" if node["config"]["materialized"] == "view" else "TABLE"
-            con.execute(f'CREATE SCHEMA IF NOT EXISTS "{node["schema"]}"')
-            con.execute(f"CREATE OR REPLACE {kind} {node['relation_name']} AS "
-                        f"{node['compiled_code']}")
         for test in consent_tests:
             failures = con.execute(f"SELECT count(*) FROM ({test['compiled_code']})").fetchone()
             assert failures == (0,), test["name"]

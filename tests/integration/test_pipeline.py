@@ -233,12 +233,13 @@ def test_every_model_is_built_by_exactly_one_dbt_step_in_its_folder_group():
 
 
 def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch):
-    import orchestration.lib.gx_validation as gx_validation
-
     import shutil
 
+    import orchestration.lib.gx_validation as gx_validation
+
+    # The real suites, with the audience's replaced by one no audience can pass.
     suites = tmp_path / "expectations"
-    shutil.copytree(gx_validation.EXPECTATIONS_DIR, suites)  # the other suites as they are
+    shutil.copytree(gx_validation.EXPECTATIONS_DIR, suites)
     (suites / "sync_audience_members.json").write_text(json.dumps({
         "name": "sync_audience_members",
         "expectations": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 0}}],
@@ -250,6 +251,8 @@ def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch
     gx = [e for e in result.get_asset_check_evaluations()
           if e.asset_check_key.name == "gx_sync_audience_members"]
     assert [e.passed for e in gx] == [False]
+    assert all(e.passed for e in result.get_asset_check_evaluations()
+               if e.asset_check_key.name == "gx_contact_hygiene")
     assert not (tmp_path / "exports").exists()
 
 

@@ -31,7 +31,9 @@ CSV_LAYOUT = {
 
 
 def _generate(out: Path, seed: int = 42) -> dict[str, int]:
-    return demo_data.generate(out, customers=CUSTOMERS, orders=ORDERS, seed=seed, end_date=END, years=3)
+    return demo_data.generate(
+        out, customers=CUSTOMERS, orders=ORDERS, seed=seed, end_date=END, years=3
+    )
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +134,17 @@ def test_every_entity_folder_exists_with_the_contract_headers(landing) -> None:
         assert names == [f"{entity}_{y}.csv" for y in years]
         for name in names:
             assert tuple(_csv_rows(root / entity / name)[0]) == expected[entity]
-    for line in (root / "consent_events" / "consent_events.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in (
+        (root / "consent_events" / "consent_events.jsonl").read_text(encoding="utf-8").splitlines()
+    ):
         assert tuple(json.loads(line)) == expected["consent_events"]
     tickets = pq.read_schema(root / "support_tickets" / "support_tickets.parquet")
     assert tuple(tickets.names) == expected["support_tickets"]
-    assert all(tickets.field(c).type == pa.string() for c in expected["support_tickets"] if c != "satisfaction")
+    assert all(
+        tickets.field(c).type == pa.string()
+        for c in expected["support_tickets"]
+        if c != "satisfaction"
+    )
     assert pa.types.is_integer(tickets.field("satisfaction").type)
     ledger = pq.read_schema(root / "loyalty_ledger" / "loyalty_ledger.parquet")
     assert tuple(ledger.names) == expected["loyalty_ledger"]
@@ -162,17 +170,38 @@ def test_returned_counts_are_the_data_rows_on_disk(landing) -> None:
     assert counts["order_items"] == items
     for entity, files in CSV_LAYOUT.items():
         assert counts[entity] == sum(len(_csv_rows(root / f)[1]) for f in files)
-    lines = (root / "consent_events" / "consent_events.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (
+        (root / "consent_events" / "consent_events.jsonl").read_text(encoding="utf-8").splitlines()
+    )
     assert counts["consent_events"] == len(lines)
-    assert counts["support_tickets"] == pq.read_metadata(root / "support_tickets" / "support_tickets.parquet").num_rows
-    assert counts["loyalty_ledger"] == pq.read_metadata(root / "loyalty_ledger" / "loyalty_ledger.parquet").num_rows
+    assert (
+        counts["support_tickets"]
+        == pq.read_metadata(root / "support_tickets" / "support_tickets.parquet").num_rows
+    )
+    assert (
+        counts["loyalty_ledger"]
+        == pq.read_metadata(root / "loyalty_ledger" / "loyalty_ledger.parquet").num_rows
+    )
 
 
 def test_valid_rows_use_the_documented_value_formats(landing) -> None:
     root, _ = landing
     _, customers = _csv_rows(root / "customers" / "customers.csv")
     assert [r[0] for r in customers] == [f"C{i:07d}" for i in range(1, CUSTOMERS + 1)]
-    assert {r[5] for r in customers} <= {"GB", "US", "DE", "FR", "NL", "IE", "ES", "IT", "BE", "AT", "PT", "FI"}
+    assert {r[5] for r in customers} <= {
+        "GB",
+        "US",
+        "DE",
+        "FR",
+        "NL",
+        "IE",
+        "ES",
+        "IT",
+        "BE",
+        "AT",
+        "PT",
+        "FI",
+    }
     for r in customers:
         assert _parse(r[7]) and _parse(r[8]) and _parse(r[7]) <= _parse(r[8]) <= _end_of(END)
     orders = _valid_orders(root)
@@ -194,7 +223,9 @@ def test_valid_rows_use_the_documented_value_formats(landing) -> None:
     tickets = pq.read_table(root / "support_tickets" / "support_tickets.parquet").to_pylist()
     assert all(re.fullmatch(r"T\d{6}", t["ticket_id"]) for t in tickets)
     assert {t["satisfaction"] for t in tickets} - {None} <= {1, 2, 3, 4, 5}
-    assert any(t["closed_at"] is None for t in tickets) and any(t["satisfaction"] is None for t in tickets)
+    assert any(t["closed_at"] is None for t in tickets) and any(
+        t["satisfaction"] is None for t in tickets
+    )
 
 
 # ---- behaviour -----------------------------------------------------------------------------
@@ -304,13 +335,21 @@ def test_every_kind_of_dirty_email_is_present(landing) -> None:
         "trailing dot": [e for e in present if e.strip().endswith(".")],
         "padded": [e for e in present if e != e.strip()],
         "mixed case": [e for e in present if e != e.lower()],
-        "role": [e for e in present if e.strip().lower().split("@")[0] in ("info", "noreply", "sales", "admin", "office")],
-        "disposable": [e for e in present if e.strip().lower().endswith(demo_data.DISPOSABLE_DOMAINS)],
+        "role": [
+            e
+            for e in present
+            if e.strip().lower().split("@")[0] in ("info", "noreply", "sales", "admin", "office")
+        ],
+        "disposable": [
+            e for e in present if e.strip().lower().endswith(demo_data.DISPOSABLE_DOMAINS)
+        ],
         "formula": [e for e in present if e[0] in "=+-@"],
         "empty": [e for e in emails if not e],
     }
     assert {k: bool(v) for k, v in checks.items()} == dict.fromkeys(checks, True)
-    invalid = {e for k in ("missing @", "double dot", "inner space", "trailing dot") for e in checks[k]}
+    invalid = {
+        e for k in ("missing @", "double dot", "inner space", "trailing dot") for e in checks[k]
+    }
     assert 0.015 < len(invalid) / len(customers) < 0.06
     shared = collections.Counter(e.strip().lower() for e in present)
     assert 0.01 < sum(n for n in shared.values() if n > 1) / len(customers) < 0.05
@@ -324,7 +363,12 @@ def test_suppressions_match_some_customer_emails_only_after_normalising(landing)
     _, suppressions = _csv_rows(root / "suppressions" / "suppressions.csv")
     raw = {r[3] for r in customers}
     normalised = {r[3].strip().lower() for r in customers}
-    assert {r[1] for r in suppressions} <= {"hard_bounce", "spam_complaint", "unsubscribe", "manual"}
+    assert {r[1] for r in suppressions} <= {
+        "hard_bounce",
+        "spam_complaint",
+        "unsubscribe",
+        "manual",
+    }
     exact = [r for r in suppressions if r[0] in raw]
     loose = [r for r in suppressions if r[0] not in raw and r[0].strip().lower() in normalised]
     assert exact and loose
@@ -332,7 +376,10 @@ def test_suppressions_match_some_customer_emails_only_after_normalising(landing)
 
 def test_consent_events_are_mostly_email_opt_ins_at_signup(landing) -> None:
     root, _ = landing
-    events = [json.loads(x) for x in (root / "consent_events" / "consent_events.jsonl").read_text("utf-8").splitlines()]
+    events = [
+        json.loads(x)
+        for x in (root / "consent_events" / "consent_events.jsonl").read_text("utf-8").splitlines()
+    ]
     kinds = collections.Counter((e["channel"], e["status"]) for e in events)
     assert kinds[("email", "opted_in")] > kinds[("email", "opted_out")] > 0
     assert kinds[("sms", "opted_in")] > 0
@@ -352,9 +399,22 @@ def test_the_loyalty_ledger_has_earnings_that_expire_and_unexpiring_redemptions(
     assert all(r["expires_at"] is None for r in spent)
 
 
-def test_the_command_line_prints_one_line_per_entity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_prints_one_line_per_entity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cli"
-    args = ["--out", str(out), "--customers", "60", "--orders", "300", "--seed", "3", "--end-date", "2024-02-29"]
+    args = [
+        "--out",
+        str(out),
+        "--customers",
+        "60",
+        "--orders",
+        "300",
+        "--seed",
+        "3",
+        "--end-date",
+        "2024-02-29",
+    ]
     assert demo_data.main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(demo_data.ENTITY_COLUMNS)

@@ -29,7 +29,8 @@ def _orders(landing, body: str, name: str = "orders.csv", header: str = ORDERS_H
 
 def _load(con, landing, entity="orders", **kwargs):
     kwargs.setdefault("max_reject_share", 1.0)
-    return load_entity(con, CONTRACTS[entity], landing, loaded_at=LOADED_AT, **kwargs)
+    kwargs.setdefault("loaded_at", LOADED_AT)
+    return load_entity(con, CONTRACTS[entity], landing, **kwargs)
 
 
 def test_good_rows_load_with_lineage_and_utc_timestamps(con, tmp_path):
@@ -110,14 +111,22 @@ def test_extra_columns_load_and_are_reported_as_drift(con, tmp_path):
     assert report.files[0].extra_columns == ("channel",)
 
 
-def test_a_file_over_the_reject_limit_fails_and_nothing_from_the_entity_publishes(con, tmp_path):
+def test_a_file_over_the_reject_limit_publishes_nothing_and_its_fixed_redelivery_loads(
+    con, tmp_path
+):
     _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
     _load(con, tmp_path)
     _orders(tmp_path, "O2,C1,2024-03-01,paid,GBP,1,\nO3,C1,bad,paid,GBP,1,\n", name="b.csv")
-    with pytest.raises(IngestError, match=r"1 of 2 rows rejected .* limit 5%"):
+    with pytest.raises(IngestError, match=r"b.csv: 1 of 2 rows rejected .* limit 5%"):
         _load(con, tmp_path, max_reject_share=0.05)
     assert con.execute("SELECT list(order_id) FROM raw.orders").fetchone()[0] == ["O1"]
     assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 0
+    assert _ledger(con) == [("orders/orders.csv", 1, 1, 0)]
+    _orders(tmp_path, "O2,C1,2024-03-01,paid,GBP,1,\nO3,C1,2024-03-02,paid,GBP,1,\n", name="b.csv")
+    report = _load(con, tmp_path, max_reject_share=0.05)
+    assert [f.source_file for f in report.files] == ["orders/b.csv"]
+    assert con.execute("SELECT list(order_id ORDER BY order_id) FROM raw.orders").fetchone()[0] == [
+        "O1", "O2", "O3"]
 
 
 def test_utf8_bom_is_handled_and_other_encodings_are_a_clear_error(con, tmp_path):
@@ -199,3 +208,208 @@ def test_error_messages_carry_no_row_values(con, tmp_path):
         _load(con, tmp_path, entity="customers", max_reject_share=0.0)
     assert "secret" not in str(info.value).lower()
     assert "Secretname" not in str(info.value)
+
+
+def _ledger(con):
+    return con.execute(
+        "SELECT source_file, rows_read, rows_loaded, rows_quarantined FROM raw.ingest_ledger "
+        "ORDER BY source_file"
+    ).fetchall()
+
+
+def _snapshot(con):
+    return (
+        con.execute("SELECT * FROM raw.orders ORDER BY _source_file, _source_row").fetchall(),
+        con.execute("SELECT * FROM raw.quarantine ORDER BY source_file, source_row").fetchall(),
+        con.execute("SELECT * FROM raw.ingest_ledger ORDER BY source_file").fetchall(),
+    )
+
+
+def test_the_same_drop_loaded_again_under_other_names_changes_nothing(con, tmp_path):
+    body = "O1,C1,2024-03-01,paid,GBP,1,\nO2,C1,2024-03-02,paid,GBP,x,\n"
+    _orders(tmp_path, body, name="drop.csv")
+    first = _load(con, tmp_path)
+    assert (first.loaded, sum(first.quarantined.values())) == (1, 1)
+    before = _snapshot(con)
+    assert _load(con, tmp_path).files == []  # a rerun over the same folder
+    (tmp_path / "orders" / "drop.csv").rename(tmp_path / "orders" / "drop-renamed.csv")
+    sub = tmp_path / "orders" / "2024" / "03"
+    sub.mkdir(parents=True)
+    (sub / "copy.csv").write_bytes((tmp_path / "orders" / "drop-renamed.csv").read_bytes())
+    report = _load(con, tmp_path, loaded_at=LOADED_AT + dt.timedelta(days=1))
+    assert report.files == []
+    assert sorted((s.source_file, s.loaded_as) for s in report.skipped_already_loaded) == [
+        ("orders/2024/03/copy.csv", "orders/drop.csv"),
+        ("orders/drop-renamed.csv", "orders/drop.csv"),
+    ]
+    assert _snapshot(con) == before
+
+
+def test_two_identical_files_in_one_delivery_load_once(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n", name="a.csv")
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n", name="b.csv")
+    report = _load(con, tmp_path)
+    assert [f.source_file for f in report.files] == ["orders/a.csv"]
+    assert [s.source_file for s in report.skipped_already_loaded] == ["orders/b.csv"]
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 1
+
+
+def test_a_new_file_is_appended_and_rows_already_loaded_stay_untouched(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n", name="day1.csv")
+    _load(con, tmp_path)
+    day1 = con.execute("SELECT * FROM raw.orders").fetchall()
+    _orders(tmp_path, "O2,C1,2024-03-02,paid,GBP,1,\n", name="day2.csv")
+    report = _load(con, tmp_path, loaded_at=LOADED_AT + dt.timedelta(days=1))
+    assert [f.source_file for f in report.files] == ["orders/day2.csv"]
+    assert [s.source_file for s in report.skipped_already_loaded] == ["orders/day1.csv"]
+    assert con.execute(
+        "SELECT * FROM raw.orders WHERE _source_file = 'orders/day1.csv'"
+    ).fetchall() == day1
+    assert [r[0] for r in _ledger(con)] == ["orders/day1.csv", "orders/day2.csv"]
+
+
+def test_an_already_loaded_name_with_new_content_is_appended_as_a_later_delivery(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,2024-03-01\n", name="export.csv")
+    _load(con, tmp_path)
+    _orders(tmp_path, "O1,C1,2024-03-01,refunded,GBP,1,2024-03-05\n", name="export.csv")
+    report = _load(con, tmp_path)
+    assert [f.source_file for f in report.files] == ["orders/export.csv@0002"]
+    assert report.duplicate_keys == 1
+    assert con.execute(
+        "SELECT list(status ORDER BY _source_file) FROM raw.orders"
+    ).fetchone()[0] == ["paid", "refunded"]
+    # The later delivery sorts after the first, so it wins ties on updated_at downstream.
+    assert [r[0] for r in _ledger(con)] == ["orders/export.csv", "orders/export.csv@0002"]
+
+
+def test_duplicate_keys_within_a_file_and_against_loaded_rows_are_counted(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n", name="a.csv")
+    first = _load(con, tmp_path)
+    assert first.duplicate_keys == 0
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,2024-03-02\nO2,C1,2024-03-01,paid,GBP,1,\n"
+                      "O2,C1,2024-03-01,shipped,GBP,1,2024-03-03\nO3,C1,2024-03-01,paid,GBP,1,\n",
+            name="b.csv")
+    report = _load(con, tmp_path)
+    assert report.duplicate_keys == 2  # O1 seen in a.csv, O2 twice in b.csv
+    assert report.files[0].duplicate_keys == 2
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 5  # all versions kept
+
+
+def test_one_failing_file_does_not_stop_the_others_and_every_failure_is_named(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n", name="a.csv")
+    _orders(tmp_path, "X\n", name="b.csv", header="order_id,state")
+    _orders(tmp_path, "O3,C1,2024-03-01,paid,GBP,1,\n", name="c.csv")
+    (tmp_path / "orders" / "d.csv").write_bytes(b"")
+    with pytest.raises(IngestError) as info:
+        _load(con, tmp_path)
+    assert "orders/b.csv: required column(s)" in str(info.value)
+    assert "orders/d.csv: the file is empty" in str(info.value)
+    assert [r[0] for r in _ledger(con)] == ["orders/a.csv", "orders/c.csv"]
+
+
+def test_every_file_reconciles_rows_read_with_loaded_plus_quarantined_in_the_ledger(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\nO2,C1\nO3,C1,2024-03-01,paid,GBP,z,\n")
+    _load(con, tmp_path)
+    assert _ledger(con) == [("orders/orders.csv", 3, 1, 2)]
+    assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 2
+
+
+def test_malformed_csv_records_keep_their_record_numbers_among_good_rows(con, tmp_path):
+    rows = [f"O{n},C1,2024-03-01,paid,GBP,1," for n in range(1, 11)]
+    rows[2] = "O3,C1"
+    rows[3] = "O4,C1"
+    rows[7] = "O8,C1,2024-03-01,paid,GBP,1,,extra"
+    _orders(tmp_path, "\n".join(rows) + "\n")
+    _load(con, tmp_path)
+    assert con.execute("SELECT list(source_row ORDER BY source_row) FROM raw.quarantine").fetchone(
+    )[0] == [3, 4, 8]
+    assert con.execute(
+        "SELECT list(order_id ORDER BY _source_row), bool_and(order_id = 'O' || _source_row) "
+        "FROM raw.orders"
+    ).fetchone() == (["O1", "O2", "O5", "O6", "O7", "O9", "O10"], True)
+
+
+def test_an_unterminated_quote_is_quarantined_and_the_other_rows_load(con, tmp_path):
+    _orders(tmp_path, 'O1,C1,2024-03-01,paid,GBP,1,\nO2,"C1,2024-03-01,paid,GBP,1,\n')
+    report = _load(con, tmp_path)
+    assert report.rows_read == report.loaded + sum(report.quarantined.values())
+    assert report.loaded == 1
+    assert [k.split(":")[0] for k in report.quarantined] == ["malformed_row"]
+
+
+def test_a_header_only_file_loads_zero_rows_and_is_recorded(con, tmp_path):
+    _orders(tmp_path, "", name="nothing-today.csv")
+    report = _load(con, tmp_path)
+    assert (report.rows_read, report.loaded) == (0, 0)
+    assert _ledger(con) == [("orders/nothing-today.csv", 0, 0, 0)]
+
+
+def test_negative_zero_and_large_amounts_load_and_amounts_beyond_the_type_are_quarantined(
+    con, tmp_path
+):
+    _orders(tmp_path, "O1,C1,2024-03-01,refunded,GBP,-5.00,\nO2,C1,2024-03-01,paid,EUR,0,\n"
+                      "O3,C1,2024-03-01,paid,USD,9999999999999999.99,\n"
+                      "O4,C1,2024-03-01,paid,GBP,1e30,\n")
+    report = _load(con, tmp_path)
+    assert con.execute("SELECT list(amount::VARCHAR ORDER BY order_id), list(currency ORDER BY "
+                       "order_id) FROM raw.orders").fetchone() == (
+        ["-5.00", "0.00", "9999999999999999.99"], ["GBP", "EUR", "USD"])
+    assert report.quarantined == {"bad_decimal:amount": 1}
+
+
+def test_naive_times_across_daylight_saving_changes_convert_to_utc(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-30 12:00:00,paid,GBP,1,\n"   # GMT, the day before
+                      "O2,C1,2024-03-31 12:00:00,paid,GBP,1,\n"   # BST from 01:00 that night
+                      "O3,C1,2024-10-27 12:00:00,paid,GBP,1,\n"   # back to GMT
+                      "O4,C1,2024-03-31T12:00:00-05:00,paid,GBP,1,\n")  # offset wins over zone
+    _load(con, tmp_path, source_tz="Europe/London")
+    assert con.execute(
+        "SELECT list(strftime(ordered_at, '%Y-%m-%d %H:%M') ORDER BY order_id) FROM raw.orders"
+    ).fetchone()[0] == ["2024-03-30 12:00", "2024-03-31 11:00", "2024-10-27 12:00",
+                        "2024-03-31 17:00"]
+
+
+def test_a_declared_latin1_or_utf16_encoding_reads_the_file_correctly(con, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / "legacy.csv").write_bytes("customer_id,first_name\nC1,Ren\xe9e\n".encode("latin-1"))
+    with pytest.raises(IngestError, match="WINBACK_CUSTOMERS_ENCODING"):
+        _load(con, tmp_path, entity="customers")
+    _load(con, tmp_path, entity="customers", encoding="latin-1")
+    (folder / "excel.csv").write_text("customer_id,first_name\nC2,Zo\xeb\n", encoding="utf-16")
+    _load(con, tmp_path, entity="customers", encoding="utf-16")
+    assert con.execute(
+        "SELECT list(first_name ORDER BY customer_id) FROM raw.customers"
+    ).fetchone()[0] == ["Ren\xe9e", "Zo\xeb"]
+
+
+def test_a_warehouse_from_before_the_ledger_is_reloaded_once_without_doubling(con, tmp_path):
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\nO2,C1,2024-03-01,paid,GBP,x,\n")
+    _load(con, tmp_path)
+    con.execute("DROP TABLE raw.ingest_ledger")  # as the replace-every-run loader left it
+    before = con.execute("SELECT count(*) FROM raw.orders").fetchone()[0]
+    _load(con, tmp_path)
+    _load(con, tmp_path)
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == before == 1
+    assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 1
+
+
+def test_a_file_that_changes_while_loading_publishes_nothing(con, tmp_path, monkeypatch):
+    import orchestration.lib.ingest as ingest
+
+    _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
+    real_scan = ingest._scan_file
+
+    def writer_still_appending(con, path, *args):
+        result = real_scan(con, path, *args)
+        with path.open("a") as handle:
+            handle.write("O2,C1,2024-03-01,paid,GBP,1,\n")
+        return result
+
+    monkeypatch.setattr(ingest, "_scan_file", writer_still_appending)
+    with pytest.raises(IngestError, match="orders.csv: the file changed while it was loading"):
+        _load(con, tmp_path)
+    assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 0
+    assert _ledger(con) == []
+    monkeypatch.setattr(ingest, "_scan_file", real_scan)
+    assert _load(con, tmp_path).loaded == 2

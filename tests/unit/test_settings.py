@@ -42,3 +42,11 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
 def test_a_malformed_setting_is_a_clear_error_naming_the_variable(variable, value, mentions):
     with pytest.raises(SettingsError, match=mentions):
         load_settings(environ={variable: value})
+
+
+def test_a_source_may_declare_its_csv_encoding_and_an_unknown_one_is_a_clear_error():
+    settings = load_settings(environ={"WINBACK_CUSTOMERS_ENCODING": "ISO-8859-1"})
+    assert settings.file_encoding("customers") == "latin-1"
+    assert settings.file_encoding("orders") == "utf-8"
+    with pytest.raises(SettingsError, match="WINBACK_ORDERS_ENCODING must be one of"):
+        load_settings(environ={"WINBACK_ORDERS_ENCODING": "cp1252"})

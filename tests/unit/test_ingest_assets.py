@@ -1,0 +1,79 @@
+"""The ingest assets on their own (no dbt): metadata that reconciles, a SQL source beside files."""
+
+import sqlite3
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.defs.ingest.assets import ingest_assets
+from orchestration.defs.resources import WinbackConfig
+
+ORDERS = "order_id,customer_id,ordered_at,status,currency,amount,updated_at\n"
+
+
+def _assets(*entities):
+    keys = {dg.AssetKey(["raw", e]) for e in entities}
+    return [a for a in ingest_assets if a.key in keys]
+
+
+def _materialize(tmp_path, *entities):
+    result = dg.materialize(
+        _assets(*entities),
+        resources={"winback": WinbackConfig(landing_dir=str(tmp_path / "landing"),
+                                            warehouse=str(tmp_path / "wh.duckdb"))},
+    )
+    assert result.success
+    materializations = [
+        e.event_specific_data.materialization for e in result.get_asset_materialization_events()
+    ]
+    return {m.asset_key.path[-1]: m.metadata for m in materializations}
+
+
+@pytest.fixture
+def landing(tmp_path, monkeypatch):
+    monkeypatch.setenv("WINBACK_MAX_REJECT_SHARE", "0.5")
+    (tmp_path / "landing" / "customers").mkdir(parents=True)
+    (tmp_path / "landing" / "customers" / "c.csv").write_text("customer_id\nC1\n")
+    (tmp_path / "landing" / "orders").mkdir()
+    (tmp_path / "landing" / "orders" / "o.csv").write_text(
+        ORDERS + "O1,C1,2024-03-01,paid,GBP,1,\nO2,C2,2024-03-01,paid,GBP,oops,\n"
+        "O1,C1,2024-03-01,shipped,GBP,1,2024-03-02\n")
+    return tmp_path
+
+
+def test_orders_metadata_reconciles_and_counts_duplicates_and_unknown_customers(landing):
+    metadata = _materialize(landing, "customers", "orders")["orders"]
+    assert metadata["rows_read"].value == 3
+    assert metadata["rows_loaded"].value + metadata["rows_quarantined"].value == 3
+    assert metadata["quarantined_by_reason"].value == {"bad_decimal:amount": 1}
+    assert metadata["duplicate_keys"].value == 1
+    assert metadata["orders_for_unknown_customers"].value == 0  # O2 was quarantined
+    again = _materialize(landing, "customers", "orders")["orders"]
+    assert again["rows_read"].value == 0
+    assert again["dagster/row_count"].value == 2
+    assert again["files_skipped_already_loaded"].value == [
+        {"file": "orders/o.csv", "loaded_as": "orders/o.csv"}]
+
+
+def test_a_configured_sql_source_appends_its_orders_beside_the_files(landing, monkeypatch):
+    db = landing / "shop.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE shop_orders (order_id, customer_id, ordered_at, status, "
+                    "currency, amount, updated_at)")
+        con.execute("INSERT INTO shop_orders VALUES ('S1', 'C9', '2024-04-01 10:00:00', 'paid', "
+                    "'EUR', '7.50', '2024-04-01 10:00:00')")
+    monkeypatch.setenv("WINBACK_ORDERS_SQL_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("WINBACK_ORDERS_SQL_TABLE", "shop_orders")
+    metadata = _materialize(landing, "customers", "orders")["orders"]
+    assert metadata["sql_source"].value == {
+        "source": "sql:shop_orders", "rows_fetched": 1, "already_loaded": 0, "loaded": 1,
+        "batches": 1, "watermark": "2024-04-01 10:00:00"}
+    assert metadata["rows_read"].value == 4
+    assert metadata["orders_for_unknown_customers"].value == 1  # S1's customer C9
+    with duckdb.connect(str(landing / "wh.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "SELECT _source_file, _source_row, amount::VARCHAR FROM raw.orders "
+            "WHERE order_id = 'S1'").fetchall() == [("sql:shop_orders", 1, "7.50")]
+    assert _materialize(landing, "customers", "orders")["orders"]["sql_source"].value[
+        "already_loaded"] == 1
