@@ -50,7 +50,8 @@ def _demo_campaign(settings: Settings):
 
     config = audiences_for(settings)
     names = {a.name for a in config.audiences}
-    if DEMO_CAMPAIGN_AUDIENCE not in names or not config.get(DEMO_CAMPAIGN_AUDIENCE).holdout_share:
+    if (DEMO_CAMPAIGN_AUDIENCE not in names
+            or not config.get(DEMO_CAMPAIGN_AUDIENCE).holdout_share):
         return None
     return demo_data.Campaign.for_audience(config, DEMO_CAMPAIGN_AUDIENCE)
 

@@ -34,7 +34,16 @@
 {%- endmacro %}
 
 {% macro default__hex8_to_bigint(hex_expression) -%}
-    cast(('x' || substr({{ hex_expression }}, 1, 8))::bit(32) as bigint) & 4294967295
+    {{ exceptions.raise_compiler_error("hex8_to_bigint (the holdout bucket) has no implementation for "
+        ~ "the adapter " ~ adapter.type() ~ ": add one in macros/audiences.sql") }}
+{%- endmacro %}
+
+{% macro postgres__hex8_to_bigint(hex_expression) -%}
+    (('x' || substr({{ hex_expression }}, 1, 8))::bit(32)::bigint & 4294967295)
+{%- endmacro %}
+
+{% macro spark__hex8_to_bigint(hex_expression) -%}
+    cast(conv(substr({{ hex_expression }}, 1, 8), 16, 10) as bigint)
 {%- endmacro %}
 
 {% macro duckdb__hex8_to_bigint(hex_expression) -%}

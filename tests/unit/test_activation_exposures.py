@@ -7,11 +7,13 @@ import yaml
 from orchestration.lib.audiences import load_audiences
 from orchestration.lib.settings import REPO_ROOT
 
-EXPOSURES = REPO_ROOT / "dbt_project" / "models" / "marts" / "activation" / "_activation__exposures.yml"
+EXPOSURES = (REPO_ROOT / "dbt_project" / "models" / "marts" / "activation"
+             / "_activation__exposures.yml")
 
 
 def test_every_configured_audience_has_a_dbt_exposure_listing_its_platforms():
-    exposures = {e["meta"]["audience"]: e for e in yaml.safe_load(EXPOSURES.read_text())["exposures"]}
+    listed = yaml.safe_load(EXPOSURES.read_text())["exposures"]
+    exposures = {e["meta"]["audience"]: e for e in listed}
     config = load_audiences()
     assert set(exposures) == {a.name for a in config.audiences}
     for audience in config.audiences:

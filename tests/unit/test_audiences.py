@@ -31,7 +31,8 @@ def _with(**changes):
 def test_the_shipped_audience_file_loads_with_every_spec_tactic():
     config = load_audiences()
     names = {a.name for a in config.audiences}
-    assert names == {"winback_inactive_email", "winback_newly_inactive", "feedback_request_inactive", "nudge_at_risk",
+    assert names == {"winback_inactive_email", "winback_newly_inactive",
+                     "feedback_request_inactive", "nudge_at_risk",
                      "high_value_lapsed", "points_expiring_30d", "service_open_complaint"}
     assert config.get("service_open_complaint").purpose == "service"
     assert config.get("service_open_complaint").holdout_share == 0
@@ -67,7 +68,8 @@ def test_invalid_audiences_fail_with_the_audience_and_field_named(changes, messa
 def test_an_audience_name_used_twice_is_rejected():
     data = copy.deepcopy(BASE)
     data["audiences"].append(copy.deepcopy(data["audiences"][0]))
-    with pytest.raises(AudienceConfigError, match="audience 'winback_x': field 'name' is used twice"):
+    message = "audience 'winback_x': field 'name' is used twice"
+    with pytest.raises(AudienceConfigError, match=message):
         parse_audiences(data)
 
 
