@@ -6,8 +6,10 @@ import argparse
 import datetime as dt
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from orchestration.lib.audiences import AudienceConfigError
 from orchestration.lib.policies import PolicyError
 from orchestration.lib.settings import REPO_ROOT, Settings, SettingsError, load_settings
 
@@ -30,25 +32,48 @@ SUMMARY_TABLES = (
     "inactivity.customer_churn_monthly",
     "models.customer_bgnbd",
     "contacts.contact_hygiene",
-    "activation.sync_winback_inactive_email",
+    "activation.sync_audience_members",
+    "activation.audience_membership_daily",
+    "activation.audience_membership_history",
+    "activation.reactivation_outcomes",
 )
 
 
-def _ensure_demo_data(settings: Settings, *, force: bool = False) -> None:
+# The demo data simulates a win-back send to this audience (its treatment group buys more).
+DEMO_CAMPAIGN_AUDIENCE = "feedback_request_inactive"
+
+
+def _demo_campaign(settings: Settings):
+    """The simulated campaign, when the configured audiences still have a holdout to measure."""
+    from orchestration.lib import demo_data
+    from orchestration.lib.audiences import audiences_for
+
+    config = audiences_for(settings)
+    names = {a.name for a in config.audiences}
+    if (DEMO_CAMPAIGN_AUDIENCE not in names
+            or not config.get(DEMO_CAMPAIGN_AUDIENCE).holdout_share):
+        return None
+    return demo_data.Campaign.for_audience(config, DEMO_CAMPAIGN_AUDIENCE)
+
+
+def _ensure_demo_data(settings: Settings, *, force: bool = False) -> dt.date | None:
+    """Generate the demo data if needed; returns the simulated campaign's send date then."""
     if settings.landing_configured and not force:
-        return
+        return None
     if (settings.landing_dir / "orders").is_dir() and not force:
         print(f"Using the demo data already in {settings.landing_dir}")
-        return
+        return None
     from orchestration.lib import demo_data
 
     # Like a nightly export, the demo data runs through the day before the as-of date, so no
     # event lies later than the moment the run loads it.
     end_date = settings.as_of - dt.timedelta(days=1)
+    campaign = _demo_campaign(settings)
     print(f"No WINBACK_LANDING_DIR set: generating demo data through {end_date} in "
           f"{settings.landing_dir} ...")
-    counts = demo_data.generate(settings.landing_dir, end_date=end_date)
+    counts = demo_data.generate(settings.landing_dir, end_date=end_date, campaign=campaign)
     print("  " + ", ".join(f"{entity} {n:,}" for entity, n in counts.items()))
+    return campaign.send_date(end_date) if campaign else None
 
 
 def _ensure_manifest() -> None:
@@ -126,6 +151,18 @@ def _print_summary(settings: Settings) -> None:
             "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
         ).fetchall():
             print(f"    {channel:<42} {count:>10,} {share:>7.1%}")
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        outcomes = con.execute(
+            "SELECT audience, send_date, treated_customers, treated_conversion_rate, "
+            "holdout_customers, holdout_conversion_rate, absolute_lift, lift_ci_low, lift_ci_high "
+            "FROM activation.reactivation_outcomes "
+            "WHERE is_window_complete AND absolute_lift IS NOT NULL ORDER BY send_date, audience"
+        ).fetchall()
+    if outcomes:
+        print("  win-back outcomes (conversion windows that have ended)")
+    for audience, send, n_t, r_t, n_h, r_h, lift, low, high in outcomes:
+        print(f"    {audience} sent {send}: treated {n_t:,} bought {r_t:.1%}, holdout {n_h:,} "
+              f"bought {r_h:.1%}, lift {lift:+.1%} (95% CI {low:+.1%} to {high:+.1%})")
     for manifest in sorted(settings.export_dir.glob(f"*/*/{settings.as_of}/manifest.json")):
         import json
 
@@ -135,14 +172,24 @@ def _print_summary(settings: Settings) -> None:
                 f"  audience   {data['audience']} ({data['platform']}): {part['rows']:,} rows -> "
                 f"{manifest.parent / part['name']}"
             )
-        print(f"             manifest -> {manifest}")
+        print(f"             {data['adds']['rows']:,} adds, {data['removes']['rows']:,} removes "
+              f"since {data['previous_export_as_of'] or 'no earlier export'}; "
+              f"manifest -> {manifest}")
     print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
-    _ensure_demo_data(settings)
+    send_date = _ensure_demo_data(settings)
     _ensure_manifest()
+    if send_date is not None:
+        # The outcomes mart measures a send only if a run recorded who was in which group on
+        # that day: run the demo campaign's date first, as the daily schedule would have.
+        print(f"Recording the demo campaign's audiences as of its send date {send_date} ...")
+        if not _run_pipeline(replace(settings, as_of=send_date)):
+            print("\nThe run failed; nothing downstream of the failed step was written.",
+                  file=sys.stderr)
+            return 1
     if not _run_pipeline(settings):
         print("\nThe run failed; nothing downstream of the failed step was written.", file=sys.stderr)
         return 1
@@ -157,7 +204,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else settings.landing_dir
     end_date = args.end_date or settings.as_of - dt.timedelta(days=1)
     counts = demo_data.generate(
-        out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=end_date
+        out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=end_date,
+        campaign=_demo_campaign(settings),
     )
     for entity, n in counts.items():
         print(f"{entity:<18} {n:>10,} rows -> {out / entity}")
@@ -167,11 +215,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dbt_vars(args: argparse.Namespace) -> int:
     import json
 
+    from orchestration.lib.audiences import audiences_for
     from orchestration.lib.dbt_args import dbt_vars
     from orchestration.lib.policies import policies_for
 
     settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
-    print(json.dumps(dbt_vars(settings, policies_for(settings)), sort_keys=True))
+    print(json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings)),
+                     sort_keys=True))
     return 0
 
 
@@ -230,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, PolicyError) as exc:
+    except (SettingsError, PolicyError, AudienceConfigError) as exc:
         print(f"winback: {exc}", file=sys.stderr)
         return 2
 

@@ -3,7 +3,7 @@ cross-cutting policy (one DuckDB writer at a time, so steps run in one process).
 
 import dagster as dg
 
-from orchestration.defs.activation import assets as activation
+from orchestration.defs.activation import exports as activation
 from orchestration.defs.dbt import assets as dbt
 from orchestration.defs.hygiene import assets as hygiene
 from orchestration.defs.ingest import assets as ingest

@@ -9,22 +9,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from orchestration.lib.audiences import AudienceConfig
 from orchestration.lib.policies import Policies
 from orchestration.lib.settings import Settings
 
 
-def dbt_vars(settings: Settings, policies: Policies) -> dict[str, Any]:
+def dbt_vars(
+    settings: Settings, policies: Policies, audiences: AudienceConfig
+) -> dict[str, Any]:
     return {
         "as_of_date": settings.as_of.isoformat(),
+        "audiences": audiences.as_dbt_var(),
         "inactivity_policies": policies.as_dbt_var(),
         "warehouse_path": str(settings.warehouse),
     }
 
 
 def dbt_build_args(
-    settings: Settings, policies: Policies, select: str | None = None
+    settings: Settings, policies: Policies, audiences: AudienceConfig, select: str | None = None
 ) -> list[str]:
-    args = ["build", "--vars", json.dumps(dbt_vars(settings, policies), sort_keys=True)]
+    args = ["build", "--vars", json.dumps(dbt_vars(settings, policies, audiences),
+                                          sort_keys=True)]
     if select:
         args += ["--select", select]
     return args

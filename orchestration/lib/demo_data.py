@@ -17,6 +17,11 @@ behaves like a real shop's export:
   order's age (placed -> paid -> shipped, plus cancellations and refunds);
 * consent events, suppressions, erasure requests, support tickets and a loyalty ledger are
   derived from the same customers and orders;
+* optionally a win-back campaign (`Campaign`): on its send date, customers who had bought before
+  but not in the last `quiet_days`, and whom the pipeline's own seeded hash puts in the
+  treatment group of the campaign's audience, buy once more within the conversion window with
+  probability `effect`; the holdout does not, so the reactivation-outcomes mart shows a real
+  lift (about `effect` x (1 - the holdout's own conversion rate));
 * realistic dirt is injected on purpose: invalid / duplicate / mixed-case / padded / role /
   disposable / formula-like emails, awkward names, phones in every format, and a handful of
   malformed order rows (see `generate` for the list).
@@ -43,11 +48,15 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import phonenumbers
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from orchestration.lib.audiences import AudienceConfig
 
 # --------------------------------------------------------------------------------------------
 # Output contract
@@ -1070,6 +1079,64 @@ def _plan_orders(
     return _OrderPlan(keys=all_keys)
 
 
+@dataclass(frozen=True)
+class Campaign:
+    """A simulated win-back send `days_before_end` days before the end date (see the module
+    docstring). `holdout_seed` and `holdout_share` must be the audience's own (config/
+    audiences.yml), so the simulated treatment group is the one the pipeline exports."""
+
+    audience: str
+    holdout_seed: str
+    holdout_share: float
+    effect: float = 0.25
+    days_before_end: int = 40
+    quiet_days: int = 45
+    window_days: int = 30
+
+    @classmethod
+    def for_audience(cls, config: AudienceConfig, audience: str, **overrides) -> Campaign:
+        """The campaign for one audience of an AudienceConfig (orchestration.lib.audiences)."""
+        found = config.get(audience)
+        return cls(audience=audience, holdout_seed=config.holdout_seed,
+                   holdout_share=found.holdout_share, **overrides)
+
+    def send_date(self, end_date: dt.date) -> dt.date:
+        return end_date - dt.timedelta(days=self.days_before_end)
+
+
+def _add_campaign_orders(
+    rng: np.random.Generator, cust: _Customers, clock: _Clock, plan: _OrderPlan,
+    campaign: Campaign,
+) -> _OrderPlan:
+    """The campaign's extra purchases, added to the planned orders (kept sorted)."""
+    from orchestration.lib.audiences import assign_group
+
+    send_day = (campaign.send_date(clock.end) - clock.start).days
+    if send_day < campaign.quiet_days or not plan.keys.size:
+        return plan
+    day_end = (send_day + 1) * _SECONDS_PER_DAY
+    sec, who = plan.keys >> 32, plan.keys & 0xFFFFFFFF
+    known = sec < day_end
+    last = np.full(cust.n, -1, dtype=np.int64)
+    np.maximum.at(last, who[known], sec[known])
+    eligible = np.flatnonzero(
+        (last >= 0) & (last < day_end - campaign.quiet_days * _SECONDS_PER_DAY))
+    treated = np.array(
+        [assign_group(campaign.holdout_seed, campaign.audience, str(cid),
+                      campaign.holdout_share) == "treatment" for cid in cust.ids[eligible]],
+        dtype=bool)
+    buyers = eligible[treated & (rng.random(eligible.size) < campaign.effect)]
+    # One purchase on a day 1..window after the send date, during the day.
+    day = send_day + rng.integers(1, campaign.window_days + 1, buyers.size)
+    when = day * _SECONDS_PER_DAY + rng.integers(8 * 3600, 20 * 3600, buyers.size)
+    fits = when <= clock.horizon
+    buyers, when = buyers[fits], when[fits]
+    np.maximum.at(cust.last_order, buyers, when)
+    keys = np.concatenate((plan.keys, (when << 32) | buyers.astype(np.int64)))
+    keys.sort(kind="stable")
+    return _OrderPlan(keys=keys)
+
+
 # --------------------------------------------------------------------------------------------
 # Orders, order items and the loyalty ledger (streamed in time order)
 # --------------------------------------------------------------------------------------------
@@ -1785,6 +1852,7 @@ def generate(
     seed: int = 42,
     end_date: dt.date,
     years: int = 3,
+    campaign: Campaign | None = None,
 ) -> dict[str, int]:
     """Write the demo landing folder under `out_dir`; return data rows written per entity.
 
@@ -1805,7 +1873,8 @@ def generate(
         raise ValueError("customers must be below 2**32")
     out_dir = Path(out_dir)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
-    (r_cust, r_names, r_plan, r_orders, r_catalogue, r_consent, r_erasure, r_tickets, _) = streams
+    (r_cust, r_names, r_plan, r_orders, r_catalogue, r_consent, r_erasure, r_tickets,
+     r_campaign) = streams
     clock = _Clock.build(end_date, years)
 
     cust = _draw_customers(r_cust, customers, clock)
@@ -1814,6 +1883,8 @@ def generate(
         r_names, cust, clock, out_dir / "customers" / "customers.csv"
     )
     plan = _plan_orders(r_plan, cust, clock, orders)
+    if campaign is not None:
+        plan = _add_campaign_orders(r_campaign, cust, clock, plan, campaign)
     o_rows, i_rows, l_rows = _write_orders(r_orders, r_catalogue, cust, plan, clock, out_dir)
     del plan
     counts["orders"] = o_rows

@@ -1,9 +1,16 @@
-"""Atomic, deterministic audience files: temp name, fsync, rename; owner-only; manifest last."""
+"""Atomic, deterministic audience files: temp file, fsync, rename; owner-only; manifest last.
+
+Data is written to a temp file in a staging folder on the same file system (by default the
+target folder itself, as a hidden file), fsynced, then renamed over the target, so a reader sees
+either the previous file or the complete new one. Temp names carry the writer's process id:
+`sweep_staging` removes those left by a process that died (a SIGKILL cannot clean up).
+"""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -15,6 +22,10 @@ from typing import Any
 from orchestration.lib.contacts import FORMULA_PREFIXES
 
 FILE_MODE = 0o600
+
+
+class ExportLimitError(ValueError):
+    """A single row is larger than a platform's file size limit."""
 
 
 def spreadsheet_safe(value: str | None) -> str:
@@ -31,39 +42,150 @@ class WrittenFile:
     sha256: str
     bytes: int
 
+    def as_manifest(self) -> dict[str, Any]:
+        return {"name": self.path.name, "rows": self.rows, "sha256": self.sha256,
+                "bytes": self.bytes}
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+
+TEMP_PREFIX = ".winback-"
+TEMP_SUFFIX = ".tmp"
+
+
+def sweep_staging(staging: Path) -> int:
+    """Remove temp files left in `staging` by writers that no longer run; returns how many."""
+    removed = 0
+    if not staging.is_dir():
+        return removed
+    for path in staging.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        try:
+            pid = int(path.name[len(TEMP_PREFIX):].split("-", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+            removed += 1
+        except (ValueError, PermissionError):
+            continue
+    return removed
+
+
+class _PendingFile:
+    """Bytes written to a temp file that gets its real name only in `commit`."""
+
+    def __init__(self, staging: Path) -> None:
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp_name = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=staging)
         os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
+        self.handle = os.fdopen(fd, "wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.rows = 0
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def commit(self, path: Path) -> WrittenFile:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp_name, path)
+        self.tmp_name = None
+        return WrittenFile(path, self.rows, self.digest.hexdigest(), self.size)
+
+    def discard(self) -> None:
+        if not self.handle.closed:
+            self.handle.close()
+        if self.tmp_name is not None:
+            Path(self.tmp_name).unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _encode_row(row: Sequence[Any]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(["" if v is None else v for v in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def part_names(stem: str, parts: int) -> list[str]:
+    """`<stem>.csv` for one part, `<stem>-001.csv`, `<stem>-002.csv`, ... for more."""
+    if parts == 1:
+        return [f"{stem}.csv"]
+    return [f"{stem}-{i:03d}.csv" for i in range(1, parts + 1)]
+
+
+def write_csv_parts(
+    folder: Path,
+    stem: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    max_rows: int | None = None,
+    max_bytes: int | None = None,
+    staging: Path | None = None,
+) -> list[WrittenFile]:
+    """RFC 4180 CSV (UTF-8 without BOM, CRLF), split so that each part has at most `max_rows`
+    data rows and `max_bytes` bytes, each part with the header. Rows are streamed; no part is
+    visible until every part is complete. An empty input still gives one header-only file."""
+    header_bytes = _encode_row(header)
+    pending: list[_PendingFile] = []
+
+    def new_part() -> _PendingFile:
+        part = _PendingFile(staging or folder)
+        pending.append(part)
+        part.write(header_bytes)
+        return part
+
+    try:
+        part = new_part()
+        for row in rows:
+            data = _encode_row(row)
+            if max_bytes is not None and len(header_bytes) + len(data) > max_bytes:
+                raise ExportLimitError(f"a row of {len(data)} bytes does not fit the limit of "
+                                       f"{max_bytes} bytes per file")
+            full_rows = max_rows is not None and part.rows >= max_rows
+            full_bytes = max_bytes is not None and part.size + len(data) > max_bytes
+            if part.rows and (full_rows or full_bytes):
+                part = new_part()
+            part.write(data)
+            part.rows += 1
+        written = [
+            p.commit(folder / name) for p, name in zip(pending, part_names(stem, len(pending)),
+                                                       strict=True)
+        ]
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        for p in pending:
+            p.discard()
         raise
+    _fsync_folder(folder)
+    return written
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> WrittenFile:
-    """RFC 4180 CSV, UTF-8 without BOM, CRLF line ends; None is written as an empty cell."""
-    count = 0
-
-    def _write(handle: Any) -> None:
-        nonlocal count
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
-            count += 1
-
-    _atomic_write(path, _write)
-    data = path.read_bytes()
-    return WrittenFile(path, count, hashlib.sha256(data).hexdigest(), len(data))
+    """One RFC 4180 CSV file, UTF-8 without BOM, CRLF line ends; None is an empty cell."""
+    (written,) = write_csv_parts(path.parent, path.stem, header, rows)
+    if written.path != path:  # a stem with a different suffix
+        os.replace(written.path, path)
+        written = WrittenFile(path, written.rows, written.sha256, written.bytes)
+    return written
 
 
-def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(path: Path, manifest: dict[str, Any], staging: Path | None = None) -> None:
     """Written after the files it describes, so a manifest always means a complete export."""
-    _atomic_write(path, lambda h: h.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))
+    part = _PendingFile(staging or path.parent)
+    try:
+        part.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+        part.commit(path)
+    except BaseException:
+        part.discard()
+        raise
+    _fsync_folder(path.parent)

@@ -61,6 +61,7 @@ class Settings:
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
     policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
+    audiences_file: Path = REPO_ROOT / "config" / "audiences.yml"
 
     @property
     def landing_configured(self) -> bool:
@@ -75,6 +76,7 @@ DEFAULTS = {
     "WINBACK_MAX_REJECT_SHARE": "0.05",
     "WINBACK_SQL_BATCH_ROWS": "50000",
     "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
+    "WINBACK_AUDIENCES": "config/audiences.yml",
 }
 
 
@@ -169,4 +171,5 @@ def load_settings(
         sql_sources=sql_sources,
         file_encodings=file_encodings,
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
+        audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
     )

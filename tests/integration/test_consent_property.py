@@ -22,17 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestration.defs.activation import assets as activation
+from orchestration.defs.activation import exports as activation
 from orchestration.defs.hygiene.assets import email_checks, phone_checks
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.defs.models.assets import customer_bgnbd
+from orchestration.lib.audiences import audiences_for
 from orchestration.lib.dbt_args import dbt_executable, dbt_vars
-from orchestration.lib.policies import policies_for
-from orchestration.lib.settings import load_settings
 from orchestration.lib.ingest import load_entity
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import REPO_ROOT, load_settings
 from orchestration.lib.warehouse import open_warehouse
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,8 @@ def compiled_nodes(tmp_path_factory):
     project = REPO_ROOT / "dbt_project"
     run_settings = load_settings(overrides={"WINBACK_AS_OF": AS_OF.isoformat(),
                                             "WINBACK_WAREHOUSE": str(work / f"{DB_NAME}.duckdb")})
-    variables = dbt_vars(run_settings, policies_for(run_settings))
+    variables = dbt_vars(run_settings, policies_for(run_settings),
+                         audiences_for(run_settings))
     subprocess.run(
         [dbt_executable(), "compile", "--quiet", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(work / "target"),
@@ -78,7 +79,7 @@ def compiled_nodes(tmp_path_factory):
         ordered.append(models[unique_id])
 
     # Only what the exports need: the audience and contact models and their ancestors.
-    for unique_id in ("model.winback.contact_hygiene", "model.winback.sync_winback_inactive_email"):
+    for unique_id in ("model.winback.contact_hygiene", "model.winback.sync_audience_members"):
         visit(unique_id)
     consent_tests = [
         n for n in nodes.values()
@@ -236,9 +237,10 @@ def test_no_exported_row_is_unconsented_suppressed_erased_or_invalid(compiled_no
         _write_landing(root / "landing", population)
         config = _build(root, compiled_nodes)
         for export in EXPORT_ASSETS:
-            export(dg.build_asset_context(), winback=config)
-        for path in sorted((root / "exports").rglob("*.csv")):
-            if path.name.endswith("_removals.csv"):
+            list(export(dg.build_asset_context(), winback=config))
+        # Generic files carry the customer ids the oracle needs; removes are not sent.
+        for path in sorted((root / "exports").glob("*/generic_csv/*/*.csv")):
+            if path.name.endswith("_removes.csv"):
                 continue
             with path.open(encoding="utf-8", newline="") as handle:
                 rows = list(csv.DictReader(handle))
@@ -261,5 +263,6 @@ def test_the_compiled_models_match_the_dbt_build_on_the_hand_made_fixture(
     config = _build(tmp_path, compiled_nodes)
     with duckdb.connect(config.warehouse, read_only=True) as con:
         members = con.execute(
-            "SELECT customer_id FROM activation.sync_winback_inactive_email ORDER BY 1").fetchall()
+            "SELECT customer_id FROM activation.sync_audience_members "
+            "WHERE audience = 'winback_inactive_email' ORDER BY 1").fetchall()
     assert members == [("C02",), ("C13",)]

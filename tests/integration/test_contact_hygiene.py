@@ -171,7 +171,7 @@ def test_the_hygiene_assets_record_the_disposable_list_version_and_counts(pipeli
 def test_consent_and_quality_gates_ran_as_passing_asset_checks(pipeline):
     _, result = pipeline
     checks = {e.asset_check_key.name: e.passed for e in result.get_asset_check_evaluations()}
-    for name in ("gx_contact_hygiene", "gx_sync_winback_inactive_email",
+    for name in ("gx_contact_hygiene", "gx_sync_audience_members",
                  "assert_sync_members_have_email_consent", "assert_sync_members_are_not_suppressed",
                  "assert_sync_members_are_not_erased",
                  "assert_sync_members_have_valid_owned_emails",
@@ -196,8 +196,8 @@ def test_an_unsubscribe_arriving_after_the_audience_was_built_is_not_in_the_file
 
     assert result.success
     assert [r["customer_id"] for r in _export(tmp_path)] == ["C02"]
-    metadata = result.asset_materializations_for_node(
-        "exports__winback_inactive_email_generic_csv")[0].metadata
+    [export] = [m for m in result.get_asset_materialization_events() if m.asset_key == EXPORT_KEY]
+    metadata = export.materialization.metadata
     assert metadata["dropped_at_write"].value == 3
     assert metadata["dropped_at_write_by_reason"].value == {
         "erased": 1, "opted_out": 1, "suppressed": 1}
@@ -217,7 +217,7 @@ def test_the_next_export_lists_removals_with_a_reason_and_a_run_logs_no_personal
 
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     assert [r["customer_id"] for r in _export(tmp_path, "2026-07-01")] == ["C23", "C25"]
-    removals = _export(tmp_path, "2026-07-01", "winback_inactive_email_removals.csv")
+    removals = _export(tmp_path, "2026-07-01", "winback_inactive_email_removes.csv")
     assert removals == [
         {"customer_id": "C02", "email": "zoe.old@example.com", "removal_reason": "not_contactable"},
         {"customer_id": "C13", "email": "ivy@example.com", "removal_reason": "erased"},
@@ -225,7 +225,7 @@ def test_the_next_export_lists_removals_with_a_reason_and_a_run_logs_no_personal
     manifest = json.loads(
         (tmp_path / "exports" / EXPORT_DIR / "2026-07-01" / "manifest.json").read_text())
     assert manifest["previous_export_as_of"] == AS_OF
-    assert manifest["removals"] == {"erased": 1, "not_contactable": 1}
+    assert manifest["removes"]["by_reason"] == {"erased": 1, "not_contactable": 1}
     for table in ("contacts.contact_hygiene", "activity.customer_activity",
                   "inactivity.customer_inactivity_status"):
         assert _query(tmp_path, f"SELECT * FROM {table} WHERE customer_id = 'C13'") == []
@@ -275,7 +275,7 @@ def test_data_docs_build_as_static_html_without_personal_data(pipeline, tmp_path
     pages = [p for p in (tmp_path / "docs").rglob("*") if p.suffix in {".html", ".json", ".js"}]
     assert index.is_file()
     names = {p.name for p in pages}
-    assert {"contact_hygiene.html", "sync_winback_inactive_email.html"} <= names
+    assert {"contact_hygiene.html", "sync_audience_members.html"} <= names
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in pages)
     assert "expect_column_pair_values_to_be_in_set" in text or "value pairs" in text.lower()
     assert _personal_values_in(text) == []

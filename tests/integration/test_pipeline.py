@@ -107,7 +107,8 @@ def test_erased_customers_are_absent_from_every_mart(pipeline):
     for table in ("activity.customer_activity", "inactivity.customer_inactivity_status",
                   "inactivity.customer_status_changes", "inactivity.customer_status_history",
                   "models.customer_bgnbd",
-                  "activation.sync_winback_inactive_email", "intermediate.int_orders_as_of",
+                  "activation.sync_audience_members", "activation.audience_membership_daily",
+                  "activation.audience_membership_history", "intermediate.int_orders_as_of",
                   "intermediate.int_customers_as_of"):
         assert _rows(tmp_path, f"SELECT customer_id FROM {table} WHERE customer_id = 'C07'") == {}
 
@@ -161,23 +162,30 @@ def test_manifest_describes_the_file_it_sits_beside(pipeline):
     data = (folder / "winback_inactive_email.csv").read_bytes()
     assert manifest["rows"] == 2
     assert manifest["as_of_date"] == AS_OF
-    assert manifest["files"][0] == {"name": "winback_inactive_email.csv", "rows": 2,
-                                    "sha256": hashlib.sha256(data).hexdigest(),
-                                    "bytes": len(data)}
-    # The first export has no predecessor: its removals file holds the header only.
-    removals = (folder / "winback_inactive_email_removals.csv").read_bytes()
-    assert manifest["files"][1] == {"name": "winback_inactive_email_removals.csv", "rows": 0,
-                                    "sha256": hashlib.sha256(removals).hexdigest(),
-                                    "bytes": len(removals)}
+    assert manifest["files"] == [{"name": "winback_inactive_email.csv", "rows": 2,
+                                  "sha256": hashlib.sha256(data).hexdigest(),
+                                  "bytes": len(data)}]
+    # The first export has no predecessor: everyone is an add, nobody a remove.
+    removes = (folder / "winback_inactive_email_removes.csv").read_bytes()
+    assert manifest["removes"] == {
+        "rows": 0, "by_reason": {},
+        "files": [{"name": "winback_inactive_email_removes.csv", "rows": 0,
+                   "sha256": hashlib.sha256(removes).hexdigest(), "bytes": len(removes)}]}
+    assert manifest["adds"]["rows"] == 2
     assert manifest["previous_export_as_of"] is None
+    assert manifest["members"] == {"treatment": 2, "holdout": 0, "capped": 0}
+    assert len(manifest["audience_definition_hash"]) == 16
+    assert manifest["source_run"]
 
 
 def test_a_second_run_for_the_same_date_writes_byte_identical_exports(pipeline):
     tmp_path, _ = pipeline
-    folder = tmp_path / "exports" / EXPORT
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    folder = tmp_path / "exports"
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert len(before) >= 4 * 14  # every audience and platform: file, adds, removes, manifest
     _run(tmp_path)
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before
 
 
 def test_ingest_metadata_reconciles_rows_read_loaded_and_quarantined(pipeline):
@@ -232,8 +240,8 @@ def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch
     # The real suites, with the audience's replaced by one no audience can pass.
     suites = tmp_path / "expectations"
     shutil.copytree(gx_validation.EXPECTATIONS_DIR, suites)
-    (suites / "sync_winback_inactive_email.json").write_text(json.dumps({
-        "name": "sync_winback_inactive_email",
+    (suites / "sync_audience_members.json").write_text(json.dumps({
+        "name": "sync_audience_members",
         "expectations": [{"type": "expect_table_row_count_to_equal", "kwargs": {"value": 0}}],
     }))
     monkeypatch.setattr(gx_validation, "EXPECTATIONS_DIR", suites)
@@ -241,8 +249,104 @@ def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch
     result = _run(tmp_path, expect_success=False)
     assert not result.success
     gx = [e for e in result.get_asset_check_evaluations()
-          if e.asset_check_key.name == "gx_sync_winback_inactive_email"]
+          if e.asset_check_key.name == "gx_sync_audience_members"]
     assert [e.passed for e in gx] == [False]
     assert all(e.passed for e in result.get_asset_check_evaluations()
                if e.asset_check_key.name == "gx_contact_hygiene")
     assert not (tmp_path / "exports").exists()
+
+
+def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
+    tmp_path, _ = pipeline
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT audience, customer_id, holdout_group, spell_started_on, is_capped, is_exported "
+            "FROM activation.audience_membership_daily ORDER BY 1, 2").fetchall()
+    day = dt.date(2026, 6, 30)
+    # C02 (inactive 20 days) and C13 (31 days) are the contactable inactive customers without
+    # an open complaint; C12 (inactive, open complaint) is only on the service list. Nobody is
+    # at risk, C06 (lapsed) spent 25 EUR < 200, and there is no loyalty ledger.
+    assert rows == [
+        ("feedback_request_inactive", "C02", "treatment", day, False, True),
+        ("feedback_request_inactive", "C13", "treatment", day, False, True),
+        ("service_open_complaint", "C12", "treatment", day, False, True),
+        ("winback_inactive_email", "C02", "treatment", day, False, True),
+        ("winback_inactive_email", "C13", "treatment", day, False, True),
+        ("winback_newly_inactive", "C02", "treatment", day, False, True),
+        ("winback_newly_inactive", "C13", "treatment", day, False, True),
+    ]
+
+
+def test_every_configured_platform_file_is_written_with_its_own_header(pipeline):
+    from orchestration.lib.audiences import load_audiences
+
+    tmp_path, _ = pipeline
+    for audience in load_audiences().audiences:
+        for platform in audience.platforms:
+            folder = tmp_path / "exports" / audience.name / platform / AS_OF
+            manifest = json.loads((folder / "manifest.json").read_text())
+            data = (folder / manifest["files"][0]["name"]).read_bytes()
+            first_line = data.decode().split("\r\n")[0]
+            assert first_line == ",".join(manifest["columns"]), (audience.name, platform)
+    service = tmp_path / "exports" / "service_open_complaint" / "hubspot" / AS_OF
+    assert (service / "service_open_complaint.csv").read_text().splitlines()[1].startswith(
+        "cat@example.com,Cat,Complaint")
+
+
+@pytest.fixture(scope="module")
+def holdout_pipeline(tmp_path_factory):
+    """The fixture with a config whose holdout share puts C02 (bucket 0.02) in the holdout of
+    winback_inactive_email, and the same run one day later after C13 opted out."""
+    import yaml
+
+    tmp_path = tmp_path_factory.mktemp("holdout")
+    config = yaml.safe_load((REPO_ROOT / "config" / "audiences.yml").read_text())
+    config["audiences"][0]["holdout_share"] = 0.05
+    path = tmp_path / "audiences.yml"
+    path.write_text(yaml.safe_dump(config))
+    write_landing(tmp_path / "landing")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WINBACK_AUDIENCES", str(path))
+        _run(tmp_path)
+        (tmp_path / "landing" / "consent_events" / "later.jsonl").write_text(json.dumps({
+            "customer_id": "C13", "channel": "email", "status": "opted_out",
+            "source": "preference_centre", "occurred_at": "2026-07-01T08:00:00Z"}) + "\n")
+        _run(tmp_path, as_of="2026-07-01")
+    return tmp_path
+
+
+def test_holdout_members_are_recorded_but_never_exported(holdout_pipeline):
+    from orchestration.lib.audiences import assign_group, load_audiences
+
+    tmp_path = holdout_pipeline
+    seed = load_audiences().holdout_seed
+    assert assign_group(seed, "winback_inactive_email", "C02", 0.05) == "holdout"
+    history = _rows(tmp_path, "SELECT customer_id, holdout_group, was_exported "
+                              "FROM activation.audience_membership_history "
+                              "WHERE audience = 'winback_inactive_email'")
+    assert history["C02"] == {"customer_id": "C02", "holdout_group": "holdout",
+                              "was_exported": False}
+    folder = tmp_path / "exports" / "winback_inactive_email" / "generic_csv" / AS_OF
+    exported = (folder / "winback_inactive_email.csv").read_text()
+    assert "C02" not in exported and "C13" in exported
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["members"] == {"treatment": 1, "holdout": 1, "capped": 0}
+
+
+def test_one_customer_withdrawing_consent_is_exactly_one_remove_on_the_next_export(
+    holdout_pipeline
+):
+    tmp_path = holdout_pipeline
+    folder = tmp_path / "exports" / "winback_inactive_email" / "generic_csv" / "2026-07-01"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["previous_export_as_of"] == AS_OF
+    assert (manifest["adds"]["rows"], manifest["removes"]["rows"]) == (0, 1)
+    assert manifest["removes"]["by_reason"] == {"not_contactable": 1}
+    assert (folder / "winback_inactive_email_removes.csv").read_text().splitlines() == [
+        "customer_id,email,removal_reason", "C13,ivy@example.com,not_contactable"]
+    # The spell that ended is in the history with the run date it ended on.
+    history = _rows(tmp_path, "SELECT customer_id, left_on FROM "
+                              "activation.audience_membership_history "
+                              "WHERE audience = 'winback_inactive_email'")
+    assert history["C13"]["left_on"] == dt.date(2026, 7, 1)
+    assert history["C02"]["left_on"] is None

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from landing_fixture import write_landing
+from orchestration.lib.audiences import audiences_for
 from orchestration.lib.dbt_args import dbt_executable, dbt_vars
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import REPO_ROOT, load_settings
@@ -40,7 +41,7 @@ def _dbt_for_day(warehouse, day: dt.date) -> None:
     # A separate process, as in the pipeline (dbt-duckdb keeps its connection open in-process).
     result = subprocess.run([
         dbt_executable(), "run", "--select", "+customer_status_history +customer_churn_monthly",
-        "--vars", json.dumps(dbt_vars(settings, policies_for(settings))),
+        "--vars", json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings))),
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
     ], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]

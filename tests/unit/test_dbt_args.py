@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.lib.audiences import audiences_for
 from orchestration.lib.dbt_args import dbt_build_args
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import Settings
@@ -14,7 +15,7 @@ def _settings(as_of: dt.date, days: int | None = None) -> Settings:
 
 
 def _args(settings: Settings, select: str | None = None) -> list[str]:
-    return dbt_build_args(settings, policies_for(settings), select)
+    return dbt_build_args(settings, policies_for(settings), audiences_for(settings), select)
 
 
 @pytest.mark.parametrize(
@@ -25,13 +26,15 @@ def _args(settings: Settings, select: str | None = None) -> list[str]:
         (_settings(dt.date(2024, 2, 29), 90), "marts", "2024-02-29", 90, ["--select", "marts"]),
     ],
 )
-def test_build_args_carry_the_as_of_date_policies_and_warehouse(
+def test_build_args_carry_the_as_of_date_policies_audiences_and_warehouse(
     settings, select, as_of, threshold, expected_tail
 ):
     args = _args(settings, select)
     assert args[:2] == ["build", "--vars"]
     variables = json.loads(args[2])
-    assert set(variables) == {"as_of_date", "inactivity_policies", "warehouse_path"}
+    assert set(variables) == {"as_of_date", "audiences", "inactivity_policies", "warehouse_path"}
+    assert variables["audiences"]["conversion_window_days"] == 30
+    assert "winback_inactive_email" in {a["name"] for a in variables["audiences"]["audiences"]}
     assert variables["as_of_date"] == as_of
     assert variables["warehouse_path"] == "/w/x.duckdb"
     policies = variables["inactivity_policies"]

@@ -8,10 +8,12 @@ from orchestration.lib.gx_validation import load_suite, validate_dataframe
 def _members(**overrides):
     frame = pd.DataFrame(
         {
+            "audience": ["winback_x", "winback_x"],
             "customer_id": ["C1", "C2"],
             "email": ["ann@example.com", "bob@example.org"],
-            "inactive_since": ["2026-01-01", "2026-02-01"],
-            "last_order_date": ["2025-07-05", "2025-08-05"],
+            "phone": ["+447700900123", None],
+            "entered_on": ["2026-01-01", "2026-02-01"],
+            "status": ["inactive", "lapsed"],
         }
     )
     for column, values in overrides.items():
@@ -20,14 +22,14 @@ def _members(**overrides):
 
 
 def test_a_clean_audience_passes_the_export_suite():
-    outcome = validate_dataframe(load_suite("sync_winback_inactive_email"), _members(), "customer_id")
+    outcome = validate_dataframe(load_suite("sync_audience_members"), _members(), "customer_id")
     assert outcome.success
     assert outcome.rows == 2
 
 
 def test_failures_name_row_keys_and_never_values():
     dirty = _members(email=["=HYPERLINK@evil.example", "Secret.Person@Example.org"])
-    outcome = validate_dataframe(load_suite("sync_winback_inactive_email"), dirty, "customer_id")
+    outcome = validate_dataframe(load_suite("sync_audience_members"), dirty, "customer_id")
     assert not outcome.success
     regex_failures = [f.unexpected_keys for f in outcome.failed
                       if f.expectation == "expect_column_values_to_match_regex"]
@@ -39,7 +41,7 @@ def test_failures_name_row_keys_and_never_values():
 
 def test_regexes_are_anchored_so_a_valid_substring_does_not_pass():
     outcome = validate_dataframe(
-        load_suite("sync_winback_inactive_email"),
+        load_suite("sync_audience_members"),
         _members(email=["junk ann@example.com junk", "bob@example.org"]),
         "customer_id",
     )
@@ -60,7 +62,7 @@ def test_every_failing_row_key_is_reported_not_only_the_first():
     """Regression: GX groups keys as [{key: [...]}] with exclude_unexpected_values; only the first
     one used to be reported."""
     dirty = _members(email=["=a@evil.example", "=b@evil.example"])
-    outcome = validate_dataframe(load_suite("sync_winback_inactive_email"), dirty, "customer_id")
+    outcome = validate_dataframe(load_suite("sync_audience_members"), dirty, "customer_id")
     failed = {(f.expectation, f.column): f for f in outcome.failed}
     assert sorted(failed[("expect_column_values_to_match_regex", "email")].unexpected_keys) == [
         "C1", "C2"]
@@ -97,3 +99,11 @@ def test_the_consent_gate_suite_fails_a_contactable_customer_without_consent_or_
                       "is_contactable_email,is_email_suppressed": ["C3"]}
     clean = frame.assign(is_contactable_email=[True, False, False])
     assert validate_dataframe(load_suite("contact_hygiene"), clean, "customer_id").success
+
+
+def test_the_audience_suite_fails_one_address_twice_in_an_audience_but_not_across_audiences():
+    twice = _members(email=["ann@example.com", "ann@example.com"])
+    outcome = validate_dataframe(load_suite("sync_audience_members"), twice, "customer_id")
+    assert [f.expectation for f in outcome.failed] == ["expect_compound_columns_to_be_unique"]
+    across = twice.assign(audience=["winback_x", "nudge_y"])
+    assert validate_dataframe(load_suite("sync_audience_members"), across, "customer_id").success

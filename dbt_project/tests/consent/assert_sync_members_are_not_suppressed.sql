@@ -1,4 +1,4 @@
-{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_winback_inactive_email'}}}) }}
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_audience_members'}}}) }}
 -- Consent rule: no audience member's address is suppressed (bounce, complaint, unsubscribe,
 -- manual) as of the run date, matched on the normalised form and on lower(trim()) alike.
 with suppressed as (
@@ -14,5 +14,5 @@ with suppressed as (
 )
 
 select sync.customer_id
-from {{ ref('sync_winback_inactive_email') }} as sync
+from {{ ref('sync_audience_members') }} as sync
 inner join suppressed on sync.email = suppressed.email

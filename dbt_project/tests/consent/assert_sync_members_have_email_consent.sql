@@ -1,4 +1,4 @@
-{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_winback_inactive_email'}}}) }}
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_audience_members'}}}) }}
 -- Consent rule: every audience member's latest email consent event as of the run date is
 -- opted_in (no event = no consent). Recomputed from staging, independently of contact_hygiene.
 with latest as (
@@ -14,6 +14,6 @@ with latest as (
 )
 
 select sync.customer_id
-from {{ ref('sync_winback_inactive_email') }} as sync
+from {{ ref('sync_audience_members') }} as sync
 left join latest on sync.customer_id = latest.customer_id and latest.event_rank = 1
 where latest.consent_status is null or latest.consent_status <> 'opted_in'

@@ -1,9 +1,9 @@
-{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_winback_inactive_email'}}}) }}
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'sync_audience_members'}}}) }}
 -- Hygiene rule: every audience member's exported address is the valid, normalised address of
 -- their current CRM record, not a role or disposable address (uniqueness: the unique test on email).
 with members as (
     select sync.customer_id, sync.email, customers.email_raw
-    from {{ ref('sync_winback_inactive_email') }} as sync
+    from {{ ref('sync_audience_members') }} as sync
     left join {{ ref('int_customers_as_of') }} as customers
         on sync.customer_id = customers.customer_id
 )

@@ -16,6 +16,7 @@ from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.hygiene.summary import SUMMARY_MODEL, with_hygiene_summary
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.audiences import audiences_for
 from orchestration.lib.dbt_args import dbt_build_args, dbt_executable
 from orchestration.lib.policies import policies_for
 
@@ -25,7 +26,9 @@ AFTER_MODELS = "source:models+"
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
     settings = winback.settings()
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
-    events = dbt.cli(dbt_build_args(settings, policies_for(settings)), context=context).stream()
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    events = dbt.cli(args, context=context).stream()
+    # The contact hygiene summary gets its counts as metadata, whichever step builds it.
     yield from with_hygiene_summary(
         events,
         lambda output: context.asset_key_for_output(output.output_name).path[-1] == SUMMARY_MODEL,

@@ -61,14 +61,15 @@ suite_checks = [
         ),
     ),
     build_suite_check(
-        "sync_winback_inactive_email",
+        "sync_audience_members",
         "customer_id",
         blocking=True,
         description=(
-            "Last gate before the win-back email file is written: one normalised, well-formed "
-            "address per member, every member inactive with a crossing date. Blocking."
+            "Last gate before any audience file is written: one normalised, well-formed "
+            "address per member and audience, E.164 phones, every member with a send date. "
+            "Blocking."
         ),
-    )
+    ),
 ]
 
 defs = dg.Definitions(asset_checks=suite_checks)

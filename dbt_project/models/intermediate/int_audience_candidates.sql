@@ -1,0 +1,155 @@
+{%- set config = audiences() -%}
+{%- set default_points_window = 30 -%}
+
+-- Who qualifies for each configured audience as of the run date (config/audiences.yml, passed
+-- as the var `audiences`), before the frequency cap, with the holdout group and every column an
+-- export may carry. Filters are generated from structured fields, never from SQL in the config.
+-- Everybody here is contactable on the audience's channel; promotions leave out customers with
+-- an open complaint and the service list holds only them.
+with status as (
+    select customer_id, as_of_date, status, last_order_date, days_since_last_order, inactive_since
+    from {{ ref('customer_inactivity_status') }}
+),
+
+activity as (
+    select customer_id, last_category, rfm_segment, revenue_main_currency, main_currency
+    from {{ ref('customer_activity') }}
+),
+
+contacts as (
+    select customer_id, email_normalized, phone_e164, is_contactable_email
+    from {{ ref('contact_hygiene') }}
+),
+
+customers as (
+    select customer_id, first_name, last_name, country_code, postal_code
+    from {{ ref('int_customers_as_of') }}
+),
+
+support as (
+    select customer_id, has_open_complaint from {{ ref('int_customer_support_flags') }}
+),
+
+loyalty as (
+    select customer_id, points_balance from {{ ref('int_customer_loyalty_balance') }}
+),
+
+-- Points granted up to the as-of day that are still valid at its end.
+valid_points as (
+    select customer_id, points, expires_at
+    from {{ ref('stg_shop__loyalty_ledger') }}
+    where occurred_at < {{ as_of_cutoff() }}
+      and points > 0
+      and expires_at is not null
+      and expires_at >= {{ as_of_cutoff() }}
+),
+
+base as (
+    select
+        status.customer_id,
+        status.as_of_date,
+        status.status,
+        status.last_order_date,
+        status.days_since_last_order,
+        status.inactive_since,
+        {{ dbt.datediff('status.inactive_since', 'status.as_of_date', 'day') }} as days_inactive,
+        activity.last_category,
+        activity.rfm_segment,
+        activity.revenue_main_currency,
+        activity.main_currency,
+        contacts.email_normalized as email,
+        contacts.phone_e164 as phone,
+        contacts.is_contactable_email,
+        customers.first_name,
+        customers.last_name,
+        customers.country_code as country,
+        customers.postal_code,
+        coalesce(support.has_open_complaint, false) as has_open_complaint,
+        cast(coalesce(loyalty.points_balance, 0) as {{ dbt.type_int() }}) as loyalty_points
+    from status
+    inner join contacts on status.customer_id = contacts.customer_id
+    inner join customers on status.customer_id = customers.customer_id
+    left join activity on status.customer_id = activity.customer_id
+    left join support on status.customer_id = support.customer_id
+    left join loyalty on status.customer_id = loyalty.customer_id
+),
+
+{% for audience in config['audiences'] %}
+{%- set window = audience['points_expiring_within_days'] or default_points_window %}
+expiring_{{ loop.index }} as (
+    -- Points that expire within {{ window }} days of the as-of day.
+    select
+        customer_id,
+        sum(points) as points_expiring,
+        min(expires_at) as first_expiry
+    from valid_points
+    where expires_at < {{ dbt.dateadd('day', window, as_of_cutoff()) }}
+    group by customer_id
+),
+
+audience_{{ loop.index }} as (
+    select
+        cast('{{ audience["name"] }}' as {{ dbt.type_string() }}) as audience,
+        cast('{{ audience["definition_hash"] }}' as {{ dbt.type_string() }}) as definition_hash,
+        base.*,
+        -- Never more than the balance: a redemption may already have used expiring points.
+        case
+            when expiring.points_expiring is null then 0
+            when expiring.points_expiring < base.loyalty_points then expiring.points_expiring
+            else base.loyalty_points
+        end as points_expiring,
+        cast(expiring.first_expiry as date) as points_expire_on
+    from base
+    left join expiring_{{ loop.index }} as expiring on base.customer_id = expiring.customer_id
+    where base.is_contactable_email
+      and base.status in {{ text_list(audience['statuses']) }}
+      {%- if audience['purpose'] == 'service' %}
+      and base.has_open_complaint
+      {%- else %}
+      and not base.has_open_complaint
+      {%- endif %}
+      {%- if audience['rfm_segments'] %}
+      and base.rfm_segment in {{ text_list(audience['rfm_segments']) }}
+      {%- endif %}
+      {%- if audience['min_revenue'] is not none %}
+      and base.revenue_main_currency >= {{ audience['min_revenue'] }}
+      {%- endif %}
+      {%- if audience['days_inactive_min'] is not none %}
+      and base.days_inactive >= {{ audience['days_inactive_min'] }}
+      {%- endif %}
+      {%- if audience['days_inactive_max'] is not none %}
+      and base.days_inactive <= {{ audience['days_inactive_max'] }}
+      {%- endif %}
+),
+{% endfor %}
+
+candidates as (
+{%- for audience in config['audiences'] %}
+    select * from audience_{{ loop.index }}
+    {%- if audience['points_expiring_within_days'] %}
+    where points_expiring > 0
+    {%- endif %}
+    {{ 'union all' if not loop.last }}
+{%- endfor %}
+),
+
+shares as (
+{%- for audience in config['audiences'] %}
+    select
+        cast('{{ audience["name"] }}' as {{ dbt.type_string() }}) as audience,
+        cast({{ audience['holdout_share'] }} * 4294967296 as {{ type_double() }}) as holdout_below,
+        cast({{ audience['frequency_cap_days'] }} as {{ dbt.type_int() }}) as frequency_cap_days
+    {{ 'union all' if not loop.last }}
+{%- endfor %}
+)
+
+select
+    candidates.*,
+    shares.frequency_cap_days,
+    case
+        when {{ holdout_bucket(config['holdout_seed'], 'candidates.audience', 'candidates.customer_id') }}
+            < shares.holdout_below then 'holdout'
+        else 'treatment'
+    end as holdout_group
+from candidates
+inner join shares on candidates.audience = shares.audience

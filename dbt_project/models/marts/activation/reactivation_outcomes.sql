@@ -1,0 +1,87 @@
+{{ config(contract={'enforced': true}) }}
+{%- set window = audiences()['conversion_window_days'] | int %}
+
+-- Did win-back work? Per audience and send date (the day a membership spell started: the
+-- treatment group's adds file), treated vs holdout customers, how many bought within the
+-- conversion window after the send date, conversion rates, and the absolute lift (treated
+-- rate - holdout rate) with a 95 % Wald confidence interval. Spells held back by the frequency
+-- cap are left out of both groups. Purchases count up to the run's as-of date, so a send date
+-- whose window has not ended yet is marked incomplete.
+with spells as (
+    select audience, customer_id, holdout_group, entered_on as send_date
+    from {{ ref('audience_membership_history') }}
+    where not is_capped
+),
+
+purchases as (
+    select customer_id, order_date
+    from {{ ref('int_orders_as_of') }}
+    where is_purchase
+),
+
+spell_outcomes as (
+    select
+        spells.audience,
+        spells.send_date,
+        spells.customer_id,
+        spells.holdout_group,
+        max(case when purchases.order_date is not null then 1 else 0 end) as converted
+    from spells
+    left join purchases
+        on spells.customer_id = purchases.customer_id
+        and purchases.order_date > spells.send_date
+        and purchases.order_date <= {{ dbt.dateadd('day', window, 'spells.send_date') }}
+    group by spells.audience, spells.send_date, spells.customer_id, spells.holdout_group
+),
+
+grouped as (
+    select
+        audience,
+        send_date,
+        sum(case when holdout_group = 'treatment' then 1 else 0 end) as treated_customers,
+        sum(case when holdout_group = 'treatment' then converted else 0 end) as treated_conversions,
+        sum(case when holdout_group = 'holdout' then 1 else 0 end) as holdout_customers,
+        sum(case when holdout_group = 'holdout' then converted else 0 end) as holdout_conversions
+    from spell_outcomes
+    group by audience, send_date
+),
+
+rates as (
+    select
+        *,
+        case when treated_customers > 0
+            then cast(treated_conversions as {{ type_double() }}) / treated_customers
+        end as treated_conversion_rate,
+        case when holdout_customers > 0
+            then cast(holdout_conversions as {{ type_double() }}) / holdout_customers
+        end as holdout_conversion_rate
+    from grouped
+),
+
+lift as (
+    select
+        *,
+        treated_conversion_rate - holdout_conversion_rate as absolute_lift,
+        sqrt(
+            treated_conversion_rate * (1 - treated_conversion_rate) / treated_customers
+            + holdout_conversion_rate * (1 - holdout_conversion_rate) / holdout_customers
+        ) as lift_standard_error
+    from rates
+)
+
+select
+    audience,
+    send_date,
+    {{ as_of_date() }} as as_of_date,
+    cast({{ window }} as {{ dbt.type_int() }}) as conversion_window_days,
+    {{ dbt.dateadd('day', window, 'send_date') }} <= {{ as_of_date() }} as is_window_complete,
+    cast(treated_customers as {{ dbt.type_int() }}) as treated_customers,
+    cast(treated_conversions as {{ dbt.type_int() }}) as treated_conversions,
+    cast(treated_conversion_rate as {{ type_double() }}) as treated_conversion_rate,
+    cast(holdout_customers as {{ dbt.type_int() }}) as holdout_customers,
+    cast(holdout_conversions as {{ dbt.type_int() }}) as holdout_conversions,
+    cast(holdout_conversion_rate as {{ type_double() }}) as holdout_conversion_rate,
+    cast(absolute_lift as {{ type_double() }}) as absolute_lift,
+    cast(absolute_lift - 1.959964 * lift_standard_error as {{ type_double() }}) as lift_ci_low,
+    cast(absolute_lift + 1.959964 * lift_standard_error as {{ type_double() }}) as lift_ci_high
+from lift

@@ -1,0 +1,173 @@
+"""Audience exports: one asset per audience and platform (config/audiences.yml).
+
+Each asset writes, for the run's as-of date, the platform's import file (split at its limits),
+the adds and removes since the previous export, and a manifest, last. All of them run in one
+step so the write-time consent gate (current consent, suppressions and erasures) is built once.
+"""
+
+import json
+
+import dagster as dg
+
+from orchestration.defs.dbt.assets import dbt_model_key
+from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.audience_export import ExportResult, export_audience
+from orchestration.lib.audiences import Audience, AudienceConfig, load_audiences
+from orchestration.lib.contact_gate import blocked_members, open_gate
+from orchestration.lib.platforms import load_limits, platform_for
+
+SYNC_MODEL = "sync_audience_members"
+MEMBERSHIP_MODEL = "audience_membership_daily"
+FETCH_ROWS = 10_000
+
+
+def export_key(audience: str, platform: str) -> dg.AssetKey:
+    return dg.AssetKey(["exports", f"{audience}_{platform}"])
+
+
+def sync_model_checksum() -> str:
+    """Checksum of the sync model in the dbt manifest: which SQL built the members."""
+    manifest = json.loads(winback_project.manifest_path.read_text())
+    return manifest["nodes"][f"model.winback.{SYNC_MODEL}"]["checksum"]["checksum"][:16]
+
+
+def _member_rows(con, audience: str):
+    """Members of one audience that pass the gate, ordered by customer id, as mappings."""
+    cursor = con.cursor()
+    cursor.execute(
+        f"SELECT * FROM wh.activation.{SYNC_MODEL} WHERE audience = ? "
+        "AND customer_id NOT IN (SELECT customer_id FROM gate_blocked) ORDER BY customer_id",
+        [audience],
+    )
+    names = [d[0] for d in cursor.description]
+    try:
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            for row in batch:
+                yield dict(zip(names, row, strict=True))
+    finally:
+        cursor.close()
+
+
+def removal_reason_sql(audience: str) -> str:
+    """Why a customer in the previous generic file is not in this one (evaluated in the gate's
+    connection, on the previous row `o`): erased, not contactable now, still a member under a
+    new address, or left the audience (status changed, capped, ...)."""
+    return (
+        "CASE WHEN o.customer_id IN (SELECT customer_id FROM gate_erased) THEN 'erased' "
+        "WHEN o.customer_id IN (SELECT customer_id FROM gate_blocked) OR NOT coalesce(("
+        "SELECT h.is_contactable_email FROM wh.contacts.contact_hygiene AS h "
+        "WHERE h.customer_id = o.customer_id), false) THEN 'not_contactable' "
+        f"WHEN o.customer_id IN (SELECT customer_id FROM wh.activation.{SYNC_MODEL} "
+        f"WHERE audience = '{audience}') THEN 'email_changed' "
+        "ELSE 'left_audience' END"
+    )
+
+
+def _group_counts(con, audience: str, as_of: str) -> dict[str, int]:
+    row = con.execute(
+        "SELECT count(*) FILTER (WHERE holdout_group = 'treatment' AND NOT is_capped), "
+        "count(*) FILTER (WHERE holdout_group = 'holdout' AND NOT is_capped), "
+        "count(*) FILTER (WHERE is_capped) "
+        f"FROM wh.activation.{MEMBERSHIP_MODEL} WHERE audience = ? AND as_of_date = ?",
+        [audience, as_of],
+    ).fetchone()
+    return {"treatment": row[0], "holdout": row[1], "capped": row[2]}
+
+
+def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict:
+    paths = [str(f.path) for f in result.files]
+    return {
+        "dagster/row_count": result.rows,
+        "rows": result.rows,
+        "adds": result.added,
+        "removes": result.removed,
+        "removes_by_reason": dg.MetadataValue.json(
+            result.manifest["removes"].get("by_reason", {})),
+        "files": dg.MetadataValue.json(paths),
+        "path": dg.MetadataValue.path(paths[0]),
+        "adds_path": dg.MetadataValue.path(str(result.adds[0].path)),
+        "removes_path": dg.MetadataValue.path(str(result.removes[0].path)),
+        "manifest": dg.MetadataValue.path(str(result.folder / "manifest.json")),
+        "previous_export_as_of": result.previous_as_of or "none",
+        "holdout_members": groups["holdout"],
+        "capped_members": groups["capped"],
+        "dropped_at_write": sum(dropped.values()),
+        "dropped_at_write_by_reason": dg.MetadataValue.json(dict(sorted(dropped.items()))),
+        "definition_hash": audience.definition_hash,
+        "warnings": dg.MetadataValue.json(result.manifest["warnings"]),
+    }
+
+
+def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetSpec(
+            key=export_key(audience.name, platform),
+            deps=[dbt_model_key(SYNC_MODEL), dbt_model_key("contact_hygiene")],
+            group_name="activation",
+            kinds={"csv"},
+            description=f"{audience.description.strip()} Import file for {platform}, with "
+            "adds, removes and a manifest per as-of date.",
+            metadata={"audience": audience.name, "platform": platform},
+        )
+        for audience in config.audiences
+        for platform in audience.platforms
+    ]
+
+    @dg.multi_asset(specs=specs, can_subset=True, name="audience_exports")
+    def audience_exports(context: dg.AssetExecutionContext, winback: WinbackConfig):
+        """Write the selected audience files. Right before writing, consent, suppressions and
+        erasure requests are read again as they stand now (issue-4's gate), and anyone newly
+        opted out, suppressed or erased is left out, so they show up as removes."""
+        settings = winback.settings()
+        as_of = settings.as_of.isoformat()
+        current = load_audiences()
+        limits = load_limits()
+        definition_common = {
+            "audience_config_version": current.version,
+            "sync_model_checksum": sync_model_checksum(),
+        }
+        selected = context.selected_asset_keys
+        with open_gate(settings.warehouse, settings.landing_dir, settings.source_timezone) as con:
+            for audience in current.audiences:
+                platforms = [p for p in audience.platforms
+                             if export_key(audience.name, p) in selected]
+                if not platforms:
+                    continue
+                members = (f"(SELECT customer_id, email FROM wh.activation.{SYNC_MODEL} "
+                           f"WHERE audience = '{audience.name}')")
+                dropped = blocked_members(con, members)
+                groups = _group_counts(con, audience.name, as_of)
+                for platform_name in platforms:
+                    platform = platform_for(platform_name, audience.personalisation,
+                                            limits[platform_name], audience.name)
+                    result = export_audience(
+                        settings.export_dir,
+                        audience=audience.name,
+                        platform=platform,
+                        limits=limits[platform_name],
+                        as_of=settings.as_of,
+                        members=_member_rows(con, audience.name),
+                        definition={"audience_definition_hash": audience.definition_hash,
+                                    **definition_common},
+                        source_run=context.run_id,
+                        extra={"members": groups,
+                               "dropped_at_write": dict(sorted(dropped.items()))},
+                        con=con,
+                        # Only the generic file carries customer ids to explain a removal.
+                        removal_reason_sql=(removal_reason_sql(audience.name)
+                                            if platform_name == "generic_csv" else None),
+                    )
+                    context.log.info(
+                        f"{audience.name} -> {platform_name}: {result.rows} rows, "
+                        f"{result.added} adds, {result.removed} removes in {result.folder}"
+                    )
+                    yield dg.MaterializeResult(
+                        asset_key=export_key(audience.name, platform_name),
+                        metadata=_metadata(result, audience, groups, dropped),
+                    )
+
+    return audience_exports
+
+
+defs = dg.Definitions(assets=[build_audience_exports(load_audiences())])

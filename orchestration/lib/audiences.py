@@ -1,0 +1,282 @@
+"""Audience definitions from a version-controlled YAML file, validated on load.
+
+Each audience is a set of structured filters over the inactivity and activity marts (statuses,
+RFM segments, a value floor, days since becoming inactive, expiring loyalty points, open
+complaints), plus how it is activated: channel, frequency cap, holdout share, platforms and the
+personalisation fields its files carry. No SQL is accepted from the file: the dbt models turn
+these fields into SQL. Errors name the file, the audience and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration.lib.settings import REPO_ROOT, Settings
+
+DEFAULT_PATH = REPO_ROOT / "config" / "audiences.yml"
+
+STATUSES = ("prospect", "active", "at_risk", "inactive", "lapsed", "reactivated")
+RFM_SEGMENTS = (
+    "Champions", "Loyal", "Potential Loyalists", "New", "Promising", "Need Attention",
+    "About to Sleep", "At Risk", "Cannot Lose Them", "Hibernating", "Lost",
+)
+PURPOSES = ("promotion", "service")
+CHANNELS = ("email",)
+PLATFORMS = (
+    "generic_csv", "mailchimp", "klaviyo", "braze", "hubspot", "sendgrid",
+    "google_customer_match", "meta",
+)
+# Member columns a file may carry beyond the platform's identifiers (see the sync model).
+PERSONALISATION_FIELDS = (
+    "first_name", "last_name", "phone", "country", "postal_code", "last_category",
+    "last_order_date", "inactive_since", "days_since_last_order", "rfm_segment",
+    "revenue_main_currency", "main_currency", "loyalty_points", "points_expiring",
+    "points_expire_on",
+)
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_SEED = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_KNOWN_KEYS = {
+    "name", "description", "purpose", "statuses", "rfm_segments", "min_revenue",
+    "days_inactive", "points_expiring_within_days", "channel", "frequency_cap_days",
+    "holdout_share", "platforms", "personalisation",
+}
+
+
+class AudienceConfigError(ValueError):
+    """The audience file is malformed; the message names the audience, the field and the fix."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    name: str
+    description: str
+    purpose: str
+    statuses: tuple[str, ...]
+    rfm_segments: tuple[str, ...]
+    min_revenue: float | None
+    days_inactive_min: int | None
+    days_inactive_max: int | None
+    points_expiring_within_days: int | None
+    channel: str
+    frequency_cap_days: int
+    holdout_share: float
+    platforms: tuple[str, ...]
+    personalisation: tuple[str, ...]
+    definition_hash: str
+
+    def as_dbt_var(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key, value in data.items():
+            if isinstance(value, tuple):
+                data[key] = list(value)
+        return data
+
+
+@dataclass(frozen=True)
+class AudienceConfig:
+    version: str
+    holdout_seed: str
+    conversion_window_days: int
+    audiences: tuple[Audience, ...]
+
+    def get(self, name: str) -> Audience:
+        for audience in self.audiences:
+            if audience.name == name:
+                return audience
+        raise KeyError(name)
+
+    def as_dbt_var(self) -> dict[str, Any]:
+        """One JSON-able dbt var (`audiences`) for the sync and membership models."""
+        return {
+            "version": self.version,
+            "holdout_seed": self.holdout_seed,
+            "conversion_window_days": self.conversion_window_days,
+            "audiences": [a.as_dbt_var() for a in self.audiences],
+        }
+
+
+class _Fields:
+    """Typed access to one audience entry; every error names the audience and the field."""
+
+    def __init__(self, source: str, where: str, data: dict[str, Any]) -> None:
+        self.source, self.where, self.data = source, where, data
+
+    def error(self, field: str, problem: str) -> AudienceConfigError:
+        return AudienceConfigError(f"{self.source}: {self.where}: field '{field}' {problem}")
+
+    def text(self, field: str, *, required: bool = True) -> str | None:
+        value = self.data.get(field)
+        if value is None:
+            if required:
+                raise self.error(field, "is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(field, "must be non-empty text")
+        return value.strip()
+
+    def choice(self, field: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+        value = self.data.get(field, default)
+        if value not in allowed:
+            raise self.error(field, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    def choices(self, field: str, allowed: tuple[str, ...], *, required: bool) -> tuple[str, ...]:
+        value = self.data.get(field)
+        if value is None:
+            if required:
+                raise self.error(field, "is required (a list)")
+            return ()
+        if not isinstance(value, list) or (required and not value):
+            raise self.error(field, "must be a non-empty list")
+        unknown = [v for v in value if v not in allowed]
+        if unknown:
+            raise self.error(field, f"has unknown values {unknown}; allowed: {', '.join(allowed)}")
+        if len(set(value)) != len(value):
+            raise self.error(field, "lists a value twice")
+        return tuple(value)
+
+    def integer(self, field: str, value: Any, *, minimum: int = 0) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(field, f"must be a whole number >= {minimum}; got {value!r}")
+        return value
+
+    def number(self, field: str, value: Any, *, minimum: float, below: float | None) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(field, f"must be a number; got {value!r}")
+        if value < minimum or (below is not None and value >= below):
+            bound = f"from {minimum} and below {below}" if below is not None else f">= {minimum}"
+            raise self.error(field, f"must be {bound}; got {value!r}")
+        return float(value)
+
+
+def _definition_hash(entry: dict[str, Any], seed: str) -> str:
+    canonical = json.dumps({"audience": entry, "holdout_seed": seed}, sort_keys=True,
+                           separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _parse_audience(source: str, index: int, entry: Any, seed: str) -> Audience:
+    if not isinstance(entry, dict):
+        raise AudienceConfigError(f"{source}: audiences[{index}] must be a mapping of fields")
+    name = entry.get("name")
+    where = f"audience {name!r}" if isinstance(name, str) else f"audiences[{index}]"
+    f = _Fields(source, where, entry)
+    unknown = sorted(set(entry) - _KNOWN_KEYS)
+    if unknown:
+        raise f.error(unknown[0], "is not a known field (free SQL or ad-hoc filters are not "
+                                  f"accepted); known fields: {', '.join(sorted(_KNOWN_KEYS))}")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise f.error("name", "must be lower-case letters, digits and _ (starting with a "
+                              f"letter, at most 48 characters); got {name!r}")
+    description = f.text("description")
+    purpose = f.choice("purpose", PURPOSES, default="promotion")
+    statuses = f.choices("statuses", STATUSES, required=True)
+    segments = f.choices("rfm_segments", RFM_SEGMENTS, required=False)
+    min_revenue = entry.get("min_revenue")
+    if min_revenue is not None:
+        min_revenue = f.number("min_revenue", min_revenue, minimum=0, below=None)
+    days = entry.get("days_inactive")
+    days_min = days_max = None
+    if days is not None:
+        if not isinstance(days, dict) or not days or set(days) - {"min", "max"}:
+            raise f.error("days_inactive", "must be a mapping with min and/or max days")
+        if "min" in days:
+            days_min = f.integer("days_inactive.min", days["min"])
+        if "max" in days:
+            days_max = f.integer("days_inactive.max", days["max"])
+        if days_min is not None and days_max is not None and days_min > days_max:
+            raise f.error("days_inactive", f"has min {days_min} above max {days_max}")
+        if not set(statuses) <= {"inactive", "lapsed"}:
+            raise f.error("days_inactive", "applies only to the statuses inactive and lapsed "
+                                           "(others have no inactive_since)")
+    points = entry.get("points_expiring_within_days")
+    if points is not None:
+        points = f.integer("points_expiring_within_days", points, minimum=1)
+    channel = f.choice("channel", CHANNELS, default="email")
+    if "frequency_cap_days" not in entry:
+        raise f.error("frequency_cap_days", "is required (0 for no cap)")
+    cap = f.integer("frequency_cap_days", entry["frequency_cap_days"])
+    if "holdout_share" not in entry:
+        raise f.error("holdout_share", "is required (0 for no holdout)")
+    holdout = f.number("holdout_share", entry["holdout_share"], minimum=0, below=0.5)
+    if purpose == "service" and holdout:
+        raise f.error("holdout_share", "must be 0 for a service list (service is not an "
+                                       "experiment)")
+    platforms = f.choices("platforms", PLATFORMS, required=True)
+    personalisation = f.choices("personalisation", PERSONALISATION_FIELDS, required=False)
+    if points is None and {"points_expiring", "points_expire_on"} & set(personalisation):
+        raise f.error("personalisation", "lists expiring points, which need "
+                                         "points_expiring_within_days")
+    return Audience(
+        name=name, description=description, purpose=purpose, statuses=statuses,
+        rfm_segments=segments, min_revenue=min_revenue, days_inactive_min=days_min,
+        days_inactive_max=days_max, points_expiring_within_days=points, channel=channel,
+        frequency_cap_days=cap, holdout_share=holdout, platforms=platforms,
+        personalisation=personalisation, definition_hash=_definition_hash(entry, seed),
+    )
+
+
+def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
+    if not isinstance(data, dict):
+        raise AudienceConfigError(f"{source}: the file must be a mapping with version, "
+                                  "holdout_seed and audiences")
+    for key in ("version", "holdout_seed"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise AudienceConfigError(f"{source}: field '{key}' is required (text)")
+    entries = data.get("audiences")
+    if not isinstance(entries, list) or not entries:
+        raise AudienceConfigError(f"{source}: field 'audiences' must be a non-empty list")
+    seed = data["holdout_seed"].strip()
+    if not _SEED.match(seed):
+        raise AudienceConfigError(f"{source}: field 'holdout_seed' must be letters, digits, "
+                                  "'.', '_' or '-' (at most 64)")
+    audiences = tuple(_parse_audience(source, i, e, seed) for i, e in enumerate(entries))
+    seen: set[str] = set()
+    for audience in audiences:
+        if audience.name in seen:
+            raise AudienceConfigError(f"{source}: audience {audience.name!r}: field 'name' is "
+                                      "used twice")
+        seen.add(audience.name)
+    window = data.get("conversion_window_days", 30)
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 365:
+        raise AudienceConfigError(f"{source}: field 'conversion_window_days' must be a whole "
+                                  f"number of days from 1 to 365; got {window!r}")
+    return AudienceConfig(version=data["version"].strip(), holdout_seed=seed,
+                          conversion_window_days=window, audiences=audiences)
+
+
+def load_audiences(path: Path = DEFAULT_PATH) -> AudienceConfig:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise AudienceConfigError(f"{path}: audience file not found") from exc
+    except yaml.YAMLError as exc:
+        raise AudienceConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    return parse_audiences(data, str(path))
+
+
+def audiences_for(settings: Settings) -> AudienceConfig:
+    """The audiences a run uses (WINBACK_AUDIENCES, default config/audiences.yml)."""
+    return load_audiences(settings.audiences_file)
+
+
+HOLDOUT_BUCKETS = 2**32
+
+
+def holdout_bucket(seed: str, audience: str, customer_id: str) -> float:
+    """A stable number in [0, 1) from md5(seed|audience|customer_id): the first 8 hex digits
+    as an integer over 2**32. The dbt macro `holdout_bucket` computes the same value in SQL."""
+    digest = hashlib.md5(f"{seed}|{audience}|{customer_id}".encode(), usedforsecurity=False)
+    return int(digest.hexdigest()[:8], 16) / HOLDOUT_BUCKETS
+
+
+def assign_group(seed: str, audience: str, customer_id: str, holdout_share: float) -> str:
+    """'holdout' for the customers whose bucket falls below the share, else 'treatment'."""
+    return "holdout" if holdout_bucket(seed, audience, customer_id) < holdout_share else "treatment"

@@ -1,0 +1,300 @@
+"""Import-file layouts for the platforms Winback exports to (facts: shared PLATFORMS.md).
+
+A platform turns one audience member (a mapping of the sync model's columns) into one CSV row in
+its exact column layout. Email platforms get plain values (names escaped for spreadsheets); the
+two ad platforms get lowercase hex SHA-256 of each value after that platform's own
+normalisation. Size and row limits live in config/platforms.yml with the date they were checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration.lib.exports import spreadsheet_safe
+from orchestration.lib.settings import REPO_ROOT
+
+LIMITS_PATH = REPO_ROOT / "config" / "platforms.yml"
+Member = Mapping[str, Any]
+
+# Personalisation fields that are free text (escaped for spreadsheets in plain files).
+TEXT_FIELDS = {"first_name", "last_name", "last_category", "rfm_segment", "postal_code"}
+
+
+class PlatformConfigError(ValueError):
+    """config/platforms.yml is malformed; the message names the platform and the field."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    checked_on: dt.date
+    max_rows: int | None = None
+    max_bytes: int | None = None
+    min_rows: int | None = None
+    max_field_bytes: int | None = None
+    verified: bool = True
+
+    def as_manifest(self) -> dict[str, Any]:
+        return {
+            "checked_on": self.checked_on.isoformat(),
+            "max_rows": self.max_rows,
+            "max_bytes": self.max_bytes,
+            "min_rows": self.min_rows,
+            "verified": self.verified,
+        }
+
+
+def load_limits(path: Path = LIMITS_PATH) -> dict[str, Limits]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    platforms = data.get("platforms") if isinstance(data, dict) else None
+    if not isinstance(platforms, dict):
+        raise PlatformConfigError(f"{path}: field 'platforms' must be a mapping")
+    limits = {}
+    for name, entry in platforms.items():
+        if name not in PLATFORMS:
+            raise PlatformConfigError(f"{path}: platform {name!r} is not one Winback writes")
+        if not isinstance(entry, dict) or not isinstance(entry.get("checked_on"), dt.date):
+            raise PlatformConfigError(f"{path}: platform {name!r}: field 'checked_on' must be "
+                                      "a date (YYYY-MM-DD)")
+        for key in ("max_rows", "max_bytes", "min_rows", "max_field_bytes"):
+            value = entry.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise PlatformConfigError(f"{path}: platform {name!r}: field {key!r} must be a "
+                                          f"positive whole number or null; got {value!r}")
+        limits[name] = Limits(
+            checked_on=entry["checked_on"], max_rows=entry.get("max_rows"),
+            max_bytes=entry.get("max_bytes"), min_rows=entry.get("min_rows"),
+            max_field_bytes=entry.get("max_field_bytes"),
+            verified=bool(entry.get("verified", True)),
+        )
+    missing = sorted(set(PLATFORMS) - set(limits))
+    if missing:
+        raise PlatformConfigError(f"{path}: platforms {missing} have no limits entry")
+    return limits
+
+
+# ---------------------------------------------------------------------------------------------
+# Cell formatting and normalisers
+# ---------------------------------------------------------------------------------------------
+
+def cell(value: Any) -> str:
+    """ISO dates, true/false, '.' decimals, empty for missing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def text_cell(value: Any) -> str:
+    return spreadsheet_safe(None if value is None else str(value))
+
+
+def truncate_utf8(value: str, max_bytes: int) -> str:
+    """Cut a text to at most max_bytes of UTF-8 without splitting a character."""
+    encoded = value.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return value
+    return encoded[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def iso_country(value: Any) -> str:
+    """ISO 3166 alpha-2, upper case; the common non-ISO 'UK' becomes 'GB'."""
+    code = ("" if value is None else str(value)).strip().upper()
+    return "GB" if code == "UK" else code
+
+
+def sha256_hex(normalised: str) -> str:
+    """Lowercase hex SHA-256 of the UTF-8 value; an empty value stays an empty cell."""
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest() if normalised else ""
+
+
+def normalise_email(value: Any) -> str:
+    return ("" if value is None else str(value)).strip().lower()
+
+
+def normalise_name(value: Any) -> str:
+    return ("" if value is None else str(value)).strip().lower()
+
+
+def normalise_phone_google(value: Any) -> str:
+    """E.164 with the leading '+': '+44 7700 900123' -> '+447700900123'."""
+    digits = re.sub(r"\D", "", "" if value is None else str(value))
+    return "+" + digits if digits and str(value).strip().startswith("+") else ""
+
+
+def normalise_phone_meta(value: Any) -> str:
+    """Digits only with the country code, no '+', no leading zeros: '+44 7700' -> '447700'."""
+    if value is None or not str(value).strip().startswith("+"):
+        return ""
+    return re.sub(r"\D", "", str(value)).lstrip("0")
+
+
+def normalise_zip_meta(value: Any) -> str:
+    return re.sub(r"\s", "", "" if value is None else str(value)).lower()
+
+
+def normalise_country_meta(value: Any) -> str:
+    return iso_country(value).lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Platforms
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    header: tuple[str, ...]
+    identifiers: tuple[str, ...]
+    row: Callable[[Member], tuple[str, ...]]
+    hashed: bool = False
+
+
+# Plain email platforms: identifier columns first, then names, then the personalisation fields
+# under the platform's own header names.
+@dataclass(frozen=True)
+class _PlainLayout:
+    name: str
+    identifiers: tuple[tuple[str, str], ...]  # (header, member field)
+    renamed: Mapping[str, str]                 # member field -> platform header
+    extra: tuple[tuple[str, Callable[[Member], str]], ...] = ()
+
+    def build(
+        self, fields: Sequence[str], limits: Limits, audience: str
+    ) -> Platform:
+        columns = list(self.identifiers) + [
+            (self.renamed.get(f, f), f) for f in fields if f not in dict(self.identifiers).values()
+        ]
+        max_field = limits.max_field_bytes
+
+        def value(field: str, member: Member) -> str:
+            raw = member.get(field)
+            if field == "country":
+                text = iso_country(raw)
+            elif field in TEXT_FIELDS:
+                text = text_cell(raw)
+            else:
+                text = cell(raw)
+            return truncate_utf8(text, max_field) if max_field else text
+
+        extras = self.extra
+
+        def row(member: Member) -> tuple[str, ...]:
+            cells = [value(field, member) for _, field in columns]
+            cells += [make(member) for _, make in extras]
+            return tuple(cells)
+
+        header = tuple(h for h, _ in columns) + tuple(h for h, _ in extras)
+        identifiers = tuple(h for h, _ in self.identifiers)
+        return Platform(self.name, header, identifiers, row)
+
+
+def _generic(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    return _PlainLayout("generic_csv", (("customer_id", "customer_id"), ("email", "email")),
+                        {}).build(fields, limits, audience)
+
+
+def _mailchimp(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    renamed = {f: f.replace("_", " ").title() for f in fields}
+    renamed["phone"] = "Phone Number"
+    layout = _PlainLayout("mailchimp", (("Email Address", "email"),), renamed,
+                          extra=(("Tags", lambda _m: audience),))
+    return layout.build(fields, limits, audience)
+
+
+def _klaviyo(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    renamed = {"first_name": "First Name", "last_name": "Last Name", "phone": "Phone Number"}
+    return _PlainLayout("klaviyo", (("Email", "email"),), renamed).build(fields, limits, audience)
+
+
+def _braze(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    return _PlainLayout("braze", (("external_id", "customer_id"), ("email", "email")),
+                        {}).build(fields, limits, audience)
+
+
+def _hubspot(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    renamed = {"first_name": "First Name", "last_name": "Last Name", "phone": "Phone Number",
+               "country": "Country/Region", "postal_code": "Postal Code"}
+    return _PlainLayout("hubspot", (("Email", "email"),), renamed).build(fields, limits, audience)
+
+
+SENDGRID_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _sendgrid(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    bad = [f for f in fields if not SENDGRID_FIELD.match(f)]
+    if bad:
+        raise PlatformConfigError(f"sendgrid custom field names must match [A-Za-z0-9_] and "
+                                  f"start with a letter or _: {bad}")
+    return _PlainLayout("sendgrid", (("email", "email"),), {"phone": "phone_number"}).build(
+        fields, limits, audience)
+
+
+def _google(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    """Fixed headers; email, phone and names hashed after trim/lowercase (phone E.164 with '+');
+    country and zip stay plain, as Customer Match expects. No Gmail dot removal."""
+
+    def row(m: Member) -> tuple[str, ...]:
+        return (
+            sha256_hex(normalise_email(m.get("email"))),
+            sha256_hex(normalise_phone_google(m.get("phone"))),
+            sha256_hex(normalise_name(m.get("first_name"))),
+            sha256_hex(normalise_name(m.get("last_name"))),
+            iso_country(m.get("country")),
+            ("" if m.get("postal_code") is None else str(m["postal_code"]).strip()),
+        )
+
+    header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
+    return Platform("google_customer_match", header, ("Email", "Phone"), row, hashed=True)
+
+
+def _meta(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    """Every column hashed after Meta's normalisation; city and state are not in the CRM, so
+    `ct` and `st` stay empty."""
+
+    def row(m: Member) -> tuple[str, ...]:
+        return (
+            sha256_hex(normalise_email(m.get("email"))),
+            sha256_hex(normalise_phone_meta(m.get("phone"))),
+            sha256_hex(normalise_name(m.get("first_name"))),
+            sha256_hex(normalise_name(m.get("last_name"))),
+            "",
+            "",
+            sha256_hex(normalise_zip_meta(m.get("postal_code"))),
+            sha256_hex(normalise_country_meta(m.get("country"))),
+        )
+
+    header = ("email", "phone", "fn", "ln", "ct", "st", "zip", "country")
+    return Platform("meta", header, ("email", "phone"), row, hashed=True)
+
+
+PLATFORMS: dict[str, Callable[[Sequence[str], Limits, str], Platform]] = {
+    "generic_csv": _generic,
+    "mailchimp": _mailchimp,
+    "klaviyo": _klaviyo,
+    "braze": _braze,
+    "hubspot": _hubspot,
+    "sendgrid": _sendgrid,
+    "google_customer_match": _google,
+    "meta": _meta,
+}
+
+
+def platform_for(name: str, personalisation: Sequence[str], limits: Limits,
+                 audience: str) -> Platform:
+    """The layout of `name` for an audience with these personalisation fields."""
+    return PLATFORMS[name](tuple(personalisation), limits, audience)

@@ -1,0 +1,210 @@
+"""Import file, adds/removes and manifest per audience, platform and as-of date."""
+
+import datetime as dt
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+
+from orchestration.lib.audience_export import export_audience
+from orchestration.lib.platforms import Limits, platform_for
+
+D1, D2 = dt.date(2026, 6, 29), dt.date(2026, 6, 30)
+LIMITS = Limits(checked_on=dt.date(2026, 11, 27))
+DEFINITION = {"audience_definition_hash": "abc123", "config_version": "1"}
+
+
+def _members(ids, **overrides):
+    for i in ids:
+        member = {"customer_id": i, "email": f"{i.lower()}@example.com", "first_name": f"N{i}",
+                  "last_name": "Z", "phone": None, "country": "GB", "postal_code": None}
+        member.update(overrides.get(i, {}))
+        yield member
+
+
+def _export(root, day, ids, platform="generic_csv", limits=LIMITS, run="run-1", **overrides):
+    layout = platform_for(platform, ("first_name",), limits, "aud")
+    return export_audience(root, audience="aud", platform=layout, limits=limits, as_of=day,
+                           members=_members(ids, **overrides), definition=DEFINITION,
+                           source_run=run)
+
+
+def _csv(path):
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_first_export_lists_everyone_as_added_and_nobody_removed(tmp_path):
+    result = _export(tmp_path, D1, ["C1", "C2"])
+    assert (result.rows, result.added, result.removed) == (2, 2, 0)
+    assert result.previous_as_of is None
+    assert _csv(result.folder / "aud_removes.csv") == ["customer_id,email"]
+
+
+def test_one_customer_withdrawing_consent_between_two_runs_is_exactly_one_remove(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2", "C3"])
+    # C2 opted out: the sync model no longer lists them on D2.
+    result = _export(tmp_path, D2, ["C1", "C3"])
+    assert (result.added, result.removed) == (0, 1)
+    assert _csv(result.folder / "aud_removes.csv") == ["customer_id,email", "C2,c2@example.com"]
+    assert _csv(result.folder / "aud_adds.csv") == ["customer_id,email,first_name"]
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    assert manifest["previous_export_as_of"] == D1.isoformat()
+    assert (manifest["adds"]["rows"], manifest["removes"]["rows"]) == (0, 1)
+
+
+def test_a_changed_email_is_a_remove_of_the_old_address_and_an_add_on_email_platforms(tmp_path):
+    _export(tmp_path, D1, ["C1"], platform="klaviyo")
+    result = _export(tmp_path, D2, ["C1"], platform="klaviyo",
+                     C1={"email": "new@example.com"})
+    assert _csv(result.folder / "aud_removes.csv") == ["Email", "c1@example.com"]
+    assert _csv(result.folder / "aud_adds.csv") == ["Email,First Name", "new@example.com,NC1"]
+
+
+def test_hashed_exports_delta_on_hashed_identifiers(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2"], platform="meta")
+    result = _export(tmp_path, D2, ["C2", "C3"], platform="meta")
+    assert (result.added, result.removed) == (1, 1)
+    removes = _csv(result.folder / "aud_removes.csv")
+    assert removes[0] == "email,phone" and len(removes[1].split(",")[0]) == 64
+
+
+def test_deltas_read_every_part_of_a_split_previous_export(tmp_path):
+    limits = Limits(checked_on=dt.date(2026, 11, 27), max_rows=2)
+    first = _export(tmp_path, D1, ["C1", "C2", "C3"], limits=limits)
+    assert [f.path.name for f in first.files] == ["aud-001.csv", "aud-002.csv"]
+    result = _export(tmp_path, D2, ["C1", "C3", "C4"], limits=limits)
+    assert (result.added, result.removed) == (1, 1)
+
+
+def test_rerunning_a_date_is_byte_identical_and_keeps_the_run_that_first_wrote_it(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2"])
+    first = _export(tmp_path, D2, ["C2", "C3"], run="run-a")
+    before = {p.name: p.read_bytes() for p in first.folder.iterdir()}
+    second = _export(tmp_path, D2, ["C2", "C3"], run="run-b")
+    assert {p.name: p.read_bytes() for p in second.folder.iterdir()} == before
+    assert json.loads(before["manifest.json"])["source_run"] == "run-a"
+    changed = _export(tmp_path, D2, ["C2"], run="run-c")
+    assert changed.manifest["source_run"] == "run-c"
+
+
+def test_a_rerun_with_fewer_parts_removes_the_parts_it_no_longer_writes(tmp_path):
+    limits = Limits(checked_on=dt.date(2026, 11, 27), max_rows=1)
+    _export(tmp_path, D1, ["C1", "C2"], limits=limits)
+    result = _export(tmp_path, D1, ["C1"], limits=limits)
+    assert sorted(p.name for p in result.folder.iterdir()) == [
+        "aud.csv", "aud_adds.csv", "aud_removes.csv", "manifest.json"]
+
+
+def test_the_manifest_lists_rows_and_sha256_per_part_with_definition_and_limits(tmp_path):
+    import hashlib
+
+    result = _export(tmp_path, D1, ["C1", "C2"])
+    manifest = json.loads((result.folder / "manifest.json").read_text())
+    data = (result.folder / "aud.csv").read_bytes()
+    assert manifest["files"] == [{"name": "aud.csv", "rows": 2, "bytes": len(data),
+                                  "sha256": hashlib.sha256(data).hexdigest()}]
+    assert manifest["audience_definition_hash"] == "abc123"
+    assert manifest["as_of_date"] == "2026-06-29"
+    assert manifest["limits"]["checked_on"] == "2026-11-27"
+    assert manifest["source_run"] == "run-1"
+    for path in result.folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_meta_list_under_100_people_carries_a_warning(tmp_path):
+    limits = Limits(checked_on=dt.date(2026, 11, 27), min_rows=100)
+    assert _export(tmp_path, D1, ["C1"], platform="meta", limits=limits).manifest[
+        "warnings"] == ["below_min_rows"]
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import datetime as dt, sys, time
+    from pathlib import Path
+    from orchestration.lib.audience_export import export_audience
+    from orchestration.lib.platforms import Limits, platform_for
+
+    def members():
+        for i in range(10_000_000):
+            if i == 1000:
+                print("writing", flush=True)
+            if i >= 1000:
+                time.sleep(0.001)
+            yield {"customer_id": f"C{i:08d}", "email": f"c{i}@example.com", "first_name": "N"}
+
+    limits = Limits(checked_on=dt.date(2026, 11, 27))
+    export_audience(Path(sys.argv[1]), audience="aud",
+                    platform=platform_for("generic_csv", ("first_name",), limits, "aud"),
+                    limits=limits, as_of=dt.date(2026, 6, 30), members=members(),
+                    definition={}, source_run="killed")
+""")
+
+
+def test_a_sigkill_mid_export_leaves_the_previous_files_intact_and_no_partial_file(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2"])
+    _export(tmp_path, D2, ["C1", "C2"])
+    folder = tmp_path / "aud" / "generic_csv"
+    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert after == before  # the rerun of D2 was killed: D1 and D2 as they were, nothing new
+    leftovers = list((tmp_path / ".staging").iterdir())
+    assert leftovers and all(p.name.startswith(f".winback-{proc.pid}-") for p in leftovers)
+    # The next export sweeps what the killed writer left in the staging folder.
+    _export(tmp_path, D2, ["C1", "C2"])
+    assert list((tmp_path / ".staging").iterdir()) == []
+
+
+def test_the_previous_export_is_the_newest_complete_one_before_the_date(tmp_path):
+    from orchestration.lib.audience_export import previous_export
+
+    _export(tmp_path, dt.date(2026, 6, 1), ["C1"])
+    _export(tmp_path, dt.date(2026, 6, 20), ["C1"])
+    crashed = _export(tmp_path, dt.date(2026, 6, 25), ["C1"])  # no manifest: crashed mid-way
+    (crashed.folder / "manifest.json").unlink()
+    _export(tmp_path, dt.date(2026, 6, 30), ["C1"])              # the date itself: a rerun
+    platform_dir = tmp_path / "aud" / "generic_csv"
+    (platform_dir / "notes").mkdir()
+    assert previous_export(platform_dir, dt.date(2026, 6, 30)).as_of == "2026-06-20"
+    assert previous_export(platform_dir, dt.date(2026, 6, 1)) is None
+    assert previous_export(tmp_path / "missing", dt.date(2026, 6, 30)) is None
+
+
+def test_deltas_compare_awkward_cells_exactly_and_an_empty_export_removes_everyone(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2", "C3"],
+            C1={"first_name": 'Zoë, "Z"\nsecond line'}, C2={"first_name": "=x"},
+            C3={"first_name": "山田"})
+    same = _export(tmp_path, D2, ["C1", "C2", "C3"],
+                   C1={"first_name": 'Zoë, "Z"\nsecond line'}, C2={"first_name": "=x"},
+                   C3={"first_name": "山田"})
+    assert (same.added, same.removed) == (0, 0)
+    empty = _export(tmp_path, dt.date(2026, 7, 1), [])
+    assert (empty.rows, empty.added, empty.removed) == (0, 0, 3)
+
+
+def test_removes_can_carry_a_reason_computed_on_the_callers_connection(tmp_path):
+    import duckdb
+
+    _export(tmp_path, D1, ["C1", "C2"])
+    con = duckdb.connect()
+    con.execute("CREATE TABLE erased AS SELECT 'C2' AS customer_id")
+    layout = platform_for("generic_csv", ("first_name",), LIMITS, "aud")
+    result = export_audience(
+        tmp_path, audience="aud", platform=layout, limits=LIMITS, as_of=D2,
+        members=_members([]), definition=DEFINITION, source_run="r", con=con,
+        removal_reason_sql="CASE WHEN o.customer_id IN (SELECT customer_id FROM erased) "
+                           "THEN 'erased' ELSE 'left_audience' END")
+    assert _csv(result.folder / "aud_removes.csv") == [
+        "customer_id,email,removal_reason", "C1,c1@example.com,left_audience",
+        "C2,c2@example.com,erased"]
+    assert result.manifest["removes"]["by_reason"] == {"erased": 1, "left_audience": 1}

@@ -1,0 +1,174 @@
+"""Golden files for every platform layout, hashing vectors, limits and splitting."""
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orchestration.lib.exports import ExportLimitError, write_csv_parts
+from orchestration.lib.platforms import (
+    PLATFORMS,
+    Limits,
+    PlatformConfigError,
+    load_limits,
+    normalise_email,
+    normalise_phone_google,
+    normalise_phone_meta,
+    platform_for,
+    sha256_hex,
+    truncate_utf8,
+)
+
+GOLDEN = Path(__file__).parents[1] / "golden"
+NO_LIMITS = Limits(checked_on=dt.date(2026, 11, 27))
+FIELDS = ("first_name", "last_name", "phone", "country", "postal_code", "last_category",
+          "last_order_date", "loyalty_points", "revenue_main_currency")
+MEMBERS = [
+    {"customer_id": "C02", "email": "zoe.old@example.com", "first_name": 'Zoë, "Z"',
+     "last_name": "O'Old", "phone": "+447700900123", "country": "UK", "postal_code": "SW1A 1AA",
+     "last_category": "garden", "last_order_date": dt.date(2025, 12, 12), "loyalty_points": 120,
+     "revenue_main_currency": Decimal("45.50")},
+    {"customer_id": "C13", "email": "ivy@example.com", "first_name": "=Ivy",
+     "last_name": "Line\nBreak", "phone": None, "country": "DE", "postal_code": None,
+     "last_category": None, "last_order_date": dt.date(2025, 12, 1), "loyalty_points": 0,
+     "revenue_main_currency": Decimal("0.00")},
+    {"customer_id": "C20", "email": "山田@例え.jp", "first_name": "太郎",
+     "last_name": "山田",
+     "phone": "+81312345678", "country": "jp", "postal_code": "100-0001",
+     "last_category": "home", "last_order_date": dt.date(2026, 1, 2), "loyalty_points": 5,
+     "revenue_main_currency": Decimal("1200.00")},
+]
+
+
+def _write(tmp_path, name):
+    platform = platform_for(name, FIELDS, NO_LIMITS, "winback_newly_inactive")
+    (written,) = write_csv_parts(tmp_path, name, platform.header,
+                                 (platform.row(m) for m in MEMBERS))
+    return written.path.read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(PLATFORMS))
+def test_each_platform_file_matches_its_golden_file_byte_for_byte(tmp_path, name):
+    assert _write(tmp_path, name) == (GOLDEN / f"{name}.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "header"),
+    [
+        ("google_customer_match", b"Email,Phone,First Name,Last Name,Country,Zip\r\n"),
+        ("meta", b"email,phone,fn,ln,ct,st,zip,country\r\n"),
+        ("mailchimp", b"Email Address,First Name,Last Name,Phone Number,Country,"),
+        ("klaviyo", b"Email,First Name,Last Name,Phone Number,"),
+        ("braze", b"external_id,email,first_name,last_name,phone,country,"),
+        ("hubspot", b"Email,First Name,Last Name,Phone Number,Country/Region,Postal Code,"),
+        ("sendgrid", b"email,first_name,last_name,phone_number,country,postal_code,"),
+        ("generic_csv", b"customer_id,email,first_name,last_name,"),
+    ],
+)
+def test_each_platform_starts_with_its_documented_headers(tmp_path, name, header):
+    assert _write(tmp_path, name).startswith(header)
+
+
+def test_hashing_vectors_follow_each_platforms_normalisation():
+    # sha256("test@example.com"), the example in both vendors' documentation.
+    expected = "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
+    assert sha256_hex(normalise_email(" Test@Example.COM ")) == expected
+    # Google: E.164 with '+'; Meta: digits with country code, no '+', no leading zeros.
+    assert normalise_phone_google("+1 (650) 555-1212") == "+16505551212"
+    assert normalise_phone_meta("+1 (650) 555-1212") == "16505551212"
+    assert sha256_hex("+16505551212") == (
+        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8")
+    assert sha256_hex("16505551212") == (
+        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176")
+    # A number that is not E.164 cannot be given a country code: it is left out, not guessed.
+    assert normalise_phone_google("07700 900123") == ""
+    assert normalise_phone_meta("07700 900123") == ""
+    assert sha256_hex("") == ""
+
+
+def test_ad_platform_rows_hash_names_lowercased_and_keep_blank_cells_blank():
+    google = platform_for("google_customer_match", (), NO_LIMITS, "a")
+    row = google.row({"email": " Test@Example.COM ", "phone": None, "first_name": " Zoë ",
+                      "last_name": None, "country": "uk", "postal_code": " SW1A 1AA "})
+    assert row == (
+        "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b",
+        "",
+        hashlib.sha256("zoë".encode()).hexdigest(),
+        "",
+        "GB",
+        "SW1A 1AA",
+    )
+    meta = platform_for("meta", (), NO_LIMITS, "a")
+    row = meta.row({"email": "a@b.co", "phone": "+44 07700", "first_name": "Zoë",
+                    "last_name": "X", "country": "GB", "postal_code": "SW1A 1AA"})
+    assert row[1] == hashlib.sha256(b"4407700").hexdigest()
+    assert row[6] == hashlib.sha256(b"sw1a1aa").hexdigest()
+    assert row[7] == hashlib.sha256(b"gb").hexdigest()
+    assert row[4:6] == ("", "")
+
+
+def test_plain_files_escape_formula_names_but_never_alter_an_email():
+    generic = platform_for("generic_csv", ("first_name",), NO_LIMITS, "a")
+    assert generic.row({"customer_id": "C1", "email": "+x@example.com", "first_name": "=Ivy"}) == (
+        "C1", "+x@example.com", "'=Ivy")
+
+
+def test_mailchimp_text_fields_are_cut_to_255_bytes_without_splitting_a_character():
+    limits = Limits(checked_on=dt.date(2026, 11, 27), max_field_bytes=255)
+    mailchimp = platform_for("mailchimp", ("first_name",), limits, "a")
+    row = mailchimp.row({"email": "a@b.co", "first_name": "é" * 200})
+    assert row[1] == "é" * 127
+    assert len(row[1].encode()) == 254
+    assert truncate_utf8("abc", 2) == "ab"
+
+
+def test_sendgrid_refuses_custom_field_names_it_cannot_store():
+    with pytest.raises(PlatformConfigError, match="sendgrid custom field names"):
+        platform_for("sendgrid", ("1st",), NO_LIMITS, "a")
+
+
+def test_the_limits_file_covers_every_platform_with_a_checked_on_date():
+    limits = load_limits()
+    assert set(limits) == set(PLATFORMS)
+    assert limits["hubspot"].max_rows == 1_048_576
+    assert limits["klaviyo"].max_bytes == 50_000_000
+    assert limits["sendgrid"].max_rows == 1_000_000
+    assert limits["meta"].min_rows == 100
+    assert not limits["mailchimp"].verified
+    assert all(isinstance(v.checked_on, dt.date) for v in limits.values())
+
+
+def test_a_limits_file_without_checked_on_is_rejected(tmp_path):
+    path = tmp_path / "platforms.yml"
+    path.write_text("platforms:\n  meta: {max_rows: 5}\n")
+    with pytest.raises(PlatformConfigError, match="platform 'meta': field 'checked_on'"):
+        load_limits(path)
+
+
+def test_a_file_with_exactly_the_row_limit_is_one_part_and_one_more_row_splits(tmp_path):
+    rows = [(f"C{i}",) for i in range(4)]
+    one = write_csv_parts(tmp_path / "a", "x", ("id",), rows, max_rows=4)
+    assert [(f.path.name, f.rows) for f in one] == [("x.csv", 4)]
+    two = write_csv_parts(tmp_path / "b", "x", ("id",), rows + [("C4",)], max_rows=4)
+    assert [(f.path.name, f.rows) for f in two] == [("x-001.csv", 4), ("x-002.csv", 1)]
+    for part in ("001", "002"):
+        expected = (GOLDEN / f"split_rows-{part}.csv").read_bytes()
+        assert (tmp_path / "b" / f"x-{part}.csv").read_bytes() == expected
+
+
+def test_a_file_is_split_at_the_byte_limit_with_the_header_in_every_part(tmp_path):
+    # header "id\r\n" = 4 bytes; each row "Cn\r\n" = 4 bytes: 12 bytes hold the header + 2 rows.
+    rows = [(f"C{i}",) for i in range(5)]
+    parts = write_csv_parts(tmp_path, "x", ("id",), rows, max_bytes=12)
+    assert [(f.rows, f.bytes) for f in parts] == [(2, 12), (2, 12), (1, 8)]
+    assert all(f.path.read_bytes().startswith(b"id\r\n") for f in parts)
+    assert [f.sha256 for f in parts] == [hashlib.sha256(f.path.read_bytes()).hexdigest()
+                                         for f in parts]
+
+
+def test_a_row_larger_than_the_byte_limit_is_an_error_and_leaves_no_file(tmp_path):
+    with pytest.raises(ExportLimitError, match="does not fit"):
+        write_csv_parts(tmp_path, "x", ("id",), [("C" * 50,)], max_bytes=20)
+    assert list(tmp_path.iterdir()) == []
