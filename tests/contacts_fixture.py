@@ -6,11 +6,10 @@ Every extra customer last bought on 2025-12-01 (inactive as of the as-of date) u
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
-from landing_fixture import CUSTOMERS, write_landing
+from landing_fixture import CUSTOMERS, write_csv_file, write_landing
 
 EXTRA_CUSTOMERS = [
     # customer_id, first_name, last_name, email, phone, country, postal_code, created_at, updated_at
@@ -64,23 +63,15 @@ PERSONAL_VALUES = sorted(
 )
 
 
-def _write_csv(path: Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def write_contacts_landing(root: Path) -> Path:
     write_landing(root)
-    _write_csv(
+    write_csv_file(
         root / "customers" / "dirty_contacts.csv",
         ["customer_id", "first_name", "last_name", "email", "phone", "country", "postal_code",
          "created_at", "updated_at"],
         EXTRA_CUSTOMERS,
     )
-    _write_csv(
+    write_csv_file(
         root / "orders" / "dirty_contacts.csv",
         ["order_id", "customer_id", "ordered_at", "status", "currency", "amount", "updated_at"],
         EXTRA_ORDERS,

@@ -74,7 +74,8 @@ CONSENT = [
 ]
 
 
-def _write_csv(path: Path, header: list[str], rows: list[tuple[str, ...]]) -> None:
+def write_csv_file(path: Path, header: list[str], rows) -> None:
+    """A landing CSV with a header row, as a shop or CRM export would write it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -83,18 +84,18 @@ def _write_csv(path: Path, header: list[str], rows: list[tuple[str, ...]]) -> No
 
 
 def write_landing(root: Path) -> Path:
-    _write_csv(
+    write_csv_file(
         root / "customers" / "customers.csv",
         ["customer_id", "first_name", "last_name", "email", "phone", "country", "postal_code",
          "created_at", "updated_at"],
         CUSTOMERS,
     )
-    _write_csv(
+    write_csv_file(
         root / "orders" / "orders.csv",
         ["order_id", "customer_id", "ordered_at", "status", "currency", "amount", "updated_at"],
         ORDERS,
     )
-    _write_csv(
+    write_csv_file(
         root / "order_items" / "items.csv",
         ["order_id", "line_no", "sku", "category", "quantity", "unit_price"],
         ORDER_ITEMS,
@@ -108,17 +109,17 @@ def write_landing(root: Path) -> Path:
             for row in CONSENT
         )
     )
-    _write_csv(
+    write_csv_file(
         root / "suppressions" / "suppressions.csv",
         ["email", "reason", "occurred_at"],
         [(" SUE@example.com", "unsubscribe", "2026-03-01T00:00:00Z")],
     )
-    _write_csv(
+    write_csv_file(
         root / "erasure_requests" / "erasure.csv",
         ["customer_id", "requested_at"],
         [("C07", "2026-08-01T00:00:00Z")],  # requested after the as-of date: still erased
     )
-    _write_csv(
+    write_csv_file(
         root / "support_tickets" / "tickets.csv",
         ["ticket_id", "customer_id", "opened_at", "closed_at", "kind", "satisfaction"],
         [("T1", "C12", "2026-06-01T00:00:00Z", "", "complaint", "2")],

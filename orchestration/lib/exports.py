@@ -170,15 +170,6 @@ def write_csv_parts(
     return written
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> WrittenFile:
-    """One RFC 4180 CSV file, UTF-8 without BOM, CRLF line ends; None is an empty cell."""
-    (written,) = write_csv_parts(path.parent, path.stem, header, rows)
-    if written.path != path:  # a stem with a different suffix
-        os.replace(written.path, path)
-        written = WrittenFile(path, written.rows, written.sha256, written.bytes)
-    return written
-
-
 def write_manifest(path: Path, manifest: dict[str, Any], staging: Path | None = None) -> None:
     """Written after the files it describes, so a manifest always means a complete export."""
     part = _PendingFile(staging or path.parent)

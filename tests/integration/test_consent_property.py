@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from landing_fixture import write_csv_file
 from orchestration.defs.activation import exports as activation
 from orchestration.defs.hygiene.assets import email_checks, phone_checks
 from orchestration.defs.resources import WinbackConfig
@@ -132,24 +133,16 @@ def populations(draw):
     return customers, orders, consent, suppressions, erasures
 
 
-def _write(path: Path, header: list[str], rows) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
 def _write_landing(root: Path, population) -> None:
     customers, orders, consent, suppressions, erasures = population
-    _write(root / "customers" / "c.csv", list(CONTRACTS["customers"].column_names), customers)
-    _write(root / "orders" / "o.csv", list(CONTRACTS["orders"].column_names), orders)
-    _write(root / "consent_events" / "e.csv", ["customer_id", "channel", "status", "source",
+    write_csv_file(root / "customers" / "c.csv", list(CONTRACTS["customers"].column_names), customers)
+    write_csv_file(root / "orders" / "o.csv", list(CONTRACTS["orders"].column_names), orders)
+    write_csv_file(root / "consent_events" / "e.csv", ["customer_id", "channel", "status", "source",
                                                "occurred_at"],
            [(c, ch, s, "web", _days(d)) for c, ch, s, d in consent])
-    _write(root / "suppressions" / "s.csv", ["email", "reason", "occurred_at"],
+    write_csv_file(root / "suppressions" / "s.csv", ["email", "reason", "occurred_at"],
            [(e, r, _days(d)) for e, r, d in suppressions])
-    _write(root / "erasure_requests" / "r.csv", ["customer_id", "requested_at"],
+    write_csv_file(root / "erasure_requests" / "r.csv", ["customer_id", "requested_at"],
            [(c, _days(d)) for c, d in erasures])
 
 

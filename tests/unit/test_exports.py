@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from orchestration.lib.exports import spreadsheet_safe, write_csv, write_manifest
+from orchestration.lib.exports import spreadsheet_safe, write_csv_parts, write_manifest
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,7 @@ def test_text_cells_that_spreadsheets_would_run_are_escaped(value, expected):
 
 def test_names_with_quotes_commas_newlines_and_other_scripts_round_trip(tmp_path):
     rows = [("C1", 'Zoë, "Z"'), ("C2", "line\nbreak"), ("C3", "山田"), ("C4", "Łukasz")]
-    written = write_csv(tmp_path / "a.csv", ("customer_id", "first_name"), rows)
+    (written,) = write_csv_parts(tmp_path, "a", ("customer_id", "first_name"), rows)
     with written.path.open(encoding="utf-8", newline="") as handle:
         back = list(csv.reader(handle))
     assert back == [["customer_id", "first_name"], *[list(r) for r in rows]]
@@ -28,7 +28,7 @@ def test_names_with_quotes_commas_newlines_and_other_scripts_round_trip(tmp_path
 
 
 def test_files_are_owner_only(tmp_path):
-    written = write_csv(tmp_path / "a.csv", ("x",), [("1",)])
+    (written,) = write_csv_parts(tmp_path, "a", ("x",), [("1",)])
     write_manifest(tmp_path / "manifest.json", {"rows": 1})
     for path in (written.path, tmp_path / "manifest.json"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -36,7 +36,7 @@ def test_files_are_owner_only(tmp_path):
 
 def test_a_failure_mid_write_keeps_the_previous_file_and_leaves_no_temp_file(tmp_path):
     target = tmp_path / "a.csv"
-    write_csv(target, ("x",), [("old",)])
+    write_csv_parts(tmp_path, "a", ("x",), [("old",)])
     before = target.read_bytes()
 
     def exploding_rows():
@@ -44,6 +44,6 @@ def test_a_failure_mid_write_keeps_the_previous_file_and_leaves_no_temp_file(tmp
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        write_csv(target, ("x",), exploding_rows())
+        write_csv_parts(tmp_path, "a", ("x",), exploding_rows())
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["a.csv"]
