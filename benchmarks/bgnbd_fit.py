@@ -2,7 +2,7 @@
 
 Simulates ``--customers`` customers (default 1,000,000) from known BG/NBD
 parameters, records their purchases on a daily grid (as a transactional
-source would) expressed in weeks, times :func:`orchestration.lib.bgnbd.fit`
+source would) expressed in weeks, times :func:`orchestration.defs.predictions.bgnbd.fit`
 (wall clock, including validation and grouping) and prints the customer
 count, the number of unique (x, t_x, T) groups, the fit time, fitted vs true
 parameters and the process's peak resident memory.
@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestration.lib import bgnbd  # noqa: E402
+from orchestration.defs.predictions import bgnbd  # noqa: E402
 
 # CDNOW-like parameters (weekly time unit), from Fader, Hardie & Lee (2005).
 TRUE_PARAMS = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

@@ -63,8 +63,8 @@ def measure(mode: str, fmt: str, landing: Path, warehouse: Path) -> dict:
     """Runs in a child process: one measurement, JSON on stdout."""
     import duckdb
 
+    from orchestration.defs.ingest.loader import load_entity
     from orchestration.lib.contracts import CONTRACTS
-    from orchestration.lib.ingest import load_entity
     from orchestration.lib.warehouse import open_warehouse
 
     started = time.perf_counter()

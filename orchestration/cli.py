@@ -11,9 +11,13 @@ from pathlib import Path
 
 from orchestration.lib.audiences import AudienceConfigError
 from orchestration.lib.policies import PolicyError
-from orchestration.lib.settings import REPO_ROOT, Settings, SettingsError, load_settings
+from orchestration.lib.settings import (
+    DBT_PROJECT_DIR,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 SUMMARY_TABLES = (
     "raw.orders",
     "raw.order_items",
@@ -78,7 +82,7 @@ def _ensure_demo_data(settings: Settings, *, force: bool = False) -> dt.date | N
 
 def _ensure_manifest() -> None:
     if not (DBT_PROJECT_DIR / "target" / "manifest.json").exists():
-        from orchestration.lib.dbt_args import dbt_parse
+        from orchestration.defs.dbt.args import dbt_parse
 
         print("Parsing the dbt project (first run) ...")
         dbt_parse(DBT_PROJECT_DIR)
@@ -88,28 +92,21 @@ def _run_pipeline(settings: Settings) -> bool:
     import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.lib.run_config import run_config
 
-    run_config = {
-        "resources": {
-            "winback": {
-                "config": {
-                    "as_of": settings.as_of.isoformat(),
-                    "landing_dir": str(settings.landing_dir),
-                    "warehouse": str(settings.warehouse),
-                    "export_dir": str(settings.export_dir),
-                }
-            }
-        },
+    config = {
+        **run_config(settings.as_of, landing_dir=settings.landing_dir,
+                     warehouse=settings.warehouse, export_dir=settings.export_dir),
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     job = defs.resolve_job_def("winback_daily")
     print(f"Running the pipeline as of {settings.as_of} ...")
     if instance is None:
-        result = job.execute_in_process(run_config=run_config, raise_on_error=False)
+        result = job.execute_in_process(run_config=config, raise_on_error=False)
     else:
         result = job.execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False
+            run_config=config, instance=instance, raise_on_error=False
         )
     if not result.success:
         for event in result.all_events:
@@ -215,8 +212,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dbt_vars(args: argparse.Namespace) -> int:
     import json
 
+    from orchestration.defs.dbt.args import dbt_vars
     from orchestration.lib.audiences import audiences_for
-    from orchestration.lib.dbt_args import dbt_vars
     from orchestration.lib.policies import policies_for
 
     settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
@@ -233,7 +230,7 @@ def cmd_contracts(_: argparse.Namespace) -> int:
 
 
 def cmd_quality_docs(args: argparse.Namespace) -> int:
-    from orchestration.lib.gx_validation import build_data_docs
+    from orchestration.defs.quality.gx import build_data_docs
 
     settings = load_settings()
     if not settings.warehouse.exists():

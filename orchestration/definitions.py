@@ -1,26 +1,36 @@
 """The Winback code location: composes the definitions from orchestration/defs and applies the
-cross-cutting policy (one DuckDB writer at a time, so steps run in one process)."""
+cross-cutting policy (one DuckDB writer at a time, so steps run in one process).
+
+The export assets depend on the audiences file, so the composition reads it once, through the
+same Settings (WINBACK_AUDIENCES) that every run uses."""
 
 import dagster as dg
 
-from orchestration.defs.activation import exports as activation
+from orchestration.defs import schedules
+from orchestration.defs.activation import assets as activation
 from orchestration.defs.dbt import assets as dbt
 from orchestration.defs.hygiene import assets as hygiene
 from orchestration.defs.ingest import assets as ingest
 from orchestration.defs.ingest import sensors as ingest_sensors
-from orchestration.defs.models import assets as models
-from orchestration.defs.quality import checks as quality
-from orchestration.defs import schedules
+from orchestration.defs.predictions import assets as predictions
+from orchestration.defs.quality import assets as quality
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.audiences import audiences_for
+from orchestration.lib.settings import Settings, load_settings
 
-defs = dg.Definitions.merge(
-    ingest.defs,
-    ingest_sensors.defs,
-    hygiene.defs,
-    quality.defs,
-    dbt.defs,
-    models.defs,
-    activation.defs,
-    schedules.defs,
-    dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),
-)
+
+def build_defs(settings: Settings) -> dg.Definitions:
+    return dg.Definitions.merge(
+        ingest.defs,
+        ingest_sensors.defs,
+        hygiene.defs,
+        dbt.defs,
+        predictions.defs,
+        quality.defs,
+        activation.build_defs(audiences_for(settings)),
+        schedules.defs,
+        dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),
+    )
+
+
+defs = build_defs(load_settings())

@@ -11,7 +11,7 @@ sys.path.insert(0, str(TESTS_DIR))
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """dagster-dbt reads the manifest when the definitions import: build it if it is missing."""
-    from orchestration.lib.dbt_args import dbt_parse
+    from orchestration.defs.dbt.args import dbt_parse
     from orchestration.lib.settings import REPO_ROOT
 
     if not (REPO_ROOT / "dbt_project" / "target" / "manifest.json").exists():

@@ -18,9 +18,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.lib.settings import REPO_ROOT, Settings
-
-DEFAULT_PATH = REPO_ROOT / "config" / "audiences.yml"
+from orchestration.lib.settings import Settings
 
 STATUSES = ("prospect", "active", "at_risk", "inactive", "lapsed", "reactivated")
 RFM_SEGMENTS = (
@@ -252,7 +250,7 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
                           conversion_window_days=window, audiences=audiences)
 
 
-def load_audiences(path: Path = DEFAULT_PATH) -> AudienceConfig:
+def load_audiences(path: Path) -> AudienceConfig:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

@@ -14,6 +14,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Parts of the repository the code reads (not configurable: they ship with the code).
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
 class SettingsError(ValueError):
@@ -58,10 +61,12 @@ class Settings:
     def file_encoding(self, entity: str) -> str:
         return self.file_encodings.get(entity, "utf-8")
 
-    def sql_source(self, entity: str) -> SqlSourceSettings | None:
-        return next((s for s in self.sql_sources if s.entity == entity), None)
     policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
     audiences_file: Path = REPO_ROOT / "config" / "audiences.yml"
+    platforms_file: Path = REPO_ROOT / "config" / "platforms.yml"
+
+    def sql_source(self, entity: str) -> SqlSourceSettings | None:
+        return next((s for s in self.sql_sources if s.entity == entity), None)
 
     @property
     def landing_configured(self) -> bool:
@@ -77,6 +82,7 @@ DEFAULTS = {
     "WINBACK_SQL_BATCH_ROWS": "50000",
     "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
     "WINBACK_AUDIENCES": "config/audiences.yml",
+    "WINBACK_PLATFORMS": "config/platforms.yml",
 }
 
 
@@ -172,4 +178,5 @@ def load_settings(
         file_encodings=file_encodings,
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
         audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
+        platforms_file=resolve_path(get("WINBACK_PLATFORMS")),
     )

@@ -7,7 +7,6 @@ import textwrap
 import time
 
 import pytest
-
 from landing_fixture import AS_OF, write_landing
 
 pytestmark = pytest.mark.integration

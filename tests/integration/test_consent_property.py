@@ -21,17 +21,17 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from landing_fixture import write_csv_file
-from orchestration.defs.activation import exports as activation
+
+from orchestration.defs.activation import assets as activation
+from orchestration.defs.dbt.args import dbt_executable, dbt_vars
 from orchestration.defs.hygiene.assets import email_checks, phone_checks
+from orchestration.defs.ingest.loader import load_entity
+from orchestration.defs.predictions.assets import customer_bgnbd
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.audiences import audiences_for
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.defs.models.assets import customer_bgnbd
-from orchestration.lib.audiences import audiences_for
-from orchestration.lib.dbt_args import dbt_executable, dbt_vars
-from orchestration.lib.ingest import load_entity
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import REPO_ROOT, load_settings
 from orchestration.lib.warehouse import open_warehouse

@@ -9,31 +9,17 @@ import shutil
 import dagster as dg
 import duckdb
 import pytest
-
 from contacts_fixture import PERSONAL_VALUES, append_consent, write_contacts_landing
+from daily_run import run_daily
 from landing_fixture import AS_OF
-from orchestration.definitions import defs
-from orchestration.defs.schedules import as_of_run_config
 
 pytestmark = pytest.mark.integration
 EXPORT_DIR = "winback_inactive_email/generic_csv"
 EXPORT_KEY = dg.AssetKey(["exports", "winback_inactive_email_generic_csv"])
 
 
-def _config(tmp_path, as_of):
-    config = as_of_run_config(as_of)
-    config["resources"]["winback"]["config"].update(
-        landing_dir=str(tmp_path / "landing"),
-        warehouse=str(tmp_path / "warehouse.duckdb"),
-        export_dir=str(tmp_path / "exports"),
-    )
-    return config
-
-
 def _run(tmp_path, as_of=AS_OF, asset_selection=None):
-    return defs.resolve_job_def("winback_daily").execute_in_process(
-        run_config=_config(tmp_path, as_of), raise_on_error=False, asset_selection=asset_selection
-    )
+    return run_daily(tmp_path, as_of, asset_selection=asset_selection, expect_success=False)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +112,7 @@ def test_the_export_keeps_only_contactable_owners_of_their_address(pipeline):
     assert rows[2]["last_name"] == "山田"
 
 
-def test_the_summary_counts_customers_by_reason_in_a_mart_and_in_asset_metadata(pipeline):
+def test_the_summary_counts_customers_by_reason_in_a_mart_and_in_check_metadata(pipeline):
     tmp_path, result = pipeline
     summary = {(ch, cat, code): (n, share) for ch, cat, code, n, share in _query(
         tmp_path, "SELECT channel, category, code, customers, share_of_customers "
@@ -141,11 +127,12 @@ def test_the_summary_counts_customers_by_reason_in_a_mart_and_in_asset_metadata(
                     if (ch, cat) == ("sms", "verdict")]
     assert sum(sms_verdicts) == 18
 
-    [materialization] = [
-        m for m in result.get_asset_materialization_events()
-        if m.asset_key == dg.AssetKey(["contacts", "contact_hygiene_summary"])
+    [check] = [
+        c for c in result.get_asset_check_evaluations()
+        if c.asset_key == dg.AssetKey(["contacts", "contact_hygiene_summary"])
     ]
-    metadata = materialization.materialization.metadata
+    assert check.passed
+    metadata = check.metadata
     assert metadata["email_contactable"].value == 8
     assert metadata["email_share_contactable"].value == pytest.approx(0.4444)
     assert metadata["sms_share_contactable"].value == pytest.approx(0.1111)
@@ -269,7 +256,7 @@ def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
 
 
 def test_data_docs_build_as_static_html_without_personal_data(pipeline, tmp_path):
-    from orchestration.lib.gx_validation import build_data_docs
+    from orchestration.defs.quality.gx import build_data_docs
 
     index = build_data_docs(pipeline[0] / "warehouse.duckdb", tmp_path / "docs")
     pages = [p for p in (tmp_path / "docs").rglob("*") if p.suffix in {".html", ".json", ".js"}]

@@ -8,10 +8,8 @@ import shutil
 
 import duckdb
 import pytest
-
+from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
-from orchestration.definitions import defs
-from orchestration.defs.schedules import as_of_run_config
 
 pytestmark = pytest.mark.integration
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,currency,amount,updated_at\n"
@@ -19,17 +17,7 @@ EXPORT = f"winback_inactive_email/generic_csv/{AS_OF}/winback_inactive_email.csv
 
 
 def _run(tmp_path):
-    config = as_of_run_config(AS_OF)
-    config["resources"]["winback"]["config"].update(
-        landing_dir=str(tmp_path / "landing"),
-        warehouse=str(tmp_path / "warehouse.duckdb"),
-        export_dir=str(tmp_path / "exports"),
-    )
-    result = defs.resolve_job_def("winback_daily").execute_in_process(
-        run_config=config, raise_on_error=False
-    )
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
-    return result
+    return run_daily(tmp_path, AS_OF)
 
 
 def _query(tmp_path, sql):

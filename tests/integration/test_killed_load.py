@@ -18,7 +18,7 @@ CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    import orchestration.lib.ingest as ingest
+    import orchestration.defs.ingest.loader as ingest
     from orchestration.lib.contracts import CONTRACTS
     from orchestration.lib.warehouse import open_warehouse
 

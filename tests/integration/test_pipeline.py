@@ -7,31 +7,22 @@ import json
 import dagster as dg
 import duckdb
 import pytest
-
+from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
+
 from orchestration.definitions import defs
-from orchestration.defs.schedules import as_of_run_config
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.policies import load_policies
 from orchestration.lib.settings import REPO_ROOT
+
+AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
 pytestmark = pytest.mark.integration
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
 
 
 def _run(tmp_path, as_of=AS_OF, expect_success=True):
-    config = as_of_run_config(as_of)
-    config["resources"]["winback"]["config"].update(
-        landing_dir=str(tmp_path / "landing"),
-        warehouse=str(tmp_path / "warehouse.duckdb"),
-        export_dir=str(tmp_path / "exports"),
-    )
-    result = defs.resolve_job_def("winback_daily").execute_in_process(
-        run_config=config, raise_on_error=False
-    )
-    if expect_success:
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-    return result
+    return run_daily(tmp_path, as_of, expect_success=expect_success)
 
 
 @pytest.fixture(scope="module")
@@ -235,7 +226,7 @@ def test_every_model_is_built_by_exactly_one_dbt_step_in_its_folder_group():
 def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch):
     import shutil
 
-    import orchestration.lib.gx_validation as gx_validation
+    import orchestration.defs.quality.gx as gx_validation
 
     # The real suites, with the audience's replaced by one no audience can pass.
     suites = tmp_path / "expectations"
@@ -281,7 +272,7 @@ def test_every_configured_platform_file_is_written_with_its_own_header(pipeline)
     from orchestration.lib.audiences import load_audiences
 
     tmp_path, _ = pipeline
-    for audience in load_audiences().audiences:
+    for audience in load_audiences(AUDIENCES_FILE).audiences:
         for platform in audience.platforms:
             folder = tmp_path / "exports" / audience.name / platform / AS_OF
             manifest = json.loads((folder / "manifest.json").read_text())
@@ -300,7 +291,7 @@ def holdout_pipeline(tmp_path_factory):
     import yaml
 
     tmp_path = tmp_path_factory.mktemp("holdout")
-    config = yaml.safe_load((REPO_ROOT / "config" / "audiences.yml").read_text())
+    config = yaml.safe_load((AUDIENCES_FILE).read_text())
     config["audiences"][0]["holdout_share"] = 0.05
     path = tmp_path / "audiences.yml"
     path.write_text(yaml.safe_dump(config))
@@ -319,7 +310,7 @@ def test_holdout_members_are_recorded_but_never_exported(holdout_pipeline):
     from orchestration.lib.audiences import assign_group, load_audiences
 
     tmp_path = holdout_pipeline
-    seed = load_audiences().holdout_seed
+    seed = load_audiences(AUDIENCES_FILE).holdout_seed
     assert assign_group(seed, "winback_inactive_email", "C02", 0.05) == "holdout"
     history = _rows(tmp_path, "SELECT customer_id, holdout_group, was_exported "
                               "FROM activation.audience_membership_history "

@@ -11,11 +11,13 @@ import datetime as dt
 
 import duckdb
 import pytest
+from daily_run import run_daily
 
-from orchestration.definitions import defs
-from orchestration.defs.schedules import as_of_run_config
 from orchestration.lib import demo_data
 from orchestration.lib.audiences import load_audiences
+from orchestration.lib.settings import REPO_ROOT
+
+AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
 pytestmark = pytest.mark.integration
 END = dt.date(2026, 6, 30)
@@ -24,19 +26,13 @@ EFFECT = 0.3
 
 
 def _run(tmp_path, as_of):
-    config = as_of_run_config(as_of.isoformat())
-    config["resources"]["winback"]["config"].update(
-        landing_dir=str(tmp_path / "landing"), warehouse=str(tmp_path / "warehouse.duckdb"),
-        export_dir=str(tmp_path / "exports"))
-    result = defs.resolve_job_def("winback_daily").execute_in_process(
-        run_config=config, raise_on_error=False)
-    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    run_daily(tmp_path, as_of)
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("lift")
-    campaign = demo_data.Campaign.for_audience(load_audiences(), TARGET, effect=EFFECT)
+    campaign = demo_data.Campaign.for_audience(load_audiences(AUDIENCES_FILE), TARGET, effect=EFFECT)
     demo_data.generate(tmp_path / "landing", customers=3000, orders=30_000, seed=7,
                        end_date=END, campaign=campaign)
     send = campaign.send_date(END)

@@ -10,18 +10,17 @@ from lapsed to reactivated.
 
 import datetime as dt
 import json
-
 import subprocess
 
 import duckdb
 import pytest
-
 from landing_fixture import write_landing
+from test_pipeline import _run
+
+from orchestration.defs.dbt.args import dbt_executable, dbt_vars
 from orchestration.lib.audiences import audiences_for
-from orchestration.lib.dbt_args import dbt_executable, dbt_vars
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import REPO_ROOT, load_settings
-from test_pipeline import _run
 
 pytestmark = pytest.mark.integration
 DBT_DIR = REPO_ROOT / "dbt_project"

@@ -7,6 +7,8 @@ import yaml
 from orchestration.lib.audiences import load_audiences
 from orchestration.lib.settings import REPO_ROOT
 
+AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
+
 EXPOSURES = (REPO_ROOT / "dbt_project" / "models" / "marts" / "activation"
              / "_activation__exposures.yml")
 
@@ -14,7 +16,7 @@ EXPOSURES = (REPO_ROOT / "dbt_project" / "models" / "marts" / "activation"
 def test_every_configured_audience_has_a_dbt_exposure_listing_its_platforms():
     listed = yaml.safe_load(EXPOSURES.read_text())["exposures"]
     exposures = {e["meta"]["audience"]: e for e in listed}
-    config = load_audiences()
+    config = load_audiences(AUDIENCES_FILE)
     assert set(exposures) == {a.name for a in config.audiences}
     for audience in config.audiences:
         exposure = exposures[audience.name]
@@ -25,7 +27,7 @@ def test_every_configured_audience_has_a_dbt_exposure_listing_its_platforms():
 def test_the_parsed_dbt_project_carries_the_exposures():
     manifest = json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
     names = {e["name"] for e in manifest["exposures"].values()}
-    assert {f"audience_{a.name}" for a in load_audiences().audiences} <= names
+    assert {f"audience_{a.name}" for a in load_audiences(AUDIENCES_FILE).audiences} <= names
 
 
 def test_every_audience_and_platform_is_an_export_asset_downstream_of_the_sync_model():
@@ -34,7 +36,7 @@ def test_every_audience_and_platform_is_an_export_asset_downstream_of_the_sync_m
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    for audience in load_audiences().audiences:
+    for audience in load_audiences(AUDIENCES_FILE).audiences:
         for platform in audience.platforms:
             node = graph.get(dg.AssetKey(["exports", f"{audience.name}_{platform}"]))
             assert dg.AssetKey(["activation", "sync_audience_members"]) in node.parent_keys

@@ -10,8 +10,8 @@ import sys
 import textwrap
 import time
 
-from orchestration.lib.audience_export import export_audience
-from orchestration.lib.platforms import Limits, platform_for
+from orchestration.defs.activation.audience_files import export_audience
+from orchestration.defs.activation.platforms import Limits, platform_for
 
 D1, D2 = dt.date(2026, 6, 29), dt.date(2026, 6, 30)
 LIMITS = Limits(checked_on=dt.date(2026, 11, 27))
@@ -124,8 +124,8 @@ def test_a_meta_list_under_100_people_carries_a_warning(tmp_path):
 KILLED_WRITER = textwrap.dedent("""
     import datetime as dt, sys, time
     from pathlib import Path
-    from orchestration.lib.audience_export import export_audience
-    from orchestration.lib.platforms import Limits, platform_for
+    from orchestration.defs.activation.audience_files import export_audience
+    from orchestration.defs.activation.platforms import Limits, platform_for
 
     def members():
         for i in range(10_000_000):
@@ -166,7 +166,7 @@ def test_a_sigkill_mid_export_leaves_the_previous_files_intact_and_no_partial_fi
 
 
 def test_the_previous_export_is_the_newest_complete_one_before_the_date(tmp_path):
-    from orchestration.lib.audience_export import previous_export
+    from orchestration.defs.activation.audience_files import previous_export
 
     _export(tmp_path, dt.date(2026, 6, 1), ["C1"])
     _export(tmp_path, dt.date(2026, 6, 20), ["C1"])

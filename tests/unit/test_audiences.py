@@ -4,13 +4,15 @@ import pytest
 import yaml
 
 from orchestration.lib.audiences import (
-    DEFAULT_PATH,
     AudienceConfigError,
     assign_group,
     holdout_bucket,
     load_audiences,
     parse_audiences,
 )
+from orchestration.lib.settings import REPO_ROOT
+
+AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
 BASE = {
     "version": "1",
@@ -29,7 +31,7 @@ def _with(**changes):
 
 
 def test_the_shipped_audience_file_loads_with_every_spec_tactic():
-    config = load_audiences()
+    config = load_audiences(AUDIENCES_FILE)
     names = {a.name for a in config.audiences}
     assert names == {"winback_inactive_email", "winback_newly_inactive",
                      "feedback_request_inactive", "nudge_at_risk",
@@ -106,6 +108,6 @@ def test_the_holdout_share_is_met_on_many_customers():
 def test_the_audience_var_for_dbt_is_plain_json():
     import json
 
-    var = load_audiences(DEFAULT_PATH).as_dbt_var()
+    var = load_audiences(AUDIENCES_FILE).as_dbt_var()
     assert json.loads(json.dumps(var)) == var
-    assert yaml.safe_load(DEFAULT_PATH.read_text())["holdout_seed"] == var["holdout_seed"]
+    assert yaml.safe_load((AUDIENCES_FILE).read_text())["holdout_seed"] == var["holdout_seed"]

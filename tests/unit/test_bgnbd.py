@@ -1,4 +1,4 @@
-"""Tests for the BG/NBD model in ``orchestration.lib.bgnbd``.
+"""Tests for the BG/NBD model in ``orchestration.defs.predictions.bgnbd``.
 
 Reference values come from Fader, Hardie & Lee (2005), "Counting Your
 Customers the Easy Way: An Alternative to the Pareto/NBD Model", Marketing
@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from orchestration.lib import bgnbd
+from orchestration.defs.predictions import bgnbd
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow_sample_rfm.csv"
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}

@@ -6,7 +6,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from orchestration.defs.models.assets import MIN_REPEAT_BUYERS, score_groups
+from orchestration.defs.predictions.assets import MIN_REPEAT_BUYERS, score_groups
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cdnow_sample_rfm.csv"
 GROUP_SQL = """

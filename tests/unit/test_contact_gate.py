@@ -1,8 +1,9 @@
 import pytest
 
-from orchestration.lib.contact_gate import blocked_members, open_gate
+from orchestration.defs.activation.consent_gate import blocked_members, open_gate
+from orchestration.defs.ingest.loader import IngestError, load_entity
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.ingest import IngestError, load_entity
+from orchestration.lib.settings import load_settings
 from orchestration.lib.warehouse import open_warehouse
 
 MEMBERS = [("M1", "ok@example.com"), ("M2", "late.out@example.com"), ("M3", "tie@example.com"),
@@ -36,6 +37,11 @@ def warehouse(tmp_path):
     return path
 
 
+def _settings(warehouse, landing):
+    return load_settings(environ={"WINBACK_WAREHOUSE": str(warehouse),
+                                  "WINBACK_LANDING_DIR": str(landing)})
+
+
 def test_members_blocked_by_what_arrived_after_ingest_are_counted_by_reason(warehouse, tmp_path):
     landing = tmp_path / "landing"
     _landing(
@@ -47,7 +53,7 @@ def test_members_blocked_by_what_arrived_after_ingest_are_counted_by_reason(ware
         suppressions=" Bounced@EXAMPLE.com ,hard_bounce,2026-07-02T00:00:00Z\n",
         erasures="M6,2026-07-03T00:00:00Z\n",
     )
-    with open_gate(warehouse, landing, "UTC") as con:
+    with open_gate(_settings(warehouse, landing)) as con:
         counts = blocked_members(con, "wh.activation.members")
         blocked = dict(con.execute("SELECT customer_id, reason FROM gate_blocked").fetchall())
     assert blocked == {"M2": "opted_out", "M3": "opted_out", "M4": "no_consent",
@@ -61,7 +67,7 @@ def test_an_unreadable_landing_file_stops_the_export_instead_of_skipping_the_che
     landing = tmp_path / "landing"
     _landing(landing, "")
     (landing / "suppressions" / "b.csv").write_text("address,why,when\nx@example.com,manual,\n")
-    with pytest.raises(IngestError), open_gate(warehouse, landing, "UTC"):
+    with pytest.raises(IngestError), open_gate(_settings(warehouse, landing)):
         pass
 
 
@@ -82,7 +88,7 @@ def test_a_warehouse_held_by_another_process_gives_a_clear_error(warehouse, tmp_
         assert holder.stdout.readline().strip() == "ready"
         started = time.monotonic()
         with pytest.raises(WarehouseLockedError, match="in use by another process"), open_gate(
-            warehouse, tmp_path / "landing", "UTC"
+            _settings(warehouse, tmp_path / "landing")
         ):
             pass
         assert time.monotonic() - started < 10

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.defs.dbt.args import dbt_build_args
 from orchestration.lib.audiences import audiences_for
-from orchestration.lib.dbt_args import dbt_build_args
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import Settings
 

@@ -4,7 +4,11 @@ import stat
 
 import pytest
 
-from orchestration.lib.exports import spreadsheet_safe, write_csv_parts, write_manifest
+from orchestration.defs.activation.atomic_files import (
+    spreadsheet_safe,
+    write_csv_parts,
+    write_manifest,
+)
 
 
 @pytest.mark.parametrize(

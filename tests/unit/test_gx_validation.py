@@ -2,7 +2,7 @@ import json
 
 import pandas as pd
 
-from orchestration.lib.gx_validation import load_suite, validate_dataframe
+from orchestration.defs.quality.gx import load_suite, validate_dataframe
 
 
 def _members(**overrides):
@@ -49,7 +49,7 @@ def test_regexes_are_anchored_so_a_valid_substring_does_not_pass():
 
 
 def test_every_regex_in_every_suite_is_anchored():
-    from orchestration.lib.gx_validation import EXPECTATIONS_DIR
+    from orchestration.defs.quality.gx import EXPECTATIONS_DIR
 
     for path in EXPECTATIONS_DIR.glob("*.json"):
         for expectation in json.loads(path.read_text())["expectations"]:
@@ -69,7 +69,7 @@ def test_every_failing_row_key_is_reported_not_only_the_first():
 
 
 def test_a_suite_reads_only_the_key_and_the_columns_it_names():
-    from orchestration.lib.gx_validation import suite_columns
+    from orchestration.defs.quality.gx import suite_columns
 
     columns = suite_columns(load_suite("contact_hygiene"), "customer_id")
     assert columns[0] == "customer_id"

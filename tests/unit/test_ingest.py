@@ -6,8 +6,8 @@ import json
 import duckdb
 import pytest
 
+from orchestration.defs.ingest.loader import IngestError, load_entity
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.ingest import IngestError, load_entity
 
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,currency,amount,updated_at"
 LOADED_AT = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
@@ -395,10 +395,10 @@ def test_a_warehouse_from_before_the_ledger_is_reloaded_once_without_doubling(co
 
 
 def test_a_file_that_changes_while_loading_publishes_nothing(con, tmp_path, monkeypatch):
-    import orchestration.lib.ingest as ingest
+    import orchestration.defs.ingest.loader as ingest
 
     _orders(tmp_path, "O1,C1,2024-03-01,paid,GBP,1,\n")
-    real_scan = ingest._scan_file
+    real_scan = ingest.scan_file
 
     def writer_still_appending(con, path, *args):
         result = real_scan(con, path, *args)
@@ -406,10 +406,10 @@ def test_a_file_that_changes_while_loading_publishes_nothing(con, tmp_path, monk
             handle.write("O2,C1,2024-03-01,paid,GBP,1,\n")
         return result
 
-    monkeypatch.setattr(ingest, "_scan_file", writer_still_appending)
+    monkeypatch.setattr(ingest, "scan_file", writer_still_appending)
     with pytest.raises(IngestError, match="orders.csv: the file changed while it was loading"):
         _load(con, tmp_path)
     assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 0
     assert _ledger(con) == []
-    monkeypatch.setattr(ingest, "_scan_file", real_scan)
+    monkeypatch.setattr(ingest, "scan_file", real_scan)
     assert _load(con, tmp_path).loaded == 2

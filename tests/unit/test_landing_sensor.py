@@ -8,10 +8,10 @@ import time
 import dagster as dg
 import pytest
 
+from orchestration.defs.ingest.loader import load_entity
 from orchestration.defs.ingest.sensors import landing_files_sensor
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.ingest import load_entity
 from orchestration.lib.warehouse import open_warehouse
 
 ORDERS = "order_id,customer_id,ordered_at,status,currency,amount\nO1,C1,2024-03-01,paid,GBP,1\n"

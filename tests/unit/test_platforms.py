@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.exports import ExportLimitError, write_csv_parts
-from orchestration.lib.platforms import (
+from orchestration.defs.activation.atomic_files import ExportLimitError, write_csv_parts
+from orchestration.defs.activation.platforms import (
     PLATFORMS,
     Limits,
     PlatformConfigError,
@@ -20,6 +20,9 @@ from orchestration.lib.platforms import (
     sha256_hex,
     truncate_utf8,
 )
+from orchestration.lib.settings import REPO_ROOT
+
+PLATFORMS_FILE = REPO_ROOT / "config" / "platforms.yml"
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 NO_LIMITS = Limits(checked_on=dt.date(2026, 11, 27))
@@ -130,7 +133,7 @@ def test_sendgrid_refuses_custom_field_names_it_cannot_store():
 
 
 def test_the_limits_file_covers_every_platform_with_a_checked_on_date():
-    limits = load_limits()
+    limits = load_limits(PLATFORMS_FILE)
     assert set(limits) == set(PLATFORMS)
     assert limits["hubspot"].max_rows == 1_048_576
     assert limits["klaviyo"].max_bytes == 50_000_000

@@ -15,11 +15,11 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-import orchestration.lib.sql_source as sql_source
+import orchestration.defs.ingest.sql_source as sql_source
+from orchestration.defs.ingest.sql_source import load_sql_source
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.ingest import IngestError
+from orchestration.lib.landing import IngestError
 from orchestration.lib.settings import SettingsError, SqlSourceSettings, load_settings
-from orchestration.lib.sql_source import load_sql_source
 
 LOADED_AT = dt.datetime(2026, 6, 30, 12, tzinfo=dt.UTC)
 T0 = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)

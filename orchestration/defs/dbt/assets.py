@@ -10,14 +10,13 @@ dbt -> BG/NBD -> dbt in order.
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets, get_asset_key_for_model
+from dagster_dbt import DbtCliResource, dbt_assets
 
+from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
-from orchestration.defs.hygiene.summary import SUMMARY_MODEL, with_hygiene_summary
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
-from orchestration.lib.dbt_args import dbt_build_args, dbt_executable
 from orchestration.lib.policies import policies_for
 
 AFTER_MODELS = "source:models+"
@@ -27,13 +26,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     settings = winback.settings()
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
-    events = dbt.cli(args, context=context).stream()
-    # The contact hygiene summary gets its counts as metadata, whichever step builds it.
-    yield from with_hygiene_summary(
-        events,
-        lambda output: context.asset_key_for_output(output.output_name).path[-1] == SUMMARY_MODEL,
-        settings.warehouse,
-    )
+    yield from dbt.cli(args, context=context).stream()
 
 
 @dbt_assets(
@@ -66,14 +59,6 @@ DBT_ASSETS: Sequence[dg.AssetsDefinition] = (
     winback_dbt_models,
     winback_dbt_models_after_statistics,
 )
-
-
-def dbt_model_key(model_name: str) -> dg.AssetKey:
-    """The asset key of a dbt model, whichever step builds it (both steps share one manifest)."""
-    key = get_asset_key_for_model([winback_dbt_models], model_name)
-    if not any(key in step.keys for step in DBT_ASSETS):
-        raise KeyError(f"The dbt model {model_name} is not built by any dbt step")
-    return key
 
 
 defs = dg.Definitions(

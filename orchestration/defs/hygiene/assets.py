@@ -10,8 +10,9 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
-from orchestration.defs.ingest.assets import raw_asset_key
+from orchestration.defs.hygiene.summary import contact_hygiene_counts
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.asset_keys import raw_asset_key
 from orchestration.lib.contacts import (
     DISPOSABLE_LIST_VERSION,
     ROLE_LOCAL_PARTS,
@@ -174,4 +175,4 @@ def phone_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
     )
 
 
-defs = dg.Definitions(assets=[email_checks, phone_checks])
+defs = dg.Definitions(assets=[email_checks, phone_checks], asset_checks=[contact_hygiene_counts])

@@ -1,14 +1,13 @@
-"""The contact hygiene summary (counts by reason, share contactable) as metadata on the
-contacts/contact_hygiene_summary asset, read from the mart dbt just built. Counts only."""
+"""The contact hygiene summary (counts by reason, share contactable) as a check on the
+contacts/contact_hygiene_summary mart, read from the table dbt just built. Counts only."""
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from orchestration.defs.dbt.keys import dbt_model_key
+from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.warehouse import open_warehouse
 
 SUMMARY_MODEL = "contact_hygiene_summary"
@@ -40,22 +39,21 @@ def hygiene_summary_metadata(warehouse: Path) -> dict[str, Any]:
     return metadata
 
 
-def with_hygiene_summary(
-    events: Iterable[Any], is_summary: Callable[[dg.Output], bool], warehouse: Path
-) -> Iterator[Any]:
-    """Pass dbt events through; hold the summary model's output (and what follows it) until dbt
-    has finished and released DuckDB, then attach the summary counts to it."""
-    held: list[Any] = []
-    try:
-        for event in events:
-            if held or (isinstance(event, dg.Output) and is_summary(event)):
-                held.append(event)
-            else:
-                yield event
-    except BaseException:
-        yield from held
-        raise
-    for event in held:
-        if isinstance(event, dg.Output) and is_summary(event):
-            event = event.with_metadata({**event.metadata, **hygiene_summary_metadata(warehouse)})
-        yield event
+@dg.asset_check(
+    asset=dbt_model_key(SUMMARY_MODEL),
+    name="contact_hygiene_counts",
+    blocking=False,
+    description=(
+        "Counts of the contact hygiene summary (contactable customers and the reasons the others "
+        "are not, per channel) as metadata. Warns when customers exist but none is contactable "
+        "on any channel, which usually means consent events are missing."
+    ),
+)
+def contact_hygiene_counts(winback: WinbackConfig) -> dg.AssetCheckResult:
+    metadata = hygiene_summary_metadata(winback.settings().warehouse)
+    reachable = metadata["email_contactable"] + metadata["sms_contactable"]
+    return dg.AssetCheckResult(
+        passed=reachable > 0 or metadata["customers"] == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )

@@ -6,9 +6,9 @@ import json
 
 import dagster as dg
 
+from orchestration.defs.ingest.landing_watch import loaded_hashes, scan_landing
 from orchestration.defs.resources import WinbackConfig
-from orchestration.defs.schedules import as_of_run_config, winback_daily_job
-from orchestration.lib.landing_watch import loaded_hashes, scan_landing
+from orchestration.lib.run_config import previous_day, run_config
 from orchestration.lib.warehouse import WarehouseLockedError
 
 # A file must be unmodified this long before it counts as complete (writers without a .tmp name).
@@ -16,7 +16,7 @@ SETTLE_SECONDS = 30
 
 
 @dg.sensor(
-    job=winback_daily_job,
+    job_name="winback_daily",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
@@ -44,12 +44,11 @@ def landing_files_sensor(
     # The same set of unloaded content gives the same run key, so a file that keeps failing
     # does not start a run every tick; any new or changed file gives a new key.
     run_key = hashlib.sha256("\n".join(sorted(scan.pending.values())).encode()).hexdigest()
-    as_of = (now.date() - dt.timedelta(days=1)).isoformat()
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=run_key,
-                run_config=as_of_run_config(as_of),
+                run_config=run_config(previous_day(now)),
                 tags={"winback/new_files": str(len(scan.pending))},
             )
         ],

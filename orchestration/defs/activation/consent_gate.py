@@ -16,39 +16,35 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.ingest import load_entity
+from orchestration.lib.landing import literal, read_good_rows
+from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import WarehouseLockedError
 
 GATE_ENTITIES = ("consent_events", "suppressions", "erasure_requests")
 BATCH_ROWS = 50_000
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 @contextmanager
-def open_gate(
-    warehouse: Path, landing_dir: Path, source_tz: str
-) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB holding `gate_consent`, `gate_suppressed` and `gate_erased` (current
     knowledge), with the warehouse attached read-only as `wh`."""
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         for entity in GATE_ENTITIES:
-            # A limit of 1.0: the gate must see every readable row, not fail on a dirty share.
-            load_entity(con, CONTRACTS[entity], landing_dir, source_tz=source_tz,
-                        max_reject_share=1.0)
+            # Every readable row counts, however dirty the rest of its file.
+            read_good_rows(con, CONTRACTS[entity], settings.landing_dir, f"landing_{entity}",
+                           source_tz=settings.source_timezone,
+                           encoding=settings.file_encoding(entity))
+        warehouse = settings.warehouse
         try:
-            con.execute(f"ATTACH {_literal(str(warehouse))} AS wh (READ_ONLY)")
+            con.execute(f"ATTACH {literal(str(warehouse))} AS wh (READ_ONLY)")
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise WarehouseLockedError(
@@ -60,7 +56,7 @@ def open_gate(
             """
             CREATE TABLE gate_consent AS
             WITH events AS (
-                SELECT customer_id, status, occurred_at FROM raw.consent_events
+                SELECT customer_id, status, occurred_at FROM landing_consent_events
                 WHERE channel = 'email'
                 UNION ALL
                 SELECT customer_id, status, occurred_at FROM wh.raw.consent_events
@@ -73,13 +69,13 @@ def open_gate(
             """
         )
         con.execute(
-            "CREATE TABLE gate_erased AS SELECT customer_id FROM raw.erasure_requests "
+            "CREATE TABLE gate_erased AS SELECT customer_id FROM landing_erasure_requests "
             "UNION SELECT customer_id FROM wh.raw.erasure_requests"
         )
         con.execute("CREATE TABLE gate_suppressed (email_normalized VARCHAR)")
         reader = con.cursor()
         reader.execute(
-            "SELECT email FROM raw.suppressions UNION SELECT email FROM wh.raw.suppressions"
+            "SELECT email FROM landing_suppressions UNION SELECT email FROM wh.raw.suppressions"
         )
         while rows := reader.fetchmany(BATCH_ROWS):
             values = []

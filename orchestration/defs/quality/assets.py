@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from orchestration.defs.dbt.assets import dbt_model_key
+from orchestration.defs.dbt.keys import dbt_model_key
+from orchestration.defs.quality.gx import load_suite, suite_columns, validate_dataframe
 from orchestration.defs.resources import WinbackConfig
-from orchestration.lib.gx_validation import load_suite, suite_columns, validate_dataframe
 from orchestration.lib.warehouse import open_warehouse
 
 

@@ -5,17 +5,19 @@ the adds and removes since the previous export, and a manifest, last. All of the
 step so the write-time consent gate (current consent, suppressions and erasures) is built once.
 """
 
-import json
-
 import dagster as dg
 
-from orchestration.defs.dbt.assets import dbt_model_key
-from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.activation.audience_files import ExportResult, export_audience
+from orchestration.defs.activation.consent_gate import blocked_members, open_gate
+from orchestration.defs.activation.platforms import load_limits, platform_for
+from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
-from orchestration.lib.audience_export import ExportResult, export_audience
-from orchestration.lib.audiences import Audience, AudienceConfig, load_audiences
-from orchestration.lib.contact_gate import blocked_members, open_gate
-from orchestration.lib.platforms import load_limits, platform_for
+from orchestration.lib.audiences import (
+    Audience,
+    AudienceConfig,
+    AudienceConfigError,
+    load_audiences,
+)
 
 SYNC_MODEL = "sync_audience_members"
 MEMBERSHIP_MODEL = "audience_membership_daily"
@@ -24,12 +26,6 @@ FETCH_ROWS = 10_000
 
 def export_key(audience: str, platform: str) -> dg.AssetKey:
     return dg.AssetKey(["exports", f"{audience}_{platform}"])
-
-
-def sync_model_checksum() -> str:
-    """Checksum of the sync model in the dbt manifest: which SQL built the members."""
-    manifest = json.loads(winback_project.manifest_path.read_text())
-    return manifest["nodes"][f"model.winback.{SYNC_MODEL}"]["checksum"]["checksum"][:16]
 
 
 def _member_rows(con, audience: str):
@@ -121,14 +117,21 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
         opted out, suppressed or erased is left out, so they show up as removes."""
         settings = winback.settings()
         as_of = settings.as_of.isoformat()
-        current = load_audiences()
-        limits = load_limits()
+        current = load_audiences(settings.audiences_file)
+        limits = load_limits(settings.platforms_file)
+        selected = context.selected_asset_keys
+        configured = {export_key(a.name, p) for a in current.audiences for p in a.platforms}
+        if not selected <= configured:
+            missing = ", ".join(sorted(k.to_user_string() for k in selected - configured))
+            raise AudienceConfigError(
+                f"{settings.audiences_file} no longer defines {missing}, which this code "
+                "location was loaded with. Reload the code location (or restart the run)."
+            )
         definition_common = {
             "audience_config_version": current.version,
-            "sync_model_checksum": sync_model_checksum(),
+            "sync_model_checksum": dbt_model_checksum(SYNC_MODEL),
         }
-        selected = context.selected_asset_keys
-        with open_gate(settings.warehouse, settings.landing_dir, settings.source_timezone) as con:
+        with open_gate(settings) as con:
             for audience in current.audiences:
                 platforms = [p for p in audience.platforms
                              if export_key(audience.name, p) in selected]
@@ -170,4 +173,6 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
     return audience_exports
 
 
-defs = dg.Definitions(assets=[build_audience_exports(load_audiences())])
+def build_defs(config: AudienceConfig) -> dg.Definitions:
+    """The export assets of the configured audiences (read from Settings by definitions.py)."""
+    return dg.Definitions(assets=[build_audience_exports(config)])

@@ -23,13 +23,9 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
+from orchestration.defs.ingest.loader import count_duplicate_keys, ensure_raw_tables
 from orchestration.lib.contracts import Contract
-from orchestration.lib.ingest import (
-    IngestError,
-    count_duplicate_keys,
-    ensure_raw_tables,
-    typed_select,
-)
+from orchestration.lib.landing import IngestError, typed_select
 from orchestration.lib.settings import SqlSourceSettings
 
 CURSOR = "updated_at"
@@ -247,8 +243,8 @@ def _load_batch(
             con, contract, "(SELECT * FROM _sql_new WHERE _reasons = '')"
         )
         con.execute(
-            f"INSERT INTO raw.quarantine SELECT ?, ?, _source_row, _reasons, "
-            f"_raw_record, ?::TIMESTAMPTZ FROM _sql_new WHERE _reasons <> ''",
+            "INSERT INTO raw.quarantine SELECT ?, ?, _source_row, _reasons, "
+            "_raw_record, ?::TIMESTAMPTZ FROM _sql_new WHERE _reasons <> ''",
             [contract.entity, label, stamp],
         )
         names = ", ".join(f'"{c}"' for c in contract.column_names)

@@ -13,9 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.lib.settings import EXPECTATIONS_DIR
 
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 MAX_KEYS_REPORTED = 20
 
 

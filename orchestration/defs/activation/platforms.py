@@ -19,10 +19,8 @@ from typing import Any
 
 import yaml
 
-from orchestration.lib.exports import spreadsheet_safe
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.defs.activation.atomic_files import spreadsheet_safe
 
-LIMITS_PATH = REPO_ROOT / "config" / "platforms.yml"
 Member = Mapping[str, Any]
 
 # Personalisation fields that are free text (escaped for spreadsheets in plain files).
@@ -52,7 +50,7 @@ class Limits:
         }
 
 
-def load_limits(path: Path = LIMITS_PATH) -> dict[str, Limits]:
+def load_limits(path: Path) -> dict[str, Limits]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     platforms = data.get("platforms") if isinstance(data, dict) else None
     if not isinstance(platforms, dict):

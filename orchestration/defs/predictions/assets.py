@@ -4,9 +4,9 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from orchestration.defs.dbt.assets import dbt_model_key
+from orchestration.defs.dbt.keys import dbt_model_key
+from orchestration.defs.predictions import bgnbd
 from orchestration.defs.resources import WinbackConfig
-from orchestration.lib import bgnbd
 from orchestration.lib.warehouse import open_warehouse
 
 DAYS_PER_WEEK = 7.0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.ingest import (
+from orchestration.lib.landing import (
     CSV_SUFFIXES,
     JSONL_SUFFIXES,
     PARQUET_SUFFIXES,

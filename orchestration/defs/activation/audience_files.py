@@ -25,8 +25,13 @@ from typing import Any
 
 import duckdb
 
-from orchestration.lib.exports import WrittenFile, sweep_staging, write_csv_parts, write_manifest
-from orchestration.lib.platforms import Limits, Platform
+from orchestration.defs.activation.atomic_files import (
+    WrittenFile,
+    sweep_staging,
+    write_csv_parts,
+    write_manifest,
+)
+from orchestration.defs.activation.platforms import Limits, Platform
 
 MANIFEST_NAME = "manifest.json"
 STAGING_DIR = ".staging"

@@ -1,0 +1,359 @@
+"""Read landing files under their input contract, in DuckDB, losing no row.
+
+Shared by the ingest stage (which appends what it reads to `raw.<entity>` through the ledger)
+and by the write-time consent gate (which reads do-not-contact files that arrived after the
+last load). A file is typed into a temp view where every row carries `_reasons` (empty for a
+good row); structurally malformed CSV records are kept apart with their record number. Python
+only inspects headers, hashes files and builds SQL; parsing and typing run in DuckDB.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+
+from orchestration.lib.contracts import Column, ColumnType, Contract
+
+CSV_SUFFIXES = {".csv"}
+PARQUET_SUFFIXES = {".parquet"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+IN_FLIGHT_SUFFIXES = {".tmp", ".part", ".partial", ".crdownload"}
+OFFSET_PATTERN = r"(Z|z|[+-]\d{2}(:?\d{2})?)$"
+# CASE keeps DuckDB from evaluating json_type on text that is not JSON (which raises).
+_JSON_OBJECT = "CASE WHEN json_valid(_line) THEN json_type(_line) = 'OBJECT' ELSE false END"
+_HASH_CHUNK = 1 << 20
+# CSV encodings a source may declare (DuckDB reads these natively) -> Python codec for headers.
+CSV_ENCODINGS = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}
+UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal"}
+
+
+class IngestError(ValueError):
+    """A landing file cannot be loaded. Messages name the file and rule, never row values."""
+
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def landing_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Complete files to load (sorted) and in-flight files skipped until they are renamed."""
+    ready: list[Path] = []
+    in_flight: list[Path] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.suffix.lower() in IN_FLIGHT_SUFFIXES:
+            in_flight.append(path)
+        elif path.suffix.lower() in CSV_SUFFIXES | PARQUET_SUFFIXES | JSONL_SUFFIXES:
+            ready.append(path)
+        else:
+            raise IngestError(
+                f"{path}: unsupported file type {path.suffix!r}. Landing folders take .csv, "
+                ".parquet and .jsonl files; move other files elsewhere."
+            )
+    return ready, in_flight
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _not_utf8(name: str, encoding: str) -> IngestError:
+    entity = name.split("/", 1)[0]
+    return IngestError(
+        f"{name}: not valid {encoding.upper()} text. Re-export the file as UTF-8, or declare "
+        f"its encoding with WINBACK_{entity.upper()}_ENCODING ({', '.join(CSV_ENCODINGS)})."
+    )
+
+
+def read_header(
+    path: Path, name: str, con: duckdb.DuckDBPyConnection, encoding: str = "utf-8"
+) -> list[str]:
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        try:
+            with path.open(encoding=CSV_ENCODINGS[encoding], newline="") as handle:
+                header = next(csv.reader(handle), None)
+        except UnicodeError:
+            raise _not_utf8(name, encoding) from None
+        if header is None:
+            raise IngestError(f"{name}: the file is empty (no header row). Remove or replace it.")
+        return [h.strip() for h in header]
+    if suffix in PARQUET_SUFFIXES:
+        return list(pq.read_schema(path).names)
+    rows = con.execute(
+        f"SELECT DISTINCT unnest(CASE WHEN {_JSON_OBJECT} THEN json_keys(_line) END) "
+        f"FROM ({_jsonl_lines(path)})"
+    ).fetchall()
+    if not rows and path.stat().st_size == 0:
+        raise IngestError(f"{name}: the file is empty. Remove or replace it.")
+    return sorted(r[0] for r in rows)
+
+
+def _jsonl_lines(path: Path) -> str:
+    # Each line as one text column: the record separator cannot occur in valid JSON text.
+    return (
+        f"SELECT * FROM (SELECT row_number() OVER () AS _source_row, _line "
+        f"FROM read_csv({literal(str(path))}, columns = {{'_line': 'VARCHAR'}}, header = false, "
+        "delim = '\x1e', quote = '', escape = '', auto_detect = false)) "
+        "WHERE trim(coalesce(_line, '')) <> ''"
+    )
+
+
+def _source_select(
+    path: Path, header: list[str], contract: Contract, scan: str, encoding: str = "utf-8"
+) -> str:
+    """SQL giving `_ordinal` (the record number, for CSV among readable records) plus every
+    contract column as text (NULL when absent); JSON Lines add `_json_ok`."""
+    present = set(header)
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        columns = ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header)
+        reader = (
+            f"read_csv({literal(str(path))}, header = true, auto_detect = false, "
+            f"encoding = {literal(encoding)}, "
+            f"columns = {{{columns}}}, delim = ',', quote = '\"', escape = '\"', "
+            f"store_rejects = true, rejects_table = '{scan}_rejects', "
+            f"rejects_scan = '{scan}_scans')"
+        )
+        cols = [
+            f"{quote(c.name)}" if c.name in present else f"NULL::VARCHAR AS {quote(c.name)}"
+            for c in contract.columns
+        ]
+        return f"SELECT row_number() OVER () AS _ordinal, {', '.join(cols)} FROM {reader}"
+    if suffix in PARQUET_SUFFIXES:
+        cols = [
+            f"CAST({quote(c.name)} AS VARCHAR) AS {quote(c.name)}"
+            if c.name in present
+            else f"NULL::VARCHAR AS {quote(c.name)}"
+            for c in contract.columns
+        ]
+        return (
+            f"SELECT file_row_number + 1 AS _ordinal, {', '.join(cols)} "
+            f"FROM read_parquet({literal(str(path))}, file_row_number = true)"
+        )
+    cols = [
+        f"CASE WHEN {_JSON_OBJECT} THEN _line ->> {literal(c.name)} END AS {quote(c.name)}"
+        for c in contract.columns
+    ]
+    return (
+        f"SELECT _source_row AS _ordinal, {_JSON_OBJECT} AS _json_ok, "
+        f"{', '.join(cols)} FROM ({_jsonl_lines(path)})"
+    )
+
+
+def _typed_expr(col: Column, source_tz: str) -> tuple[str, list[str]]:
+    """(typed SQL expression over the text column, [SQL yielding a reason code or NULL]).
+
+    The reason expressions refer to the text value by the column's name and to the typed value
+    as `"__typed_<name>"`, so each value is parsed once (see `typed_select`)."""
+    v = quote(col.name)
+    t = quote(f"__typed_{col.name}")
+    blank = f"(nullif(trim({v}), '') IS NULL)"
+    reasons: list[str] = []
+    if col.type is ColumnType.ID:
+        expr = f"nullif(trim({v}), '')"
+    elif col.type is ColumnType.TEXT:
+        expr = f"nullif({v}, '')"
+    elif col.type is ColumnType.ENUM:
+        expr = f"nullif(lower(trim({v})), '')"
+        allowed = ", ".join(literal(x) for x in col.values)
+        reasons.append(f"CASE WHEN {t} NOT IN ({allowed}) THEN 'invalid_value:{col.name}' END")
+    elif col.type is ColumnType.TIMESTAMP:
+        text = f"trim({v})"
+        if source_tz in UTC_NAMES:
+            # The session is UTC, so naive text casts as UTC and an offset is honoured.
+            expr = f"try_cast({text} AS TIMESTAMPTZ)"
+        else:
+            expr = (
+                f"CASE WHEN regexp_matches({text}, {literal(OFFSET_PATTERN)}) "
+                f"THEN try_cast({text} AS TIMESTAMPTZ) "
+                f"ELSE timezone({literal(source_tz)}, try_cast({text} AS TIMESTAMP)) END"
+            )
+        reasons.append(f"CASE WHEN NOT {blank} AND {t} IS NULL THEN 'bad_timestamp:{col.name}' END")
+    elif col.type is ColumnType.DECIMAL:
+        expr = f"try_cast(trim({v}) AS DECIMAL(18, 2))"
+        reasons.append(f"CASE WHEN NOT {blank} AND {t} IS NULL THEN 'bad_decimal:{col.name}' END")
+    else:
+        expr = f"try_cast(trim({v}) AS BIGINT)"
+        reasons.append(f"CASE WHEN NOT {blank} AND {t} IS NULL THEN 'bad_integer:{col.name}' END")
+    if col.required:
+        reasons.append(f"CASE WHEN {blank} THEN 'missing_required:{col.name}' END")
+    return expr, reasons
+
+
+def typed_select(
+    contract: Contract,
+    source: str,
+    source_tz: str,
+    loaded_at: dt.datetime,
+    extra_reasons: tuple[str, ...] = (),
+) -> str:
+    """SQL typing a text source (`_ordinal` + contract columns as text) by the contract.
+
+    Gives `_ordinal`, every contract column in its SQL type, `_reasons` (reason codes joined by
+    ';', empty for a good row) and `_raw_record` (the text values as JSON, for rejected rows only).
+    Three layers, so every value is parsed once: typed values beside the text, then the reasons,
+    then the output columns.
+    """
+    typed: list[str] = []
+    reasons: list[str] = list(extra_reasons)
+    for col in contract.columns:
+        expr, col_reasons = _typed_expr(col, source_tz)
+        typed.append(f"({expr})::{col.sql_type} AS {quote(f'__typed_{col.name}')}")
+        reasons.extend(col_reasons)
+        if col.name in contract.no_future:
+            reasons.append(
+                f"CASE WHEN {quote(f'__typed_{col.name}')} > "
+                f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ "
+                f"THEN 'future_timestamp:{col.name}' END"
+            )
+    raw_record = "to_json(struct_pack(" + ", ".join(
+        f"{quote(c.name)} := {quote(c.name)}" for c in contract.columns
+    ) + "))::VARCHAR"
+    outputs = ", ".join(
+        f"{quote(f'__typed_{c.name}')} AS {quote(c.name)}" for c in contract.columns
+    )
+    return (
+        f"SELECT _ordinal, {outputs}, _reasons, "
+        f"CASE WHEN _reasons <> '' THEN {raw_record} END AS _raw_record FROM ("
+        f"SELECT *, concat_ws(';', {', '.join(reasons)}) AS _reasons "
+        f"FROM (SELECT *, {', '.join(typed)} FROM ({source})))"
+    )
+
+
+def check_header(path: Path, name: str, header: list[str], contract: Contract) -> list[str]:
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
+    if dupes:
+        raise IngestError(f"{name}: duplicate header column(s) {dupes}. Fix the export.")
+    missing = [c for c in contract.required_columns if c not in header]
+    if missing and path.suffix.lower() not in JSONL_SUFFIXES:
+        raise IngestError(
+            f"{name}: required column(s) {missing} missing from the header "
+            f"(found {header}). The {contract.entity} contract needs "
+            f"{list(contract.required_columns)}; rename the columns and deliver the file again."
+        )
+    return missing
+
+
+def scan_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    name: str,
+    header: list[str],
+    contract: Contract,
+    source_tz: str,
+    loaded_at: dt.datetime,
+    scan: str,
+    encoding: str,
+) -> str | None:
+    """Type the file into temp table `scan` (column `_source_row`); for CSV, the malformed
+    records land in `<scan>_bad`. Returns the SQL of the malformed-record quarantine rows."""
+    is_csv = path.suffix.lower() in CSV_SUFFIXES
+    is_json = path.suffix.lower() in JSONL_SUFFIXES
+    extra = ("CASE WHEN NOT _json_ok THEN 'malformed_json' END",) if is_json else ()
+    select = typed_select(
+        contract, _source_select(path, header, contract, scan, encoding), source_tz, loaded_at,
+        extra,
+    )
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_typed AS {select}")
+    except duckdb.InvalidInputException as exc:
+        if "unicode" in str(exc).lower() or "utf" in str(exc).lower():
+            raise _not_utf8(name, encoding) from None
+        # DuckDB's message can quote row content, so it is not passed on.
+        raise IngestError(
+            f"{name}: unreadable as {path.suffix} ({type(exc).__name__}). Check that "
+            "the file is complete and in the format its name says."
+        ) from None
+    if not is_csv:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {scan} AS "
+            f"SELECT _ordinal AS _source_row, * EXCLUDE (_ordinal) FROM {scan}_typed"
+        )
+        return None
+    # Structurally malformed lines (column count, unterminated quote) land in DuckDB's reject
+    # table; good rows are numbered among themselves, so map them back to record numbers:
+    # a good row's record number is its ordinal plus the number of bad records before it.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {scan}_bad AS SELECT line - 1 AS record, "
+        f"row_number() OVER (ORDER BY line) AS k, error_type, csv_line FROM ("
+        f"SELECT line, min(error_type::VARCHAR) AS error_type, min(csv_line) AS csv_line "
+        f"FROM {scan}_rejects GROUP BY line)"
+    )
+    if con.execute(f"SELECT count(*) FROM {scan}_bad").fetchone()[0] == 0:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {scan} AS "
+            f"SELECT _ordinal AS _source_row, * EXCLUDE (_ordinal) FROM {scan}_typed"
+        )
+    else:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {scan} AS "
+            f"SELECT t._ordinal + coalesce(b.k, 0) AS _source_row, t.* EXCLUDE (_ordinal) "
+            f"FROM {scan}_typed t ASOF LEFT JOIN (SELECT record - k + 1 AS first_ordinal, "
+            f"max(k) AS k FROM {scan}_bad GROUP BY ALL) b ON t._ordinal >= b.first_ordinal "
+            "ORDER BY _source_row"
+        )
+    return (
+        f"SELECT record AS source_row, 'malformed_row:' || lower(replace(error_type, ' ', '_')) "
+        f"AS reason, csv_line AS raw_record FROM {scan}_bad"
+    )
+
+
+
+
+def read_good_rows(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    landing_dir: Path,
+    table: str,
+    *,
+    source_tz: str = "UTC",
+    encoding: str = "utf-8",
+    read_at: dt.datetime | None = None,
+) -> int:
+    """Create `table` (contract columns) holding the rows of every complete file of the
+    entity's folder that fit the contract; an absent folder gives an empty table. A file that
+    cannot be read (header, encoding, format) raises IngestError. Returns the row count."""
+    read_at = read_at or dt.datetime.now(dt.UTC)
+    column_defs = ", ".join(f"{quote(c.name)} {c.sql_type}" for c in contract.columns)
+    con.execute(f"CREATE OR REPLACE TABLE {table} ({column_defs})")
+    folder = landing_dir / contract.entity
+    if not folder.is_dir():
+        return 0
+    scan = "_read_scan"
+    columns = ", ".join(quote(c) for c in contract.column_names)
+    for path in landing_files(folder)[0]:
+        name = str(path.relative_to(landing_dir))
+        if path.stat().st_size == 0:
+            raise IngestError(f"{name}: the file is empty. Remove or replace it.")
+        header = read_header(path, name, con, encoding)
+        check_header(path, name, header, contract)
+        try:
+            scan_file(con, path, name, header, contract, source_tz, read_at, scan, encoding)
+            con.execute(f"INSERT INTO {table} SELECT {columns} FROM {scan} WHERE _reasons = ''")
+        finally:
+            drop_scan(con, scan)
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def drop_scan(con: duckdb.DuckDBPyConnection, scan: str) -> None:
+    """Drop the temp objects `scan_file` made for `scan`."""
+    con.execute(f"DROP VIEW IF EXISTS {scan}")
+    for suffix in ("_typed", "_bad", "_rejects", "_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {scan}{suffix}")

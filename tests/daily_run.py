@@ -1,0 +1,34 @@
+"""Run the daily job in process on a test folder: <root>/landing in, <root>/warehouse.duckdb
+and <root>/exports out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.definitions import defs
+from orchestration.lib.run_config import run_config
+
+
+def run_daily(
+    root: Path,
+    as_of: dt.date | str,
+    *,
+    asset_selection: list[dg.AssetKey] | None = None,
+    expect_success: bool = True,
+) -> dg.ExecuteInProcessResult:
+    as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
+    config = run_config(
+        as_of,
+        landing_dir=root / "landing",
+        warehouse=root / "warehouse.duckdb",
+        export_dir=root / "exports",
+    )
+    result = defs.resolve_job_def("winback_daily").execute_in_process(
+        run_config=config, raise_on_error=False, asset_selection=asset_selection
+    )
+    if expect_success:
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return result
