@@ -33,7 +33,7 @@ files. Orders are generated in time order and written in chunks (order ids follo
 default size takes a few seconds; 10 million orders for 1 million customers take a few minutes and
 about 1 GB of memory.
 
-Run as ``python -m orchestration.lib.demo_data --out data/landing``.
+Run as ``python -m orchestration.demo.generator --out data/landing``.
 """
 
 from __future__ import annotations
@@ -1900,7 +1900,7 @@ def generate(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.lib.demo_data",
+        prog="python -m orchestration.demo.generator",
         description="Write deterministic, realistic demo data into a landing folder.",
     )
     parser.add_argument(
