@@ -205,7 +205,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     end_date = args.end_date or settings.as_of - dt.timedelta(days=1)
     counts = demo.generate(
         out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=end_date,
-        campaign=_demo_campaign(settings),
+        years=args.years, campaign=_demo_campaign(settings),
     )
     for entity, n in counts.items():
         print(f"{entity:<18} {n:>10,} rows -> {out / entity}")
@@ -257,9 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--end-date", type=dt.date.fromisoformat, help="last day of the data (default: yesterday)"
     )
     demo.add_argument("--out", help="landing folder (default: WINBACK_LANDING_DIR)")
-    demo.add_argument("--customers", type=int, default=20_000)
-    demo.add_argument("--orders", type=int, default=200_000)
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--customers", type=int, default=20_000, help="number of customers (default: 20000)"
+    )
+    demo.add_argument(
+        "--orders", type=int, default=200_000, help="approximate number of orders (default: 200000)"
+    )
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    demo.add_argument("--years", type=int, default=3, help="years of history (default: 3)")
     demo.set_defaults(func=cmd_demo)
     dbt_vars = sub.add_parser(
         "dbt-vars", help="print the dbt --vars of a run (as-of date, validated policies)"

@@ -7,7 +7,6 @@ from orchestration.demo.generator import (
     ORDER_STATUSES,
     Campaign,
     generate,
-    main,
 )
 
 __all__ = [
@@ -17,5 +16,4 @@ __all__ = [
     "ORDER_STATUSES",
     "Campaign",
     "generate",
-    "main",
 ]

@@ -33,12 +33,11 @@ files. Orders are generated in time order and written in chunks (order ids follo
 default size takes a few seconds; 10 million orders for 1 million customers take a few minutes and
 about 1 GB of memory.
 
-Run as ``python -m orchestration.demo.generator --out data/landing``.
+Run as ``winback demo --out data/landing``.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import functools
@@ -1896,47 +1895,3 @@ def generate(
     counts["support_tickets"] = _write_support_tickets(r_tickets, cust, clock, out_dir)
     counts["loyalty_ledger"] = l_rows
     return {entity: counts[entity] for entity in ENTITY_COLUMNS}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m orchestration.demo.generator",
-        description="Write deterministic, realistic demo data into a landing folder.",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("data/landing"),
-        help="landing folder (default: data/landing)",
-    )
-    parser.add_argument(
-        "--customers", type=int, default=20_000, help="number of customers (default: 20000)"
-    )
-    parser.add_argument(
-        "--orders", type=int, default=200_000, help="approximate number of orders (default: 200000)"
-    )
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    parser.add_argument(
-        "--end-date",
-        type=dt.date.fromisoformat,
-        default=None,
-        help="last day of data, YYYY-MM-DD (default: today, UTC)",
-    )
-    parser.add_argument("--years", type=int, default=3, help="years of history (default: 3)")
-    args = parser.parse_args(argv)
-    end = args.end_date or dt.datetime.now(dt.UTC).date()
-    counts = generate(
-        args.out,
-        customers=args.customers,
-        orders=args.orders,
-        seed=args.seed,
-        end_date=end,
-        years=args.years,
-    )
-    for entity, rows in counts.items():
-        print(f"{entity:<17} {rows:>10} rows  {args.out / entity}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration import demo
+from orchestration import cli, demo
 
 END = dt.date(2025, 6, 30)
 CUSTOMERS = 500
@@ -399,11 +399,12 @@ def test_the_loyalty_ledger_has_earnings_that_expire_and_unexpiring_redemptions(
     assert all(r["expires_at"] is None for r in spent)
 
 
-def test_the_command_line_prints_one_line_per_entity(
+def test_winback_demo_prints_one_line_per_entity_and_writes_the_years_asked_for(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cli"
     args = [
+        "demo",
         "--out",
         str(out),
         "--customers",
@@ -414,12 +415,15 @@ def test_the_command_line_prints_one_line_per_entity(
         "3",
         "--end-date",
         "2024-02-29",
+        "--years",
+        "2",
     ]
-    assert demo.main(args) == 0
+    assert cli.main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[0] for line in lines] == list(demo.ENTITY_COLUMNS)
     assert all(str(out) in line for line in lines)
-    assert (out / "orders" / "orders_2021.csv").exists()
+    assert (out / "orders" / "orders_2022.csv").exists()
+    assert not (out / "orders" / "orders_2021.csv").exists()
 
 
 def test_a_campaign_makes_eligible_treated_customers_buy_in_the_window_and_not_the_holdout(
