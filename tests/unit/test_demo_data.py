@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration import cli, demo
+from orchestration.lib.contracts import CONTRACTS
 
 END = dt.date(2025, 6, 30)
 CUSTOMERS = 500
@@ -121,9 +122,10 @@ def test_a_different_seed_produces_different_data(tmp_path: Path, landing) -> No
 
 def test_every_entity_folder_exists_with_the_contract_headers(landing) -> None:
     root, _ = landing
+    assert set(demo.ENTITY_COLUMNS) == set(CONTRACTS)
     for entity in demo.ENTITY_COLUMNS:
         assert (root / entity).is_dir(), entity
-    expected = demo.ENTITY_COLUMNS
+    expected = {entity: contract.column_names for entity, contract in CONTRACTS.items()}
     for entity, files in CSV_LAYOUT.items():
         for name in files:
             header, _ = _csv_rows(root / name)
