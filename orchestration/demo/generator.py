@@ -587,7 +587,8 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in text if "a" <= ch <= "z")
 
 
-def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, path: Path) -> int:
+def _draw_names(rng: np.random.Generator, cust: _Customers) -> tuple[list[str], list[str]]:
+    """First and last names from each customer's culture (a few from anywhere in the world)."""
     n = cust.n
     culture = [_COUNTRIES[c][5] for c in cust.country.tolist()]
     u_first, u_last = rng.random(n).tolist(), rng.random(n).tolist()
@@ -600,11 +601,22 @@ def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, 
         lpool = _WORLD_LAST if world_last[i] else _LAST_NAMES[culture[i]]
         first_names.append(fpool[int(u_first[i] * len(fpool))])
         last_names.append(lpool[int(u_last[i] * len(lpool))])
+    return first_names, last_names
 
-    # Emails from the clean names, unique before any dirt is added.
-    emails = _base_emails(rng, cust, first_names, last_names)
 
-    # ---- Email dirt: disjoint groups of customers ------------------------------------------
+def _dirty_emails(
+    rng: np.random.Generator,
+    cust: _Customers,
+    emails: list[str],
+    first_names: list[str],
+    last_names: list[str],
+) -> list[str]:
+    """Dirty `emails` in place, in disjoint groups of customers; return each one's email kind.
+
+    A duplicate's holder often is the same person registered twice, so it may take over the
+    names of the customer whose address it repeats.
+    """
+    n = cust.n
     perm = rng.permutation(n)
     kinds = ["clean"] * n
 
@@ -637,8 +649,7 @@ def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, 
         kinds[i] = "disposable"
     for j, i in enumerate(take(share(0.0005, 4))):
         emails[i], kinds[i] = FORMULA_PREFIXES[j % 4] + emails[i], "formula"
-    # Duplicates: the second holder of an address another (clean) customer already uses;
-    # often the same person registered twice.
+    # Duplicates: the second holder of an address another (clean) customer already uses.
     secondaries = take(share(0.01, 3))
     clean_pool = np.sort(perm)  # never altered above
     for i in secondaries:
@@ -658,8 +669,12 @@ def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, 
             emails[i] = emails[i].upper()
         elif noise[i] < 0.08:
             emails[i] = (" " + emails[i]) if noise[i] < 0.072 else (emails[i] + "  ")
+    return kinds
 
-    # ---- Name dirt ---------------------------------------------------------------------------
+
+def _dirty_names(rng: np.random.Generator, first_names: list[str], last_names: list[str]) -> None:
+    """Formula-like, quoted, comma-suffixed, upper/lower-cased, padded and empty names, in place."""
+    n = len(first_names)
     perm_n = rng.permutation(n)
     pos = 0
 
@@ -684,6 +699,15 @@ def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, 
         first_names[i] = first_names[i] + " "
     for i in take_n(int(round(0.005 * n))):
         first_names[i] = ""
+
+
+def _write_customers(rng: np.random.Generator, cust: _Customers, clock: _Clock, path: Path) -> int:
+    n = cust.n
+    first_names, last_names = _draw_names(rng, cust)
+    # Emails from the clean names, unique before any dirt is added.
+    emails = _base_emails(rng, cust, first_names, last_names)
+    kinds = _dirty_emails(rng, cust, emails, first_names, last_names)
+    _dirty_names(rng, first_names, last_names)
 
     phones = _phones(rng, cust)
     postal = _postal_codes(rng, cust)
@@ -932,30 +956,14 @@ class _OrderPlan:
     keys: np.ndarray  # sorted (second << 32 | customer index), one per distinct order
 
 
-def _plan_orders(
-    rng: np.random.Generator, cust: _Customers, clock: _Clock, target: int
-) -> _OrderPlan:
-    """Order instants for every customer, calibrated so their number is close to `target`."""
-    n = cust.n
-    last = np.full(n, -1, dtype=np.int64)
-    first = np.full(n, -1, dtype=np.int64)
-    cust.last_order, cust.first_order = last, first
-    buyers = np.flatnonzero(cust.buyer)
-    if buyers.size == 0 or target <= 0:
-        return _OrderPlan(keys=np.zeros(0, dtype=np.int64))
-    if buyers.size > target:  # fewer orders than buyers: only the earliest first orders happen
-        keep = np.argsort(cust.first_order_days[buyers], kind="stable")[:target]
-        buyers = np.sort(buyers[keep])
-    b = buyers.size
-    rate = rng.gamma(_RATE_SHAPE, 1.0, b)  # relative purchase rate (heterogeneous cadence)
-    drop = np.clip(rng.beta(*_DROPOUT_BETA, b), 1e-12, 1.0)  # dropout chance after each purchase
-    u_drop = 1.0 - rng.random(b)
-    u_count = np.clip(1.0 - rng.random(b), 1e-300, 1.0 - 1e-12)
-    t0 = cust.first_order_days[buyers]
-    op0 = clock.to_op(t0)
-    tau = np.maximum(clock.to_op(np.array([clock.horizon_days]))[0] - op0, 1e-9)
-    practical = np.floor(_MAX_ORDERS_PER_DAY * tau).astype(np.int64)
-    goal = target / (1.0 + _SAME_DAY_SHARE)
+def _purchase_caps(
+    drop: np.ndarray, u_drop: np.ndarray, practical: np.ndarray, goal: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Purchase lives, the cap on repeat purchases, and the dropout chances they used.
+
+    Repeat purchases stop at dropout, and nobody keeps up more than ~2 orders a day. When the
+    request asks for more orders per customer than dropout allows, customers stay longer.
+    """
 
     def purchase_lives(p: np.ndarray) -> np.ndarray:
         """Purchases before dropping out if time were unlimited (first purchase included)."""
@@ -963,16 +971,25 @@ def _plan_orders(
             n = 1 + np.floor(np.log(u_drop) / np.log1p(-p))
         return np.clip(np.where(np.isfinite(n), n, 1), 1, 10_000_000).astype(np.int64)
 
-    # Repeat purchases stop at dropout, and nobody keeps up more than ~2 orders a day. When
-    # the request asks for more orders per customer than dropout allows, customers stay longer.
     for _ in range(40):
         lives = purchase_lives(drop)
         cap = np.minimum(lives - 1, practical)
-        if b + cap.sum() >= 1.2 * goal or drop.max() < 1e-9:
+        if drop.size + cap.sum() >= 1.2 * goal or drop.max() < 1e-9:
             break
         drop = drop / 2
-    goal = min(goal, float(b + cap.sum()))
-    log_u = np.log(u_count)
+    return lives, cap, drop
+
+
+def _calibrate_rate(
+    rate: np.ndarray,
+    tau: np.ndarray,
+    drop: np.ndarray,
+    log_u: np.ndarray,
+    cap: np.ndarray,
+    goal: float,
+) -> float:
+    """The scale of the purchase rates whose realised order count is closest to `goal`."""
+    b = rate.size
 
     def realised(k: float) -> int:
         return int(b + _poisson_inverse(k * rate * tau, log_u, cap).sum())
@@ -1005,8 +1022,37 @@ def _plan_orders(
         if best_gap <= max(1.0, 0.002 * goal):
             break
         lo_k, hi_k = (mid, hi_k) if got < goal else (lo_k, mid)
+    return best_k
 
-    mu = best_k * rate * tau
+
+def _plan_orders(
+    rng: np.random.Generator, cust: _Customers, clock: _Clock, target: int
+) -> _OrderPlan:
+    """Order instants for every customer, calibrated so their number is close to `target`."""
+    n = cust.n
+    last = np.full(n, -1, dtype=np.int64)
+    first = np.full(n, -1, dtype=np.int64)
+    cust.last_order, cust.first_order = last, first
+    buyers = np.flatnonzero(cust.buyer)
+    if buyers.size == 0 or target <= 0:
+        return _OrderPlan(keys=np.zeros(0, dtype=np.int64))
+    if buyers.size > target:  # fewer orders than buyers: only the earliest first orders happen
+        keep = np.argsort(cust.first_order_days[buyers], kind="stable")[:target]
+        buyers = np.sort(buyers[keep])
+    b = buyers.size
+    rate = rng.gamma(_RATE_SHAPE, 1.0, b)  # relative purchase rate (heterogeneous cadence)
+    drop = np.clip(rng.beta(*_DROPOUT_BETA, b), 1e-12, 1.0)  # dropout chance after each purchase
+    u_drop = 1.0 - rng.random(b)
+    u_count = np.clip(1.0 - rng.random(b), 1e-300, 1.0 - 1e-12)
+    t0 = cust.first_order_days[buyers]
+    op0 = clock.to_op(t0)
+    tau = np.maximum(clock.to_op(np.array([clock.horizon_days]))[0] - op0, 1e-9)
+    practical = np.floor(_MAX_ORDERS_PER_DAY * tau).astype(np.int64)
+    goal = target / (1.0 + _SAME_DAY_SHARE)
+    lives, cap, drop = _purchase_caps(drop, u_drop, practical, goal)
+    goal = min(goal, float(b + cap.sum()))
+    log_u = np.log(u_count)
+    mu = _calibrate_rate(rate, tau, drop, log_u, cap, goal) * rate * tau
     extra = _poisson_inverse(mu, log_u, cap)  # repeat purchases
     # Poisson events in (0, tau): more than `extra` for customers who dropped out, whose
     # purchases are then the first `extra` of those events.
@@ -1018,8 +1064,27 @@ def _plan_orders(
     if rough.size:
         events[rough] = rng.poisson(mu[rough])
     events = np.maximum(events, extra)
-    offset = cust.offset[buyers]
+    return _order_instants(rng, cust, clock, buyers, extra, events, t0, tau)
 
+
+def _order_instants(
+    rng: np.random.Generator,
+    cust: _Customers,
+    clock: _Clock,
+    buyers: np.ndarray,
+    extra: np.ndarray,
+    events: np.ndarray,
+    t0: np.ndarray,
+    tau: np.ndarray,
+) -> _OrderPlan:
+    """Place each buyer's first order and `extra` repeat orders in time, chunk by chunk.
+
+    Also records every customer's first and last order second in `cust`.
+    """
+    last, first = cust.last_order, cust.first_order
+    b = buyers.size
+    op0 = clock.to_op(t0)
+    offset = cust.offset[buyers]
     keys: list[np.ndarray] = []
     per_block = np.cumsum(extra + 1)
     bounds = np.searchsorted(per_block, np.arange(CHUNK_ORDERS, int(per_block[-1]), CHUNK_ORDERS))
@@ -1166,6 +1231,250 @@ class _CsvYears:
             handle.close()
 
 
+@dataclass
+class _Defects:
+    """Deliberately broken order rows and orphaned orders, at fixed global positions."""
+
+    bad_pos: np.ndarray  # sorted positions of malformed rows
+    bad_kind: np.ndarray  # index into _MALFORMED_KINDS, per bad_pos
+    orphan_pos: np.ndarray  # sorted positions of orders for customers that do not exist
+    orphan_ids: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, cust: _Customers, total: int) -> _Defects:
+        # Future-dated rows come from the most recent orders (a till with its clock set ahead).
+        per_kind = max(1, int(round(_MALFORMED_ORDER_SHARE * total / len(_MALFORMED_KINDS))))
+        recent_from = max(0, total - max(total // 50, 50 * per_kind))
+        bad: dict[int, int] = {}
+        for kind_no, kind in enumerate(_MALFORMED_KINDS):
+            lo = recent_from if kind == "future_ordered_at" else 0
+            if total - lo <= 0:
+                continue
+            for p in rng.choice(total - lo, size=min(per_kind, total - lo), replace=False).tolist():
+                bad.setdefault(p + lo, kind_no)
+        bad_pos = np.array(sorted(bad), dtype=np.int64)
+        bad_kind = np.array([bad[p] for p in bad_pos.tolist()], dtype=np.int64)
+        n_orphan = min(total, max(1, int(round(_ORPHAN_ORDER_SHARE * total)))) if total else 0
+        orphan_pos = (
+            np.unique(rng.integers(0, total, size=n_orphan)) if n_orphan else np.zeros(0, np.int64)
+        )
+        orphan_ids = _ids(
+            "C",
+            cust.n + 1 + rng.integers(0, max(20, cust.n // 50), size=orphan_pos.size),
+            cust.id_width,
+        )
+        return cls(bad_pos, bad_kind, orphan_pos, orphan_ids)
+
+
+@dataclass
+class _Lines:
+    """A chunk's order lines (flat, in order) and each order's currency and total."""
+
+    cur: np.ndarray  # per order: index into _CURRENCIES
+    n_lines: np.ndarray  # per order
+    amount: np.ndarray  # per order, cents
+    line_order: np.ndarray  # per line: the order it belongs to, within the chunk
+    line_no: np.ndarray
+    cat: np.ndarray
+    sku: np.ndarray
+    qty: np.ndarray
+    unit: np.ndarray  # cents
+
+
+def _draw_lines(
+    rng: np.random.Generator, cust: _Customers, who: np.ndarray, prices: np.ndarray
+) -> _Lines:
+    n = who.size
+    cur = np.where(rng.random(n) < 0.03, cust.currency2[who], cust.currency[who])
+    n_lines = rng.choice(4, size=n, p=[0.5, 0.28, 0.14, 0.08]) + 1
+    line_order = np.repeat(np.arange(n), n_lines)
+    n_l = line_order.size
+    line_no = np.arange(n_l) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines) + 1
+    lw = who[line_order]
+    cat = np.where(
+        rng.random(n_l) < 0.55,
+        cust.favourite[lw],
+        rng.choice(len(CATEGORIES), size=n_l, p=_CATEGORY_P),
+    )
+    sku = np.clip(
+        np.round((cust.tier[lw] + rng.normal(0.0, 0.18, n_l)) * (_SKUS_PER_CATEGORY - 1)),
+        0,
+        _SKUS_PER_CATEGORY - 1,
+    ).astype(np.int64)
+    qty = rng.choice(6, size=n_l, p=[0.8, 0.12, 0.05, 0.015, 0.01, 0.005]) + 1
+    qty = qty + np.where(cat == _GROCERY, rng.poisson(1.2, n_l), 0)
+    unit = prices[cat, sku, cur[line_order]]
+    on_sale = rng.random(n_l) < 0.08
+    unit = np.where(on_sale, np.round(unit * rng.uniform(0.5, 0.8, n_l)), unit).astype(np.int64)
+    free = rng.random(n) < 0.008  # replacements and 100 % vouchers
+    unit = np.where(free[line_order], 0, unit)
+    subtotal = np.round(np.bincount(line_order, weights=qty * unit, minlength=n)).astype(np.int64)
+    voucher = (rng.random(n) < 0.06) & ~free
+    subtotal = subtotal - np.where(voucher, np.round(subtotal * 0.1).astype(np.int64), 0)
+    shipping = np.where((subtotal < _FREE_SHIPPING_FROM[cur]) & ~free, _SHIPPING_FEE[cur], 0)
+    return _Lines(
+        cur=cur,
+        n_lines=n_lines,
+        amount=subtotal + shipping,
+        line_order=line_order,
+        line_no=line_no,
+        cat=cat,
+        sku=sku,
+        qty=qty,
+        unit=unit,
+    )
+
+
+@dataclass
+class _Statuses:
+    """Each order's status as of the horizon, and the one before it (for re-exports)."""
+
+    status: np.ndarray  # index into ORDER_STATUSES
+    updated: np.ndarray  # seconds
+    prev_status: np.ndarray
+    prev_updated: np.ndarray
+    paid_t: np.ndarray  # seconds the order was (or would be) paid
+    refund_t: np.ndarray
+
+
+def _draw_statuses(rng: np.random.Generator, sec: np.ndarray, horizon: int) -> _Statuses:
+    n = sec.size
+    plan_u = rng.random(n)
+    paid_t = sec + rng.integers(20, 1800, n)
+    ship_t = paid_t + rng.integers(6 * 3600, 4 * _SECONDS_PER_DAY, n)
+    refund_t = ship_t + rng.integers(3 * _SECONDS_PER_DAY, 35 * _SECONDS_PER_DAY, n)
+    cancel_t = sec + np.round(rng.exponential(8 * 3600, n)).astype(np.int64) + 60
+    status = np.full(n, 0)  # placed
+    updated = sec.copy()
+    status = np.where(paid_t <= horizon, 1, status)
+    updated = np.where(paid_t <= horizon, paid_t, updated)
+    status = np.where(ship_t <= horizon, 2, status)
+    updated = np.where(ship_t <= horizon, ship_t, updated)
+    refunded = (plan_u >= 0.05) & (plan_u < 0.08) & (refund_t <= horizon)
+    status = np.where(refunded, 4, status)
+    updated = np.where(refunded, refund_t, updated)
+    cancelled = (plan_u < 0.05) & (cancel_t <= horizon)
+    pending = (plan_u < 0.05) & ~cancelled  # will be cancelled, not yet
+    status = np.where(cancelled, 3, np.where(pending, 0, status))
+    updated = np.where(cancelled, cancel_t, np.where(pending, sec, updated))
+    abandoned = (plan_u >= 0.08) & (plan_u < 0.083)  # never paid
+    status = np.where(abandoned, 0, status)
+    updated = np.where(abandoned, sec, updated)
+    # The status before the final one, shown by the first export of a re-exported order.
+    prev_status = np.select([status == 4, status == 2, status == 1, status == 3], [2, 1, 0, 0], 0)
+    prev_updated = np.select([status == 4, status == 2], [ship_t, paid_t], sec)
+    return _Statuses(status, updated, prev_status, prev_updated, paid_t, refund_t)
+
+
+def _write_order_chunk(
+    rng: np.random.Generator,
+    cust: _Customers,
+    clock: _Clock,
+    start: int,
+    sec: np.ndarray,
+    who: np.ndarray,
+    lines: _Lines,
+    st: _Statuses,
+    defects: _Defects,
+    codes: np.ndarray,
+    width: int,
+    orders_out: _CsvYears,
+    items_out: _CsvYears,
+) -> None:
+    """Write one chunk's orders (~2 % first with an earlier status) and order lines."""
+    n = sec.size
+    pos = np.arange(start, start + n)
+    bad_lo, bad_hi = np.searchsorted(defects.bad_pos, [start, start + n])
+    chunk_bad = defects.bad_pos[bad_lo:bad_hi] - start
+    chunk_kinds = defects.bad_kind[bad_lo:bad_hi]
+    dup = (rng.random(n) < _DUPLICATE_ORDER_SHARE / 0.98) & (st.status != 0)
+    dup[chunk_bad] = False
+    style = _styles(rng, n)
+    off = cust.offset[who]
+    year = clock.year_of(sec)
+    o_lo, o_hi = np.searchsorted(defects.orphan_pos, [start, start + n])
+    orphans = dict(
+        zip(
+            (defects.orphan_pos[o_lo:o_hi] - start).tolist(),
+            defects.orphan_ids[o_lo:o_hi].tolist(),
+            strict=True,
+        )
+    )
+
+    def order_rows(idx: np.ndarray, status: np.ndarray, updated: np.ndarray) -> list[tuple]:
+        return list(
+            zip(
+                _ids("O", pos[idx] + 1, width).tolist(),
+                _customer_ids(cust, who, idx, orphans),
+                _render_ts(clock, sec[idx], off[idx], style[idx]).tolist(),
+                [ORDER_STATUSES[x] for x in status[idx].tolist()],
+                [_CURRENCIES[x] for x in lines.cur[idx].tolist()],
+                _money(lines.amount[idx]).tolist(),
+                _render_ts(clock, updated[idx], off[idx], style[idx]).tolist(),
+                strict=True,
+            )
+        )
+
+    # Render and write in slices, to keep the Python row objects small.
+    shown_status = np.where(dup, st.prev_status, st.status)
+    shown_updated = np.where(dup, st.prev_updated, st.updated)
+    first_line = np.concatenate((np.cumsum(lines.n_lines) - lines.n_lines, [lines.line_order.size]))
+    for s0 in range(0, n, _WRITE_SLICE):
+        s1 = min(n, s0 + _WRITE_SLICE)
+        rows = order_rows(np.arange(s0, s1), shown_status, shown_updated)
+        order_ids = [row[0] for row in rows]  # before any row is malformed
+        m_lo, m_hi = np.searchsorted(chunk_bad, [s0, s1])
+        for p, kind in zip(
+            chunk_bad[m_lo:m_hi].tolist(), chunk_kinds[m_lo:m_hi].tolist(), strict=True
+        ):
+            rows[p - s0] = _malform(
+                rows[p - s0], _MALFORMED_KINDS[kind], int(sec[p]), int(lines.amount[p]), clock, rng
+            )
+        y_slice = year[s0:s1]
+        for y in np.unique(y_slice).tolist():
+            orders_out.write(y, [rows[i] for i in np.flatnonzero(y_slice == y).tolist()])
+        _write_item_slice(lines, order_ids, s0, int(first_line[s0]), int(first_line[s1]), codes,
+                          year, items_out)
+
+    # Re-exports: the same orders with their final status, after the chunk's rows.
+    d_idx = np.flatnonzero(dup)
+    if d_idx.size:
+        d_idx = d_idx[np.argsort(st.updated[d_idx], kind="stable")]
+        d_rows = order_rows(d_idx, st.status, st.updated)
+        d_year = year[d_idx]
+        for y in np.unique(d_year).tolist():
+            orders_out.write(y, [d_rows[j] for j in np.flatnonzero(d_year == y).tolist()])
+
+
+def _write_item_slice(
+    lines: _Lines,
+    order_ids: list[str],
+    s0: int,
+    l0: int,
+    l1: int,
+    codes: np.ndarray,
+    year: np.ndarray,
+    items_out: _CsvYears,
+) -> None:
+    """Write lines `l0:l1`, those of the orders `order_ids` (the chunk's orders from `s0`)."""
+    line_order = lines.line_order[l0:l1]
+    cat, sku = lines.cat[l0:l1], lines.sku[l0:l1]
+    item_rows = list(
+        zip(
+            [order_ids[i] for i in (line_order - s0).tolist()],
+            lines.line_no[l0:l1].tolist(),
+            codes[cat, sku].tolist(),
+            [CATEGORIES[c] for c in cat.tolist()],
+            lines.qty[l0:l1].tolist(),
+            _money(lines.unit[l0:l1]).tolist(),
+            strict=True,
+        )
+    )
+    l_year = year[line_order]
+    for y in np.unique(l_year).tolist():
+        items_out.write(y, [item_rows[i] for i in np.flatnonzero(l_year == y).tolist()])
+
+
 def _write_orders(
     rng: np.random.Generator,
     cat_rng: np.random.Generator,
@@ -1174,35 +1483,13 @@ def _write_orders(
     clock: _Clock,
     out_dir: Path,
 ) -> tuple[int, int, int]:
+    """Write orders, order lines and the loyalty ledger; return the rows written to each."""
     keys = plan.keys
     total = keys.size
     years = clock.years()
     codes, prices = _catalogue(cat_rng)
     width = max(8, len(str(total)))
-    horizon = clock.horizon
-
-    # Deliberate problems, at fixed global positions.
-    # Future-dated rows come from the most recent orders (a till with its clock set ahead).
-    per_kind = max(1, int(round(_MALFORMED_ORDER_SHARE * total / len(_MALFORMED_KINDS))))
-    recent_from = max(0, total - max(total // 50, 50 * per_kind))
-    bad: dict[int, int] = {}
-    for kind_no, kind in enumerate(_MALFORMED_KINDS):
-        lo = recent_from if kind == "future_ordered_at" else 0
-        if total - lo <= 0:
-            continue
-        for p in rng.choice(total - lo, size=min(per_kind, total - lo), replace=False).tolist():
-            bad.setdefault(p + lo, kind_no)
-    bad_pos = np.array(sorted(bad), dtype=np.int64)
-    bad_kind = np.array([bad[p] for p in bad_pos.tolist()], dtype=np.int64)
-    n_orphan = min(total, max(1, int(round(_ORPHAN_ORDER_SHARE * total)))) if total else 0
-    orphan_pos = (
-        np.unique(rng.integers(0, total, size=n_orphan)) if n_orphan else np.zeros(0, np.int64)
-    )
-    orphan_ids = _ids(
-        "C",
-        cust.n + 1 + rng.integers(0, max(20, cust.n // 50), size=orphan_pos.size),
-        cust.id_width,
-    )
+    defects = _Defects.draw(rng, cust, total)
 
     orders_out = _CsvYears(out_dir / "orders", "orders", years)
     items_out = _CsvYears(out_dir / "order_items", "order_items", years)
@@ -1228,153 +1515,13 @@ def _write_orders(
     for ci, a in enumerate(starts):
         b = min(a + CHUNK_ORDERS, total)
         k = keys[a:b]
-        n = k.size
         sec = k >> 32
         who = (k & 0xFFFFFFFF).astype(np.int64)
-        pos = np.arange(a, b)
+        lines = _draw_lines(rng, cust, who, prices)
+        st = _draw_statuses(rng, sec, clock.horizon)
+        _write_order_chunk(rng, cust, clock, a, sec, who, lines, st, defects, codes, width,
+                           orders_out, items_out)
 
-        # --- lines -------------------------------------------------------------------------
-        cur = np.where(rng.random(n) < 0.03, cust.currency2[who], cust.currency[who])
-        n_lines = rng.choice(4, size=n, p=[0.5, 0.28, 0.14, 0.08]) + 1
-        line_order = np.repeat(np.arange(n), n_lines)
-        n_l = line_order.size
-        line_no = np.arange(n_l) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines) + 1
-        lw = who[line_order]
-        cat = np.where(
-            rng.random(n_l) < 0.55,
-            cust.favourite[lw],
-            rng.choice(len(CATEGORIES), size=n_l, p=_CATEGORY_P),
-        )
-        sku = np.clip(
-            np.round((cust.tier[lw] + rng.normal(0.0, 0.18, n_l)) * (_SKUS_PER_CATEGORY - 1)),
-            0,
-            _SKUS_PER_CATEGORY - 1,
-        ).astype(np.int64)
-        qty = rng.choice(6, size=n_l, p=[0.8, 0.12, 0.05, 0.015, 0.01, 0.005]) + 1
-        qty = qty + np.where(cat == _GROCERY, rng.poisson(1.2, n_l), 0)
-        unit = prices[cat, sku, cur[line_order]]
-        on_sale = rng.random(n_l) < 0.08
-        unit = np.where(on_sale, np.round(unit * rng.uniform(0.5, 0.8, n_l)), unit).astype(np.int64)
-        free = rng.random(n) < 0.008  # replacements and 100 % vouchers
-        unit = np.where(free[line_order], 0, unit)
-        subtotal = np.round(np.bincount(line_order, weights=qty * unit, minlength=n)).astype(
-            np.int64
-        )
-        voucher = (rng.random(n) < 0.06) & ~free
-        subtotal = subtotal - np.where(voucher, np.round(subtotal * 0.1).astype(np.int64), 0)
-        shipping = np.where((subtotal < _FREE_SHIPPING_FROM[cur]) & ~free, _SHIPPING_FEE[cur], 0)
-        amount = subtotal + shipping
-
-        # --- status history ------------------------------------------------------------------
-        plan_u = rng.random(n)
-        paid_t = sec + rng.integers(20, 1800, n)
-        ship_t = paid_t + rng.integers(6 * 3600, 4 * _SECONDS_PER_DAY, n)
-        refund_t = ship_t + rng.integers(3 * _SECONDS_PER_DAY, 35 * _SECONDS_PER_DAY, n)
-        cancel_t = sec + np.round(rng.exponential(8 * 3600, n)).astype(np.int64) + 60
-        status = np.full(n, 0)  # placed
-        updated = sec.copy()
-        status = np.where(paid_t <= horizon, 1, status)
-        updated = np.where(paid_t <= horizon, paid_t, updated)
-        status = np.where(ship_t <= horizon, 2, status)
-        updated = np.where(ship_t <= horizon, ship_t, updated)
-        refunded = (plan_u >= 0.05) & (plan_u < 0.08) & (refund_t <= horizon)
-        status = np.where(refunded, 4, status)
-        updated = np.where(refunded, refund_t, updated)
-        cancelled = (plan_u < 0.05) & (cancel_t <= horizon)
-        pending = (plan_u < 0.05) & ~cancelled  # will be cancelled, not yet
-        status = np.where(cancelled, 3, np.where(pending, 0, status))
-        updated = np.where(cancelled, cancel_t, np.where(pending, sec, updated))
-        abandoned = (plan_u >= 0.08) & (plan_u < 0.083)  # never paid
-        status = np.where(abandoned, 0, status)
-        updated = np.where(abandoned, sec, updated)
-        # The status before the final one, shown by the first export of a re-exported order.
-        prev_status = np.select(
-            [status == 4, status == 2, status == 1, status == 3], [2, 1, 0, 0], 0
-        )
-        prev_updated = np.select([status == 4, status == 2], [ship_t, paid_t], sec)
-
-        bad_lo, bad_hi = np.searchsorted(bad_pos, [a, b])
-        chunk_bad = bad_pos[bad_lo:bad_hi] - a
-        dup = (rng.random(n) < _DUPLICATE_ORDER_SHARE / 0.98) & (status != 0)
-        dup[chunk_bad] = False
-
-        # --- render and write, in slices to keep the Python row objects small -------------------
-        style = _styles(rng, n)
-        off = cust.offset[who]
-        year = clock.year_of(sec)
-        shown_status = np.where(dup, prev_status, status)
-        shown_updated = np.where(dup, prev_updated, updated)
-        o_lo, o_hi = np.searchsorted(orphan_pos, [a, b])
-        orphans = dict(
-            zip((orphan_pos[o_lo:o_hi] - a).tolist(), orphan_ids[o_lo:o_hi].tolist(), strict=True)
-        )
-        chunk_kinds = bad_kind[bad_lo:bad_hi]
-        first_line = np.concatenate((np.cumsum(n_lines) - n_lines, [n_l]))
-
-        for s0 in range(0, n, _WRITE_SLICE):
-            s1 = min(n, s0 + _WRITE_SLICE)
-            span = np.arange(s0, s1)
-            order_ids = _ids("O", pos[s0:s1] + 1, width).tolist()
-            rows = list(
-                zip(
-                    order_ids,
-                    _customer_ids(cust, who, span, orphans),
-                    _render_ts(clock, sec[s0:s1], off[s0:s1], style[s0:s1]).tolist(),
-                    [ORDER_STATUSES[x] for x in shown_status[s0:s1].tolist()],
-                    [_CURRENCIES[x] for x in cur[s0:s1].tolist()],
-                    _money(amount[s0:s1]).tolist(),
-                    _render_ts(clock, shown_updated[s0:s1], off[s0:s1], style[s0:s1]).tolist(),
-                    strict=True,
-                )
-            )
-            m_lo, m_hi = np.searchsorted(chunk_bad, [s0, s1])
-            for p, kind in zip(
-                chunk_bad[m_lo:m_hi].tolist(), chunk_kinds[m_lo:m_hi].tolist(), strict=True
-            ):
-                rows[p - s0] = _malform(
-                    rows[p - s0], _MALFORMED_KINDS[kind], int(sec[p]), int(amount[p]), clock, rng
-                )
-            y_slice = year[s0:s1]
-            for y in np.unique(y_slice).tolist():
-                orders_out.write(y, [rows[i] for i in np.flatnonzero(y_slice == y).tolist()])
-
-            l0, l1 = int(first_line[s0]), int(first_line[s1])
-            item_rows = list(
-                zip(
-                    [order_ids[i] for i in (line_order[l0:l1] - s0).tolist()],
-                    line_no[l0:l1].tolist(),
-                    codes[cat[l0:l1], sku[l0:l1]].tolist(),
-                    [CATEGORIES[c] for c in cat[l0:l1].tolist()],
-                    qty[l0:l1].tolist(),
-                    _money(unit[l0:l1]).tolist(),
-                    strict=True,
-                )
-            )
-            l_year = year[line_order[l0:l1]]
-            for y in np.unique(l_year).tolist():
-                items_out.write(y, [item_rows[i] for i in np.flatnonzero(l_year == y).tolist()])
-
-        # Re-exports: the same orders with their final status, after the chunk's rows.
-        d_idx = np.flatnonzero(dup)
-        if d_idx.size:
-            d_idx = d_idx[np.argsort(updated[d_idx], kind="stable")]
-            d_rows = list(
-                zip(
-                    _ids("O", pos[d_idx] + 1, width).tolist(),
-                    _customer_ids(cust, who, d_idx, orphans),
-                    _render_ts(clock, sec[d_idx], off[d_idx], style[d_idx]).tolist(),
-                    [ORDER_STATUSES[x] for x in status[d_idx].tolist()],
-                    [_CURRENCIES[x] for x in cur[d_idx].tolist()],
-                    _money(amount[d_idx]).tolist(),
-                    _render_ts(clock, updated[d_idx], off[d_idx], style[d_idx]).tolist(),
-                    strict=True,
-                )
-            )
-            d_year = year[d_idx]
-            for y in np.unique(d_year).tolist():
-                orders_out.write(y, [d_rows[j] for j in np.flatnonzero(d_year == y).tolist()])
-
-        # --- loyalty ledger -----------------------------------------------------------------------
         lo_t = -1 if ci == 0 else int(sec[0])
         hi_t = (1 << 62) if ci == len(starts) - 1 else int(keys[b] >> 32)
         bonus = (
@@ -1383,18 +1530,8 @@ def _write_orders(
             else bonus_members[bonus_sec <= hi_t]
         )
         ledger_rows += _write_ledger_chunk(
-            ledger,
-            rng,
-            cust,
-            clock,
-            lots,
-            bonus,
-            who,
-            sec,
-            paid_t,
-            refund_t,
-            status,
-            amount,
+            ledger, rng, cust, clock, lots, bonus, who, sec, st.paid_t, st.refund_t, st.status,
+            lines.amount,
         )
 
     orders_out.close()
@@ -1617,18 +1754,19 @@ def _customer_consent(
             events.append((c + int(u[6] * span) + 4, i, 4, "sms", "opted_out", "sms_stop"))
 
 
-def _write_consent_and_suppressions(
-    rng: np.random.Generator,
-    cust: _Customers,
-    clock: _Clock,
-    out_dir: Path,
-) -> tuple[int, int]:
-    n, horizon = cust.n, clock.horizon
-    suppress: list[tuple[int, str, str]] = []  # (sec, email as exported, reason)
+def _draw_consent(
+    rng: np.random.Generator, cust: _Customers, horizon: int
+) -> tuple[np.ndarray, list[tuple[str, str, str]], list[tuple[int, str, str]]]:
+    """Every customer's consent events and suppressions.
+
+    Returns the events as rows (sec, customer, seq, kind code), the (channel, status, source) of
+    each kind code, and the suppressions as (sec, email as exported, reason).
+    """
+    suppress: list[tuple[int, str, str]] = []
     kinds: dict[tuple[str, str, str], int] = {}  # (channel, status, source) -> code
     parts: list[np.ndarray] = []  # per slice: sec, customer, seq, kind code (as rows)
-    for s0 in range(0, n, _WRITE_SLICE):  # random draws per slice keep memory flat
-        s1 = min(n, s0 + _WRITE_SLICE)
+    for s0 in range(0, cust.n, _WRITE_SLICE):  # random draws per slice keep memory flat
+        s1 = min(cust.n, s0 + _WRITE_SLICE)
         events: list[tuple[int, int, int, str, str, str]] = []  # sec, customer, seq, ...
         for i, u, created, migrated, at_signup, has_phone in zip(
             range(s0, s1),
@@ -1655,6 +1793,14 @@ def _write_consent_and_suppressions(
         codes = [kinds.setdefault(e[3:], len(kinds)) for e in events]
         parts.append(np.array([e[:3] for e in events], dtype=np.int64).reshape(-1, 3))
         parts.append(np.array(codes, dtype=np.int64).reshape(-1, 1))
+    table = np.hstack((np.vstack(parts[0::2]), np.vstack(parts[1::2])))
+    return table, list(kinds), suppress
+
+
+def _add_platform_suppressions(
+    rng: np.random.Generator, cust: _Customers, horizon: int, suppress: list[tuple[int, str, str]]
+) -> None:
+    """Make `suppress` look like the email platform's export, in place."""
     # The platform's copy differs from the CRM's spelling for some addresses (at least one).
     crm_spelling = set(cust.email)
     if suppress and all(e in crm_spelling for _, e, _ in suppress):
@@ -1669,16 +1815,22 @@ def _write_consent_and_suppressions(
         reason = _SUPPRESSION_REASONS[int(rng.choice(4, p=[0.5, 0.3, 0.1, 0.1]))]
         suppress.append((t, f"{name}{int(rng.integers(10, 9999))}@{domain}", reason))
 
-    table = np.hstack((np.vstack(parts[0::2]), np.vstack(parts[1::2])))
+
+def _write_consent_events(
+    rng: np.random.Generator,
+    cust: _Customers,
+    clock: _Clock,
+    table: np.ndarray,
+    kind_names: list[tuple[str, str, str]],
+    path: Path,
+) -> int:
+    """Write the event rows of `_draw_consent` as JSON lines, in time order."""
     table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]
-    e_sec, e_cust, e_kind = np.minimum(table[:, 0], horizon), table[:, 1], table[:, 3]
-    del table, parts
-    kind_names = list(kinds)
+    e_sec, e_cust, e_kind = np.minimum(table[:, 0], clock.horizon), table[:, 1], table[:, 3]
     columns = ENTITY_COLUMNS["consent_events"]
     style = _styles(rng, e_sec.size)
-    folder = out_dir / "consent_events"
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "consent_events.jsonl").open("w", encoding="utf-8", newline="") as fh:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
         for s0 in range(0, e_sec.size, _WRITE_SLICE):
             sl = slice(s0, s0 + _WRITE_SLICE)
             stamps = _render_ts(clock, e_sec[sl], cust.offset[e_cust[sl]], style[sl]).tolist()
@@ -1689,6 +1841,21 @@ def _write_consent_and_suppressions(
                 record = dict(zip(columns, (cid, channel, status, source, stamp), strict=True))
                 lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
             fh.writelines(lines)
+    return int(e_sec.size)
+
+
+def _write_consent_and_suppressions(
+    rng: np.random.Generator,
+    cust: _Customers,
+    clock: _Clock,
+    out_dir: Path,
+) -> tuple[int, int]:
+    horizon = clock.horizon
+    events, kind_names, suppress = _draw_consent(rng, cust, horizon)
+    _add_platform_suppressions(rng, cust, horizon, suppress)
+    n_events = _write_consent_events(
+        rng, cust, clock, events, kind_names, out_dir / "consent_events" / "consent_events.jsonl"
+    )
 
     suppress.sort(key=lambda s: (s[0], s[1], s[2]))
     s_sec = np.minimum(np.array([s[0] for s in suppress], dtype=np.int64), horizon)
@@ -1701,7 +1868,7 @@ def _write_consent_and_suppressions(
     n_supp = _write_csv(
         out_dir / "suppressions" / "suppressions.csv", ENTITY_COLUMNS["suppressions"], rows
     )
-    return int(e_sec.size), n_supp
+    return n_events, n_supp
 
 
 def _suppression_spelling(email: str, u: float) -> str:
