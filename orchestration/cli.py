@@ -49,7 +49,7 @@ DEMO_CAMPAIGN_AUDIENCE = "feedback_request_inactive"
 
 def _demo_campaign(settings: Settings):
     """The simulated campaign, when the configured audiences still have a holdout to measure."""
-    from orchestration.lib import demo_data
+    from orchestration import demo
     from orchestration.lib.audiences import audiences_for
 
     config = audiences_for(settings)
@@ -57,7 +57,7 @@ def _demo_campaign(settings: Settings):
     if (DEMO_CAMPAIGN_AUDIENCE not in names
             or not config.get(DEMO_CAMPAIGN_AUDIENCE).holdout_share):
         return None
-    return demo_data.Campaign.for_audience(config, DEMO_CAMPAIGN_AUDIENCE)
+    return demo.Campaign.for_audience(config, DEMO_CAMPAIGN_AUDIENCE)
 
 
 def _ensure_demo_data(settings: Settings, *, force: bool = False) -> dt.date | None:
@@ -67,7 +67,7 @@ def _ensure_demo_data(settings: Settings, *, force: bool = False) -> dt.date | N
     if (settings.landing_dir / "orders").is_dir() and not force:
         print(f"Using the demo data already in {settings.landing_dir}")
         return None
-    from orchestration.lib import demo_data
+    from orchestration import demo
 
     # Like a nightly export, the demo data runs through the day before the as-of date, so no
     # event lies later than the moment the run loads it.
@@ -75,7 +75,7 @@ def _ensure_demo_data(settings: Settings, *, force: bool = False) -> dt.date | N
     campaign = _demo_campaign(settings)
     print(f"No WINBACK_LANDING_DIR set: generating demo data through {end_date} in "
           f"{settings.landing_dir} ...")
-    counts = demo_data.generate(settings.landing_dir, end_date=end_date, campaign=campaign)
+    counts = demo.generate(settings.landing_dir, end_date=end_date, campaign=campaign)
     print("  " + ", ".join(f"{entity} {n:,}" for entity, n in counts.items()))
     return campaign.send_date(end_date) if campaign else None
 
@@ -195,14 +195,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from orchestration.lib import demo_data
+    from orchestration import demo
 
     settings = load_settings()
     out = Path(args.out) if args.out else settings.landing_dir
     end_date = args.end_date or settings.as_of - dt.timedelta(days=1)
-    counts = demo_data.generate(
+    counts = demo.generate(
         out, customers=args.customers, orders=args.orders, seed=args.seed, end_date=end_date,
-        campaign=_demo_campaign(settings),
+        years=args.years, campaign=_demo_campaign(settings),
     )
     for entity, n in counts.items():
         print(f"{entity:<18} {n:>10,} rows -> {out / entity}")
@@ -254,9 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--end-date", type=dt.date.fromisoformat, help="last day of the data (default: yesterday)"
     )
     demo.add_argument("--out", help="landing folder (default: WINBACK_LANDING_DIR)")
-    demo.add_argument("--customers", type=int, default=20_000)
-    demo.add_argument("--orders", type=int, default=200_000)
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--customers", type=int, default=20_000, help="number of customers (default: 20000)"
+    )
+    demo.add_argument(
+        "--orders", type=int, default=200_000, help="approximate number of orders (default: 200000)"
+    )
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    demo.add_argument("--years", type=int, default=3, help="years of history (default: 3)")
     demo.set_defaults(func=cmd_demo)
     dbt_vars = sub.add_parser(
         "dbt-vars", help="print the dbt --vars of a run (as-of date, validated policies)"

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from daily_run import run_daily
 
-from orchestration.lib import demo_data
+from orchestration import demo
 from orchestration.lib.audiences import load_audiences
 from orchestration.lib.settings import REPO_ROOT
 
@@ -32,9 +32,9 @@ def _run(tmp_path, as_of):
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("lift")
-    campaign = demo_data.Campaign.for_audience(load_audiences(AUDIENCES_FILE), TARGET, effect=EFFECT)
-    demo_data.generate(tmp_path / "landing", customers=3000, orders=30_000, seed=7,
-                       end_date=END, campaign=campaign)
+    campaign = demo.Campaign.for_audience(load_audiences(AUDIENCES_FILE), TARGET, effect=EFFECT)
+    demo.generate(tmp_path / "landing", customers=3000, orders=30_000, seed=7,
+                  end_date=END, campaign=campaign)
     send = campaign.send_date(END)
     _run(tmp_path, send)
     _run(tmp_path, send + dt.timedelta(days=campaign.window_days + 1))

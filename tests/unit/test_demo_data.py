@@ -1,4 +1,4 @@
-"""Behaviour of the demo-data generator (orchestration.lib.demo_data)."""
+"""Behaviour of the demo-data generator (orchestration.demo)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.lib import demo_data
+from orchestration import cli, demo
+from orchestration.lib.contracts import CONTRACTS
 
 END = dt.date(2025, 6, 30)
 CUSTOMERS = 500
@@ -31,7 +32,7 @@ CSV_LAYOUT = {
 
 
 def _generate(out: Path, seed: int = 42) -> dict[str, int]:
-    return demo_data.generate(
+    return demo.generate(
         out, customers=CUSTOMERS, orders=ORDERS, seed=seed, end_date=END, years=3
     )
 
@@ -121,9 +122,10 @@ def test_a_different_seed_produces_different_data(tmp_path: Path, landing) -> No
 
 def test_every_entity_folder_exists_with_the_contract_headers(landing) -> None:
     root, _ = landing
-    for entity in demo_data.ENTITY_COLUMNS:
+    assert set(demo.ENTITY_COLUMNS) == set(CONTRACTS)
+    for entity in demo.ENTITY_COLUMNS:
         assert (root / entity).is_dir(), entity
-    expected = demo_data.ENTITY_COLUMNS
+    expected = {entity: contract.column_names for entity, contract in CONTRACTS.items()}
     for entity, files in CSV_LAYOUT.items():
         for name in files:
             header, _ = _csv_rows(root / name)
@@ -164,7 +166,7 @@ def test_files_are_utf8_without_bom_with_lf_line_endings(landing) -> None:
 
 def test_returned_counts_are_the_data_rows_on_disk(landing) -> None:
     root, counts = landing
-    assert list(counts) == list(demo_data.ENTITY_COLUMNS)
+    assert list(counts) == list(demo.ENTITY_COLUMNS)
     assert counts["orders"] == len(_order_rows(root))
     items = sum(len(_csv_rows(p)[1]) for p in (root / "order_items").glob("*.csv"))
     assert counts["order_items"] == items
@@ -206,7 +208,7 @@ def test_valid_rows_use_the_documented_value_formats(landing) -> None:
         assert _parse(r[7]) and _parse(r[8]) and _parse(r[7]) <= _parse(r[8]) <= _end_of(END)
     orders = _valid_orders(root)
     assert all(re.fullmatch(r"O\d{8}", r[0]) and re.fullmatch(r"C\d{7}", r[1]) for r in orders)
-    assert {r[3] for r in orders} == set(demo_data.ORDER_STATUSES)
+    assert {r[3] for r in orders} == set(demo.ORDER_STATUSES)
     assert {r[4] for r in orders} == {"GBP", "EUR", "USD"}
     offsets = collections.Counter(TIMESTAMP.fullmatch(r[2]).group(1) for r in orders)
     assert offsets.most_common(1)[0][0] == "+00:00"
@@ -218,7 +220,7 @@ def test_valid_rows_use_the_documented_value_formats(landing) -> None:
     assert any(r[5] == "0.00" for r in latest)
     _, items = _csv_rows(next((root / "order_items").glob("*.csv")))
     assert {int(r[1]) for r in items} <= {1, 2, 3, 4}
-    assert {r[3] for r in items} <= set(demo_data.CATEGORIES)
+    assert {r[3] for r in items} <= set(demo.CATEGORIES)
     assert all(AMOUNT.fullmatch(r[5]) and int(r[4]) >= 1 for r in items)
     tickets = pq.read_table(root / "support_tickets" / "support_tickets.parquet").to_pylist()
     assert all(re.fullmatch(r"T\d{6}", t["ticket_id"]) for t in tickets)
@@ -341,7 +343,7 @@ def test_every_kind_of_dirty_email_is_present(landing) -> None:
             if e.strip().lower().split("@")[0] in ("info", "noreply", "sales", "admin", "office")
         ],
         "disposable": [
-            e for e in present if e.strip().lower().endswith(demo_data.DISPOSABLE_DOMAINS)
+            e for e in present if e.strip().lower().endswith(demo.DISPOSABLE_DOMAINS)
         ],
         "formula": [e for e in present if e[0] in "=+-@"],
         "empty": [e for e in emails if not e],
@@ -399,11 +401,12 @@ def test_the_loyalty_ledger_has_earnings_that_expire_and_unexpiring_redemptions(
     assert all(r["expires_at"] is None for r in spent)
 
 
-def test_the_command_line_prints_one_line_per_entity(
+def test_winback_demo_prints_one_line_per_entity_and_writes_the_years_asked_for(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "cli"
     args = [
+        "demo",
         "--out",
         str(out),
         "--customers",
@@ -414,12 +417,15 @@ def test_the_command_line_prints_one_line_per_entity(
         "3",
         "--end-date",
         "2024-02-29",
+        "--years",
+        "2",
     ]
-    assert demo_data.main(args) == 0
+    assert cli.main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == list(demo_data.ENTITY_COLUMNS)
+    assert [line.split()[0] for line in lines] == list(demo.ENTITY_COLUMNS)
     assert all(str(out) in line for line in lines)
-    assert (out / "orders" / "orders_2021.csv").exists()
+    assert (out / "orders" / "orders_2022.csv").exists()
+    assert not (out / "orders" / "orders_2021.csv").exists()
 
 
 def test_a_campaign_makes_eligible_treated_customers_buy_in_the_window_and_not_the_holdout(
@@ -427,11 +433,11 @@ def test_a_campaign_makes_eligible_treated_customers_buy_in_the_window_and_not_t
 ) -> None:
     from orchestration.lib.audiences import assign_group
 
-    campaign = demo_data.Campaign(audience="aud", holdout_seed="s", holdout_share=0.3, effect=1.0)
-    base = demo_data.generate(tmp_path / "base", customers=CUSTOMERS, orders=ORDERS, seed=42,
-                              end_date=END, years=3)
-    counts = demo_data.generate(tmp_path / "c", customers=CUSTOMERS, orders=ORDERS, seed=42,
-                                end_date=END, years=3, campaign=campaign)
+    campaign = demo.Campaign(audience="aud", holdout_seed="s", holdout_share=0.3, effect=1.0)
+    base = demo.generate(tmp_path / "base", customers=CUSTOMERS, orders=ORDERS, seed=42,
+                         end_date=END, years=3)
+    counts = demo.generate(tmp_path / "c", customers=CUSTOMERS, orders=ORDERS, seed=42,
+                           end_date=END, years=3, campaign=campaign)
     assert counts["orders"] > base["orders"]
     known = {row[0] for row in _csv_rows(tmp_path / "c" / "customers" / "customers.csv")[1]}
     send = campaign.send_date(END)
