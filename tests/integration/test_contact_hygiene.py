@@ -130,6 +130,7 @@ def test_the_summary_counts_customers_by_reason_in_a_mart_and_in_check_metadata(
     [check] = [
         c for c in result.get_asset_check_evaluations()
         if c.asset_key == dg.AssetKey(["contacts", "contact_hygiene_summary"])
+        and c.check_name == "contact_hygiene_counts"
     ]
     assert check.passed
     metadata = check.metadata
