@@ -39,7 +39,7 @@ from orchestration.lib.warehouse import open_warehouse
 pytestmark = pytest.mark.integration
 AS_OF = dt.date(2026, 6, 30)
 DB_NAME = "prop"  # compiled SQL names relations "prop"."<schema>"."<table>"
-EXPORT_ASSETS = [a for a in activation.defs.assets if isinstance(a, dg.AssetsDefinition)]
+EXPORT_ASSETS = [activation.build_audience_exports(audiences_for(load_settings()))]
 
 # Addresses chosen to collide: case and space variants of one mailbox, role, disposable, IDN,
 # formula-prefixed and malformed ones.
