@@ -34,7 +34,7 @@ SUMMARY_TABLES = (
     "inactivity.customer_status_history",
     "inactivity.customer_status_transitions",
     "inactivity.customer_churn_monthly",
-    "models.customer_bgnbd",
+    "predictions.customer_bgnbd",
     "contacts.contact_hygiene",
     "activation.sync_audience_members",
     "activation.audience_membership_daily",

@@ -156,12 +156,13 @@ def _build(root: Path, compiled_nodes) -> WinbackConfig:
             load_entity(con, contract, root / "landing")
     email_checks(dg.build_asset_context(), winback=config)
     phone_checks(dg.build_asset_context(), winback=config)
-    # Models reading the BG/NBD output (dbt source `models`) run after that Python asset, as in
+    # Models reading the BG/NBD output (dbt source `predictions`) run after that Python asset, as in
     # the Dagster job's second dbt step.
     after_statistics: set[str] = set()
     for node in models:
         parents = node["depends_on"]["nodes"]
-        if any(p.startswith("source.winback.models.") or p in after_statistics for p in parents):
+        if any(p.startswith("source.winback.predictions.") or p in after_statistics
+               for p in parents):
             after_statistics.add(node["unique_id"])
     for step in ("before", "after"):
         if step == "after":

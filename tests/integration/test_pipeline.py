@@ -79,17 +79,17 @@ def test_status_rows_carry_churn_signals_rfm_segments_and_the_model_view(pipelin
     assert status["C01"]["rfm_segment"] is not None
     # Eleven buyers, two of them repeat buyers: too few to fit BG/NBD, so no model view.
     assert all(s["p_alive"] is None and s["model_disagreement"] is None for s in status.values())
-    bgnbd = _rows(tmp_path, "SELECT * FROM models.customer_bgnbd")
+    bgnbd = _rows(tmp_path, "SELECT * FROM predictions.customer_bgnbd")
     assert set(bgnbd) == {c for c, s in status.items() if s["status"] != "prospect"}
 
 
 def test_one_run_builds_dbt_then_bgnbd_then_the_dbt_models_that_read_it(pipeline):
     _, result = pipeline
     order = [e.step_key for e in result.all_events if e.is_step_success]
-    assert order.index("winback_dbt_models") < order.index("models__customer_bgnbd")
-    assert order.index("models__customer_bgnbd") < order.index(
+    assert order.index("winback_dbt_models") < order.index("predictions__customer_bgnbd")
+    assert order.index("predictions__customer_bgnbd") < order.index(
         "winback_dbt_models_after_statistics")
-    fit = result.asset_materializations_for_node("models__customer_bgnbd")[0].metadata
+    fit = result.asset_materializations_for_node("predictions__customer_bgnbd")[0].metadata
     assert fit["fitted"].value is False
 
 
@@ -97,7 +97,7 @@ def test_erased_customers_are_absent_from_every_mart(pipeline):
     tmp_path, _ = pipeline
     for table in ("activity.customer_activity", "inactivity.customer_inactivity_status",
                   "inactivity.customer_status_changes", "inactivity.customer_status_history",
-                  "models.customer_bgnbd",
+                  "predictions.customer_bgnbd",
                   "activation.sync_audience_members", "activation.audience_membership_daily",
                   "activation.audience_membership_history", "intermediate.int_orders_as_of",
                   "intermediate.int_customers_as_of"):
@@ -207,7 +207,7 @@ def test_the_graph_connects_every_landing_entity_to_the_export():
 
     for entity in CONTRACTS:
         assert dg.AssetKey(["raw", entity]) in upstream, entity
-    assert dg.AssetKey(["models", "customer_bgnbd"]) in upstream
+    assert dg.AssetKey(["predictions", "customer_bgnbd"]) in upstream
 
 
 def test_every_model_is_built_by_exactly_one_dbt_step_in_its_folder_group():

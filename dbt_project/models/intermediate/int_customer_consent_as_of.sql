@@ -12,10 +12,7 @@ ranked as (
         channel,
         consent_status,
         occurred_at,
-        row_number() over (
-            partition by customer_id, channel
-            order by occurred_at desc, _source_file desc, _source_row desc
-        ) as event_rank
+        {{ version_rank_as_of('customer_id, channel', 'occurred_at') }} as event_rank
     from events
 )
 

@@ -11,11 +11,7 @@ erased as (
 ),
 
 versions as (
-    select
-        customers.*,
-        coalesce(customers.updated_at, customers.created_at) is null
-            or coalesce(customers.updated_at, customers.created_at) < {{ as_of_cutoff() }}
-            as is_known_by_as_of
+    select customers.*
     from customers
     left join erased on customers.customer_id = erased.customer_id
     where erased.customer_id is null
@@ -24,15 +20,7 @@ versions as (
 ranked as (
     select
         *,
-        row_number() over (
-            partition by customer_id
-            order by
-                case when is_known_by_as_of then 0 else 1 end,
-                case when is_known_by_as_of then coalesce(updated_at, created_at) end desc,
-                coalesce(updated_at, created_at),
-                _source_file desc,
-                _source_row desc
-        ) as version_rank
+        {{ version_rank_as_of('customer_id', 'coalesce(updated_at, created_at)') }} as version_rank
     from versions
 )
 

@@ -21,10 +21,7 @@ normalised as (
 ranked as (
     select
         *,
-        row_number() over (
-            partition by email_normalized
-            order by occurred_at desc, _source_file desc, _source_row desc
-        ) as suppression_rank
+        {{ version_rank_as_of('email_normalized', 'occurred_at') }} as suppression_rank
     from normalised
 )
 

@@ -13,9 +13,7 @@ erased as (
 ),
 
 versions as (
-    select
-        orders.*,
-        coalesce(orders.updated_at, orders.ordered_at) < {{ as_of_cutoff() }} as is_known_by_as_of
+    select orders.*
     from orders
     left join erased on orders.customer_id = erased.customer_id
     where erased.customer_id is null
@@ -24,15 +22,7 @@ versions as (
 ranked as (
     select
         *,
-        row_number() over (
-            partition by order_id
-            order by
-                case when is_known_by_as_of then 0 else 1 end,
-                case when is_known_by_as_of then coalesce(updated_at, ordered_at) end desc,
-                coalesce(updated_at, ordered_at),
-                _source_file desc,
-                _source_row desc
-        ) as version_rank,
+        {{ version_rank_as_of('order_id', 'coalesce(updated_at, ordered_at)') }} as version_rank,
         count(*) over (partition by order_id) as versions_delivered
     from versions
 )

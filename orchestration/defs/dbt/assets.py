@@ -1,7 +1,7 @@
 """The dbt project as Dagster assets in two steps; dbt tests become asset checks.
 
-Models that read the statistical model outputs (dbt sources in the `models` schema, written by
-orchestration/defs/models) and everything downstream of them run in a second step, after those
+Models that read the statistical predictions (dbt sources in the `predictions` schema, written
+by orchestration/defs/models) and everything downstream of them run in a second step, after those
 Python assets; every other model runs in the first. Both steps select by the dbt graph itself,
 so a new model lands in the right step without a tag. One run of the daily job resolves
 dbt -> BG/NBD -> dbt in order.
@@ -19,7 +19,7 @@ from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 
-AFTER_MODELS = "source:models+"
+AFTER_PREDICTIONS = "source:predictions+"
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
@@ -33,7 +33,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     manifest=winback_project.manifest_path,
     project=winback_project,
     dagster_dbt_translator=WinbackDbtTranslator(),
-    exclude=AFTER_MODELS,
+    exclude=AFTER_PREDICTIONS,
     name="winback_dbt_models",
 )
 def winback_dbt_models(
@@ -46,7 +46,7 @@ def winback_dbt_models(
     manifest=winback_project.manifest_path,
     project=winback_project,
     dagster_dbt_translator=WinbackDbtTranslator(),
-    select=AFTER_MODELS,
+    select=AFTER_PREDICTIONS,
     name="winback_dbt_models_after_statistics",
 )
 def winback_dbt_models_after_statistics(

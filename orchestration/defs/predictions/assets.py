@@ -66,9 +66,9 @@ def score_groups(groups: pa.Table) -> tuple[bgnbd.BGNBDParams | None, pa.Table]:
 
 
 @dg.asset(
-    key=["models", "customer_bgnbd"],
+    key=["predictions", "customer_bgnbd"],
     deps=[ACTIVITY],
-    group_name="models",
+    group_name="predictions",
     kinds={"python", "duckdb"},
 )
 def customer_bgnbd(
@@ -81,7 +81,7 @@ def customer_bgnbd(
     settings = winback.settings()
     with open_warehouse(settings.warehouse) as con:
         groups = con.sql(GROUPS_SQL).to_arrow_table()
-        con.execute("CREATE SCHEMA IF NOT EXISTS models")
+        con.execute("CREATE SCHEMA IF NOT EXISTS predictions")
         params, scored = score_groups(groups)
         metadata: dict[str, dg.RawMetadataValue] = {"groups": groups.num_rows}
         if params is None:
@@ -101,7 +101,7 @@ def customer_bgnbd(
         con.register("bgnbd_scored_groups", scored)
         con.execute("BEGIN TRANSACTION")
         con.execute(f"""
-            CREATE OR REPLACE TABLE models.customer_bgnbd AS
+            CREATE OR REPLACE TABLE predictions.customer_bgnbd AS
             SELECT activity.customer_id, activity.as_of_date,
                    scored.p_alive, scored.expected_purchases_30d, scored.expected_purchases_90d
             FROM {ACTIVITY_TABLE} AS activity
@@ -113,7 +113,7 @@ def customer_bgnbd(
         """)
         con.execute("COMMIT")
         con.unregister("bgnbd_scored_groups")
-        (rows,) = con.execute("SELECT count(*) FROM models.customer_bgnbd").fetchone()
+        (rows,) = con.execute("SELECT count(*) FROM predictions.customer_bgnbd").fetchone()
     metadata["dagster/row_count"] = rows
     return dg.MaterializeResult(metadata=metadata)
 

@@ -7,31 +7,15 @@
 -- rate - holdout rate) with a 95 % Wald confidence interval. Spells held back by the frequency
 -- cap are left out of both groups. Purchases count up to the run's as-of date, so a send date
 -- whose window has not ended yet is marked incomplete.
-with spells as (
-    select audience, customer_id, holdout_group, entered_on as send_date
-    from {{ ref('audience_membership_history') }}
-    where not is_capped
-),
-
-purchases as (
-    select customer_id, order_date
-    from {{ ref('int_orders_as_of') }}
-    where is_purchase
-),
-
-spell_outcomes as (
+with spell_outcomes as (
     select
-        spells.audience,
-        spells.send_date,
-        spells.customer_id,
-        spells.holdout_group,
-        max(case when purchases.order_date is not null then 1 else 0 end) as converted
-    from spells
-    left join purchases
-        on spells.customer_id = purchases.customer_id
-        and purchases.order_date > spells.send_date
-        and purchases.order_date <= {{ dbt.dateadd('day', window, 'spells.send_date') }}
-    group by spells.audience, spells.send_date, spells.customer_id, spells.holdout_group
+        audience,
+        send_date,
+        customer_id,
+        holdout_group,
+        max(case when purchases_count > 0 then 1 else 0 end) as converted
+    from {{ ref('int_audience_spells_measured') }}
+    group by audience, send_date, customer_id, holdout_group
 ),
 
 grouped as (

@@ -4,37 +4,26 @@
 -- Revenue within the conversion window per audience, send date, group and currency (amounts are
 -- never summed across currencies), with revenue per customer of the group for comparison.
 with spells as (
-    select audience, customer_id, holdout_group, entered_on as send_date
-    from {{ ref('audience_membership_history') }}
-    where not is_capped
+    select * from {{ ref('int_audience_spells_measured') }}
 ),
 
 group_sizes as (
-    select audience, send_date, holdout_group, count(*) as customers
+    select audience, send_date, holdout_group, count(distinct customer_id) as customers
     from spells
     group by audience, send_date, holdout_group
 ),
 
-purchases as (
-    select customer_id, order_date, currency, revenue_amount
-    from {{ ref('int_orders_as_of') }}
-    where is_purchase
-),
-
 revenue as (
     select
-        spells.audience,
-        spells.send_date,
-        spells.holdout_group,
-        purchases.currency,
-        count(distinct spells.customer_id) as buyers,
-        sum(purchases.revenue_amount) as revenue
+        audience,
+        send_date,
+        holdout_group,
+        currency,
+        count(distinct customer_id) as buyers,
+        sum(revenue) as revenue
     from spells
-    inner join purchases
-        on spells.customer_id = purchases.customer_id
-        and purchases.order_date > spells.send_date
-        and purchases.order_date <= {{ dbt.dateadd('day', window, 'spells.send_date') }}
-    group by spells.audience, spells.send_date, spells.holdout_group, purchases.currency
+    where purchases_count > 0
+    group by audience, send_date, holdout_group, currency
 )
 
 select

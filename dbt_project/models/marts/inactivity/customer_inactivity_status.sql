@@ -16,7 +16,7 @@ signals as (
 ),
 
 bgnbd as (
-    select * from {{ source('models', 'customer_bgnbd') }}
+    select * from {{ ref('stg_predictions__customer_bgnbd') }}
 ),
 
 rules as (

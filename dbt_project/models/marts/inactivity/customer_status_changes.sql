@@ -1,16 +1,6 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='fail',
-        full_refresh=false,
-        contract={'enforced': true},
-        post_hook=[
-            "delete from {{ this }} where status is null or customer_id in (select customer_id from {{ ref('int_customers_erased') }})"
-        ],
-    )
-}}
+{{ daily_incremental_config(post_hook=[
+    "delete from {{ this }} where status is null or customer_id in (select customer_id from {{ ref('int_customers_erased') }})"
+]) }}
 
 -- depends_on: {{ ref('int_customers_erased') }}
 {#- The recorded dates so far; read without ref() because customer_status_runs records a date

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='as_of_date',
-        on_schema_change='fail',
-        full_refresh=false,
-        contract={'enforced': true},
-    )
-}}
+{{ daily_incremental_config() }}
 
 -- depends_on: {{ ref('customer_status_changes') }}
 -- One row per as-of date whose statuses were recorded into customer_status_changes (built after

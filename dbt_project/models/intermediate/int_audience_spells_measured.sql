@@ -1,0 +1,33 @@
+{%- set window = audiences()['conversion_window_days'] | int %}
+
+-- The win-back spells that outcomes are measured on (treatment and holdout alike; spells held
+-- back by the frequency cap are in neither group), each with its purchases within the conversion
+-- window after the send date (the day the spell started), per currency. Purchases count up to
+-- the run's as-of date. A spell without a purchase in the window has one row with no currency.
+with spells as (
+    select audience, customer_id, holdout_group, entered_on as send_date
+    from {{ ref('audience_membership_history') }}
+    where not is_capped
+),
+
+purchases as (
+    select customer_id, order_date, currency, revenue_amount
+    from {{ ref('int_orders_as_of') }}
+    where is_purchase
+)
+
+select
+    spells.audience,
+    spells.send_date,
+    spells.customer_id,
+    spells.holdout_group,
+    purchases.currency,
+    count(purchases.order_date) as purchases_count,
+    sum(purchases.revenue_amount) as revenue
+from spells
+left join purchases
+    on spells.customer_id = purchases.customer_id
+    and purchases.order_date > spells.send_date
+    and purchases.order_date <= {{ dbt.dateadd('day', window, 'spells.send_date') }}
+group by
+    spells.audience, spells.send_date, spells.customer_id, spells.holdout_group, purchases.currency
