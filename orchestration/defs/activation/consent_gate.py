@@ -3,9 +3,11 @@
 An audience is built from the data as of its date; an unsubscribe, opt-out or erasure request
 can arrive after that and before the file is written. The gate re-reads what is known *now*:
 the warehouse's raw tables plus the landing files themselves (loaded afresh into an in-memory
-DuckDB with the same contracts as ingestion, so a file dropped after ingest counts too), and
+DuckDB with the same contracts and fail-closed rules as ingestion, so a file dropped after
+ingest counts too, and a flawed do-not-contact row blocks from now), and
 blocks a member when
-  - the latest email consent event known now, whatever its date, is not opted_in;
+  - the latest email consent event known now, whatever its date, is not opted_in (an event whose
+    channel could not be read counts on every channel);
   - their address (normalised like the hygiene checks) has ever been suppressed;
   - they have an erasure request.
 It fails closed: a landing file that cannot be read stops the export with the ingest error.
@@ -57,10 +59,10 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
             CREATE TABLE gate_consent AS
             WITH events AS (
                 SELECT customer_id, status, occurred_at FROM landing_consent_events
-                WHERE channel = 'email'
+                WHERE channel = 'email' OR channel IS NULL
                 UNION ALL
                 SELECT customer_id, status, occurred_at FROM wh.raw.consent_events
-                WHERE channel = 'email'
+                WHERE channel = 'email' OR channel IS NULL
             )
             SELECT customer_id,
                    -- On a tie, opted_out wins: the gate errs on the side of not contacting.
