@@ -1,8 +1,8 @@
 """Read landing files under their input contract, in DuckDB, losing no row.
 
 Shared by the ingest stage (which appends what it reads to `raw.<entity>` through the ledger)
-and by the write-time consent gate (which reads do-not-contact files that arrived after the
-last load), so both apply the same rules. A file is typed into a temp view where every row
+and by the write-time consent gate (which reads do-not-contact files whose content is not in
+the ledger yet), so both apply the same rules. A file is typed into a temp view where every row
 carries `_reasons` (empty for a row that loads) and `_defects` (what is wrong with a
 do-not-contact row that loads anyway, failing closed); structurally malformed CSV records are
 kept apart with their record number. Python
@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -358,19 +359,22 @@ def scan_file(
     )
 
 
-def read_good_rows(
+def read_unloaded_rows(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
     landing_dir: Path,
     table: str,
+    loaded_sha256: Collection[str],
     *,
     source_tz: str = "UTC",
     encoding: str = "utf-8",
     read_at: dt.datetime | None = None,
 ) -> int:
-    """Create `table` (contract columns) holding the rows of every complete file of the
-    entity's folder that fit the contract; an absent folder gives an empty table. A file that
-    cannot be read (header, encoding, format) raises IngestError. Returns the row count."""
+    """Create `table` (contract columns) holding the rows that would load (`_reasons` empty,
+    do-not-contact rows with defects included, failing closed as of `read_at`) from every
+    complete file of the entity's folder whose content is not in `loaded_sha256`; an absent
+    folder gives an empty table. A file that cannot be read (header, encoding, format) raises
+    IngestError. Returns the row count."""
     read_at = read_at or dt.datetime.now(dt.UTC)
     column_defs = ", ".join(f"{quote(c.name)} {c.sql_type}" for c in contract.columns)
     con.execute(f"CREATE OR REPLACE TABLE {table} ({column_defs})")
@@ -380,6 +384,8 @@ def read_good_rows(
     scan = "_read_scan"
     columns = ", ".join(quote(c) for c in contract.column_names)
     for path in landing_files(folder)[0]:
+        if file_sha256(path) in loaded_sha256:
+            continue
         name = str(path.relative_to(landing_dir))
         if path.stat().st_size == 0:
             raise IngestError(f"{name}: the file is empty. Remove or replace it.")

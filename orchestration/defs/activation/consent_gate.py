@@ -2,10 +2,9 @@
 
 An audience is built from the data as of its date; an unsubscribe, opt-out or erasure request
 can arrive after that and before the file is written. The gate re-reads what is known *now*:
-the warehouse's raw tables plus the landing files themselves (loaded afresh into an in-memory
-DuckDB with the same contracts and fail-closed rules as ingestion, so a file dropped after
-ingest counts too, and a flawed do-not-contact row blocks from now), and
-blocks a member when
+the warehouse's raw tables plus the landing files whose content is not in the ingest ledger yet
+(typed into an in-memory DuckDB by the same shared rules as ingestion, so a file dropped after
+ingest counts too, and a flawed do-not-contact row blocks from now), and blocks a member when
   - the latest email consent event known now, whatever its date, is not opted_in (an event whose
     channel could not be read counts on every channel);
   - their address (normalised like the hygiene checks) has ever been suppressed;
@@ -24,7 +23,7 @@ import pyarrow as pa
 
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.landing import literal, read_good_rows
+from orchestration.lib.landing import literal, read_unloaded_rows
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import WarehouseLockedError
 
@@ -39,11 +38,6 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        for entity in GATE_ENTITIES:
-            # Every readable row counts, however dirty the rest of its file.
-            read_good_rows(con, CONTRACTS[entity], settings.landing_dir, f"landing_{entity}",
-                           source_tz=settings.source_timezone,
-                           encoding=settings.file_encoding(entity))
         warehouse = settings.warehouse
         try:
             con.execute(f"ATTACH {literal(str(warehouse))} AS wh (READ_ONLY)")
@@ -54,6 +48,16 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
                     "writer). Wait for that run to finish, or stop it, then try again."
                 ) from exc
             raise
+        for entity in GATE_ENTITIES:
+            loaded = {
+                sha for (sha,) in con.execute(
+                    "SELECT sha256 FROM wh.raw.ingest_ledger WHERE entity = ?", [entity]
+                ).fetchall()
+            }
+            # Every row that would load counts, however dirty the rest of its file.
+            read_unloaded_rows(con, CONTRACTS[entity], settings.landing_dir, f"landing_{entity}",
+                               loaded, source_tz=settings.source_timezone,
+                               encoding=settings.file_encoding(entity))
         con.execute(
             """
             CREATE TABLE gate_consent AS
