@@ -17,21 +17,26 @@ NEXT_DAY = "2026-07-01"
 
 
 def _write_flawed_records(landing, now: dt.datetime):
+    """One flawed record per blocked person, among enough clean rows (for people who are not
+    customers) that the file stays under the reject limit, as in the reported bug."""
     fast_clock = (now + dt.timedelta(minutes=10)).isoformat()
+    others = [f"X{i:02d}" for i in range(30)]
     write_csv_file(
         landing / "suppressions" / "platform_late.csv",
         ["email", "reason", "occurred_at"],
-        [("Zoe.Old@Example.COM.", "complaint", "")],  # trailing dot, unknown reason, no time
+        [(f"{c.lower()}@elsewhere.example", "hard_bounce", "2026-06-01T00:00:00Z") for c in others]
+        + [("Zoe.Old@Example.COM.", "complaint", "")],  # trailing dot, unknown reason, no time
     )
     write_csv_file(
         landing / "consent_events" / "fast_clock.csv",
         ["customer_id", "channel", "status", "source", "occurred_at"],
-        [("C13", "email", "opted_out", "preference_centre", fast_clock)],
+        [(c, "email", "opted_in", "checkout", "2026-06-01T00:00:00Z") for c in others]
+        + [("C13", "email", "opted_out", "preference_centre", fast_clock)],
     )
     write_csv_file(
         landing / "erasure_requests" / "typed_by_hand.csv",
         ["customer_id", "requested_at"],
-        [("C12", "31/12/2026 noon")],
+        [(c, "2026-06-01T00:00:00Z") for c in others] + [("C12", "31/12/2026 noon")],
     )
 
 
