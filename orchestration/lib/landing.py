@@ -261,9 +261,9 @@ def _fail_closed_value(
     """The stored value of a column: its typed value, or for a do-not-contact row the value
     that keeps it blocking (the load time for a flawed timestamp, the `unreadable` value for
     an enum outside the list)."""
-    fallbacks = dict(dnc.unreadable) if dnc else {}
     if dnc is None or col.name in dnc.identity:
         return typed
+    fallbacks = dict(dnc.unreadable)
     if col.type is ColumnType.TIMESTAMP:
         flawed = [f"{typed} IS NULL"] if col.required else [
             f"({typed} IS NULL AND nullif(trim({quote(col.name)}), '') IS NOT NULL)"
