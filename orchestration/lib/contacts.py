@@ -77,13 +77,17 @@ def check_email(raw: str | None) -> EmailCheck:
     """Trim, validate syntax (IDN-aware) and lower-case an address; flag role and disposable ones.
 
     Local parts are lower-cased too: mailbox providers treat them case-insensitively in
-    practice, and suppressions and duplicates must match whatever case a system stored.
+    practice, and suppressions and duplicates must match whatever case a system stored. One
+    trailing dot of the domain (`sue@example.com.`, the DNS root) names the same mailbox and
+    is dropped.
     """
     if raw is None or not raw.strip():
         return EmailCheck(None, False, "missing")
     candidate = raw.strip()
     if candidate.startswith(FORMULA_PREFIXES):
         return EmailCheck(None, False, "formula_prefix")
+    if "@" in candidate and candidate.endswith("."):
+        candidate = candidate[:-1]
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError:

@@ -41,6 +41,26 @@ class Column:
 
 
 @dataclass(frozen=True)
+class DoNotContact:
+    """How a do-not-contact record fails closed (RELIABILITY.md): a row that identifies a person
+    blocks that person whatever is wrong with its other fields. Its defects are recorded with
+    the row in `raw.<entity>._defects`; only a row without an identity is quarantined.
+
+    - `identity`: the columns that identify the person; a row missing one identifies nobody.
+    - Every timestamp column that is missing, unparseable or in the future holds the row's load
+      time instead ("from the moment it was loaded").
+    - `unreadable`: (enum column, value stored when the value is missing or outside the list);
+      None stores NULL, which downstream reads as "every value" (an opt-out on every channel).
+    - `grant`: (column, value) of a record that grants rather than withdraws (an opt-in): such
+      a row keeps the strict rules, so a flawed opt-in is quarantined and grants nothing.
+    """
+
+    identity: tuple[str, ...]
+    unreadable: tuple[tuple[str, str | None], ...] = ()
+    grant: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Contract:
     entity: str
     description: str
@@ -49,6 +69,8 @@ class Contract:
     required_entity: bool = False
     # Timestamp columns that may not lie in the future at load time.
     no_future: tuple[str, ...] = field(default=())
+    # Set for do-not-contact entities (opt-outs, suppressions, erasure requests).
+    do_not_contact: DoNotContact | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -126,6 +148,11 @@ CONTRACTS: dict[str, Contract] = {
             ),
             key=("customer_id", "channel", "occurred_at"),
             no_future=("occurred_at",),
+            do_not_contact=DoNotContact(
+                identity=("customer_id",),
+                unreadable=(("channel", None), ("status", "opted_out")),
+                grant=("status", "opted_in"),
+            ),
         ),
         Contract(
             "suppressions",
@@ -136,12 +163,16 @@ CONTRACTS: dict[str, Contract] = {
                 _c("occurred_at", T.TIMESTAMP),
             ),
             key=("email", "reason", "occurred_at"),
+            no_future=("occurred_at",),
+            do_not_contact=DoNotContact(identity=("email",), unreadable=(("reason", "unknown"),)),
         ),
         Contract(
             "erasure_requests",
             "Right-to-erasure requests: the customer disappears from every mart and export.",
             (_c("customer_id", T.ID), _c("requested_at", T.TIMESTAMP)),
             key=("customer_id",),
+            no_future=("requested_at",),
+            do_not_contact=DoNotContact(identity=("customer_id",)),
         ),
         Contract(
             "support_tickets",

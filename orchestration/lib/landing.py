@@ -1,9 +1,11 @@
 """Read landing files under their input contract, in DuckDB, losing no row.
 
 Shared by the ingest stage (which appends what it reads to `raw.<entity>` through the ledger)
-and by the write-time consent gate (which reads do-not-contact files that arrived after the
-last load). A file is typed into a temp view where every row carries `_reasons` (empty for a
-good row); structurally malformed CSV records are kept apart with their record number. Python
+and by the write-time consent gate (which reads do-not-contact files whose content is not in
+the ledger yet), so both apply the same rules. A file is typed into a temp view where every row
+carries `_reasons` (empty for a row that loads) and `_defects` (what is wrong with a
+do-not-contact row that loads anyway, failing closed); structurally malformed CSV records are
+kept apart with their record number. Python
 only inspects headers, hashes files and builds SQL; parsing and typing run in DuckDB.
 """
 
@@ -13,12 +15,13 @@ import csv
 import datetime as dt
 import hashlib
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 
-from orchestration.lib.contracts import Column, ColumnType, Contract
+from orchestration.lib.contracts import Column, ColumnType, Contract, DoNotContact
 
 CSV_SUFFIXES = {".csv"}
 PARQUET_SUFFIXES = {".parquet"}
@@ -207,34 +210,75 @@ def typed_select(
     """SQL typing a text source (`_ordinal` + contract columns as text) by the contract.
 
     Gives `_ordinal`, every contract column in its SQL type, `_reasons` (reason codes joined by
-    ';', empty for a good row) and `_raw_record` (the text values as JSON, for rejected rows only).
-    Three layers, so every value is parsed once: typed values beside the text, then the reasons,
-    then the output columns.
+    ';', empty for a row that loads), `_defects` (reason codes of a do-not-contact row that loads
+    anyway, failing closed; empty otherwise) and `_raw_record` (the text values as JSON, for
+    rejected and defective rows only). Three layers, so every value is parsed once: typed values
+    beside the text, then the reasons, then the output columns.
     """
+    dnc = contract.do_not_contact
+    stamp = f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ"
     typed: list[str] = []
-    reasons: list[str] = list(extra_reasons)
+    # Reasons that always quarantine, and those a do-not-contact row carries as defects.
+    hard: list[str] = list(extra_reasons)
+    soft: list[str] = []
+    outputs: list[str] = []
     for col in contract.columns:
+        t = quote(f"__typed_{col.name}")
         expr, col_reasons = _typed_expr(col, source_tz)
-        typed.append(f"({expr})::{col.sql_type} AS {quote(f'__typed_{col.name}')}")
-        reasons.extend(col_reasons)
-        if col.name in contract.no_future:
-            reasons.append(
-                f"CASE WHEN {quote(f'__typed_{col.name}')} > "
-                f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ "
-                f"THEN 'future_timestamp:{col.name}' END"
-            )
+        typed.append(f"({expr})::{col.sql_type} AS {t}")
+        future = f"{t} > {stamp}" if col.name in contract.no_future else None
+        if future:
+            col_reasons.append(f"CASE WHEN {future} THEN 'future_timestamp:{col.name}' END")
+        (hard if dnc is None or col.name in dnc.identity else soft).extend(col_reasons)
+        outputs.append(f"{_fail_closed_value(col, dnc, t, stamp, future)} AS {quote(col.name)}")
+    if dnc is None:
+        fail_closed = "false"
+    elif dnc.grant is None:
+        fail_closed = "true"
+    else:
+        column, value = dnc.grant
+        fail_closed = f"NOT coalesce({quote(f'__typed_{column}')} = {literal(value)}, false)"
     raw_record = "to_json(struct_pack(" + ", ".join(
         f"{quote(c.name)} := {quote(c.name)}" for c in contract.columns
     ) + "))::VARCHAR"
-    outputs = ", ".join(
-        f"{quote(f'__typed_{c.name}')} AS {quote(c.name)}" for c in contract.columns
-    )
     return (
-        f"SELECT _ordinal, {outputs}, _reasons, "
-        f"CASE WHEN _reasons <> '' THEN {raw_record} END AS _raw_record FROM ("
-        f"SELECT *, concat_ws(';', {', '.join(reasons)}) AS _reasons "
-        f"FROM (SELECT *, {', '.join(typed)} FROM ({source})))"
+        f"SELECT _ordinal, {', '.join(outputs)}, _reasons, _defects, "
+        f"CASE WHEN _reasons <> '' OR _defects <> '' THEN {raw_record} END AS _raw_record "
+        "FROM (SELECT *, "
+        "CASE WHEN __fail_closed AND __hard = '' THEN '' "
+        "ELSE concat_ws(';', nullif(__hard, ''), nullif(__soft, '')) END AS _reasons, "
+        "CASE WHEN __fail_closed AND __hard = '' THEN __soft ELSE '' END AS _defects "
+        f"FROM (SELECT *, {fail_closed} AS __fail_closed, "
+        f"concat_ws(';', {', '.join(hard) or 'NULL'}) AS __hard, "
+        f"concat_ws(';', {', '.join(soft) or 'NULL'}) AS __soft "
+        f"FROM (SELECT *, {', '.join(typed)} FROM ({source}))))"
     )
+
+
+def _fail_closed_value(
+    col: Column, dnc: DoNotContact | None, typed: str, stamp: str, future: str | None
+) -> str:
+    """The stored value of a column: its typed value, or for a do-not-contact row the value
+    that keeps it blocking (the load time for a flawed timestamp, the `unreadable` value for
+    an enum outside the list)."""
+    if dnc is None or col.name in dnc.identity:
+        return typed
+    fallbacks = dict(dnc.unreadable)
+    if col.type is ColumnType.TIMESTAMP:
+        flawed = [f"{typed} IS NULL"] if col.required else [
+            f"({typed} IS NULL AND nullif(trim({quote(col.name)}), '') IS NOT NULL)"
+        ]
+        flawed += [future] if future else []
+        return f"CASE WHEN __fail_closed AND ({' OR '.join(flawed)}) THEN {stamp} ELSE {typed} END"
+    if col.name in fallbacks:
+        allowed = ", ".join(literal(x) for x in col.values)
+        fallback = fallbacks[col.name]
+        value = "NULL" if fallback is None else literal(fallback)
+        return (
+            f"CASE WHEN __fail_closed AND ({typed} IS NULL OR {typed} NOT IN ({allowed})) "
+            f"THEN {value}::{col.sql_type} ELSE {typed} END"
+        )
+    return typed
 
 
 def check_header(path: Path, name: str, header: list[str], contract: Contract) -> list[str]:
@@ -315,21 +359,22 @@ def scan_file(
     )
 
 
-
-
-def read_good_rows(
+def read_unloaded_rows(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
     landing_dir: Path,
     table: str,
+    loaded_sha256: Collection[str],
     *,
     source_tz: str = "UTC",
     encoding: str = "utf-8",
     read_at: dt.datetime | None = None,
 ) -> int:
-    """Create `table` (contract columns) holding the rows of every complete file of the
-    entity's folder that fit the contract; an absent folder gives an empty table. A file that
-    cannot be read (header, encoding, format) raises IngestError. Returns the row count."""
+    """Create `table` (contract columns) holding the rows that would load (`_reasons` empty,
+    do-not-contact rows with defects included, failing closed as of `read_at`) from every
+    complete file of the entity's folder whose content is not in `loaded_sha256`; an absent
+    folder gives an empty table. A file that cannot be read (header, encoding, format) raises
+    IngestError. Returns the row count."""
     read_at = read_at or dt.datetime.now(dt.UTC)
     column_defs = ", ".join(f"{quote(c.name)} {c.sql_type}" for c in contract.columns)
     con.execute(f"CREATE OR REPLACE TABLE {table} ({column_defs})")
@@ -339,6 +384,8 @@ def read_good_rows(
     scan = "_read_scan"
     columns = ", ".join(quote(c) for c in contract.column_names)
     for path in landing_files(folder)[0]:
+        if file_sha256(path) in loaded_sha256:
+            continue
         name = str(path.relative_to(landing_dir))
         if path.stat().st_size == 0:
             raise IngestError(f"{name}: the file is empty. Remove or replace it.")

@@ -95,3 +95,59 @@ def test_a_warehouse_held_by_another_process_gives_a_clear_error(warehouse, tmp_
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_flawed_do_not_contact_rows_dropped_after_ingest_still_block_at_write_time(
+    warehouse, tmp_path
+):
+    """Regression: the gate typed landing files with the quarantine rules, so an unknown
+    suppression reason, an opt-out from a fast clock or an unparseable erasure date let the
+    person through."""
+    landing = tmp_path / "landing"
+    _landing(
+        landing,
+        "M1,email,opted_out,web,2999-01-01T00:00:00Z\n"    # future: blocks from now
+        "M2,e-mail,opted_out,web,2026-07-02T00:00:00Z\n"   # unreadable channel: every channel
+        "M3,email,unsubscribed,web,2026-07-02T00:00:00Z\n"  # unreadable status: an opt-out
+        "M4,email,opted_in,web,2999-01-01T00:00:00Z\n",    # a flawed opt-in grants nothing
+        suppressions="Bounced@Example.COM.,complaint,\n",  # trailing dot, unknown reason
+        erasures="M6,not a date\n",
+    )
+    with open_gate(_settings(warehouse, landing)) as con:
+        counts = blocked_members(con, "wh.activation.members")
+        blocked = dict(con.execute("SELECT customer_id, reason FROM gate_blocked").fetchall())
+    assert blocked == {"M1": "opted_out", "M2": "opted_out", "M3": "opted_out",
+                       "M4": "no_consent", "M5": "suppressed", "M6": "erased"}
+    assert counts == {"opted_out": 3, "no_consent": 1, "suppressed": 1, "erased": 1}
+
+
+def test_flawed_do_not_contact_rows_in_the_warehouse_block_at_write_time(warehouse, tmp_path):
+    ingested = tmp_path / "later"
+    _landing(
+        ingested,
+        "M1,sms,opted_out,web,2999-01-01T00:00:00Z\n"   # another channel: no effect
+        "M2,,opted_out,web,\n",                          # no channel: every channel
+        suppressions="bounced@example.com.,complaint,2026-07-02T00:00:00Z\n",
+        erasures="M6,\n",
+    )
+    with open_warehouse(warehouse) as con:
+        for entity in ("consent_events", "suppressions", "erasure_requests"):
+            load_entity(con, CONTRACTS[entity], ingested)
+    with open_gate(_settings(warehouse, ingested)) as con:
+        unread = [con.execute(f"SELECT count(*) FROM landing_{e}").fetchone()[0]
+                  for e in ("consent_events", "suppressions", "erasure_requests")]
+        blocked_members(con, "wh.activation.members")
+        blocked = dict(con.execute("SELECT customer_id, reason FROM gate_blocked").fetchall())
+    assert unread == [0, 0, 0]  # every landing file is in the ledger: read from the warehouse
+    assert blocked == {"M2": "opted_out", "M4": "no_consent", "M5": "suppressed", "M6": "erased"}
+
+
+def test_only_landing_files_not_yet_in_the_ledger_are_read_again(warehouse, tmp_path):
+    landing = tmp_path / "landing"
+    _landing(landing, "M2,email,opted_out,web,2026-07-02T00:00:00Z\n")
+    ingested = tmp_path / "ingested" / "consent_events" / "a.csv"
+    (landing / "consent_events" / "old.csv").write_bytes(ingested.read_bytes())
+    with open_gate(_settings(warehouse, landing)) as con:
+        assert con.execute(
+            "SELECT customer_id, status FROM landing_consent_events"
+        ).fetchall() == [("M2", "opted_out")]

@@ -13,7 +13,8 @@ from orchestration.lib.contacts import check_email
         ("   ", None, "missing"),
         ("bob at example", None, "syntax"),
         ("a..b@example.com", None, "syntax"),
-        ("trailing@example.com.", None, "syntax"),
+        ("trailing@example.com.", "trailing@example.com", None),  # the DNS root: same mailbox
+        ("trailing@example.com..", None, "syntax"),
         ("=cmd@example.com", None, "formula_prefix"),
         ("+tag@example.com", None, "formula_prefix"),
         ("-x@example.com", None, "formula_prefix"),
@@ -24,6 +25,25 @@ def test_emails_are_trimmed_lowercased_and_flagged_with_a_reason(raw, normalized
     assert check.email_normalized == normalized
     assert check.invalid_reason == reason
     assert check.is_valid is (reason is None)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["Sue@Example.COM.", " sue@example.com", "SUE@EXAMPLE.COM \t", "\u00a0sue@example.com.",
+     "sue@Example.com."],
+)
+def test_spellings_of_one_mailbox_normalise_the_same_so_suppressions_match(spelling):
+    """Regression: a suppression for `Sue@Example.COM.` (trailing dot of the domain) was invalid
+    and did not match the customer's `sue@example.com`."""
+    assert check_email(spelling).email_normalized == "sue@example.com"
+
+
+def test_unicode_forms_and_idn_spellings_of_one_mailbox_normalise_the_same():
+    import unicodedata
+
+    spellings = [unicodedata.normalize("NFD", "José@Bücher.de"), "josé@xn--bcher-kva.de.",
+                 " JOSÉ@BÜCHER.DE "]
+    assert {check_email(s).email_normalized for s in spellings} == {"josé@bücher.de"}
 
 
 def test_validation_never_touches_the_network(monkeypatch):

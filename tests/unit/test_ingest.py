@@ -413,3 +413,142 @@ def test_a_file_that_changes_while_loading_publishes_nothing(con, tmp_path, monk
     assert _ledger(con) == []
     monkeypatch.setattr(ingest, "scan_file", real_scan)
     assert _load(con, tmp_path).loaded == 2
+
+
+def _write(landing, entity: str, header: str, body: str, name: str = "a.csv"):
+    folder = landing / entity
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(header + "\n" + body, encoding="utf-8")
+
+
+def _loaded(con, entity: str, columns: str):
+    return con.execute(
+        f"SELECT {columns}, _loaded_at::VARCHAR, _defects FROM raw.{entity} ORDER BY _source_row"
+    ).fetchall()
+
+
+STAMP = "2026-06-30 12:00:00+00"
+
+
+def test_a_flawed_suppression_still_loads_and_blocks_from_its_load_time(con, tmp_path):
+    """Regression: an unknown reason or a missing, unparseable or future occurred_at sent the
+    suppression to quarantine and the person was exported."""
+    _write(tmp_path, "suppressions", "email,reason,occurred_at", "\n".join([
+        "a@example.com,complaint,2026-06-01T00:00:00Z",     # reason outside the list
+        "b@example.com,unsubscribe,",                       # missing timestamp
+        "c@example.com,hard_bounce,yesterday",              # unparseable timestamp
+        "d@example.com,manual,2026-06-30T12:05:00Z",        # five minutes in the future
+        "e@example.com,,soon",                              # two flaws
+        ",unsubscribe,2026-06-01T00:00:00Z",                # identifies nobody
+        "f@example.com,unsubscribe,2026-06-01T00:00:00Z",   # clean
+    ]) + "\n")
+    report = _load(con, tmp_path, entity="suppressions")
+    assert (report.rows_read, report.loaded, sum(report.quarantined.values())) == (7, 6, 1)
+    assert report.quarantined == {"missing_required:email": 1}
+    assert report.loaded_with_defects == 5
+    assert report.defects == {
+        "invalid_value:reason": 1, "missing_required:occurred_at": 1,
+        "bad_timestamp:occurred_at": 2, "future_timestamp:occurred_at": 1,
+        "missing_required:reason": 1,
+    }
+    rows = con.execute(
+        "SELECT email, reason, occurred_at::VARCHAR, _defects, _raw_record IS NOT NULL "
+        "FROM raw.suppressions ORDER BY _source_row"
+    ).fetchall()
+    assert rows == [
+        ("a@example.com", "unknown", "2026-06-01 00:00:00+00", "invalid_value:reason", True),
+        ("b@example.com", "unsubscribe", STAMP, "missing_required:occurred_at", True),
+        ("c@example.com", "hard_bounce", STAMP, "bad_timestamp:occurred_at", True),
+        ("d@example.com", "manual", STAMP, "future_timestamp:occurred_at", True),
+        ("e@example.com", "unknown", STAMP, "missing_required:reason;bad_timestamp:occurred_at",
+         True),
+        ("f@example.com", "unsubscribe", "2026-06-01 00:00:00+00", None, False),
+    ]
+    assert con.execute(
+        "SELECT rows_read, rows_loaded, rows_quarantined FROM raw.ingest_ledger"
+    ).fetchone() == (7, 6, 1)
+
+
+def test_an_opt_out_from_a_fast_clock_loads_as_of_its_load_time_instead_of_being_lost(
+    con, tmp_path
+):
+    """Regression: an opt-out stamped minutes in the future was quarantined, and since its file
+    was then in the ledger it was never read again."""
+    _write(tmp_path, "consent_events", "customer_id,channel,status,source,occurred_at",
+           "C1,email,opted_out,web,2026-06-30T12:03:00Z\n")
+    report = _load(con, tmp_path, entity="consent_events")
+    assert (report.loaded, report.quarantined) == (1, {})
+    assert _loaded(con, "consent_events", "customer_id, channel, status, occurred_at::VARCHAR") \
+        == [("C1", "email", "opted_out", STAMP, STAMP, "future_timestamp:occurred_at")]
+    assert _load(con, tmp_path, entity="consent_events").skipped_already_loaded
+
+
+def test_an_unreadable_consent_status_is_an_opt_out_and_an_unreadable_channel_means_every_channel(
+    con, tmp_path
+):
+    _write(tmp_path, "consent_events", "customer_id,channel,status,source,occurred_at", "\n".join([
+        "C1,email,unsubscribed,web,2026-06-01T00:00:00Z",   # status outside the list
+        "C2,e-mail,opted_out,web,2026-06-01T00:00:00Z",     # channel outside the list
+        "C3,,,web,",                                        # only the customer is readable
+        " ,email,opted_out,web,2026-06-01T00:00:00Z",       # identifies nobody
+    ]) + "\n")
+    report = _load(con, tmp_path, entity="consent_events")
+    assert (report.loaded, report.quarantined) == (3, {"missing_required:customer_id": 1})
+    assert _loaded(con, "consent_events", "customer_id, channel, status, occurred_at::VARCHAR") \
+        == [
+        ("C1", "email", "opted_out", "2026-06-01 00:00:00+00", STAMP, "invalid_value:status"),
+        ("C2", None, "opted_out", "2026-06-01 00:00:00+00", STAMP, "invalid_value:channel"),
+        ("C3", None, "opted_out", STAMP, STAMP,
+         "missing_required:channel;missing_required:status;missing_required:occurred_at"),
+    ]
+
+
+def test_a_flawed_opt_in_grants_nothing_and_stays_quarantined(con, tmp_path):
+    _write(tmp_path, "consent_events", "customer_id,channel,status,source,occurred_at", "\n".join([
+        "C1,email,opted_in,web,2026-06-30T12:03:00Z",      # future
+        "C2,fax,opted_in,web,2026-06-01T00:00:00Z",         # channel outside the list
+        "C3,email,opted_in,web,not a date",
+        "C4,email,Opted_In ,web,2026-06-01T00:00:00Z",      # clean (case and spaces)
+    ]) + "\n")
+    report = _load(con, tmp_path, entity="consent_events")
+    assert report.loaded_with_defects == 0
+    assert report.quarantined == {"future_timestamp:occurred_at": 1,
+                                  "invalid_value:channel": 1, "bad_timestamp:occurred_at": 1}
+    assert _loaded(con, "consent_events", "customer_id, status") == [
+        ("C4", "opted_in", STAMP, None)]
+
+
+def test_a_flawed_erasure_request_still_erases_the_customer(con, tmp_path):
+    """Regression: an unparseable requested_at sent the erasure request to quarantine."""
+    _write(tmp_path, "erasure_requests", "customer_id,requested_at",
+           "C1,31/12/2026 noon\nC2,\nC3,2027-01-01T00:00:00Z\n,2026-01-01T00:00:00Z\n")
+    report = _load(con, tmp_path, entity="erasure_requests")
+    assert (report.loaded, report.quarantined) == (3, {"missing_required:customer_id": 1})
+    assert _loaded(con, "erasure_requests", "customer_id, requested_at::VARCHAR") == [
+        ("C1", STAMP, STAMP, "bad_timestamp:requested_at"),
+        ("C2", STAMP, STAMP, "missing_required:requested_at"),
+        ("C3", STAMP, STAMP, "future_timestamp:requested_at"),
+    ]
+
+
+def test_flawed_do_not_contact_rows_never_count_towards_the_reject_limit(con, tmp_path):
+    _write(tmp_path, "suppressions", "email,reason,occurred_at",
+           "".join(f"u{i}@example.com,bounced,\n" for i in range(20)))
+    report = _load(con, tmp_path, entity="suppressions", max_reject_share=0.05)
+    assert (report.loaded, report.loaded_with_defects) == (20, 20)
+
+
+def test_a_raw_do_not_contact_table_from_before_defects_gains_the_columns(con, tmp_path):
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.erasure_requests (customer_id VARCHAR, requested_at TIMESTAMPTZ, "
+        "_source_file VARCHAR NOT NULL, _source_row BIGINT NOT NULL, "
+        "_loaded_at TIMESTAMPTZ NOT NULL)"
+    )
+    con.execute("INSERT INTO raw.erasure_requests VALUES ('C0', NULL, 'old.csv', 1, now())")
+    _load(con, tmp_path, entity="erasure_requests")  # absent folder: the ledger is created
+    _write(tmp_path, "erasure_requests", "customer_id,requested_at", "C1,garbage\n")
+    _load(con, tmp_path, entity="erasure_requests")
+    assert con.execute(
+        "SELECT customer_id, _defects FROM raw.erasure_requests ORDER BY customer_id"
+    ).fetchall() == [("C1", "bad_timestamp:requested_at")]

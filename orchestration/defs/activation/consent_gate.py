@@ -2,10 +2,11 @@
 
 An audience is built from the data as of its date; an unsubscribe, opt-out or erasure request
 can arrive after that and before the file is written. The gate re-reads what is known *now*:
-the warehouse's raw tables plus the landing files themselves (loaded afresh into an in-memory
-DuckDB with the same contracts as ingestion, so a file dropped after ingest counts too), and
-blocks a member when
-  - the latest email consent event known now, whatever its date, is not opted_in;
+the warehouse's raw tables plus the landing files whose content is not in the ingest ledger yet
+(typed into an in-memory DuckDB by the same shared rules as ingestion, so a file dropped after
+ingest counts too, and a flawed do-not-contact row blocks from now), and blocks a member when
+  - the latest email consent event known now, whatever its date, is not opted_in (an event whose
+    channel could not be read counts on every channel);
   - their address (normalised like the hygiene checks) has ever been suppressed;
   - they have an erasure request.
 It fails closed: a landing file that cannot be read stops the export with the ingest error.
@@ -22,7 +23,7 @@ import pyarrow as pa
 
 from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.landing import literal, read_good_rows
+from orchestration.lib.landing import literal, read_unloaded_rows
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import WarehouseLockedError
 
@@ -37,11 +38,6 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
-        for entity in GATE_ENTITIES:
-            # Every readable row counts, however dirty the rest of its file.
-            read_good_rows(con, CONTRACTS[entity], settings.landing_dir, f"landing_{entity}",
-                           source_tz=settings.source_timezone,
-                           encoding=settings.file_encoding(entity))
         warehouse = settings.warehouse
         try:
             con.execute(f"ATTACH {literal(str(warehouse))} AS wh (READ_ONLY)")
@@ -52,15 +48,25 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
                     "writer). Wait for that run to finish, or stop it, then try again."
                 ) from exc
             raise
+        for entity in GATE_ENTITIES:
+            loaded = {
+                sha for (sha,) in con.execute(
+                    "SELECT sha256 FROM wh.raw.ingest_ledger WHERE entity = ?", [entity]
+                ).fetchall()
+            }
+            # Every row that would load counts, however dirty the rest of its file.
+            read_unloaded_rows(con, CONTRACTS[entity], settings.landing_dir, f"landing_{entity}",
+                               loaded, source_tz=settings.source_timezone,
+                               encoding=settings.file_encoding(entity))
         con.execute(
             """
             CREATE TABLE gate_consent AS
             WITH events AS (
                 SELECT customer_id, status, occurred_at FROM landing_consent_events
-                WHERE channel = 'email'
+                WHERE channel = 'email' OR channel IS NULL
                 UNION ALL
                 SELECT customer_id, status, occurred_at FROM wh.raw.consent_events
-                WHERE channel = 'email'
+                WHERE channel = 'email' OR channel IS NULL
             )
             SELECT customer_id,
                    -- On a tie, opted_out wins: the gate errs on the side of not contacting.

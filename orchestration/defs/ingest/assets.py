@@ -95,12 +95,15 @@ def _metadata(counts: _RunCounts) -> dict[str, Any]:
         "rows_loaded": counts.loaded,
         "rows_quarantined": sum(counts.quarantined.values()),
         "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(counts.quarantined.items()))),
+        "rows_loaded_with_defects": report.loaded_with_defects,
+        "defects_by_reason": dg.MetadataValue.json(dict(sorted(report.defects.items()))),
         "duplicate_keys": report.duplicate_keys
         + (sql_report.duplicate_keys if sql_report else 0),
         "files_loaded": dg.MetadataValue.json(
             [
                 {"file": f.source_file, "sha256": f.sha256, "rows_read": f.rows_read,
                  "loaded": f.loaded, "quarantined": sum(f.quarantined.values()),
+                 "loaded_with_defects": f.loaded_with_defects,
                  "duplicate_keys": f.duplicate_keys}
                 for f in report.files
             ]
@@ -140,6 +143,12 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
             f"`<landing>/{contract.entity}/` (CSV, Parquet or JSON Lines) with columns {columns}, "
             "each loaded exactly once (content-hash ledger `raw.ingest_ledger`). Rows that do not "
             "fit the contract go to `raw.quarantine` with a reason."
+            + (
+                " Do-not-contact records fail closed: a row that identifies the person loads "
+                "whatever else is wrong with it (flawed timestamps become the load time), with "
+                "its reason codes in `_defects`; only rows identifying nobody are quarantined."
+                if contract.do_not_contact else ""
+            )
         ),
     )
     def _ingest(context: dg.AssetExecutionContext, winback: WinbackConfig) -> dg.MaterializeResult:
@@ -153,6 +162,12 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
             context.log.warning(
                 f"No {contract.entity}/ folder in the landing directory: no {contract.entity} "
                 "records this run."
+            )
+        if counts.files.loaded_with_defects:
+            context.log.warning(
+                f"{contract.entity}: {counts.files.loaded_with_defects} do-not-contact rows loaded "
+                f"with defects, blocking from their load time: "
+                f"{dict(sorted(counts.files.defects.items()))}"
             )
         for skipped in counts.files.skipped_already_loaded:
             context.log.info(

@@ -12,6 +12,10 @@ at all, so a crash or a failing file leaves nothing behind and the file can be d
 A file under an already-loaded name with different content is a new delivery: its rows are
 appended with the lineage name `<name>@<n>` (its n-th delivery), and the versions of a record
 are resolved downstream by `updated_at` (ties: the later lineage name wins).
+
+Do-not-contact entities (opt-outs, suppressions, erasure requests) fail closed: a row that
+identifies a person loads whatever is wrong with its other fields, with the reason codes in
+`_defects` and the delivered text in `_raw_record` (see `DoNotContact` in lib/contracts.py).
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ CREATE TABLE IF NOT EXISTS raw.ingest_ledger (
 )
 """
 
+# Do-not-contact rows that load with defects keep the reason codes and the delivered text.
+DEFECT_COLUMNS = ("_defects", "_raw_record")
 
 
 @dataclass
@@ -70,6 +76,9 @@ class FileReport:
     rows_read: int = 0
     loaded: int = 0
     quarantined: Counter[str] = field(default_factory=Counter)
+    # Do-not-contact rows loaded with defects: rows, and counts by reason code.
+    loaded_with_defects: int = 0
+    defects: Counter[str] = field(default_factory=Counter)
     duplicate_keys: int = 0
     extra_columns: tuple[str, ...] = ()
     missing_optional_columns: tuple[str, ...] = ()
@@ -111,6 +120,17 @@ class EntityReport:
             total.update(f.quarantined)
         return total
 
+    @property
+    def loaded_with_defects(self) -> int:
+        return sum(f.loaded_with_defects for f in self.files)
+
+    @property
+    def defects(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.defects)
+        return total
+
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     """Create the raw schema, quarantine, ledger and the entity's append-only table if absent."""
@@ -132,11 +152,15 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection, contract: Contract) -> Non
         con.execute(LEDGER_DDL)
         con.execute("COMMIT")
     column_defs = ", ".join(f"{quote(c.name)} {c.sql_type}" for c in contract.columns)
+    table = f"raw.{quote(contract.entity)}"
     con.execute(
-        f"CREATE TABLE IF NOT EXISTS raw.{quote(contract.entity)} ({column_defs}, "
+        f"CREATE TABLE IF NOT EXISTS {table} ({column_defs}, "
         "_source_file VARCHAR NOT NULL, _source_row BIGINT NOT NULL, "
         "_loaded_at TIMESTAMPTZ NOT NULL)"
     )
+    if contract.do_not_contact:
+        for column in DEFECT_COLUMNS:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} VARCHAR")
 
 
 
@@ -229,10 +253,22 @@ def _load_file(
             f"{literal(lineage)}, q.*, {stamp} FROM ({everything_rejected}) q"
         ).fetchone()[0]
         columns = ", ".join(quote(c) for c in contract.column_names)
+        lineage_columns = "_source_file, _source_row, _loaded_at"
+        values = f"{columns}, {literal(lineage)}, _source_row, {stamp}"
+        if contract.do_not_contact:
+            lineage_columns += ", " + ", ".join(DEFECT_COLUMNS)
+            values += ", nullif(_defects, ''), _raw_record"
         report.loaded = con.execute(
-            f"INSERT INTO raw.{entity} SELECT {columns}, {literal(lineage)}, _source_row, "
-            f"{stamp} FROM {scan} WHERE _reasons = ''"
+            f"INSERT INTO raw.{entity} ({columns}, {lineage_columns}) SELECT {values} "
+            f"FROM {scan} WHERE _reasons = ''"
         ).fetchone()[0]
+        report.loaded_with_defects, = con.execute(
+            f"SELECT count(*) FROM {scan} WHERE _reasons = '' AND _defects <> ''"
+        ).fetchone()
+        report.defects.update(dict(con.execute(
+            f"SELECT reason, count(*) FROM (SELECT unnest(string_split(_defects, ';')) AS reason "
+            f"FROM {scan} WHERE _reasons = '' AND _defects <> '') GROUP BY ALL ORDER BY 1"
+        ).fetchall()))
         if report.loaded + stored_bad != report.rows_read:
             raise IngestError(
                 f"{relative_name}: {report.rows_read} rows read but {report.loaded} loaded and "
