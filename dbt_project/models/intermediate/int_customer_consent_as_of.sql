@@ -1,9 +1,25 @@
 -- The latest consent event per customer and channel up to the end of the as-of day (ties broken
 -- by delivery order, deterministically). No row means no consent.
-with events as (
-    select *
-    from {{ ref('stg_crm__consent_events') }}
-    where occurred_at < {{ as_of_cutoff() }}
+-- Ingest fails closed on opt-outs: one whose channel could not be read has no channel, and it
+-- counts on every channel of the consent_events contract.
+with channels as (
+    select 'email' as channel
+    union all
+    select 'sms' as channel
+),
+
+events as (
+    select
+        stg.customer_id,
+        channels.channel,
+        stg.consent_status,
+        stg.occurred_at,
+        stg._source_file,
+        stg._source_row
+    from {{ ref('stg_crm__consent_events') }} as stg
+    inner join channels
+        on stg.channel = channels.channel or stg.channel is null
+    where stg.occurred_at < {{ as_of_cutoff() }}
 ),
 
 ranked as (

@@ -10,7 +10,8 @@ with latest as (
             order by occurred_at desc, _source_file desc, _source_row desc
         ) as event_rank
     from {{ ref('stg_crm__consent_events') }}
-    where channel = 'email' and occurred_at < {{ as_of_cutoff() }}
+    -- an opt-out whose channel could not be read counts on every channel
+    where (channel = 'email' or channel is null) and occurred_at < {{ as_of_cutoff() }}
 )
 
 select sync.customer_id
