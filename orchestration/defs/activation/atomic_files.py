@@ -19,20 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.contacts import FORMULA_PREFIXES
-
 FILE_MODE = 0o600
 
 
 class ExportLimitError(ValueError):
     """A single row is larger than a platform's file size limit."""
-
-
-def spreadsheet_safe(value: str | None) -> str:
-    """Escape a text cell a spreadsheet would run as a formula (prefix with an apostrophe)."""
-    if value is None:
-        return ""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 @dataclass(frozen=True)
