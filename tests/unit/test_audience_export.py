@@ -122,47 +122,114 @@ def test_a_meta_list_under_100_people_carries_a_warning(tmp_path):
 
 
 KILLED_WRITER = textwrap.dedent("""
-    import datetime as dt, sys, time
+    import datetime as dt, os, sys, time
     from pathlib import Path
+    from orchestration.defs.activation import atomic_files
     from orchestration.defs.activation.audience_files import export_audience
     from orchestration.defs.activation.platforms import Limits, platform_for
 
+    root, mode, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    if mode == "before_publish":
+        atomic_files._rename = lambda *args: os._exit(9)
+    elif mode == "after_swap":
+        atomic_files.shutil.rmtree = lambda *args, **kwargs: os._exit(9)
+
     def members():
-        for i in range(10_000_000):
-            if i == 1000:
+        for i in range(count):
+            if mode == "sigkill" and i == 1000:
                 print("writing", flush=True)
-            if i >= 1000:
-                time.sleep(0.001)
             yield {"customer_id": f"C{i:08d}", "email": f"c{i}@example.com", "first_name": "N"}
 
-    limits = Limits(checked_on=dt.date(2026, 11, 27))
-    export_audience(Path(sys.argv[1]), audience="aud",
+    limits = Limits(checked_on=dt.date(2026, 11, 27), max_rows=700)
+    export_audience(root, audience="aud",
                     platform=platform_for("generic_csv", ("first_name",), limits, "aud"),
                     limits=limits, as_of=dt.date(2026, 6, 30), members=members(),
                     definition={}, source_run="killed")
 """)
 
 
-def test_a_sigkill_mid_export_leaves_the_previous_files_intact_and_no_partial_file(tmp_path):
+def _folder_state(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else None
+
+
+def _assert_complete_and_consistent(folder):
+    """Every file the manifest lists is there with its sha256, and nothing else is."""
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listed = manifest["files"] + manifest["adds"]["files"] + manifest["removes"]["files"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f["name"] for f in listed] + ["manifest.json"])
+    for entry in listed:
+        assert hashlib.sha256((folder / entry["name"]).read_bytes()).hexdigest() == entry[
+            "sha256"]
+    return manifest
+
+
+def _run_writer(root, mode, count):
+    return subprocess.run([sys.executable, "-c", KILLED_WRITER, str(root), mode, str(count)],
+                          capture_output=True, text=True)
+
+
+def test_a_writer_dying_before_publishing_leaves_the_previous_folder_as_it_was(tmp_path):
     _export(tmp_path, D1, ["C1", "C2"])
     _export(tmp_path, D2, ["C1", "C2"])
-    folder = tmp_path / "aud" / "generic_csv"
-    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "writing"
-    time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    assert after == before  # the rerun of D2 was killed: D1 and D2 as they were, nothing new
-    leftovers = list((tmp_path / ".staging").iterdir())
-    assert leftovers and all(p.name.startswith(f".winback-{proc.pid}-") for p in leftovers)
-    # The next export sweeps what the killed writer left in the staging folder.
+    folder = tmp_path / "aud" / "generic_csv" / D2.isoformat()
+    before = _folder_state(folder)
+    assert _run_writer(tmp_path, "before_publish", 3000).returncode == 9
+    assert _folder_state(folder) == before
+    assert [p.name for p in (tmp_path / ".staging").iterdir()]  # sweepable leftovers only
     _export(tmp_path, D2, ["C1", "C2"])
     assert list((tmp_path / ".staging").iterdir()) == []
+
+
+def test_a_writer_dying_right_after_the_swap_leaves_the_new_complete_folder(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2"])
+    _export(tmp_path, D2, ["C1", "C2"])
+    folder = tmp_path / "aud" / "generic_csv" / D2.isoformat()
+    assert _run_writer(tmp_path, "after_swap", 3000).returncode == 9
+    manifest = _assert_complete_and_consistent(folder)
+    assert (manifest["rows"], manifest["source_run"]) == (3000, "killed")
+    assert len(manifest["files"]) == 5  # split at 700 rows: every part swapped in together
+    (left,) = (tmp_path / ".staging").iterdir()  # the previous folder, swept next time
+    assert (left / "manifest.json").is_file()
+    _export(tmp_path, D2, ["C1", "C2"])
+    assert list((tmp_path / ".staging").iterdir()) == []
+
+
+def test_a_first_export_dying_before_publishing_leaves_no_dated_folder(tmp_path):
+    assert _run_writer(tmp_path, "before_publish", 10).returncode == 9
+    assert not (tmp_path / "aud" / "generic_csv" / D2.isoformat()).exists()
+
+
+def test_a_sigkill_at_any_moment_leaves_the_old_or_the_new_complete_folder(tmp_path):
+    """Issue 9: a writer killed after its first rename left the new import file beside the old
+    manifest and the old adds file."""
+    _export(tmp_path, D1, ["C1", "C2"])
+    _export(tmp_path, D2, ["C1", "C2"])
+    folder = tmp_path / "aud" / "generic_csv" / D2.isoformat()
+    old = _folder_state(folder)
+    outcomes = set()
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path),
+                                 "sigkill", "20000"], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "writing"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        state = _folder_state(folder)
+        if state == old:
+            outcomes.add("old")
+            continue
+        manifest = _assert_complete_and_consistent(folder)
+        assert manifest["rows"] == 20000 and manifest["source_run"] == "killed"
+        outcomes.add("new")
+        old = state
+    assert outcomes
+    _export(tmp_path, D2, ["C1", "C2"])
+    assert list((tmp_path / ".staging").iterdir()) == []
+    for path in [folder, *folder.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) in (0o600, 0o700)
 
 
 def test_the_previous_export_is_the_newest_complete_one_before_the_date(tmp_path):

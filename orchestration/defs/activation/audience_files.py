@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ import duckdb
 
 from orchestration.defs.activation.atomic_files import (
     WrittenFile,
+    publish_folder,
+    staging_folder,
     sweep_staging,
     write_csv_parts,
     write_manifest,
@@ -46,6 +49,17 @@ class ExportResult:
     removes: list[WrittenFile]
     previous_as_of: str | None
     manifest: dict[str, Any] = field(repr=False)
+    published_as: Path | None = None
+
+    def published(self) -> ExportResult:
+        """The same result with paths in the published folder."""
+        folder = self.published_as or self.folder
+
+        def moved(group: list[WrittenFile]) -> list[WrittenFile]:
+            return [replace(f, path=folder / f.path.name) for f in group]
+
+        return ExportResult(folder, moved(self.files), moved(self.adds), moved(self.removes),
+                            self.previous_as_of, self.manifest)
 
     @property
     def rows(self) -> int:
@@ -140,9 +154,37 @@ def export_audience(
     folder = platform_dir / as_of.isoformat()
     staging = export_dir / STAGING_DIR
     sweep_staging(staging)
-    split = {"max_rows": limits.max_rows, "max_bytes": limits.max_bytes, "staging": staging}
+    staged = staging_folder(staging)
+    try:
+        result = _write_folder(staged, folder, audience=audience, platform=platform,
+                               limits=limits, as_of=as_of, members=members,
+                               definition=definition, source_run=source_run, extra=extra,
+                               con=con, removal_reason_sql=removal_reason_sql)
+        publish_folder(staged, folder)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return result.published()
 
-    files = write_csv_parts(folder, audience, platform.header,
+
+def _write_folder(
+    staged: Path,
+    folder: Path,
+    *,
+    audience: str,
+    platform: Platform,
+    limits: Limits,
+    as_of: dt.date,
+    members: Iterable[Mapping[str, Any]],
+    definition: Mapping[str, Any],
+    source_run: str,
+    extra: Mapping[str, Any] | None,
+    con: duckdb.DuckDBPyConnection | None,
+    removal_reason_sql: str | None,
+) -> ExportResult:
+    platform_dir = folder.parent
+    split = {"max_rows": limits.max_rows, "max_bytes": limits.max_bytes}
+    files = write_csv_parts(staged, audience, platform.header,
                             (platform.row(m) for m in members), **split)
     previous = previous_export(platform_dir, as_of)
     own = con is None
@@ -173,7 +215,7 @@ def export_audience(
                 f"WHERE NOT EXISTS (SELECT 1 FROM {current_scan} AS n WHERE {match}) "
                 f"ORDER BY {', '.join('o.' + k for k in key)}"
             )
-        adds = write_csv_parts(folder, f"{audience}_adds", platform.header,
+        adds = write_csv_parts(staged, f"{audience}_adds", platform.header,
                                _stream(con, adds_sql), **split)
         def removed_rows() -> Iterator[tuple]:
             if removes_sql is None:
@@ -183,13 +225,12 @@ def export_audience(
                     reasons[row[-1]] += 1
                 yield row
 
-        removes = write_csv_parts(folder, f"{audience}_removes", removes_header,
+        removes = write_csv_parts(staged, f"{audience}_removes", removes_header,
                                   removed_rows(), **split)
     finally:
         if own:
             con.close()
 
-    manifest_path = folder / MANIFEST_NAME
     body: dict[str, Any] = {
         "audience": audience,
         "platform": platform.name,
@@ -211,10 +252,10 @@ def export_audience(
                      and sum(f.rows for f in files) < limits.min_rows else []),
         **dict(extra or {}),
     }
-    body["source_run"] = _source_run(manifest_path, body, source_run)
-    write_manifest(manifest_path, body, staging=staging)
-    _remove_stale_parts(folder, body)
-    return ExportResult(folder, files, adds, removes, body["previous_export_as_of"], body)
+    body["source_run"] = _source_run(folder / MANIFEST_NAME, body, source_run)
+    write_manifest(staged / MANIFEST_NAME, body)
+    return ExportResult(staged, files, adds, removes, body["previous_export_as_of"], body,
+                        published_as=folder)
 
 
 def _source_run(manifest_path: Path, body: Mapping[str, Any], run_id: str) -> str:
@@ -227,12 +268,3 @@ def _source_run(manifest_path: Path, body: Mapping[str, Any], run_id: str) -> st
             return old.get("source_run", run_id)
     return run_id
 
-
-def _remove_stale_parts(folder: Path, manifest: Mapping[str, Any]) -> None:
-    """Parts an earlier run of this date wrote and this run did not (fewer parts now)."""
-    keep = {MANIFEST_NAME}
-    for group in (manifest["files"], manifest["adds"]["files"], manifest["removes"]["files"]):
-        keep |= {f["name"] for f in group}
-    for path in folder.glob(f"{manifest['audience']}*.csv"):
-        if path.name not in keep:
-            path.unlink()
