@@ -15,7 +15,6 @@ import ctypes
 import errno
 import functools
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -177,6 +176,13 @@ def part_names(stem: str, parts: int) -> list[str]:
     return [f"{stem}-{i:03d}.csv" for i in range(1, parts + 1)]
 
 
+class _Chunks:
+    """The file-like target of the one csv.writer: collects what it writes for `_encode`."""
+
+    def __init__(self, chunks: list[str]) -> None:
+        self.write = chunks.append
+
+
 class CsvParts:
     """RFC 4180 CSV (UTF-8 without BOM, CRLF) written in batches through one csv.writer, split
     so that each part has at most `max_rows` data rows and `max_bytes` bytes, each part with the
@@ -187,17 +193,16 @@ class CsvParts:
                  max_rows: int | None = None, max_bytes: int | None = None) -> None:
         self.folder, self.stem = folder, stem
         self.max_rows, self.max_bytes = max_rows, max_bytes
-        self._buffer = io.StringIO()
-        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._chunks: list[str] = []
+        self._writer = csv.writer(_Chunks(self._chunks), lineterminator="\r\n")
         self._header = self._encode([header])
         self._pending: list[_PendingFile] = []
         self._part = self._new_part()
 
     def _encode(self, rows: Iterable[Sequence[Any]]) -> bytes:
-        self._buffer.seek(0)
-        self._buffer.truncate()
+        self._chunks.clear()
         self._writer.writerows(rows)
-        return self._buffer.getvalue().encode("utf-8")
+        return "".join(self._chunks).encode("utf-8")
 
     def _new_part(self) -> _PendingFile:
         part = _PendingFile(self.folder)
