@@ -108,7 +108,10 @@ def safe_text(value: Any) -> str:
     an apostrophe so a spreadsheet shows it as text."""
     if value is None:
         return ""
-    text = CONTROL_CHARACTERS.sub("", str(value)).strip()
+    text = str(value)
+    if not text.isprintable():  # a fast check: most values hold no control character
+        text = CONTROL_CHARACTERS.sub("", text)
+    text = text.strip()
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
@@ -197,25 +200,27 @@ class _PlainLayout:
         ]
         max_field = limits.max_field_bytes
 
-        def value(field: str, member: Member) -> str:
-            raw = member.get(field)
-            if field == "email":
-                text = cell(raw)
-            elif field == "phone":
-                text = plain_phone(raw)
-            elif field == "country":
-                text = safe_text(iso_country(raw))
-            elif isinstance(raw, str):
-                text = safe_text(raw)
-            else:
-                text = cell(raw)
-            return truncate_utf8(text, max_field) if max_field else text
+        def text_or_value(raw: Any) -> str:
+            return safe_text(raw) if isinstance(raw, str) else cell(raw)
 
+        def formatter(field: str) -> Callable[[Any], str]:
+            """Chosen once per column, not per cell."""
+            if field == "email":
+                return cell
+            if field == "phone":
+                return plain_phone
+            if field == "country":
+                return lambda raw: safe_text(iso_country(raw))
+            return text_or_value
+
+        formats = [(field, formatter(field)) for _, field in columns]
         extras = self.extra
 
         def row(member: Member) -> tuple[str, ...]:
-            cells = [value(field, member) for _, field in columns]
+            cells = [format_(member.get(field)) for field, format_ in formats]
             cells += [safe_text(make(member)) for _, make in extras]
+            if max_field:
+                return tuple(truncate_utf8(c, max_field) for c in cells)
             return tuple(cells)
 
         header = tuple(h for h, _ in columns) + tuple(h for h, _ in extras)
