@@ -10,12 +10,16 @@ import sys
 import textwrap
 import time
 
+import duckdb
+import pytest
+
 from orchestration.defs.activation.audience_files import export_audience
 from orchestration.defs.activation.platforms import Limits, platform_for
 
 D1, D2 = dt.date(2026, 6, 29), dt.date(2026, 6, 30)
 LIMITS = Limits(checked_on=dt.date(2026, 11, 27))
 DEFINITION = {"audience_definition_hash": "abc123", "config_version": "1"}
+WAREHOUSE = "warehouse.duckdb"
 
 
 def _members(ids, **overrides):
@@ -28,9 +32,10 @@ def _members(ids, **overrides):
 
 def _export(root, day, ids, platform="generic_csv", limits=LIMITS, run="run-1", **overrides):
     layout = platform_for(platform, ("first_name",), limits, "aud")
-    return export_audience(root, audience="aud", platform=layout, limits=limits, as_of=day,
-                           members=_members(ids, **overrides), definition=DEFINITION,
-                           source_run=run)
+    with duckdb.connect(str(root / WAREHOUSE)) as con:
+        return export_audience(root, con=con, audience="aud", platform=layout, limits=limits,
+                               as_of=day, members=_members(ids, **overrides),
+                               definition=DEFINITION, source_run=run)
 
 
 def _csv(path):
@@ -72,7 +77,7 @@ def test_hashed_exports_delta_on_hashed_identifiers(tmp_path):
     assert removes[0] == "email,phone" and len(removes[1].split(",")[0]) == 64
 
 
-def test_deltas_read_every_part_of_a_split_previous_export(tmp_path):
+def test_deltas_cover_every_part_of_a_split_previous_export(tmp_path):
     limits = Limits(checked_on=dt.date(2026, 11, 27), max_rows=2)
     first = _export(tmp_path, D1, ["C1", "C2", "C3"], limits=limits)
     assert [f.path.name for f in first.files] == ["aud-001.csv", "aud-002.csv"]
@@ -122,62 +127,139 @@ def test_a_meta_list_under_100_people_carries_a_warning(tmp_path):
 
 
 KILLED_WRITER = textwrap.dedent("""
-    import datetime as dt, sys, time
+    import datetime as dt, os, sys, time
     from pathlib import Path
+    import duckdb
+    from orchestration.defs.activation import atomic_files
     from orchestration.defs.activation.audience_files import export_audience
     from orchestration.defs.activation.platforms import Limits, platform_for
 
+    root, mode, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    if mode == "before_publish":
+        atomic_files._rename = lambda *args: os._exit(9)
+    elif mode == "after_swap":
+        atomic_files.shutil.rmtree = lambda *args, **kwargs: os._exit(9)
+
     def members():
-        for i in range(10_000_000):
-            if i == 1000:
+        for i in range(count):
+            if mode == "sigkill" and i == 1000:
                 print("writing", flush=True)
-            if i >= 1000:
-                time.sleep(0.001)
             yield {"customer_id": f"C{i:08d}", "email": f"c{i}@example.com", "first_name": "N"}
 
-    limits = Limits(checked_on=dt.date(2026, 11, 27))
-    export_audience(Path(sys.argv[1]), audience="aud",
+    limits = Limits(checked_on=dt.date(2026, 11, 27), max_rows=700)
+    export_audience(root, con=duckdb.connect(str(root / "warehouse.duckdb")), audience="aud",
                     platform=platform_for("generic_csv", ("first_name",), limits, "aud"),
                     limits=limits, as_of=dt.date(2026, 6, 30), members=members(),
                     definition={}, source_run="killed")
 """)
 
 
-def test_a_sigkill_mid_export_leaves_the_previous_files_intact_and_no_partial_file(tmp_path):
+def _folder_state(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()} if folder.exists() else None
+
+
+def _assert_complete_and_consistent(folder):
+    """Every file the manifest lists is there with its sha256, and nothing else is."""
+    import hashlib
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    listed = manifest["files"] + manifest["adds"]["files"] + manifest["removes"]["files"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f["name"] for f in listed] + ["manifest.json"])
+    for entry in listed:
+        assert hashlib.sha256((folder / entry["name"]).read_bytes()).hexdigest() == entry[
+            "sha256"]
+    return manifest
+
+
+def _run_writer(root, mode, count):
+    return subprocess.run([sys.executable, "-c", KILLED_WRITER, str(root), mode, str(count)],
+                          capture_output=True, text=True)
+
+
+def test_a_writer_dying_before_publishing_leaves_the_previous_folder_as_it_was(tmp_path):
     _export(tmp_path, D1, ["C1", "C2"])
     _export(tmp_path, D2, ["C1", "C2"])
-    folder = tmp_path / "aud" / "generic_csv"
-    before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "writing"
-    time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-    after = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-    assert after == before  # the rerun of D2 was killed: D1 and D2 as they were, nothing new
-    leftovers = list((tmp_path / ".staging").iterdir())
-    assert leftovers and all(p.name.startswith(f".winback-{proc.pid}-") for p in leftovers)
-    # The next export sweeps what the killed writer left in the staging folder.
+    folder = tmp_path / "aud" / "generic_csv" / D2.isoformat()
+    before = _folder_state(folder)
+    assert _run_writer(tmp_path, "before_publish", 3000).returncode == 9
+    assert _folder_state(folder) == before
+    assert [p.name for p in (tmp_path / ".staging").iterdir()]  # sweepable leftovers only
     _export(tmp_path, D2, ["C1", "C2"])
     assert list((tmp_path / ".staging").iterdir()) == []
 
 
-def test_the_previous_export_is_the_newest_complete_one_before_the_date(tmp_path):
+def test_a_writer_dying_right_after_the_swap_leaves_the_new_complete_folder(tmp_path):
+    _export(tmp_path, D1, ["C1", "C2"])
+    _export(tmp_path, D2, ["C1", "C2"])
+    folder = tmp_path / "aud" / "generic_csv" / D2.isoformat()
+    assert _run_writer(tmp_path, "after_swap", 3000).returncode == 9
+    manifest = _assert_complete_and_consistent(folder)
+    assert (manifest["rows"], manifest["source_run"]) == (3000, "killed")
+    assert len(manifest["files"]) == 5  # split at 700 rows: every part swapped in together
+    (left,) = (tmp_path / ".staging").iterdir()  # the previous folder, swept next time
+    assert (left / "manifest.json").is_file()
+    _export(tmp_path, D2, ["C1", "C2"])
+    assert list((tmp_path / ".staging").iterdir()) == []
+
+
+def test_a_first_export_dying_before_publishing_leaves_no_dated_folder(tmp_path):
+    assert _run_writer(tmp_path, "before_publish", 10).returncode == 9
+    assert not (tmp_path / "aud" / "generic_csv" / D2.isoformat()).exists()
+
+
+def test_a_sigkill_at_any_moment_leaves_the_old_or_the_new_complete_folder(tmp_path):
+    """Issue 9: a writer killed after its first rename left the new import file beside the old
+    manifest and the old adds file."""
+    _export(tmp_path, D1, ["C1", "C2"])
+    _export(tmp_path, D2, ["C1", "C2"])
+    folder = tmp_path / "aud" / "generic_csv" / D2.isoformat()
+    old = _folder_state(folder)
+    outcomes = set()
+    for delay in (0.0, 0.05, 0.1, 0.2, 0.3, 0.5):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path),
+                                 "sigkill", "20000"], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "writing"
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        state = _folder_state(folder)
+        if state == old:
+            outcomes.add("old")
+            continue
+        manifest = _assert_complete_and_consistent(folder)
+        assert manifest["rows"] == 20000 and manifest["source_run"] == "killed"
+        outcomes.add("new")
+        old = state
+    assert outcomes
+    _export(tmp_path, D2, ["C1", "C2"])
+    assert list((tmp_path / ".staging").iterdir()) == []
+    for path in [folder, *folder.iterdir()]:
+        assert stat.S_IMODE(path.stat().st_mode) in (0o600, 0o700)
+
+
+def test_the_previous_export_is_the_newest_recorded_one_before_the_date(tmp_path):
     from orchestration.defs.activation.audience_files import previous_export
 
     _export(tmp_path, dt.date(2026, 6, 1), ["C1"])
     _export(tmp_path, dt.date(2026, 6, 20), ["C1"])
-    crashed = _export(tmp_path, dt.date(2026, 6, 25), ["C1"])  # no manifest: crashed mid-way
-    (crashed.folder / "manifest.json").unlink()
+    def failing_members():
+        yield from _members(["C1"])
+        raise OSError("disk full")
+
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con, pytest.raises(OSError):
+        export_audience(tmp_path, con=con, audience="aud", platform=platform_for(
+            "generic_csv", (), LIMITS, "aud"), limits=LIMITS, as_of=dt.date(2026, 6, 25),
+            members=failing_members(), definition=DEFINITION, source_run="failed")
+    # Rolled back and never published: not a predecessor, no folder, nothing in staging.
+    assert not (tmp_path / "aud" / "generic_csv" / "2026-06-25").exists()
+    assert list((tmp_path / ".staging").iterdir()) == []
     _export(tmp_path, dt.date(2026, 6, 30), ["C1"])              # the date itself: a rerun
-    platform_dir = tmp_path / "aud" / "generic_csv"
-    (platform_dir / "notes").mkdir()
-    assert previous_export(platform_dir, dt.date(2026, 6, 30)).as_of == "2026-06-20"
-    assert previous_export(platform_dir, dt.date(2026, 6, 1)) is None
-    assert previous_export(tmp_path / "missing", dt.date(2026, 6, 30)) is None
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
+        assert previous_export(con, "aud", "generic_csv", dt.date(2026, 6, 30)) == dt.date(
+            2026, 6, 20)
+        assert previous_export(con, "aud", "generic_csv", dt.date(2026, 6, 1)) is None
+        assert previous_export(con, "aud", "meta", dt.date(2026, 6, 30)) is None
 
 
 def test_deltas_compare_awkward_cells_exactly_and_an_empty_export_removes_everyone(tmp_path):
@@ -193,11 +275,9 @@ def test_deltas_compare_awkward_cells_exactly_and_an_empty_export_removes_everyo
 
 
 def test_removes_can_carry_a_reason_computed_on_the_callers_connection(tmp_path):
-    import duckdb
-
     _export(tmp_path, D1, ["C1", "C2"])
-    con = duckdb.connect()
-    con.execute("CREATE TABLE erased AS SELECT 'C2' AS customer_id")
+    con = duckdb.connect(str(tmp_path / WAREHOUSE))
+    con.execute("CREATE TEMP TABLE erased AS SELECT 'C2' AS customer_id")
     layout = platform_for("generic_csv", ("first_name",), LIMITS, "aud")
     result = export_audience(
         tmp_path, audience="aud", platform=layout, limits=LIMITS, as_of=D2,
@@ -208,3 +288,79 @@ def test_removes_can_carry_a_reason_computed_on_the_callers_connection(tmp_path)
         "customer_id,email,removal_reason", "C1,c1@example.com,left_audience",
         "C2,c2@example.com,erased"]
     assert result.manifest["removes"]["by_reason"] == {"erased": 1, "left_audience": 1}
+
+
+def test_deltas_come_from_the_warehouse_not_from_the_earlier_files(tmp_path):
+    """Issue 9: deltas re-parsed the previous export's CSV files."""
+    _export(tmp_path, D1, ["C1", "C2"])
+    for path in (tmp_path / "aud" / "generic_csv" / D1.isoformat()).iterdir():
+        path.write_bytes(b"\x00not,a\ncsv\"")
+    result = _export(tmp_path, D2, ["C2", "C3"])
+    assert _csv(result.folder / "aud_adds.csv")[1:] == ["C3,c3@example.com,NC3"]
+    assert _csv(result.folder / "aud_removes.csv")[1:] == ["C1,c1@example.com"]
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
+        assert con.execute(
+            "SELECT as_of_date, customer_id, identifiers FROM activation.export_members "
+            "ORDER BY 1, 2").fetchall() == [
+            (D1, "C1", ["C1", "c1@example.com"]), (D1, "C2", ["C2", "c2@example.com"]),
+            (D2, "C2", ["C2", "c2@example.com"]), (D2, "C3", ["C3", "c3@example.com"])]
+
+
+def test_a_megabyte_name_exports_with_deltas_and_never_reaches_an_error(tmp_path):
+    """Issue 9: a ~1 MB name made the re-read of the previous file fail, the error printed the
+    email and the name, and the dated folder kept a CSV without a manifest."""
+    name = "Ä" + "x" * 1_000_000
+    _export(tmp_path, D1, ["C1", "C2"], C1={"first_name": name})
+    result = _export(tmp_path, D2, ["C1", "C3"], C1={"first_name": name})
+    assert (result.added, result.removed) == (1, 1)
+    assert name in (result.folder / "aud.csv").read_text(encoding="utf-8")
+    limits = Limits(checked_on=dt.date(2026, 11, 27), max_bytes=100_000)
+    with pytest.raises(Exception) as error:
+        _export(tmp_path, dt.date(2026, 7, 1), ["C1"], limits=limits, C1={"first_name": name})
+    assert "xxxx" not in str(error.value) and "c1@example.com" not in str(error.value)
+    assert not (tmp_path / "aud" / "generic_csv" / "2026-07-01").exists()
+
+
+def test_a_hashed_remove_never_carries_a_value_of_a_current_member(tmp_path):
+    """Issue 9: when a member's phone changed, the Meta removes file carried their email hash."""
+    import hashlib
+
+    _export(tmp_path, D1, ["C1", "C2"], platform="meta",
+            C1={"phone": "+447700900001"}, C2={"phone": "+447700900002"})
+    result = _export(tmp_path, D2, ["C1"], platform="meta", C1={"phone": "+447700900009"})
+    email = hashlib.sha256(b"c1@example.com").hexdigest()
+    old_phone = hashlib.sha256(b"447700900001").hexdigest()
+    removes = _csv(result.folder / "aud_removes.csv")
+    assert removes[0] == "email,phone"
+    assert f",{old_phone}" in removes  # the stale phone alone, the still-valid email blanked
+    assert not any(email in row for row in removes)
+    assert len(removes) == 3  # and C2, who left, with both values
+    assert any(row.startswith(email) for row in _csv(result.folder / "aud_adds.csv"))
+
+
+def test_a_plain_remove_never_carries_a_value_of_a_current_member(tmp_path):
+    # C1 changed address (their customer id stays in the audience); C3 took over C2's address.
+    _export(tmp_path, D1, ["C1", "C2"])
+    result = _export(tmp_path, D2, ["C1", "C3"], C1={"email": "new@example.com"},
+                     C3={"email": "c2@example.com"})
+    # C2 left: their id is removed, their address (now C3's) blanked.
+    assert _csv(result.folder / "aud_removes.csv") == [
+        "customer_id,email", ",c1@example.com", "C2,"]
+
+
+def test_an_empty_export_is_recorded_so_the_next_one_does_not_remove_again(tmp_path):
+    _export(tmp_path, D1, ["C1"])
+    assert _export(tmp_path, D2, []).removed == 1
+    later = _export(tmp_path, dt.date(2026, 7, 1), [])
+    assert (later.previous_as_of, later.removed) == (D2.isoformat(), 0)
+
+
+def test_erased_customers_are_forgotten_from_exports_before_the_previous_one(tmp_path):
+    from orchestration.defs.activation.audience_files import forget_erased
+
+    for day in (dt.date(2026, 6, 28), D1, D2):
+        _export(tmp_path, day, ["C1", "C2"])
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
+        assert forget_erased(con, "aud", "generic_csv", D1, "SELECT 'C2'") == 1
+        assert con.execute("SELECT as_of_date FROM activation.export_members "
+                           "WHERE customer_id = 'C2' ORDER BY 1").fetchall() == [(D1,), (D2,)]

@@ -1,7 +1,10 @@
 """Golden files for every platform layout, hashing vectors, limits and splitting."""
 
+import csv
 import datetime as dt
 import hashlib
+import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from orchestration.defs.activation.platforms import (
     normalise_phone_google,
     normalise_phone_meta,
     platform_for,
+    safe_text,
     sha256_hex,
     truncate_utf8,
 )
@@ -42,6 +46,12 @@ MEMBERS = [
      "phone": "+81312345678", "country": "jp", "postal_code": "100-0001",
      "last_category": "home", "last_order_date": dt.date(2026, 1, 2), "loyalty_points": 5,
      "revenue_main_currency": Decimal("1200.00")},
+    # Hostile values (issue 9): formulas behind leading whitespace, in country and postal code
+    # too, and control characters, NUL included, that must never reach a file.
+    {"customer_id": "C31", "email": "eve@example.com", "first_name": "  =HYPERLINK(\"x\")",
+     "last_name": "Nu\x00ll\x1bEsc", "phone": "+1 650 555", "country": " =cmd",
+     "postal_code": "\t+1 AB", "last_category": "\r@SUM(A1)", "last_order_date": None,
+     "loyalty_points": -3, "revenue_main_currency": Decimal("-1.50")},
 ]
 
 
@@ -110,6 +120,34 @@ def test_ad_platform_rows_hash_names_lowercased_and_keep_blank_cells_blank():
     assert row[6] == hashlib.sha256(b"sw1a1aa").hexdigest()
     assert row[7] == hashlib.sha256(b"gb").hexdigest()
     assert row[4:6] == ("", "")
+
+
+@pytest.mark.parametrize("name", sorted(PLATFORMS))
+def test_no_platform_file_holds_a_control_character_or_an_unescaped_formula(tmp_path, name):
+    data = _write(tmp_path, name).decode("utf-8")
+    assert not re.search("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]", data)
+    for row in list(csv.reader(io.StringIO(data, newline="")))[1:]:
+        for value in row:
+            assert not value.lstrip().startswith(("=", "+", "-", "@")) or value in (
+                "+447700900123", "+81312345678", "-3", "-1.50"), (name, value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("=SUM(A1)", "'=SUM(A1)"), ("+1", "'+1"), ("-x", "'-x"), ("@me", "'@me"),
+     ("\tTab", "Tab"), ("  =x", "'=x"), ("\r\n=x", "'=x"), ("\x00=x", "'=x"),
+     ("a\x00b\x1bc\x85d", "abcd"), ("Line\nBreak", "Line\nBreak"), ("Zoë ", "Zoë"),
+     (None, ""), ("O'Brien", "O'Brien"), (12, "12")],
+)
+def test_safe_text_strips_controls_trims_and_escapes_formulas(value, expected):
+    assert safe_text(value) == expected
+
+
+def test_hashes_come_from_the_normalised_value_not_the_escaped_one():
+    google = platform_for("google_customer_match", (), NO_LIMITS, "a")
+    row = google.row({"email": "a@b.co", "first_name": "=Ivy", "country": "=x"})
+    assert row[2] == hashlib.sha256(b"=ivy").hexdigest()
+    assert row[4] == "'=X"
 
 
 def test_plain_files_escape_formula_names_but_never_alter_an_email():

@@ -1,13 +1,21 @@
 """Audience exports: one asset per audience and platform (config/audiences.yml).
 
 Each asset writes, for the run's as-of date, the platform's import file (split at its limits),
-the adds and removes since the previous export, and a manifest, last. All of them run in one
-step so the write-time consent gate (current consent, suppressions and erasures) is built once.
+the adds and removes since the previous export, and a manifest, published as one folder. All of
+them run in one step so the write-time consent gate (current consent, suppressions and erasures)
+is built once. The step then opens the warehouse for writing (the job runs in one process after
+dbt): what each export wrote is recorded there, and the next export's deltas come from it.
 """
+
+import datetime as dt
 
 import dagster as dg
 
-from orchestration.defs.activation.audience_files import ExportResult, export_audience
+from orchestration.defs.activation.audience_files import (
+    ExportResult,
+    export_audience,
+    forget_erased,
+)
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
 from orchestration.defs.activation.platforms import load_limits, platform_for
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
@@ -18,6 +26,7 @@ from orchestration.lib.audiences import (
     AudienceConfigError,
     load_audiences,
 )
+from orchestration.lib.warehouse import open_warehouse
 
 SYNC_MODEL = "sync_audience_members"
 MEMBERSHIP_MODEL = "audience_membership_daily"
@@ -28,12 +37,40 @@ def export_key(audience: str, platform: str) -> dg.AssetKey:
     return dg.AssetKey(["exports", f"{audience}_{platform}"])
 
 
+def _gate_verdicts(settings) -> tuple:
+    """Run the write-time gate over everyone the sync model lists: (blocked customer ids with
+    the reason, erased customer ids) as Arrow tables. The gate attaches the warehouse
+    read-only, so it is closed before the export opens the warehouse for writing."""
+    with open_gate(settings) as gate:
+        blocked_members(gate, f"(SELECT DISTINCT customer_id, email "
+                              f"FROM wh.activation.{SYNC_MODEL})")
+        return (gate.sql("SELECT customer_id, reason FROM gate_blocked").to_arrow_table(),
+                gate.sql("SELECT customer_id FROM gate_erased").to_arrow_table())
+
+
+def _load_gate(con, blocked, erased) -> None:
+    """The gate's verdicts as `gate.blocked` and `gate.erased` in an in-memory database attached
+    to the warehouse connection (seen by its cursors, never written to the warehouse file)."""
+    con.execute("ATTACH ':memory:' AS gate")
+    for name, table in (("blocked", blocked), ("erased", erased)):
+        con.register("gate_verdict", table)
+        con.execute(f"CREATE TABLE gate.{name} AS SELECT * FROM gate_verdict")
+        con.unregister("gate_verdict")
+
+
+def _dropped(con, audience: str) -> dict[str, int]:
+    return dict(con.execute(
+        f"SELECT b.reason, count(*) FROM gate.blocked AS b JOIN activation.{SYNC_MODEL} AS s "
+        "ON s.customer_id = b.customer_id WHERE s.audience = ? GROUP BY 1 ORDER BY 1",
+        [audience]).fetchall())
+
+
 def _member_rows(con, audience: str):
     """Members of one audience that pass the gate, ordered by customer id, as mappings."""
     cursor = con.cursor()
     cursor.execute(
-        f"SELECT * FROM wh.activation.{SYNC_MODEL} WHERE audience = ? "
-        "AND customer_id NOT IN (SELECT customer_id FROM gate_blocked) ORDER BY customer_id",
+        f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = ? "
+        "AND customer_id NOT IN (SELECT customer_id FROM gate.blocked) ORDER BY customer_id",
         [audience],
     )
     names = [d[0] for d in cursor.description]
@@ -46,15 +83,15 @@ def _member_rows(con, audience: str):
 
 
 def removal_reason_sql(audience: str) -> str:
-    """Why a customer in the previous generic file is not in this one (evaluated in the gate's
-    connection, on the previous row `o`): erased, not contactable now, still a member under a
-    new address, or left the audience (status changed, capped, ...)."""
+    """Why a customer in the previous generic export is not in this one (evaluated on the
+    warehouse connection, on the previous export's row `o`): erased, not contactable now, still
+    a member under a new address, or left the audience (status changed, capped, ...)."""
     return (
-        "CASE WHEN o.customer_id IN (SELECT customer_id FROM gate_erased) THEN 'erased' "
-        "WHEN o.customer_id IN (SELECT customer_id FROM gate_blocked) OR NOT coalesce(("
-        "SELECT h.is_contactable_email FROM wh.contacts.contact_hygiene AS h "
+        "CASE WHEN o.customer_id IN (SELECT customer_id FROM gate.erased) THEN 'erased' "
+        "WHEN o.customer_id IN (SELECT customer_id FROM gate.blocked) OR NOT coalesce(("
+        "SELECT h.is_contactable_email FROM contacts.contact_hygiene AS h "
         "WHERE h.customer_id = o.customer_id), false) THEN 'not_contactable' "
-        f"WHEN o.customer_id IN (SELECT customer_id FROM wh.activation.{SYNC_MODEL} "
+        f"WHEN o.customer_id IN (SELECT customer_id FROM activation.{SYNC_MODEL} "
         f"WHERE audience = '{audience}') THEN 'email_changed' "
         "ELSE 'left_audience' END"
     )
@@ -65,7 +102,7 @@ def _group_counts(con, audience: str, as_of: str) -> dict[str, int]:
         "SELECT count(*) FILTER (WHERE holdout_group = 'treatment' AND NOT is_capped), "
         "count(*) FILTER (WHERE holdout_group = 'holdout' AND NOT is_capped), "
         "count(*) FILTER (WHERE is_capped) "
-        f"FROM wh.activation.{MEMBERSHIP_MODEL} WHERE audience = ? AND as_of_date = ?",
+        f"FROM activation.{MEMBERSHIP_MODEL} WHERE audience = ? AND as_of_date = ?",
         [audience, as_of],
     ).fetchone()
     return {"treatment": row[0], "holdout": row[1], "capped": row[2]}
@@ -89,7 +126,7 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "holdout_members": groups["holdout"],
         "capped_members": groups["capped"],
         "dropped_at_write": sum(dropped.values()),
-        "dropped_at_write_by_reason": dg.MetadataValue.json(dict(sorted(dropped.items()))),
+        "dropped_at_write_by_reason": dg.MetadataValue.json(dropped),
         "definition_hash": audience.definition_hash,
         "warnings": dg.MetadataValue.json(result.manifest["warnings"]),
     }
@@ -131,21 +168,22 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
             "audience_config_version": current.version,
             "sync_model_checksum": dbt_model_checksum(SYNC_MODEL),
         }
-        with open_gate(settings) as con:
+        blocked, erased = _gate_verdicts(settings)
+        with open_warehouse(settings.warehouse) as con:
+            _load_gate(con, blocked, erased)
             for audience in current.audiences:
                 platforms = [p for p in audience.platforms
                              if export_key(audience.name, p) in selected]
                 if not platforms:
                     continue
-                members = (f"(SELECT customer_id, email FROM wh.activation.{SYNC_MODEL} "
-                           f"WHERE audience = '{audience.name}')")
-                dropped = blocked_members(con, members)
+                dropped = _dropped(con, audience.name)
                 groups = _group_counts(con, audience.name, as_of)
                 for platform_name in platforms:
                     platform = platform_for(platform_name, audience.personalisation,
                                             limits[platform_name], audience.name)
                     result = export_audience(
                         settings.export_dir,
+                        con=con,
                         audience=audience.name,
                         platform=platform,
                         limits=limits[platform_name],
@@ -154,13 +192,15 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         definition={"audience_definition_hash": audience.definition_hash,
                                     **definition_common},
                         source_run=context.run_id,
-                        extra={"members": groups,
-                               "dropped_at_write": dict(sorted(dropped.items()))},
-                        con=con,
+                        extra={"members": groups, "dropped_at_write": dropped},
                         # Only the generic file carries customer ids to explain a removal.
                         removal_reason_sql=(removal_reason_sql(audience.name)
                                             if platform_name == "generic_csv" else None),
                     )
+                    if result.previous_as_of:
+                        forget_erased(con, audience.name, platform_name,
+                                      dt.date.fromisoformat(result.previous_as_of),
+                                      "SELECT customer_id FROM gate.erased")
                     context.log.info(
                         f"{audience.name} -> {platform_name}: {result.rows} rows, "
                         f"{result.added} adds, {result.removed} removes in {result.folder}"

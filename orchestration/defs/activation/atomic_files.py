@@ -1,38 +1,37 @@
-"""Atomic, deterministic audience files: temp file, fsync, rename; owner-only; manifest last.
+"""Crash-safe, deterministic export files: CSV parts and manifests, owner-only, published as a
+whole folder in one atomic step.
 
-Data is written to a temp file in a staging folder on the same file system (by default the
-target folder itself, as a hidden file), fsynced, then renamed over the target, so a reader sees
-either the previous file or the complete new one. Temp names carry the writer's process id:
-`sweep_staging` removes those left by a process that died (a SIGKILL cannot clean up).
+An export folder is built complete in a staging folder on the same file system, every file and
+the folder fsynced, then published with `publish_folder` (one renameat2 call), so a reader sees
+either the previous complete folder or the new complete one. Staging names carry the writer's
+process id: `sweep_staging` removes what a process that died left behind (a SIGKILL cannot
+clean up).
 """
 
 from __future__ import annotations
 
 import csv
+import ctypes
+import errno
+import functools
 import hashlib
-import io
+import itertools
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.contacts import FORMULA_PREFIXES
-
 FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+BATCH_ROWS = 10_000
 
 
 class ExportLimitError(ValueError):
     """A single row is larger than a platform's file size limit."""
-
-
-def spreadsheet_safe(value: str | None) -> str:
-    """Escape a text cell a spreadsheet would run as a formula (prefix with an apostrophe)."""
-    if value is None:
-        return ""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,8 @@ TEMP_SUFFIX = ".tmp"
 
 
 def sweep_staging(staging: Path) -> int:
-    """Remove temp files left in `staging` by writers that no longer run; returns how many."""
+    """Remove temp files and folders left in `staging` by writers that no longer run; returns
+    how many."""
     removed = 0
     if not staging.is_dir():
         return removed
@@ -61,20 +61,80 @@ def sweep_staging(staging: Path) -> int:
             pid = int(path.name[len(TEMP_PREFIX):].split("-", 1)[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            path.unlink(missing_ok=True)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
             removed += 1
         except (ValueError, PermissionError):
             continue
     return removed
 
 
+def staging_folder(staging: Path) -> Path:
+    """A new, empty, owner-only folder in `staging` to build one export folder in."""
+    staging.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=TEMP_SUFFIX,
+                                 dir=staging))
+
+
+# Publishing a folder: renameat2(2) with RENAME_NOREPLACE for a first export and RENAME_EXCHANGE
+# for a rerun swaps the complete staged folder and the published one in one system call; the
+# previous folder is then in staging under the staged name and is deleted (or swept, if the
+# writer dies first). Chosen over a dated symlink to versioned folders because the dated path
+# stays a real folder: upload and sync tools that do not follow symlinks, and operators deleting
+# old dated folders (README), see exactly what they saw before, and no versions folder needs its
+# own garbage collection. It needs Linux and a file system with renameat2 flags (ext4, xfs,
+# btrfs, tmpfs, overlayfs); anything else is a clear error, never a non-atomic fallback.
+AT_FDCWD = -100
+RENAME_NOREPLACE = 1
+RENAME_EXCHANGE = 2
+
+
+@functools.cache
+def _renameat2() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except AttributeError as exc:
+        raise OSError(errno.ENOSYS, "publishing an export folder atomically needs renameat2 "
+                                    "(Linux with glibc 2.28 or later)") from exc
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]
+    return function
+
+
+def _rename(source: Path, target: Path, flags: int) -> None:
+    if _renameat2()(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), flags) != 0:
+        code = ctypes.get_errno()
+        if code in (errno.EINVAL, errno.ENOSYS):
+            raise OSError(code, f"the file system of {target.parent} cannot swap folders "
+                                "atomically (renameat2 flags); put WINBACK_EXPORT_DIR on ext4, "
+                                "xfs, btrfs or tmpfs")
+        raise OSError(code, os.strerror(code), str(target))
+
+
+def publish_folder(staged: Path, target: Path) -> None:
+    """Make the complete folder `staged` visible as `target` in one atomic step, replacing a
+    previous `target` as a whole. `staged` must be on the same file system (export_dir/.staging)."""
+    target.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    _fsync_folder(staged)
+    try:
+        _rename(staged, target, RENAME_NOREPLACE)
+    except FileExistsError:
+        _rename(staged, target, RENAME_EXCHANGE)
+        _fsync_folder(target.parent)
+        shutil.rmtree(staged)  # the previous folder, now under the staged name
+    else:
+        _fsync_folder(target.parent)
+
+
 class _PendingFile:
     """Bytes written to a temp file that gets its real name only in `commit`."""
 
-    def __init__(self, staging: Path) -> None:
-        staging.mkdir(parents=True, exist_ok=True)
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         fd, self.tmp_name = tempfile.mkstemp(
-            prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=staging)
+            prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=folder)
         os.fchmod(fd, FILE_MODE)
         self.handle = os.fdopen(fd, "wb")
         self.digest = hashlib.sha256()
@@ -90,7 +150,6 @@ class _PendingFile:
         self.handle.flush()
         os.fsync(self.handle.fileno())
         self.handle.close()
-        path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.tmp_name, path)
         self.tmp_name = None
         return WrittenFile(path, self.rows, self.digest.hexdigest(), self.size)
@@ -110,17 +169,89 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _encode_row(row: Sequence[Any]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(["" if v is None else v for v in row])
-    return buffer.getvalue().encode("utf-8")
-
-
 def part_names(stem: str, parts: int) -> list[str]:
     """`<stem>.csv` for one part, `<stem>-001.csv`, `<stem>-002.csv`, ... for more."""
     if parts == 1:
         return [f"{stem}.csv"]
     return [f"{stem}-{i:03d}.csv" for i in range(1, parts + 1)]
+
+
+class _Chunks:
+    """The file-like target of the one csv.writer: collects what it writes for `_encode`."""
+
+    def __init__(self, chunks: list[str]) -> None:
+        self.write = chunks.append
+
+
+class CsvParts:
+    """RFC 4180 CSV (UTF-8 without BOM, CRLF) written in batches through one csv.writer, split
+    so that each part has at most `max_rows` data rows and `max_bytes` bytes, each part with the
+    header. Parts are temp files until `close`; an empty input still gives one header-only file.
+    Without a byte limit a batch is encoded in one call; with one, row by row (to place it)."""
+
+    def __init__(self, folder: Path, stem: str, header: Sequence[str], *,
+                 max_rows: int | None = None, max_bytes: int | None = None) -> None:
+        self.folder, self.stem = folder, stem
+        self.max_rows, self.max_bytes = max_rows, max_bytes
+        self._chunks: list[str] = []
+        self._writer = csv.writer(_Chunks(self._chunks), lineterminator="\r\n")
+        self._header = self._encode([header])
+        self._pending: list[_PendingFile] = []
+        self._part = self._new_part()
+
+    def _encode(self, rows: Iterable[Sequence[Any]]) -> bytes:
+        self._chunks.clear()
+        self._writer.writerows(rows)
+        return "".join(self._chunks).encode("utf-8")
+
+    def _new_part(self) -> _PendingFile:
+        part = _PendingFile(self.folder)
+        self._pending.append(part)
+        part.write(self._header)
+        return part
+
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        if self.max_bytes is None:
+            start = 0
+            while start < len(rows):
+                room = len(rows) - start
+                if self.max_rows is not None:
+                    room = min(room, self.max_rows - self._part.rows)
+                    if room == 0:
+                        self._part = self._new_part()
+                        continue
+                self._part.write(self._encode(rows[start:start + room]))
+                self._part.rows += room
+                start += room
+            return
+        for row in rows:
+            data = self._encode([row])
+            if len(self._header) + len(data) > self.max_bytes:
+                raise ExportLimitError(f"a row of {len(data)} bytes does not fit the limit of "
+                                       f"{self.max_bytes} bytes per file")
+            full_rows = self.max_rows is not None and self._part.rows >= self.max_rows
+            full_bytes = self._part.size + len(data) > self.max_bytes
+            if self._part.rows and (full_rows or full_bytes):
+                self._part = self._new_part()
+            self._part.write(data)
+            self._part.rows += 1
+
+    def close(self) -> list[WrittenFile]:
+        names = part_names(self.stem, len(self._pending))
+        written = [p.commit(self.folder / name)
+                   for p, name in zip(self._pending, names, strict=True)]
+        _fsync_folder(self.folder)
+        return written
+
+    def discard(self) -> None:
+        for part in self._pending:
+            part.discard()
+
+
+def batches(rows: Iterable[Any], size: int = BATCH_ROWS) -> Iterable[list[Any]]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def write_csv_parts(
@@ -131,52 +262,25 @@ def write_csv_parts(
     *,
     max_rows: int | None = None,
     max_bytes: int | None = None,
-    staging: Path | None = None,
 ) -> list[WrittenFile]:
-    """RFC 4180 CSV (UTF-8 without BOM, CRLF), split so that each part has at most `max_rows`
-    data rows and `max_bytes` bytes, each part with the header. Rows are streamed; no part is
-    visible until every part is complete. An empty input still gives one header-only file."""
-    header_bytes = _encode_row(header)
-    pending: list[_PendingFile] = []
-
-    def new_part() -> _PendingFile:
-        part = _PendingFile(staging or folder)
-        pending.append(part)
-        part.write(header_bytes)
-        return part
-
+    """Stream `rows` into `CsvParts`; no part is visible until every part is complete."""
+    parts = CsvParts(folder, stem, header, max_rows=max_rows, max_bytes=max_bytes)
     try:
-        part = new_part()
-        for row in rows:
-            data = _encode_row(row)
-            if max_bytes is not None and len(header_bytes) + len(data) > max_bytes:
-                raise ExportLimitError(f"a row of {len(data)} bytes does not fit the limit of "
-                                       f"{max_bytes} bytes per file")
-            full_rows = max_rows is not None and part.rows >= max_rows
-            full_bytes = max_bytes is not None and part.size + len(data) > max_bytes
-            if part.rows and (full_rows or full_bytes):
-                part = new_part()
-            part.write(data)
-            part.rows += 1
-        written = [
-            p.commit(folder / name) for p, name in zip(pending, part_names(stem, len(pending)),
-                                                       strict=True)
-        ]
+        for batch in batches(rows):
+            parts.write(batch)
+        return parts.close()
     except BaseException:
-        for p in pending:
-            p.discard()
+        parts.discard()
         raise
-    _fsync_folder(folder)
-    return written
 
 
-def write_manifest(path: Path, manifest: dict[str, Any], staging: Path | None = None) -> None:
-    """Written after the files it describes, so a manifest always means a complete export."""
-    part = _PendingFile(staging or path.parent)
+def write_manifest(path: Path, manifest: dict[str, Any]) -> WrittenFile:
+    part = _PendingFile(path.parent)
     try:
         part.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-        part.commit(path)
+        written = part.commit(path)
     except BaseException:
         part.discard()
         raise
     _fsync_folder(path.parent)
+    return written

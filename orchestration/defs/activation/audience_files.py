@@ -1,41 +1,52 @@
 """One audience's files for one platform and as-of date: the import file (split at the
-platform's limits), the adds and removes since the previous export, and the manifest, last.
+platform's limits), the adds and removes since the previous export, and the manifest.
 
 Layout: <export_dir>/<audience>/<platform>/<as_of>/
     <audience>.csv | <audience>-001.csv ...         who is in the audience (treatment only)
     <audience>_adds.csv                              rows not in the previous export
-    <audience>_removes.csv                           identifier columns of rows that left
+    <audience>_removes.csv                           identifier values of rows that left
     manifest.json                                    rows and sha256 per part, definition, run
 
-The delta compares the files themselves (DuckDB scans the previous export's parts as listed in
-its manifest), on the platform's identifier columns, so it needs no other state and works on
-hashed files too. The previous export is the newest complete one (with a manifest) dated
-before this one: a rerun of a date compares with the same predecessor and is byte-identical.
+The folder is built in <export_dir>/.staging and published whole in one atomic step.
+
+Deltas come from the warehouse, never from earlier files: `activation.export_members` records,
+in the same run and transaction, the identifier values each export wrote (as written, so hashed
+where the platform hashes), and `activation.exports` every export date (an empty one too). The
+previous export is the newest recorded date before this one, so a rerun of a date compares with
+the same predecessor and is byte-identical. The transaction commits only after the folder is
+published: a crash in between leaves the date unrecorded, and the next export repeats the
+adds and removes against the older date (harmless for the platforms) rather than miss them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from orchestration.defs.activation.atomic_files import (
+    CsvParts,
     WrittenFile,
+    batches,
+    publish_folder,
+    staging_folder,
     sweep_staging,
-    write_csv_parts,
     write_manifest,
 )
 from orchestration.defs.activation.platforms import Limits, Platform
 
 MANIFEST_NAME = "manifest.json"
 STAGING_DIR = ".staging"
-FETCH_ROWS = 10_000
+EXPORT_MEMBERS = "activation.export_members"
+EXPORTS = "activation.exports"
 
 
 @dataclass(frozen=True)
@@ -60,60 +71,70 @@ class ExportResult:
         return sum(f.rows for f in self.removes)
 
 
-@dataclass(frozen=True)
-class PreviousExport:
-    as_of: str
-    files: list[Path]
-    columns: list[str]
-
-
-def previous_export(platform_dir: Path, as_of: dt.date) -> PreviousExport | None:
-    """The newest complete export (with a manifest) dated before `as_of`."""
-    if not platform_dir.is_dir():
-        return None
-    dated = []
-    for folder in platform_dir.iterdir():
-        try:
-            day = dt.date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        if day < as_of and (folder / MANIFEST_NAME).is_file():
-            dated.append(day)
-    if not dated:
-        return None
-    folder = platform_dir / max(dated).isoformat()
-    manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    return PreviousExport(folder.name, [folder / f["name"] for f in manifest["files"]],
-                          manifest["columns"])
-
-
-def _scan(paths: Sequence[Path], header: Sequence[str]) -> str:
-    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    columns = ", ".join(f"'{c}': 'VARCHAR'" for c in header)
-    # Every cell as text exactly as written; no sniffing, quoted newlines allowed.
-    return (
-        f"read_csv([{files}], header = true, auto_detect = false, columns = {{{columns}}}, "
-        "delim = ',', quote = '\"', escape = '\"', strict_mode = false)"
+def ensure_export_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS activation")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {EXPORTS} (audience VARCHAR NOT NULL, platform VARCHAR "
+        "NOT NULL, as_of_date DATE NOT NULL, rows BIGINT NOT NULL, "
+        "PRIMARY KEY (audience, platform, as_of_date))"
+    )
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {EXPORT_MEMBERS} (audience VARCHAR NOT NULL, "
+        "platform VARCHAR NOT NULL, as_of_date DATE NOT NULL, position BIGINT NOT NULL, "
+        "customer_id VARCHAR NOT NULL, identifiers VARCHAR[] NOT NULL)"
     )
 
 
-def _quoted(columns: Sequence[str]) -> list[str]:
-    return ['"' + c.replace('"', '""') + '"' for c in columns]
+def previous_export(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
+                    as_of: dt.date) -> dt.date | None:
+    """The newest export of this audience and platform recorded before `as_of`."""
+    ensure_export_tables(con)
+    return con.execute(
+        f"SELECT max(as_of_date) FROM {EXPORTS} WHERE audience = ? AND platform = ? "
+        "AND as_of_date < ?", [audience, platform, as_of]).fetchone()[0]
+
+
+def forget_erased(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
+                  before: dt.date, erased_sql: str) -> int:
+    """Delete the recorded identifiers of erased customers (`erased_sql` selects their ids)
+    from exports dated before `before`. Call it with the previous export's date: that one is
+    kept so a rerun of the current date still lists the erased person's removal."""
+    return con.execute(
+        f"DELETE FROM {EXPORT_MEMBERS} WHERE audience = ? AND platform = ? AND as_of_date < ? "
+        f"AND customer_id IN ({erased_sql})", [audience, platform, before]).fetchone()[0]
 
 
 def _stream(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple]:
-    cursor = con.cursor()
-    cursor.execute(sql)
-    try:
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            yield from batch
-    finally:
-        cursor.close()
+    con.execute(sql)
+    while batch := con.fetchmany(10_000):
+        yield from batch
+
+
+def _removes_sql(width: int, removal_reason_sql: str | None) -> str:
+    """Rows of the previous export whose identifier tuple is not in this one, with every value
+    a current member still has blanked (no value in a removes file may match a current member:
+    issue 9). A still-member's stale value (an old phone) is therefore removed on its own: left
+    in the platform it could match whoever holds that number now, and the member's current
+    values come back in the adds file (platforms apply removes, then adds). Rows left with no
+    value are dropped."""
+    blanked = ", ".join(
+        f"CASE WHEN o.identifiers[{i}] IN (SELECT identifiers[{i}] FROM export_current) "
+        f"THEN '' ELSE o.identifiers[{i}] END AS v{i}" for i in range(1, width + 1))
+    values = ", ".join(f"v{i}" for i in range(1, width + 1))
+    reason = f", {removal_reason_sql} AS removal_reason" if removal_reason_sql else ""
+    order = values + (", removal_reason" if removal_reason_sql else "")
+    kept = " OR ".join(f"v{i} <> ''" for i in range(1, width + 1))
+    return (
+        f"SELECT * FROM (SELECT DISTINCT {blanked}{reason} FROM export_previous AS o "
+        "WHERE NOT EXISTS (SELECT 1 FROM export_current AS n "
+        f"WHERE n.identifiers = o.identifiers)) WHERE {kept} ORDER BY {order}"
+    )
 
 
 def export_audience(
     export_dir: Path,
     *,
+    con: duckdb.DuckDBPyConnection,
     audience: str,
     platform: Platform,
     limits: Limits,
@@ -122,74 +143,112 @@ def export_audience(
     definition: Mapping[str, Any],
     source_run: str,
     extra: Mapping[str, Any] | None = None,
-    con: duckdb.DuckDBPyConnection | None = None,
     removal_reason_sql: str | None = None,
 ) -> ExportResult:
-    """Write the import file, deltas and manifest (last) for one audience and platform.
+    """Write the import file, deltas and manifest for one audience and platform, publish the
+    folder, and record what it holds in the warehouse (`con`, opened for writing).
 
-    `members` must come ordered (the sync model's order), so files are deterministic.
-    `definition` (e.g. the audience definition hash and config version) and `extra` (counts
-    with no personal data) go into the manifest as they are. `source_run` is the run that
-    first wrote these exact files: a rerun that writes identical files keeps the earlier id,
-    so the manifest stays byte-identical.
-
-    `con` is a DuckDB connection to run the comparison on (default: a fresh in-memory one);
-    with `removal_reason_sql`, an SQL expression over the previous row `o` evaluated on `con`,
-    the removes file gets a `removal_reason` column and the manifest counts by reason."""
-    platform_dir = export_dir / audience / platform.name
-    folder = platform_dir / as_of.isoformat()
+    `members` must come ordered (the sync model's order), so files are deterministic; they are
+    read once, in batches. `definition` (e.g. the audience definition hash and config version)
+    and `extra` (counts with no personal data) go into the manifest as they are. `source_run`
+    is the run that first wrote these exact files: a rerun that writes identical files keeps
+    the earlier id, so the manifest stays byte-identical. With `removal_reason_sql`, an SQL
+    expression over the previous export's row `o` (`o.customer_id`) evaluated on `con`, the
+    removes file gets a `removal_reason` column and the manifest counts by reason."""
+    folder = export_dir / audience / platform.name / as_of.isoformat()
     staging = export_dir / STAGING_DIR
     sweep_staging(staging)
-    split = {"max_rows": limits.max_rows, "max_bytes": limits.max_bytes, "staging": staging}
+    ensure_export_tables(con)
+    staged = staging_folder(staging)
+    con.begin()
+    try:
+        body, files, adds, removes = _write_folder(
+            con, staged, audience=audience, platform=platform, limits=limits, as_of=as_of,
+            members=members, definition=definition, extra=extra,
+            removal_reason_sql=removal_reason_sql)
+        body["source_run"] = _source_run(folder / MANIFEST_NAME, body, source_run)
+        write_manifest(staged / MANIFEST_NAME, body)
+        publish_folder(staged, folder)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
-    files = write_csv_parts(folder, audience, platform.header,
-                            (platform.row(m) for m in members), **split)
-    previous = previous_export(platform_dir, as_of)
-    own = con is None
-    con = duckdb.connect(":memory:") if con is None else con
-    reasons: Counter[str] = Counter()
+    def published(group: list[WrittenFile]) -> list[WrittenFile]:
+        return [replace(f, path=folder / f.path.name) for f in group]
+
+    return ExportResult(folder, published(files), published(adds), published(removes),
+                        body["previous_export_as_of"], body)
+
+
+def _write_folder(
+    con: duckdb.DuckDBPyConnection,
+    staged: Path,
+    *,
+    audience: str,
+    platform: Platform,
+    limits: Limits,
+    as_of: dt.date,
+    members: Iterable[Mapping[str, Any]],
+    definition: Mapping[str, Any],
+    extra: Mapping[str, Any] | None,
+    removal_reason_sql: str | None,
+) -> tuple[dict[str, Any], list[WrittenFile], list[WrittenFile], list[WrittenFile]]:
+    """Inside the caller's transaction: the parts, adds and removes in `staged`, this date's
+    rows in the warehouse, and the manifest body."""
+    key = [audience, platform.name, as_of]
+    previous = previous_export(con, audience, platform.name, as_of)
+    con.execute("CREATE OR REPLACE TEMP TABLE export_previous AS SELECT customer_id, "
+                f"identifiers FROM {EXPORT_MEMBERS} WHERE audience = ? AND platform = ? "
+                "AND as_of_date = ?", [audience, platform.name, previous])
+    con.execute("CREATE OR REPLACE TEMP TABLE export_current (position BIGINT, "
+                "customer_id VARCHAR, identifiers VARCHAR[])")
+    split = {"max_rows": limits.max_rows, "max_bytes": limits.max_bytes}
+    columns = [platform.header.index(c) for c in platform.identifiers]
+    main = CsvParts(staged, audience, platform.header, **split)
+    added = CsvParts(staged, f"{audience}_adds", platform.header, **split)
     removes_header = tuple(platform.identifiers)
     if removal_reason_sql:
         removes_header += ("removal_reason",)
+    removed = CsvParts(staged, f"{audience}_removes", removes_header, **split)
+    reasons: Counter[str] = Counter()
+    position = 0
     try:
-        current_scan = _scan([f.path for f in files], platform.header)
-        key = _quoted(platform.identifiers)
-        if previous is None:
-            adds_sql = f"SELECT * FROM {current_scan} ORDER BY {', '.join(key)}"
-            removes_sql = None
-        else:
-            # Read by the previous file's own header: personalisation fields may have changed.
-            previous_scan = _scan(previous.files, previous.columns)
-            match = " AND ".join(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in key)
-            adds_sql = (
-                f"SELECT * FROM {current_scan} AS n WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {previous_scan} AS o WHERE {match}) "
-                f"ORDER BY {', '.join('n.' + k for k in key)}"
-            )
-            reason = f", {removal_reason_sql} AS removal_reason" if removal_reason_sql else ""
-            removes_sql = (
-                f"SELECT DISTINCT {', '.join('o.' + k for k in key)}{reason} "
-                f"FROM {previous_scan} AS o "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {current_scan} AS n WHERE {match}) "
-                f"ORDER BY {', '.join('o.' + k for k in key)}"
-            )
-        adds = write_csv_parts(folder, f"{audience}_adds", platform.header,
-                               _stream(con, adds_sql), **split)
-        def removed_rows() -> Iterator[tuple]:
-            if removes_sql is None:
-                return
-            for row in _stream(con, removes_sql):
-                if removal_reason_sql:
-                    reasons[row[-1]] += 1
-                yield row
+        for batch in batches(members):
+            rows = [platform.row(m) for m in batch]
+            main.write(rows)
+            con.register("export_batch", pa.table({
+                "position": pa.array(range(position, position + len(rows)), pa.int64()),
+                "customer_id": pa.array([str(m["customer_id"]) for m in batch], pa.string()),
+                "identifiers": pa.array([[r[i] for i in columns] for r in rows],
+                                        pa.list_(pa.string())),
+            }))
+            con.execute("INSERT INTO export_current SELECT * FROM export_batch")
+            new = con.execute(
+                "SELECT position FROM export_batch AS b WHERE NOT EXISTS (SELECT 1 FROM "
+                "export_previous AS o WHERE o.identifiers = b.identifiers) ORDER BY position"
+            ).fetchall()
+            con.unregister("export_batch")
+            added.write([rows[p - position] for (p,) in new])
+            position += len(rows)
+        for row in batches(_stream(con, _removes_sql(len(columns), removal_reason_sql))):
+            if removal_reason_sql:
+                reasons.update(r[-1] for r in row)
+            removed.write(row)
+        files, adds, removes = main.close(), added.close(), removed.close()
+    except BaseException:
+        for parts in (main, added, removed):
+            parts.discard()
+        raise
+    con.execute(f"DELETE FROM {EXPORT_MEMBERS} WHERE audience = ? AND platform = ? "
+                "AND as_of_date = ?", key)
+    con.execute(f"INSERT INTO {EXPORT_MEMBERS} SELECT ?, ?, ?, position, customer_id, "
+                "identifiers FROM export_current", key)
+    con.execute(f"INSERT OR REPLACE INTO {EXPORTS} VALUES (?, ?, ?, ?)", [*key, position])
+    con.execute("DROP TABLE export_previous")
+    con.execute("DROP TABLE export_current")
 
-        removes = write_csv_parts(folder, f"{audience}_removes", removes_header,
-                                  removed_rows(), **split)
-    finally:
-        if own:
-            con.close()
-
-    manifest_path = folder / MANIFEST_NAME
     body: dict[str, Any] = {
         "audience": audience,
         "platform": platform.name,
@@ -199,22 +258,19 @@ def export_audience(
         "identifier_columns": list(platform.identifiers),
         "hashed": platform.hashed,
         "limits": limits.as_manifest(),
-        "rows": sum(f.rows for f in files),
+        "rows": position,
         "files": [f.as_manifest() for f in files],
-        "previous_export_as_of": previous.as_of if previous else None,
+        "previous_export_as_of": previous.isoformat() if previous else None,
         "adds": {"rows": sum(f.rows for f in adds), "files": [f.as_manifest() for f in adds]},
         "removes": {"rows": sum(f.rows for f in removes),
                     "files": [f.as_manifest() for f in removes],
                     **({"by_reason": dict(sorted(reasons.items()))} if removal_reason_sql
                        else {})},
-        "warnings": (["below_min_rows"] if limits.min_rows
-                     and sum(f.rows for f in files) < limits.min_rows else []),
+        "warnings": (["below_min_rows"] if limits.min_rows and position < limits.min_rows
+                     else []),
         **dict(extra or {}),
     }
-    body["source_run"] = _source_run(manifest_path, body, source_run)
-    write_manifest(manifest_path, body, staging=staging)
-    _remove_stale_parts(folder, body)
-    return ExportResult(folder, files, adds, removes, body["previous_export_as_of"], body)
+    return body, files, adds, removes
 
 
 def _source_run(manifest_path: Path, body: Mapping[str, Any], run_id: str) -> str:
@@ -226,13 +282,3 @@ def _source_run(manifest_path: Path, body: Mapping[str, Any], run_id: str) -> st
         if {k: v for k, v in old.items() if k != "source_run"} == body:
             return old.get("source_run", run_id)
     return run_id
-
-
-def _remove_stale_parts(folder: Path, manifest: Mapping[str, Any]) -> None:
-    """Parts an earlier run of this date wrote and this run did not (fewer parts now)."""
-    keep = {MANIFEST_NAME}
-    for group in (manifest["files"], manifest["adds"]["files"], manifest["removes"]["files"]):
-        keep |= {f["name"] for f in group}
-    for path in folder.glob(f"{manifest['audience']}*.csv"):
-        if path.name not in keep:
-            path.unlink()

@@ -1,7 +1,8 @@
 """Import-file layouts for the platforms Winback exports to (facts: shared PLATFORMS.md).
 
 A platform turns one audience member (a mapping of the sync model's columns) into one CSV row in
-its exact column layout. Email platforms get plain values (names escaped for spreadsheets); the
+its exact column layout. Email platforms get plain values (every text value through
+`safe_text`, emails unaltered); the
 two ad platforms get lowercase hex SHA-256 of each value after that platform's own
 normalisation. Size and row limits live in config/platforms.yml with the date they were checked.
 """
@@ -19,12 +20,15 @@ from typing import Any
 
 import yaml
 
-from orchestration.defs.activation.atomic_files import spreadsheet_safe
+from orchestration.lib.contacts import FORMULA_PREFIXES
 
 Member = Mapping[str, Any]
 
-# Personalisation fields that are free text (escaped for spreadsheets in plain files).
-TEXT_FIELDS = {"first_name", "last_name", "last_category", "rfm_segment", "postal_code"}
+# C0 controls except the line feed, DEL and C1 controls. A line feed stays: names with line
+# breaks must round-trip (RFC 4180 quotes them); no other control character has a meaning in a
+# text cell, and NUL or a bare CR break spreadsheet and platform importers.
+CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 
 
 class PlatformConfigError(ValueError):
@@ -97,8 +101,25 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def text_cell(value: Any) -> str:
-    return spreadsheet_safe(None if value is None else str(value))
+def safe_text(value: Any) -> str:
+    """The one neutraliser for every text cell of a plain-text file (never for an email, which
+    is exported unaltered or not at all): control characters removed, then trimmed (spreadsheets
+    trim too, so ' =x' would run), then a value starting with = + - @ tab or CR is prefixed with
+    an apostrophe so a spreadsheet shows it as text."""
+    if value is None:
+        return ""
+    text = str(value)
+    if not text.isprintable():  # a fast check: most values hold no control character
+        text = CONTROL_CHARACTERS.sub("", text)
+    text = text.strip()
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def plain_phone(value: Any) -> str:
+    """An E.164 number as it is ('+' is its first character, so it is never escaped), anything
+    else left out: hygiene gives E.164 or nothing, and a number is never guessed."""
+    text = "" if value is None else str(value)
+    return text if E164.match(text) else ""
 
 
 def truncate_utf8(value: str, max_bytes: int) -> str:
@@ -179,21 +200,27 @@ class _PlainLayout:
         ]
         max_field = limits.max_field_bytes
 
-        def value(field: str, member: Member) -> str:
-            raw = member.get(field)
-            if field == "country":
-                text = iso_country(raw)
-            elif field in TEXT_FIELDS:
-                text = text_cell(raw)
-            else:
-                text = cell(raw)
-            return truncate_utf8(text, max_field) if max_field else text
+        def text_or_value(raw: Any) -> str:
+            return safe_text(raw) if isinstance(raw, str) else cell(raw)
 
+        def formatter(field: str) -> Callable[[Any], str]:
+            """Chosen once per column, not per cell."""
+            if field == "email":
+                return cell
+            if field == "phone":
+                return plain_phone
+            if field == "country":
+                return lambda raw: safe_text(iso_country(raw))
+            return text_or_value
+
+        formats = [(field, formatter(field)) for _, field in columns]
         extras = self.extra
 
         def row(member: Member) -> tuple[str, ...]:
-            cells = [value(field, member) for _, field in columns]
-            cells += [make(member) for _, make in extras]
+            cells = [format_(member.get(field)) for field, format_ in formats]
+            cells += [safe_text(make(member)) for _, make in extras]
+            if max_field:
+                return tuple(truncate_utf8(c, max_field) for c in cells)
             return tuple(cells)
 
         header = tuple(h for h, _ in columns) + tuple(h for h, _ in extras)
@@ -252,8 +279,8 @@ def _google(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
             sha256_hex(normalise_phone_google(m.get("phone"))),
             sha256_hex(normalise_name(m.get("first_name"))),
             sha256_hex(normalise_name(m.get("last_name"))),
-            iso_country(m.get("country")),
-            ("" if m.get("postal_code") is None else str(m["postal_code"]).strip()),
+            safe_text(iso_country(m.get("country"))),
+            safe_text(m.get("postal_code")),
         )
 
     header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
