@@ -191,6 +191,64 @@ def count_duplicate_keys(
     return within - distinct + already
 
 
+def _quarantine(
+    con: duckdb.DuckDBPyConnection, scan: str, malformed: str | None, contract: Contract,
+    report: FileReport, *, relative_name: str, max_reject_share: float, stamp: str,
+) -> int:
+    """Count the scanned file's rows, enforce the reject share and store the rejected rows in
+    `raw.quarantine`; returns how many were stored."""
+    report.rows_read = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0] + (
+        con.execute(f"SELECT count(*) FROM {scan}_bad").fetchone()[0] if malformed else 0
+    )
+    quarantine_selects = [
+        f"SELECT _source_row, _reasons, _raw_record FROM {scan} WHERE _reasons <> ''"
+    ] + ([malformed] if malformed else [])
+    everything_rejected = " UNION ALL ".join(quarantine_selects)
+    report.quarantined.update(dict(con.execute(
+        f"SELECT split_part(_reasons, ';', 1), count(*) FROM ({everything_rejected}) "
+        "GROUP BY ALL ORDER BY 1"
+    ).fetchall()))
+    bad = sum(report.quarantined.values())
+    if report.rows_read and bad / report.rows_read > max_reject_share:
+        raise IngestError(
+            f"{relative_name}: {bad} of {report.rows_read} rows rejected "
+            f"({bad / report.rows_read:.1%}, limit {max_reject_share:.0%}; reasons "
+            f"{dict(sorted(report.quarantined.items()))}). Nothing from this file was loaded; "
+            "fix the file and deliver it again, or raise WINBACK_MAX_REJECT_SHARE."
+        )
+    return con.execute(
+        f"INSERT INTO raw.quarantine SELECT {literal(contract.entity)}, "
+        f"{literal(report.source_file)}, q.*, {stamp} FROM ({everything_rejected}) q"
+    ).fetchone()[0]
+
+
+def _append(
+    con: duckdb.DuckDBPyConnection, scan: str, contract: Contract, report: FileReport,
+    stamp: str,
+) -> None:
+    """Append the scanned file's good rows (with do-not-contact defects) to `raw.<entity>`."""
+    report.duplicate_keys = count_duplicate_keys(
+        con, contract, f"(SELECT * FROM {scan} WHERE _reasons = '')"
+    )
+    columns = ", ".join(quote(c) for c in contract.column_names)
+    lineage_columns = "_source_file, _source_row, _loaded_at"
+    values = f"{columns}, {literal(report.source_file)}, _source_row, {stamp}"
+    if contract.do_not_contact:
+        lineage_columns += ", " + ", ".join(DEFECT_COLUMNS)
+        values += ", nullif(_defects, ''), _raw_record"
+    report.loaded = con.execute(
+        f"INSERT INTO raw.{quote(contract.entity)} ({columns}, {lineage_columns}) "
+        f"SELECT {values} FROM {scan} WHERE _reasons = ''"
+    ).fetchone()[0]
+    report.loaded_with_defects, = con.execute(
+        f"SELECT count(*) FROM {scan} WHERE _reasons = '' AND _defects <> ''"
+    ).fetchone()
+    report.defects.update(dict(con.execute(
+        f"SELECT reason, count(*) FROM (SELECT unnest(string_split(_defects, ';')) AS reason "
+        f"FROM {scan} WHERE _reasons = '' AND _defects <> '') GROUP BY ALL ORDER BY 1"
+    ).fetchall()))
+
+
 def _load_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -209,9 +267,8 @@ def _load_file(
         raise IngestError(f"{relative_name}: the file is empty. Remove or replace it.")
     header = read_header(path, relative_name, con, encoding)
     missing = check_header(path, relative_name, header, contract)
-    lineage = _lineage_name(con, contract.entity, relative_name)
     report = FileReport(
-        lineage,
+        _lineage_name(con, contract.entity, relative_name),
         sha256=sha256,
         extra_columns=tuple(sorted(set(header) - set(contract.column_names))),
         missing_optional_columns=tuple(
@@ -219,56 +276,16 @@ def _load_file(
         ),
     )
     scan = "_scan"
-    entity = quote(contract.entity)
     stamp = f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ"
     con.execute("BEGIN TRANSACTION")
     try:
         malformed = scan_file(
             con, path, relative_name, header, contract, source_tz, loaded_at, scan, encoding
         )
-        report.rows_read = con.execute(f"SELECT count(*) FROM {scan}").fetchone()[0] + (
-            con.execute(f"SELECT count(*) FROM {scan}_bad").fetchone()[0] if malformed else 0
-        )
-        quarantine_selects = [
-            f"SELECT _source_row, _reasons, _raw_record FROM {scan} WHERE _reasons <> ''"
-        ] + ([malformed] if malformed else [])
-        everything_rejected = " UNION ALL ".join(quarantine_selects)
-        report.quarantined.update(dict(con.execute(
-            f"SELECT split_part(_reasons, ';', 1), count(*) FROM ({everything_rejected}) "
-            "GROUP BY ALL ORDER BY 1"
-        ).fetchall()))
-        bad = sum(report.quarantined.values())
-        if report.rows_read and bad / report.rows_read > max_reject_share:
-            raise IngestError(
-                f"{relative_name}: {bad} of {report.rows_read} rows rejected "
-                f"({bad / report.rows_read:.1%}, limit {max_reject_share:.0%}; reasons "
-                f"{dict(sorted(report.quarantined.items()))}). Nothing from this file was loaded; "
-                "fix the file and deliver it again, or raise WINBACK_MAX_REJECT_SHARE."
-            )
-        report.duplicate_keys = count_duplicate_keys(
-            con, contract, f"(SELECT * FROM {scan} WHERE _reasons = '')"
-        )
-        stored_bad = con.execute(
-            f"INSERT INTO raw.quarantine SELECT {literal(contract.entity)}, "
-            f"{literal(lineage)}, q.*, {stamp} FROM ({everything_rejected}) q"
-        ).fetchone()[0]
-        columns = ", ".join(quote(c) for c in contract.column_names)
-        lineage_columns = "_source_file, _source_row, _loaded_at"
-        values = f"{columns}, {literal(lineage)}, _source_row, {stamp}"
-        if contract.do_not_contact:
-            lineage_columns += ", " + ", ".join(DEFECT_COLUMNS)
-            values += ", nullif(_defects, ''), _raw_record"
-        report.loaded = con.execute(
-            f"INSERT INTO raw.{entity} ({columns}, {lineage_columns}) SELECT {values} "
-            f"FROM {scan} WHERE _reasons = ''"
-        ).fetchone()[0]
-        report.loaded_with_defects, = con.execute(
-            f"SELECT count(*) FROM {scan} WHERE _reasons = '' AND _defects <> ''"
-        ).fetchone()
-        report.defects.update(dict(con.execute(
-            f"SELECT reason, count(*) FROM (SELECT unnest(string_split(_defects, ';')) AS reason "
-            f"FROM {scan} WHERE _reasons = '' AND _defects <> '') GROUP BY ALL ORDER BY 1"
-        ).fetchall()))
+        stored_bad = _quarantine(con, scan, malformed, contract, report,
+                                 relative_name=relative_name,
+                                 max_reject_share=max_reject_share, stamp=stamp)
+        _append(con, scan, contract, report, stamp)
         if report.loaded + stored_bad != report.rows_read:
             raise IngestError(
                 f"{relative_name}: {report.rows_read} rows read but {report.loaded} loaded and "
@@ -282,7 +299,7 @@ def _load_file(
             )
         con.execute(
             "INSERT INTO raw.ingest_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [contract.entity, sha256, lineage, now.st_size, report.rows_read,
+            [contract.entity, sha256, report.source_file, now.st_size, report.rows_read,
              report.loaded, stored_bad, loaded_at],
         )
         con.execute("COMMIT")

@@ -180,6 +180,37 @@ def load_sql_source(
     return report
 
 
+def _as_arrow(contract: Contract, columns: list[str], rows: list[sa.Row]) -> pa.Table:
+    """The batch as text columns in contract order (absent ones null), numbered from 1."""
+    position = {name: i for i, name in enumerate(columns)}
+    data = {"_ordinal": pa.array(range(1, len(rows) + 1), pa.int64())}
+    for name in contract.column_names:
+        i = position.get(name)
+        values = [_as_text(row[i]) for row in rows] if i is not None else [None] * len(rows)
+        data[name] = pa.array(values, pa.string())
+    return pa.table(data)
+
+
+def _keep_new_rows(
+    con: duckdb.DuckDBPyConnection, contract: Contract, label: str, rows_seen: int
+) -> None:
+    """`_sql_new`: the typed batch less what an earlier batch or run already appended: good rows
+    by content among this source's rows at or after the batch's first cursor, rejected rows by
+    their raw record. New rows are numbered on from `rows_seen`."""
+    entity = f'raw."{contract.entity}"'
+    same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM r."{c}"' for c in contract.column_names)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _sql_new AS SELECT ? + row_number() OVER "
+        f"(ORDER BY n._ordinal) AS _source_row, n.* FROM _sql_typed n "
+        f"WHERE NOT (n._reasons = '' AND EXISTS (SELECT 1 FROM {entity} r "
+        f"WHERE r._source_file = ? AND r.{CURSOR} >= (SELECT min({CURSOR}) FROM _sql_typed) "
+        f"AND {same})) "
+        f"AND NOT (n._reasons <> '' AND EXISTS (SELECT 1 FROM raw.quarantine q "
+        f"WHERE q.entity = ? AND q.source_file = ? AND q.raw_record = n._raw_record))",
+        [rows_seen, label, contract.entity, label],
+    )
+
+
 def _load_batch(
     con: duckdb.DuckDBPyConnection,
     contract: Contract,
@@ -194,14 +225,9 @@ def _load_batch(
     loaded_at: dt.datetime,
 ) -> _Watermark:
     """One batch: new rows, quarantine rows and the advanced watermark in one transaction."""
-    position = {name: i for i, name in enumerate(columns)}
-    data = {"_ordinal": pa.array(range(1, len(rows) + 1), pa.int64())}
-    for name in contract.column_names:
-        i = position.get(name)
-        values = [_as_text(row[i]) for row in rows] if i is not None else [None] * len(rows)
-        data[name] = pa.array(values, pa.string())
-    batch = pa.table(data)
-    cursor_values = [row[position[CURSOR]] for row in rows if row[position[CURSOR]] is not None]
+    batch = _as_arrow(contract, columns, rows)
+    cursor = columns.index(CURSOR)
+    cursor_values = [row[cursor] for row in rows if row[cursor] is not None]
     rows_seen = watermark.rows_seen
     entity = f'raw."{contract.entity}"'
     stamp = loaded_at.isoformat()
@@ -213,23 +239,11 @@ def _load_batch(
         loaded_at,
         (no_cursor,),
     )
-    same = " AND ".join(f'n."{c}" IS NOT DISTINCT FROM r."{c}"' for c in contract.column_names)
     con.register("_sql_batch", batch)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _sql_typed AS {typed}")
-        # Drop what an earlier batch or run already appended: good rows by content among this
-        # source's rows at or after the batch's first cursor, rejected rows by their raw record.
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _sql_new AS SELECT ? + row_number() OVER "
-            f"(ORDER BY n._ordinal) AS _source_row, n.* FROM _sql_typed n "
-            f"WHERE NOT (n._reasons = '' AND EXISTS (SELECT 1 FROM {entity} r "
-            f"WHERE r._source_file = ? AND r.{CURSOR} >= (SELECT min({CURSOR}) FROM _sql_typed) "
-            f"AND {same})) "
-            f"AND NOT (n._reasons <> '' AND EXISTS (SELECT 1 FROM raw.quarantine q "
-            f"WHERE q.entity = ? AND q.source_file = ? AND q.raw_record = n._raw_record))",
-            [rows_seen, label, contract.entity, label],
-        )
+        _keep_new_rows(con, contract, label, rows_seen)
         new, bad = con.execute(
             "SELECT count(*), count(*) FILTER (_reasons <> '') FROM _sql_new"
         ).fetchone()
