@@ -89,10 +89,11 @@ def from_exception(exc: BaseException) -> Failure:
     return Failure(line, EXIT_CONFIG if name in CONFIG_ERRORS else EXIT_RUN, trace)
 
 
-def _innermost(error: SerializableErrorInfo) -> SerializableErrorInfo:
-    while error.cause is not None:
-        error = error.cause
-    return error
+def _chain(error: SerializableErrorInfo) -> list[SerializableErrorInfo]:
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    return chain
 
 
 def from_run(failures: Iterable[tuple[str, SerializableErrorInfo]]) -> Failure:
@@ -102,12 +103,14 @@ def from_run(failures: Iterable[tuple[str, SerializableErrorInfo]]) -> Failure:
     if not failures:
         return Failure("the run failed before any step ran", EXIT_RUN, trace)
     step, error = failures[0]
-    inner = _innermost(error)
-    disk = write_error(error.to_string())
+    chain = _chain(error)
+    inner = chain[-1]
+    # Messages only: the stack traces name source files, not the file that failed.
+    disk = write_error("\n".join(e.message for e in chain))
     if disk:
         return Failure(f"step {step} failed: {disk}", EXIT_RUN, trace)
     message = inner.message.strip().splitlines()[0] if inner.message.strip() else inner.cls_name
-    message = message.removeprefix(f"{inner.cls_name}: ")
+    message = re.sub(rf"^(\w+\.)*{re.escape(inner.cls_name)}: ", "", message)
     code = EXIT_CONFIG if inner.cls_name in CONFIG_ERRORS else EXIT_RUN
     more = f" (and {len(failures) - 1} more failed steps)" if len(failures) > 1 else ""
     return Failure(_one_line(f"step {step} failed: {message}{more}"), code, trace)
