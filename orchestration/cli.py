@@ -113,7 +113,8 @@ def _run_pipeline(settings: Settings, instance) -> None:
 
     config = {
         **run_config(settings.as_of, landing_dir=settings.landing_dir,
-                     warehouse=settings.warehouse, export_dir=settings.export_dir),
+                     warehouse=settings.warehouse, export_dir=settings.export_dir,
+                     serving_dir=settings.serving_dir),
         # Failures reach the terminal as one line (and the log file), not as Dagster's traces.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }

@@ -25,6 +25,7 @@ class WinbackConfig(dg.ConfigurableResource):
     landing_dir: str = ""
     warehouse: str = ""
     export_dir: str = ""
+    serving_dir: str = ""
 
     _settings: Settings | None = PrivateAttr(default=None)
     _lock: Path | None = PrivateAttr(default=None)
@@ -48,6 +49,7 @@ class WinbackConfig(dg.ConfigurableResource):
                 "WINBACK_LANDING_DIR": self.landing_dir,
                 "WINBACK_WAREHOUSE": self.warehouse,
                 "WINBACK_EXPORT_DIR": self.export_dir,
+                "WINBACK_SERVING_DIR": self.serving_dir,
             }
         )
 

@@ -71,14 +71,18 @@ def test_a_failed_copy_leaves_the_previous_copy_and_no_temp_file(tmp_path, monke
         assert con.execute("SELECT count(*) FROM raw.orders").fetchone() == (3,)
 
 
-def test_a_temp_copy_left_by_a_killed_run_is_swept(tmp_path):
+def test_a_temp_copy_left_by_a_killed_writer_is_swept_and_a_live_writers_kept(tmp_path):
     warehouse = tmp_path / "winback.duckdb"
     _warehouse(warehouse, 1)
     serving = tmp_path / "serving"
     serving.mkdir()
-    (serving / ".winback.duckdb.99999.tmp").write_bytes(b"half a copy")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    (serving / f".winback.duckdb.{dead}.tmp").write_bytes(b"half a copy")
+    live = serving / f".winback.duckdb.{os.getppid()}.tmp"
+    live.write_bytes(b"being written")
     publish_serving_copy(warehouse, serving)
-    assert sorted(os.listdir(serving)) == ["winback.duckdb"]
+    assert sorted(os.listdir(serving)) == [live.name, "winback.duckdb"]
 
 
 def test_the_copy_is_published_after_every_mart_and_the_models_it_needs():

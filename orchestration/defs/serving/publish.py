@@ -37,10 +37,23 @@ def _identifier(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _sweep(serving_dir: Path, name: str) -> None:
-    """Remove temp copies left by a killed run (the run lock means no other run is writing)."""
+    """Remove temp copies left by killed writers (the pid in the name no longer runs); another
+    warehouse of the same file name may be publishing to the same folder right now."""
     for stale in serving_dir.glob(f".{name}.*{TEMP_SUFFIX}"):
-        stale.unlink(missing_ok=True)
+        pid = stale.name.removeprefix(f".{name}.").removesuffix(TEMP_SUFFIX)
+        if not pid.isdigit() or not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
 
 
 def publish_serving_copy(warehouse: Path, serving_dir: Path) -> ServingCopy:
