@@ -104,7 +104,8 @@ def from_run(failures: Iterable[tuple[str, SerializableErrorInfo]]) -> Failure:
         return Failure("the run failed before any step ran", EXIT_RUN, trace)
     step, error = failures[0]
     chain = _chain(error)
-    inner = chain[-1]
+    # The error the step raised (its causes are details for the log), not Dagster's wrapper.
+    inner = next((e for e in chain if not e.cls_name.startswith("Dagster")), chain[-1])
     # Messages only: the stack traces name source files, not the file that failed.
     disk = write_error("\n".join(e.message for e in chain))
     if disk:

@@ -119,3 +119,19 @@ def test_a_platform_limits_file_that_is_not_yaml_names_the_line(tmp_path):
     bad.write_text("platforms:\n  klaviyo: [\n")
     with pytest.raises(ConfigurationError, match=r"platforms.yml: not valid YAML at line \d"):
         check_configuration(load_settings(environ={"WINBACK_PLATFORMS": str(bad)}))
+
+
+def test_the_line_shows_the_error_the_step_raised_not_the_library_error_behind_it():
+    from orchestration.lib.warehouse import WarehouseLockedError
+
+    try:
+        try:
+            raise OSError("IO Error: Could not set lock on file")
+        except OSError as exc:
+            raise WarehouseLockedError("The warehouse w.duckdb is in use by another process") \
+                from exc
+    except WarehouseLockedError as exc:
+        raised = exc
+    failure = failures.from_run(_failed_step(raised))
+    assert failure.line == "step exports failed: The warehouse w.duckdb is in use by another process"
+    assert "Could not set lock" in failure.trace
