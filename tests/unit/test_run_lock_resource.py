@@ -90,3 +90,35 @@ def test_a_sensor_tick_during_a_run_takes_no_lock(tmp_path, monkeypatch):
         holder.kill()
         holder.wait()
     assert isinstance(result, dg.SkipReason)
+
+
+def test_a_run_started_while_another_holds_the_lock_logs_one_warning_then_runs(tmp_path):
+    warehouse = tmp_path / "wh.duckdb"
+    ran = []
+
+    @dg.asset
+    def step(winback: WinbackConfig) -> None:
+        ran.append(True)
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from pathlib import Path
+            from orchestration.lib.run_lock import run_lock
+            with run_lock(Path({str(run_lock_path(warehouse))!r}), 0):
+                print('held', flush=True)
+                time.sleep(2)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    instance = dg.DagsterInstance.ephemeral()
+    try:
+        result = dg.materialize([step], instance=instance,
+                                resources={"winback": WinbackConfig(warehouse=str(warehouse))})
+    finally:
+        holder.wait()
+    assert result.success and ran == [True]
+    warnings = [e.user_message for e in instance.all_logs(result.run_id)
+                if "Another Winback run is using the warehouse" in e.user_message]
+    assert len(warnings) == 1
