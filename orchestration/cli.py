@@ -9,13 +9,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from orchestration.lib.audiences import AudienceConfigError
-from orchestration.lib.policies import PolicyError
+from orchestration import failures
+from orchestration.lib.run_lock import run_lock, run_lock_path
 from orchestration.lib.settings import (
     DBT_PROJECT_DIR,
+    DEFAULTS,
     Settings,
-    SettingsError,
     load_settings,
+    resolve_path,
 )
 
 SUMMARY_TABLES = (
@@ -88,36 +89,44 @@ def _ensure_manifest() -> None:
         dbt_parse(DBT_PROJECT_DIR)
 
 
-def _run_pipeline(settings: Settings) -> bool:
+def _instance():
+    """The Dagster instance in DAGSTER_HOME (None: an ephemeral one). Its SQLite storage is
+    created under a file lock: two processes creating it at once fail ("table runs already
+    exists")."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return None
     import dagster as dg
 
+    with run_lock(Path(home) / ".winback-instance.lock", wait_seconds=300):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs_count()
+        instance.event_log_storage.get_asset_keys()
+        instance.all_instigator_state()
+    return instance
+
+
+def _run_pipeline(settings: Settings, instance) -> None:
+    """Run the daily job in this process; raises failures.RunFailed with one line if it fails."""
     from orchestration.definitions import defs
     from orchestration.lib.run_config import run_config
 
     config = {
         **run_config(settings.as_of, landing_dir=settings.landing_dir,
-                     warehouse=settings.warehouse, export_dir=settings.export_dir),
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                     warehouse=settings.warehouse, export_dir=settings.export_dir,
+                     serving_dir=settings.serving_dir),
+        # Failures reach the terminal as one line (and the log file), not as Dagster's traces.
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     job = defs.resolve_job_def("winback_daily")
-    print(f"Running the pipeline as of {settings.as_of} ...")
-    if instance is None:
-        result = job.execute_in_process(run_config=config, raise_on_error=False)
-    else:
-        result = job.execute_in_process(
-            run_config=config, instance=instance, raise_on_error=False
-        )
+    print(f"Running the pipeline as of {settings.as_of} ...", flush=True)
+    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
     if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                error = event.step_failure_data.error
-                message = error.message.strip() if error else "unknown error"
-                cause = error.cause.message.strip() if error and error.cause else ""
-                print(f"FAILED {event.step_key}: {message}", file=sys.stderr)
-                if cause:
-                    print(f"  caused by: {cause}", file=sys.stderr)
-    return result.success
+        raise failures.RunFailed(failures.from_run(
+            (event.step_key, event.step_failure_data.error)
+            for event in result.all_events
+            if event.is_step_failure and event.step_failure_data.error is not None
+        ))
 
 
 def _print_summary(settings: Settings) -> None:
@@ -125,6 +134,8 @@ def _print_summary(settings: Settings) -> None:
 
     print("\nWritten")
     print(f"  warehouse  {settings.warehouse}")
+    print(f"  serving    {settings.serving_dir / settings.warehouse.name}  <- point analysts and "
+          "BI tools here (DuckDB 1.x can open it; the warehouse is for runs only)")
     with open_warehouse(settings.warehouse, read_only=True) as con:
         existing = {
             f"{schema}.{name}"
@@ -175,22 +186,32 @@ def _print_summary(settings: Settings) -> None:
     print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_validate(args: argparse.Namespace) -> int:
+    from orchestration.preflight import check_configuration
+
     settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
-    send_date = _ensure_demo_data(settings)
-    _ensure_manifest()
-    if send_date is not None:
-        # The outcomes mart measures a send only if a run recorded who was in which group on
-        # that day: run the demo campaign's date first, as the daily schedule would have.
-        print(f"Recording the demo campaign's audiences as of its send date {send_date} ...")
-        if not _run_pipeline(replace(settings, as_of=send_date)):
-            print("\nThe run failed; nothing downstream of the failed step was written.",
-                  file=sys.stderr)
-            return 1
-    if not _run_pipeline(settings):
-        print("\nThe run failed; nothing downstream of the failed step was written.", file=sys.stderr)
-        return 1
-    _print_summary(settings)
+    for checked in check_configuration(settings):
+        print(f"ok  {checked}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.preflight import check_configuration
+
+    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
+    check_configuration(settings)
+    with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
+                  on_wait=lambda line: print(line, flush=True)):
+        send_date = _ensure_demo_data(settings)
+        _ensure_manifest()
+        instance = _instance()
+        if send_date is not None:
+            # The outcomes mart measures a send only if a run recorded who was in which group
+            # on that day: run the demo campaign's date first, as the daily schedule would have.
+            print(f"Recording the demo campaign's audiences as of its send date {send_date} ...")
+            _run_pipeline(replace(settings, as_of=send_date), instance)
+        _run_pipeline(settings, instance)
+        _print_summary(settings)
     return 0
 
 
@@ -249,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the whole pipeline for one as-of date")
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
     run.set_defaults(func=cmd_run)
+    validate = sub.add_parser(
+        "validate", help="check every setting and configuration file, without running anything"
+    )
+    validate.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
+    validate.set_defaults(func=cmd_validate)
     demo = sub.add_parser("demo", help="write deterministic demo data to the landing folder")
     demo.add_argument(
         "--end-date", type=dt.date.fromisoformat, help="last day of the data (default: yesterday)"
@@ -279,12 +305,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. Any failure prints one line to stderr naming a log file with the full
+    trace; exit code 2 for bad configuration or input, 1 for a failed run."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, PolicyError, AudienceConfigError) as exc:
-        print(f"winback: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        failure = failures.from_exception(exc)
+        log_dir = resolve_path(os.environ.get("WINBACK_LOG_DIR") or DEFAULTS["WINBACK_LOG_DIR"])
+        log = failures.write_log(log_dir, args.command, failure)
+        print(f"winback {args.command}: {failure.line} (full trace: {log})", file=sys.stderr)
+        return failure.exit_code
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from orchestration.defs.ingest import sensors as ingest_sensors
 from orchestration.defs.predictions import assets as predictions
 from orchestration.defs.quality import assets as quality
 from orchestration.defs.resources import WinbackConfig
+from orchestration.defs.serving import assets as serving
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.settings import Settings, load_settings
 
@@ -28,6 +29,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         predictions.defs,
         quality.defs,
         activation.build_defs(audiences_for(settings)),
+        serving.defs,
         schedules.defs,
         dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),
     )

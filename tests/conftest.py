@@ -16,3 +16,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     if not (REPO_ROOT / "dbt_project" / "target" / "manifest.json").exists():
         dbt_parse(REPO_ROOT / "dbt_project")
+
+
+@pytest.fixture(autouse=True)
+def _failure_logs_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Commands called in process write their failure logs under the test's folder, not data/."""
+    monkeypatch.setenv("WINBACK_LOG_DIR", str(tmp_path / "logs"))

@@ -1,5 +1,5 @@
-"""Run the daily job in process on a test folder: <root>/landing in, <root>/warehouse.duckdb
-and <root>/exports out."""
+"""Run the daily job in process on a test folder: <root>/landing in, <root>/warehouse.duckdb,
+<root>/exports and <root>/serving out."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def run_daily(
         landing_dir=root / "landing",
         warehouse=root / "warehouse.duckdb",
         export_dir=root / "exports",
+        serving_dir=root / "serving",
     )
     result = defs.resolve_job_def("winback_daily").execute_in_process(
         run_config=config, raise_on_error=False, asset_selection=asset_selection

@@ -1,25 +1,46 @@
-"""The run-settings resource shared by every asset."""
+"""The run-settings resource shared by every asset; it also holds the run lock for the run."""
+
+from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
+from orchestration.lib import run_lock
 from orchestration.lib.settings import Settings, load_settings
 
 
 class WinbackConfig(dg.ConfigurableResource):
     """Run settings. Empty fields fall back to the WINBACK_* environment variables, then to the
     local defaults; the daily schedule sets `as_of` to the scheduled date. The settings (and so
-    every configuration file path) are built once per run and shared by all its steps."""
+    every configuration file path) are built once per run and shared by all its steps.
+
+    Setting the resource up for a run takes the run lock beside the warehouse; tearing it down
+    releases it. The in-process executor sets resources up once per run, so every run of the
+    daily job holds the lock from its first step to its last however it was started (CLI, UI,
+    schedule, sensor). A Dagster concurrency pool would not cover `winback run`, which executes
+    in process outside the run queue, and a file lock also serialises runs recorded in different
+    Dagster instances. Sensor evaluations build the resource without a run and take no lock."""
 
     as_of: str = ""
     landing_dir: str = ""
     warehouse: str = ""
     export_dir: str = ""
+    serving_dir: str = ""
 
     _settings: Settings | None = PrivateAttr(default=None)
+    _lock: Path | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._settings = self._load()
+        if context.dagster_run is not None:
+            path = run_lock.run_lock_path(self._settings.warehouse)
+            run_lock.acquire(path, self._settings.run_wait_seconds, context.log.warning)
+            self._lock = path
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock is not None:
+            run_lock.release(self._lock)
+            self._lock = None
 
     def _load(self) -> Settings:
         return load_settings(
@@ -28,6 +49,7 @@ class WinbackConfig(dg.ConfigurableResource):
                 "WINBACK_LANDING_DIR": self.landing_dir,
                 "WINBACK_WAREHOUSE": self.warehouse,
                 "WINBACK_EXPORT_DIR": self.export_dir,
+                "WINBACK_SERVING_DIR": self.serving_dir,
             }
         )
 

@@ -19,6 +19,6 @@ def previous_day(moment: dt.datetime) -> dt.date:
 
 def run_config(as_of: dt.date, **paths: Path | str) -> dict:
     """Run configuration of the daily job as of `as_of`; `paths` optionally overrides the
-    resource's landing_dir, warehouse or export_dir for this run."""
+    resource's landing_dir, warehouse, export_dir or serving_dir for this run."""
     config = {"as_of": as_of.isoformat(), **{name: str(value) for name, value in paths.items()}}
     return {"resources": {RESOURCE: {"config": config}}}

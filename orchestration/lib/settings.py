@@ -64,6 +64,12 @@ class Settings:
     policies_file: Path = REPO_ROOT / "config" / "inactivity_policies.yml"
     audiences_file: Path = REPO_ROOT / "config" / "audiences.yml"
     platforms_file: Path = REPO_ROOT / "config" / "platforms.yml"
+    # How long a run waits for another run to release the warehouse (WINBACK_RUN_WAIT_SECONDS).
+    run_wait_seconds: float = 1800.0
+    # Published copy of the warehouse for readers (analysts, BI), replaced after each run.
+    serving_dir: Path = REPO_ROOT / "data" / "serving"
+    # Full traces of failed commands (the terminal gets one line naming the file).
+    log_dir: Path = REPO_ROOT / "data" / "logs"
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -83,6 +89,9 @@ DEFAULTS = {
     "WINBACK_INACTIVITY_POLICIES": "config/inactivity_policies.yml",
     "WINBACK_AUDIENCES": "config/audiences.yml",
     "WINBACK_PLATFORMS": "config/platforms.yml",
+    "WINBACK_RUN_WAIT_SECONDS": "1800",
+    "WINBACK_SERVING_DIR": "data/serving",
+    "WINBACK_LOG_DIR": "data/logs",
 }
 
 
@@ -141,6 +150,16 @@ def load_settings(
         raise SettingsError(
             f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
         )
+    run_wait = get("WINBACK_RUN_WAIT_SECONDS").strip()
+    run_wait_error = SettingsError(
+        f"WINBACK_RUN_WAIT_SECONDS must be a number of seconds, 0 or more, got {run_wait!r}"
+    )
+    try:
+        run_wait_seconds = float(run_wait)
+    except ValueError as exc:
+        raise run_wait_error from exc
+    if not 0 <= run_wait_seconds < float("inf"):
+        raise run_wait_error
     sql_sources = tuple(
         SqlSourceSettings(
             entity=entity,
@@ -179,4 +198,7 @@ def load_settings(
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
         audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
         platforms_file=resolve_path(get("WINBACK_PLATFORMS")),
+        run_wait_seconds=run_wait_seconds,
+        serving_dir=resolve_path(get("WINBACK_SERVING_DIR")),
+        log_dir=resolve_path(get("WINBACK_LOG_DIR")),
     )

@@ -18,6 +18,8 @@ def _env(tmp_path, **extra):
         WINBACK_LANDING_DIR=str(tmp_path / "landing"),
         WINBACK_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
         WINBACK_EXPORT_DIR=str(tmp_path / "exports"),
+        WINBACK_SERVING_DIR=str(tmp_path / "serving"),
+        WINBACK_LOG_DIR=str(tmp_path / "logs"),
         WINBACK_AS_OF=AS_OF,
         **extra,
     )
@@ -52,9 +54,9 @@ def test_a_missing_required_input_fails_with_a_clear_message_and_exit_code(tmp_p
     (tmp_path / "landing" / "orders" / "orders.csv").unlink()
     (tmp_path / "landing" / "orders").rmdir()
     done = _winback("run", env=_env(tmp_path))
-    assert done.returncode == 1
-    assert "Required input folder" in done.stderr
-    assert "orders" in done.stderr
+    assert done.returncode == 2  # bad input
+    [line] = done.stderr.splitlines()
+    assert "Required input folder" in line and "orders" in line and "full trace: " in line
     assert not (tmp_path / "exports").exists()
 
 
@@ -78,7 +80,8 @@ def test_a_locked_warehouse_fails_within_seconds_with_a_clear_error(tmp_path):
         holder.kill()
         holder.wait()
     assert done.returncode == 1
-    assert "in use by another process" in done.stderr
+    [line] = done.stderr.splitlines()
+    assert "in use by another process" in line
     assert elapsed < 60
 
 

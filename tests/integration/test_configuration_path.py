@@ -40,6 +40,7 @@ def test_a_custom_audiences_file_decides_every_export_folder_and_manifest(tmp_pa
     config = run_config(
         dt.date.fromisoformat(AS_OF), landing_dir=tmp_path / "landing",
         warehouse=tmp_path / "warehouse.duckdb", export_dir=tmp_path / "exports",
+        serving_dir=tmp_path / "serving",
     )
     result = defs.resolve_job_def("winback_daily").execute_in_process(
         run_config=config, raise_on_error=False

@@ -25,12 +25,12 @@ def _write(path, text, age_seconds=3600):
 
 
 def _tick(tmp_path, cursor=None):
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         cursor=cursor,
         resources={"winback": WinbackConfig(landing_dir=str(tmp_path / "landing"),
                                             warehouse=str(tmp_path / "wh.duckdb"))},
-    )
-    return landing_files_sensor(context), context
+    ) as context:
+        return landing_files_sensor(context), context
 
 
 def _ingest(tmp_path):

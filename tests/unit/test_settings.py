@@ -15,6 +15,9 @@ def test_defaults_resolve_against_the_repository_root_and_today():
     assert settings.inactive_days is None
     assert settings.policies_file == REPO_ROOT / "config" / "inactivity_policies.yml"
     assert not settings.landing_configured
+    assert settings.run_wait_seconds == 1800
+    assert settings.serving_dir == REPO_ROOT / "data" / "serving"
+    assert settings.log_dir == REPO_ROOT / "data" / "logs"
 
 
 def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
@@ -37,6 +40,9 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_INACTIVE_DAYS", "half a year", "WINBACK_INACTIVE_DAYS"),
         ("WINBACK_INACTIVE_DAYS", "1", "WINBACK_INACTIVE_DAYS"),
         ("WINBACK_MAX_REJECT_SHARE", "5", "WINBACK_MAX_REJECT_SHARE"),
+        ("WINBACK_RUN_WAIT_SECONDS", "ten minutes", "WINBACK_RUN_WAIT_SECONDS"),
+        ("WINBACK_RUN_WAIT_SECONDS", "-1", "WINBACK_RUN_WAIT_SECONDS"),
+        ("WINBACK_RUN_WAIT_SECONDS", "nan", "WINBACK_RUN_WAIT_SECONDS"),
     ],
 )
 def test_a_malformed_setting_is_a_clear_error_naming_the_variable(variable, value, mentions):
@@ -50,3 +56,13 @@ def test_a_source_may_declare_its_csv_encoding_and_an_unknown_one_is_a_clear_err
     assert settings.file_encoding("orders") == "utf-8"
     with pytest.raises(SettingsError, match="WINBACK_ORDERS_ENCODING must be one of"):
         load_settings(environ={"WINBACK_ORDERS_ENCODING": "cp1252"})
+
+
+def test_the_run_wait_serving_and_log_folders_come_from_the_environment(tmp_path):
+    settings = load_settings(environ={
+        "WINBACK_RUN_WAIT_SECONDS": "0", "WINBACK_SERVING_DIR": str(tmp_path / "serving"),
+        "WINBACK_LOG_DIR": str(tmp_path / "logs"),
+    })
+    assert settings.run_wait_seconds == 0
+    assert settings.serving_dir == tmp_path / "serving"
+    assert settings.log_dir == tmp_path / "logs"

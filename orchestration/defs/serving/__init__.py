@@ -1,0 +1,1 @@
+"""What readers use: copies of the warehouse published after each successful run."""
