@@ -143,7 +143,8 @@ def test_monthly_churn_counts_customers_lost_from_a_retained_status(backfilled):
 def test_an_erased_customer_vanishes_from_every_day_of_the_history(backfilled):
     with duckdb.connect(str(backfilled)) as con:
         con.execute(
-            "INSERT INTO raw.erasure_requests VALUES "
+            "INSERT INTO raw.erasure_requests "
+            "(customer_id, requested_at, _source_file, _source_row, _loaded_at) VALUES "
             "('C02', TIMESTAMPTZ '2026-06-20 00:00:00+00', 'late.csv', 1, now())"
         )
     _dbt_for_day(backfilled, DAYS[4])
