@@ -37,6 +37,8 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_INACTIVE_DAYS", "half a year", "WINBACK_INACTIVE_DAYS"),
         ("WINBACK_INACTIVE_DAYS", "1", "WINBACK_INACTIVE_DAYS"),
         ("WINBACK_MAX_REJECT_SHARE", "5", "WINBACK_MAX_REJECT_SHARE"),
+        ("WINBACK_DUCKDB_MEMORY_LIMIT", "lots", "WINBACK_DUCKDB_MEMORY_LIMIT"),
+        ("WINBACK_DUCKDB_THREADS", "0", "WINBACK_DUCKDB_THREADS"),
     ],
 )
 def test_a_malformed_setting_is_a_clear_error_naming_the_variable(variable, value, mentions):
@@ -50,3 +52,20 @@ def test_a_source_may_declare_its_csv_encoding_and_an_unknown_one_is_a_clear_err
     assert settings.file_encoding("orders") == "utf-8"
     with pytest.raises(SettingsError, match="WINBACK_ORDERS_ENCODING must be one of"):
         load_settings(environ={"WINBACK_ORDERS_ENCODING": "cp1252"})
+
+
+def test_duckdb_limits_default_to_a_small_machine_and_spill_beside_the_warehouse():
+    settings = load_settings(environ={})
+    assert settings.duckdb.for_warehouse(settings.warehouse) == {
+        "memory_limit": "2GB",
+        "threads": "2",
+        "temp_directory": str(REPO_ROOT / "data" / "warehouse" / "winback.duckdb.tmp"),
+    }
+
+
+def test_duckdb_limits_come_from_the_environment(tmp_path):
+    settings = load_settings(environ={"WINBACK_DUCKDB_MEMORY_LIMIT": "512MB",
+                                      "WINBACK_DUCKDB_THREADS": "4",
+                                      "WINBACK_DUCKDB_TEMP_DIR": str(tmp_path / "spill")})
+    assert settings.duckdb.for_warehouse(settings.warehouse) == {
+        "memory_limit": "512MB", "threads": "4", "temp_directory": str(tmp_path / "spill")}
