@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import keep_partial_parse, write_run_context
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
@@ -68,5 +69,6 @@ DBT_ASSETS: Sequence[dg.AssetsDefinition] = (
 
 defs = dg.Definitions(
     assets=list(DBT_ASSETS),
-    resources={"dbt": DbtCliResource(project_dir=winback_project, dbt_executable=dbt_executable())},
+    resources={"dbt": WinbackDbtCliResource(project_dir=winback_project,
+                                            dbt_executable=dbt_executable())},
 )
