@@ -1,6 +1,7 @@
 from importlib.metadata import version as package_version
 
 import dagster_dbt.core.resource
+from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.args import dbt_executable
 from orchestration.defs.dbt.project import winback_project
@@ -20,3 +21,8 @@ def test_the_dbt_beside_this_python_is_known_without_starting_dbt(monkeypatch):
 def test_no_in_process_dbt_adapter_is_built_before_a_dbt_step():
     resource = WinbackDbtCliResource(project_dir=winback_project, dbt_executable=dbt_executable())
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_the_overridden_hooks_are_still_dagster_dbts():
+    # A dagster-dbt upgrade that renames them would silently bring both costs back.
+    assert {"_cli_version", "_initialize_dbt_core_adapter"} <= set(vars(DbtCliResource))
