@@ -1,11 +1,35 @@
-{#- The run's as-of date D. A run as of D sees only what existed by the end of D (UTC). -#}
+{#- The run's as-of date D. A run as of D sees only what existed by the end of D (UTC).
+    The var as_of_date wins (dbt by hand with `winback dbt-vars`, unit tests); otherwise the date
+    the Winback dbt step wrote to meta.run_context, read while executing, so the date is not a
+    --vars value and a new day keeps dbt's partial parse; dbt alone without either uses today. -#}
 {% macro as_of_date_string() -%}
     {%- set value = var('as_of_date', none) -%}
     {%- if value is none or value == '' -%}
+        {%- set value = run_context_as_of_date() -%}
+    {%- endif -%}
+    {%- if value is none -%}
         {{- return(run_started_at.strftime('%Y-%m-%d')) -}}
     {%- endif -%}
     {%- set parsed = modules.datetime.datetime.strptime(value | string, '%Y-%m-%d') -%}
     {{- return(parsed.strftime('%Y-%m-%d')) -}}
+{%- endmacro %}
+
+{#- meta.run_context's as-of date, or none while parsing or when the table does not exist. -#}
+{% macro run_context_as_of_date() -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set relation = adapter.get_relation(database=target.database, schema='meta',
+                                            identifier='run_context') -%}
+    {%- if relation is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set rows = run_query('select as_of_date from ' ~ relation) -%}
+    {%- if rows | length != 1 -%}
+        {{ exceptions.raise_compiler_error(relation ~ " must hold exactly one row, the run's "
+            ~ "as-of date; it holds " ~ (rows | length)) }}
+    {%- endif -%}
+    {{- return(rows.columns[0].values()[0] | string) -}}
 {%- endmacro %}
 
 {% macro as_of_date() -%}

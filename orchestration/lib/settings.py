@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,22 @@ FILE_ENCODINGS = ("utf-8", "utf-16", "latin-1")
 
 
 @dataclass(frozen=True)
+class DuckDBSettings:
+    """Limits of every DuckDB connection (the pipeline's and dbt's). Above `memory_limit` DuckDB
+    spills to `temp_directory` instead of failing; None means beside the warehouse file."""
+
+    memory_limit: str
+    threads: int
+    temp_directory: Path | None
+
+    def for_warehouse(self, warehouse: Path) -> dict[str, str]:
+        """The DuckDB settings (name -> value) of a connection to `warehouse`."""
+        temp = self.temp_directory or warehouse.with_name(warehouse.name + ".tmp")
+        return {"memory_limit": self.memory_limit, "threads": str(self.threads),
+                "temp_directory": str(temp)}
+
+
+@dataclass(frozen=True)
 class Settings:
     landing_dir: Path
     warehouse: Path
@@ -57,6 +74,7 @@ class Settings:
     sql_sources: tuple[SqlSourceSettings, ...] = ()
     # entity -> declared CSV encoding (WINBACK_<ENTITY>_ENCODING); absent means UTF-8
     file_encodings: Mapping[str, str] = field(default_factory=dict)
+    duckdb: DuckDBSettings = field(default_factory=lambda: load_duckdb_settings({}))
 
     def file_encoding(self, entity: str) -> str:
         return self.file_encodings.get(entity, "utf-8")
@@ -92,7 +110,11 @@ DEFAULTS = {
     "WINBACK_RUN_WAIT_SECONDS": "1800",
     "WINBACK_SERVING_DIR": "data/serving",
     "WINBACK_LOG_DIR": "data/logs",
+    # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
+    "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
+    "WINBACK_DUCKDB_THREADS": "2",
 }
+MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 def resolve_path(value: str | os.PathLike[str]) -> Path:
@@ -109,6 +131,27 @@ def parse_as_of(value: str | None, today: dt.date | None = None) -> dt.date:
         raise SettingsError(
             f"WINBACK_AS_OF must be a date like 2026-11-27, got {value!r}"
         ) from exc
+
+
+def load_duckdb_settings(environ: Mapping[str, str]) -> DuckDBSettings:
+    """The DuckDB limits alone (every warehouse connection needs them, not the whole Settings)."""
+    memory_limit = (environ.get("WINBACK_DUCKDB_MEMORY_LIMIT")
+                    or DEFAULTS["WINBACK_DUCKDB_MEMORY_LIMIT"]).strip()
+    if not MEMORY_LIMIT.fullmatch(memory_limit):
+        raise SettingsError(
+            f"WINBACK_DUCKDB_MEMORY_LIMIT must be a size like 2GB or 512MB, got {memory_limit!r}"
+        )
+    threads = (environ.get("WINBACK_DUCKDB_THREADS") or DEFAULTS["WINBACK_DUCKDB_THREADS"]).strip()
+    if not threads.isdigit() or int(threads) < 1:
+        raise SettingsError(
+            f"WINBACK_DUCKDB_THREADS must be a positive whole number, got {threads!r}"
+        )
+    temp_dir = environ.get("WINBACK_DUCKDB_TEMP_DIR")
+    return DuckDBSettings(
+        memory_limit=memory_limit,
+        threads=int(threads),
+        temp_directory=resolve_path(temp_dir) if temp_dir else None,
+    )
 
 
 def load_settings(
@@ -195,6 +238,7 @@ def load_settings(
         max_reject_share=max_reject_share,
         sql_sources=sql_sources,
         file_encodings=file_encodings,
+        duckdb=load_duckdb_settings(env),
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
         audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
         platforms_file=resolve_path(get("WINBACK_PLATFORMS")),

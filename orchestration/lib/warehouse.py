@@ -1,19 +1,27 @@
-"""Opening the DuckDB warehouse: UTC sessions and a clear error when another process holds it."""
+"""Opening the DuckDB warehouse: UTC sessions, the configured memory limit, threads and spill
+folder (WINBACK_DUCKDB_*), and a clear error when another process holds it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.settings import DuckDBSettings, load_duckdb_settings
+
 
 class WarehouseLockedError(RuntimeError):
     pass
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path, *, read_only: bool = False, limits: DuckDBSettings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A session on the warehouse. `limits` default to the WINBACK_DUCKDB_* environment, which
+    dbt's profile reads too, so every connection of a run shares one memory budget."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path), read_only=read_only)
@@ -25,12 +33,19 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
             ) from exc
         raise
     con.execute("SET TimeZone = 'UTC'")
+    # SET rather than connect(config=...): DuckDB refuses a second in-process connection to the
+    # same file with a different config, and callers may already hold a plain one.
+    for name, value in (limits or load_duckdb_settings(os.environ)).for_warehouse(path).items():
+        quoted = value.replace("'", "''")
+        con.execute(f"SET {name} = '{quoted}'")
     return con
 
 
 @contextmanager
-def open_warehouse(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, read_only=read_only)
+def open_warehouse(
+    path: Path, *, read_only: bool = False, limits: DuckDBSettings | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only, limits=limits)
     try:
         yield con
     finally:

@@ -3,6 +3,8 @@
 import csv
 import datetime as dt
 import json
+import re
+import subprocess
 
 import dagster as dg
 import duckdb
@@ -11,9 +13,12 @@ from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
 
 from orchestration.definitions import defs
+from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+from orchestration.defs.dbt.project import winback_project
+from orchestration.lib.audiences import audiences_for
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.policies import load_policies
-from orchestration.lib.settings import REPO_ROOT
+from orchestration.lib.policies import load_policies, policies_for
+from orchestration.lib.settings import REPO_ROOT, load_settings
 
 AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
@@ -193,6 +198,43 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(pipeline):
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) >= 20
     assert all(e.passed for e in evaluations)
+
+
+def _dbt_step_logs(result) -> dict[str, list[dict]]:
+    """The dbt.log events of each dbt step of the run (dagster-dbt names the target folders)."""
+    target = winback_project.project_dir / winback_project.target_path
+    return {
+        step: [json.loads(line) for line in (folder / "dbt.log").read_text().splitlines()]
+        for step in ("winback_dbt_models", "winback_dbt_models_after_statistics")
+        for folder in target.glob(f"{step}-{result.run_id[:7]}-*")
+    }
+
+
+def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_parse(pipeline):
+    _, result = pipeline
+    logs = _dbt_step_logs(result)
+    assert len(logs) == 2
+    finished = [e["data"]["node_info"]["unique_id"] for events in logs.values() for e in events
+                if e["info"]["name"] == "NodeFinished"]
+    assert finished and not [node for node in finished if node.startswith("unit_test.")]
+    # Regression: every step parsed the whole project; the first one's parse state is kept.
+    second = {e["info"]["name"] for e in logs["winback_dbt_models_after_statistics"]}
+    assert "PartialParsingEnabled" in second and "UnableToPartialParse" not in second
+
+
+def test_dbt_unit_tests_pass_in_the_test_suite(pipeline):
+    tmp_path, _ = pipeline
+    settings = load_settings(environ={}, overrides={
+        "WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(tmp_path / "warehouse.duckdb")})
+    done = subprocess.run(
+        [dbt_executable(), "test", "--select", "test_type:unit",
+         "--vars", json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings))),
+         "--project-dir", str(winback_project.project_dir),
+         "--profiles-dir", str(winback_project.project_dir)],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert int(re.search(r"PASS=(\d+)", done.stdout).group(1)) > 0
 
 
 def test_the_graph_connects_every_landing_entity_to_the_export():

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.dbt.args import dbt_build_args
+from orchestration.defs.dbt.args import dbt_build_args, dbt_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import Settings
@@ -19,29 +19,40 @@ def _args(settings: Settings, select: str | None = None) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("settings", "select", "as_of", "threshold", "expected_tail"),
+    ("settings", "select", "threshold", "expected_tail"),
     [
         # Without WINBACK_INACTIVE_DAYS the policy file's fixed threshold applies.
-        (_settings(dt.date(2026, 6, 30)), None, "2026-06-30", 180, []),
-        (_settings(dt.date(2024, 2, 29), 90), "marts", "2024-02-29", 90, ["--select", "marts"]),
+        (_settings(dt.date(2026, 6, 30)), None, 180, []),
+        (_settings(dt.date(2024, 2, 29), 90), "marts", 90, ["--select", "marts"]),
     ],
 )
-def test_build_args_carry_the_as_of_date_policies_audiences_and_warehouse(
-    settings, select, as_of, threshold, expected_tail
+def test_build_args_carry_policies_audiences_warehouse_and_duckdb_limits(
+    settings, select, threshold, expected_tail
 ):
     args = _args(settings, select)
     assert args[:2] == ["build", "--vars"]
     variables = json.loads(args[2])
-    assert set(variables) == {"as_of_date", "audiences", "inactivity_policies", "warehouse_path"}
+    assert set(variables) == {"audiences", "inactivity_policies", "warehouse_path",
+                              "duckdb_memory_limit", "duckdb_threads", "duckdb_temp_directory"}
     assert variables["audiences"]["conversion_window_days"] == 30
     assert "winback_inactive_email" in {a["name"] for a in variables["audiences"]["audiences"]}
-    assert variables["as_of_date"] == as_of
     assert variables["warehouse_path"] == "/w/x.duckdb"
+    assert (variables["duckdb_memory_limit"], variables["duckdb_threads"],
+            variables["duckdb_temp_directory"]) == ("2GB", "2", "/w/x.duckdb.tmp")
     policies = variables["inactivity_policies"]
     assert policies["fixed_threshold_days"] == threshold
     assert policies["version"] and policies["cadence"]["enabled"] is True
-    assert args[3:] == expected_tail
+    # dbt unit tests run in the test suite (tests/integration/test_pipeline.py), not every day.
+    assert args[3:] == ["--exclude-resource-type", "unit_test", *expected_tail]
 
 
-def test_build_args_are_identical_for_identical_settings_so_reruns_match():
-    assert _args(_settings(dt.date(2026, 1, 1))) == _args(_settings(dt.date(2026, 1, 1)))
+def test_build_args_do_not_change_with_the_as_of_date_so_dbt_keeps_its_partial_parse():
+    # Regression: the date was a --vars value, and dbt re-parses the whole project when they change.
+    assert _args(_settings(dt.date(2026, 1, 1))) == _args(_settings(dt.date(2026, 1, 2)))
+
+
+def test_vars_to_run_dbt_by_hand_add_the_as_of_date_to_the_build_vars():
+    settings = _settings(dt.date(2026, 6, 30))
+    by_hand = dbt_vars(settings, policies_for(settings), audiences_for(settings))
+    assert by_hand.pop("as_of_date") == "2026-06-30"
+    assert by_hand == json.loads(_args(settings)[2])

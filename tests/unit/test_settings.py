@@ -43,6 +43,8 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_RUN_WAIT_SECONDS", "ten minutes", "WINBACK_RUN_WAIT_SECONDS"),
         ("WINBACK_RUN_WAIT_SECONDS", "-1", "WINBACK_RUN_WAIT_SECONDS"),
         ("WINBACK_RUN_WAIT_SECONDS", "nan", "WINBACK_RUN_WAIT_SECONDS"),
+        ("WINBACK_DUCKDB_MEMORY_LIMIT", "lots", "WINBACK_DUCKDB_MEMORY_LIMIT"),
+        ("WINBACK_DUCKDB_THREADS", "0", "WINBACK_DUCKDB_THREADS"),
     ],
 )
 def test_a_malformed_setting_is_a_clear_error_naming_the_variable(variable, value, mentions):
@@ -66,3 +68,20 @@ def test_the_run_wait_serving_and_log_folders_come_from_the_environment(tmp_path
     assert settings.run_wait_seconds == 0
     assert settings.serving_dir == tmp_path / "serving"
     assert settings.log_dir == tmp_path / "logs"
+
+
+def test_duckdb_limits_default_to_a_small_machine_and_spill_beside_the_warehouse():
+    settings = load_settings(environ={})
+    assert settings.duckdb.for_warehouse(settings.warehouse) == {
+        "memory_limit": "2GB",
+        "threads": "2",
+        "temp_directory": str(REPO_ROOT / "data" / "warehouse" / "winback.duckdb.tmp"),
+    }
+
+
+def test_duckdb_limits_come_from_the_environment(tmp_path):
+    settings = load_settings(environ={"WINBACK_DUCKDB_MEMORY_LIMIT": "512MB",
+                                      "WINBACK_DUCKDB_THREADS": "4",
+                                      "WINBACK_DUCKDB_TEMP_DIR": str(tmp_path / "spill")})
+    assert settings.duckdb.for_warehouse(settings.warehouse) == {
+        "memory_limit": "512MB", "threads": "4", "temp_directory": str(tmp_path / "spill")}

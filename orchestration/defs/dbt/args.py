@@ -14,22 +14,48 @@ from orchestration.lib.policies import Policies
 from orchestration.lib.settings import Settings
 
 
-def dbt_vars(
+def dbt_config_vars(
     settings: Settings, policies: Policies, audiences: AudienceConfig
 ) -> dict[str, Any]:
+    """The vars of a production dbt step: configuration only, the same from one day to the next.
+
+    dbt drops its partial parse whenever `--vars` change (a full parse, ~6 s per invocation), so
+    the as-of date is not among them: the dbt step writes it to meta.run_context (state.py),
+    which macros/as_of.sql reads when dbt executes. A new policy or audience file still costs one
+    full parse, which is rare. An environment variable was the other way in: dbt 1.11 records each
+    env_var() read while parsing and re-parses the files that read it when its value changes
+    (every model using the as-of date); one read only while executing escapes that, but rests on
+    undocumented behaviour and would carry the date in the environment.
+    """
+    limits = settings.duckdb.for_warehouse(settings.warehouse)
     return {
-        "as_of_date": settings.as_of.isoformat(),
         "audiences": audiences.as_dbt_var(),
+        "duckdb_memory_limit": limits["memory_limit"],
+        "duckdb_temp_directory": limits["temp_directory"],
+        "duckdb_threads": limits["threads"],
         "inactivity_policies": policies.as_dbt_var(),
         "warehouse_path": str(settings.warehouse),
     }
 
 
+def dbt_vars(
+    settings: Settings, policies: Policies, audiences: AudienceConfig
+) -> dict[str, Any]:
+    """The vars to run dbt by hand (`winback dbt-vars`) or in tests: the configuration and the
+    as-of date, which wins over the date of the last run in meta.run_context."""
+    return {**dbt_config_vars(settings, policies, audiences),
+            "as_of_date": settings.as_of.isoformat()}
+
+
 def dbt_build_args(
     settings: Settings, policies: Policies, audiences: AudienceConfig, select: str | None = None
 ) -> list[str]:
-    args = ["build", "--vars", json.dumps(dbt_vars(settings, policies, audiences),
-                                          sort_keys=True)]
+    """`dbt build` of a production step. dbt unit tests check the SQL on fixed inputs, so they
+    give the same answer every day: `make test` runs them (tests/integration/test_pipeline.py),
+    production runs only the data tests, which check the day's data."""
+    args = ["build", "--vars", json.dumps(dbt_config_vars(settings, policies, audiences),
+                                          sort_keys=True),
+            "--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
     return args

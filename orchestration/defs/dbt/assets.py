@@ -14,6 +14,8 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.resource import WinbackDbtCliResource
+from orchestration.defs.dbt.state import keep_partial_parse, write_run_context
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
@@ -24,9 +26,13 @@ AFTER_PREDICTIONS = "source:predictions+"
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
     settings = winback.settings()
+    write_run_context(settings, context.run_id)
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
-    yield from dbt.cli(args, context=context).stream()
+    invocation = dbt.cli(args, context=context)
+    yield from invocation.stream()
+    keep_partial_parse(invocation.target_path,
+                       winback_project.project_dir / winback_project.target_path)
 
 
 @dbt_assets(
@@ -63,5 +69,6 @@ DBT_ASSETS: Sequence[dg.AssetsDefinition] = (
 
 defs = dg.Definitions(
     assets=list(DBT_ASSETS),
-    resources={"dbt": DbtCliResource(project_dir=winback_project, dbt_executable=dbt_executable())},
+    resources={"dbt": WinbackDbtCliResource(project_dir=winback_project,
+                                            dbt_executable=dbt_executable())},
 )

@@ -1,0 +1,45 @@
+"""What a dbt step leaves behind for dbt: the run's as-of date in the warehouse, and dbt's
+partial-parse state for the next invocation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from orchestration.lib.settings import Settings
+from orchestration.lib.warehouse import open_warehouse
+
+RUN_CONTEXT_SCHEMA = "meta"
+RUN_CONTEXT_TABLE = "run_context"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def write_run_context(settings: Settings, run_id: str) -> None:
+    """One row: the as-of date (and run) that macros/as_of.sql reads while dbt executes. A table
+    rather than a dbt var, because a var that changes every day makes dbt parse the whole project
+    on every invocation."""
+    with open_warehouse(settings.warehouse, limits=settings.duckdb) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RUN_CONTEXT_SCHEMA}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE {RUN_CONTEXT_SCHEMA}.{RUN_CONTEXT_TABLE} AS "
+            "SELECT CAST(? AS DATE) AS as_of_date, CAST(? AS VARCHAR) AS run_id",
+            [settings.as_of, run_id],
+        )
+
+
+def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
+    """Make an invocation's parse state the one the next invocation starts from.
+
+    dagster-dbt gives every invocation its own target folder and seeds it with the project's
+    target/partial_parse.msgpack, which `dbt parse` wrote without the run's vars, so dbt would
+    parse everything again on every step. Copying the state back (atomically, so a concurrent
+    invocation reads either file whole) lets the next step and the next day parse only what
+    changed; dbt itself checks the vars, profile and file hashes and re-parses when they differ.
+    """
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if not state.exists():
+        return
+    pending = project_target / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
+    shutil.copyfile(state, pending)
+    os.replace(pending, project_target / PARTIAL_PARSE_FILE)

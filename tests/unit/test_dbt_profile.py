@@ -1,0 +1,47 @@
+"""dbt's DuckDB connection gets the same limits as the pipeline's (profiles.yml)."""
+
+import datetime as dt
+import json
+import os
+from argparse import Namespace
+from pathlib import Path
+
+from dbt.config.runtime import load_profile
+from dbt.flags import set_from_args
+from dbt_common.context import set_invocation_context
+
+from orchestration.defs.dbt.args import dbt_build_args
+from orchestration.lib.audiences import audiences_for
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import DBT_PROJECT_DIR, load_settings
+
+
+def _credentials(cli_vars):
+    set_invocation_context(os.environ.copy())
+    set_from_args(Namespace(profiles_dir=str(DBT_PROJECT_DIR)), None)
+    return load_profile(str(DBT_PROJECT_DIR), cli_vars).credentials
+
+
+def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_duckdb(tmp_path):
+    settings = load_settings(
+        environ={"WINBACK_DUCKDB_MEMORY_LIMIT": "750MB", "WINBACK_DUCKDB_THREADS": "3"},
+        overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")},
+        today=dt.date(2026, 6, 30),
+    )
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    credentials = _credentials(json.loads(args[2]))
+    assert credentials.path == str(tmp_path / "wh.duckdb")
+    assert credentials.settings == {
+        "TimeZone": "UTC", "memory_limit": "750MB", "threads": "3",
+        "temp_directory": str(tmp_path / "wh.duckdb.tmp"),
+    }
+
+
+def test_dbt_alone_reads_the_limits_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("WINBACK_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("WINBACK_DUCKDB_THREADS", "1")
+    monkeypatch.setenv("WINBACK_WAREHOUSE", str(tmp_path / "wh.duckdb"))
+    monkeypatch.delenv("WINBACK_DUCKDB_TEMP_DIR", raising=False)
+    settings = _credentials({}).settings
+    assert (settings["memory_limit"], settings["threads"]) == ("1GB", "1")
+    assert Path(settings["temp_directory"]) == tmp_path / "wh.duckdb.tmp"
