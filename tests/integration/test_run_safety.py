@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 from landing_fixture import AS_OF, write_csv_file, write_landing
@@ -161,7 +162,7 @@ def test_a_typo_in_the_audiences_file_is_one_line_and_exit_2_before_anything_is_
         assert line.startswith(f"winback {command}: {audiences}: audience ")
         assert "'holdout_shar' is not a known field" in line
         log = line.rsplit("(full trace: ", 1)[1].rstrip(")")
-        assert "Traceback" in open(log).read()
+        assert "Traceback" in Path(log).read_text()
     assert not (tmp_path / "warehouse").exists()
     assert not (tmp_path / "exports").exists()
 

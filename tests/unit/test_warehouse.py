@@ -33,10 +33,12 @@ def test_a_query_over_the_memory_limit_spills_to_the_temp_folder_rather_than_fai
                                    "WINBACK_DUCKDB_THREADS": "1",
                                    "WINBACK_DUCKDB_TEMP_DIR": str(tmp_path / "spill")})
     # The same limit with spilling switched off: the limit binds, so the query fails.
-    with duckdb.connect(str(tmp_path / "control.duckdb"),
-                        config={"memory_limit": "64MB", "threads": 1, "temp_directory": ""}) as con:
-        with pytest.raises(duckdb.OutOfMemoryException):
-            con.execute(HEAVY).fetchone()
+    with (
+        duckdb.connect(str(tmp_path / "control.duckdb"),
+                       config={"memory_limit": "64MB", "threads": 1, "temp_directory": ""}) as con,
+        pytest.raises(duckdb.OutOfMemoryException),
+    ):
+        con.execute(HEAVY).fetchone()
     con = connect(tmp_path / "wh.duckdb", limits=limits)
     try:
         assert con.execute(HEAVY).fetchone() == (3000000,)

@@ -11,7 +11,6 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 
-
 class WinbackDbtCliResource(DbtCliResource):
     """dagster-dbt runs `dbt --version` to learn which dbt it drives (a dbt start-up plus a
     question to PyPI for the latest release: ~5 s wall) and, before every invocation, loads the
