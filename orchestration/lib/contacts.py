@@ -8,6 +8,7 @@ import hashlib
 import importlib.metadata
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import phonenumbers
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
@@ -19,8 +20,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 DISPOSABLE_LIST_VERSION = importlib.metadata.version("disposable-email-domains")
 
-# Bump when check_email or check_phone change what they return for the same input: hygiene keeps
-# its results by value across runs and rebuilds them only when a rules fingerprint changes.
+# Hygiene keeps its results by value across runs and rebuilds them when a rules fingerprint
+# changes. Any edit of this module changes it; bump this when the results change for another
+# reason (data the checks read from elsewhere).
 CONTACT_RULES_VERSION = 1
 
 # Mailboxes that reach a function or nobody rather than a person (RFC 2142 plus common no-reply
@@ -138,7 +140,9 @@ def check_phone(raw: str | None, country: str | None) -> PhoneCheck:
 
 
 def _fingerprint(rules: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def email_rules_fingerprint() -> str:

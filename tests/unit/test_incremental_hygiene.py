@@ -145,3 +145,12 @@ def test_a_failed_run_leaves_the_previous_table_and_rules(tmp_path, calls, monke
                              "WHERE table_name = 'email_checks'").fetchone()[0]
     monkeypatch.undo()
     assert stored == contacts.email_rules_fingerprint()
+
+
+def test_an_edit_of_the_contact_rules_module_changes_both_fingerprints(tmp_path, monkeypatch):
+    edited = tmp_path / "contacts.py"
+    edited.write_text(open(contacts.__file__, encoding="utf-8").read() + "\n# edited\n")
+    before = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
+    monkeypatch.setattr(contacts, "__file__", str(edited))
+    after = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
+    assert before[0] != after[0] and before[1] != after[1]
