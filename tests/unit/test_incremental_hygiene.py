@@ -1,6 +1,8 @@
 """The hygiene assets on their own, on hand-made raw tables: results kept by value across runs,
 only new values validated, unreferenced and erased values dropped, a rules change rebuilds."""
 
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 import pytest
@@ -149,7 +151,7 @@ def test_a_failed_run_leaves_the_previous_table_and_rules(tmp_path, calls, monke
 
 def test_an_edit_of_the_contact_rules_module_changes_both_fingerprints(tmp_path, monkeypatch):
     edited = tmp_path / "contacts.py"
-    edited.write_text(open(contacts.__file__, encoding="utf-8").read() + "\n# edited\n")
+    edited.write_bytes(Path(contacts.__file__).read_bytes() + b"\n# edited\n")
     before = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
     monkeypatch.setattr(contacts, "__file__", str(edited))
     after = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
