@@ -4,8 +4,11 @@ Reason codes, never values, describe what is wrong."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import phonenumbers
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
@@ -16,6 +19,11 @@ from email_validator import EmailNotValidError, validate_email
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\x00")
 
 DISPOSABLE_LIST_VERSION = importlib.metadata.version("disposable-email-domains")
+
+# Hygiene keeps its results by value across runs and rebuilds them when a rules fingerprint
+# changes. Any edit of this module changes it; bump this when the results change for another
+# reason (data the checks read from elsewhere).
+CONTACT_RULES_VERSION = 1
 
 # Mailboxes that reach a function or nobody rather than a person (RFC 2142 plus common no-reply
 # and team addresses). Compared after lower-casing, dropping a +tag and the separators . - _
@@ -128,4 +136,33 @@ def check_phone(raw: str | None, country: str | None) -> PhoneCheck:
         _PHONE_TYPE_NAMES.get(phonenumbers.number_type(number), "other"),
         True,
         None,
+    )
+
+
+def _fingerprint(rules: dict[str, object]) -> str:
+    digest = hashlib.sha256(json.dumps(rules, sort_keys=True).encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def email_rules_fingerprint() -> str:
+    """Everything check_email's result depends on besides its input."""
+    return _fingerprint(
+        {
+            "rules_version": CONTACT_RULES_VERSION,
+            "email_validator": importlib.metadata.version("email-validator"),
+            "disposable_email_domains": DISPOSABLE_LIST_VERSION,
+            "role_local_parts": sorted(ROLE_LOCAL_PARTS),
+            "formula_prefixes": FORMULA_PREFIXES,
+        }
+    )
+
+
+def phone_rules_fingerprint() -> str:
+    """Everything check_phone's result depends on besides its input."""
+    return _fingerprint(
+        {
+            "rules_version": CONTACT_RULES_VERSION,
+            "phonenumbers": importlib.metadata.version("phonenumbers"),
+        }
     )

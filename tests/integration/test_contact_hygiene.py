@@ -267,3 +267,43 @@ def test_data_docs_build_as_static_html_without_personal_data(pipeline, tmp_path
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in pages)
     assert "expect_column_pair_values_to_be_in_set" in text or "value pairs" in text.lower()
     assert _personal_values_in(text) == []
+
+
+def test_a_next_run_checks_only_new_contacts_and_its_marts_equal_a_full_rebuild(
+    pipeline, tmp_path
+):
+    incremental = _copy(pipeline[0], tmp_path / "incremental")
+    landing = incremental / "landing"
+    (landing / "customers" / "next_day.csv").write_text(
+        "customer_id,first_name,last_name,email,phone,country,postal_code,created_at,updated_at\n"
+        "C26,Nova,Newcomer,nova@example.net,07700 900123,GB,,2026-06-30T10:00:00Z,\n")
+    append_consent(landing, "next_day.jsonl",
+                   [("C26", "email", "opted_in", "checkout", "2026-06-30T10:00:00Z")])
+    (landing / "erasure_requests" / "next_day.csv").write_text(
+        "customer_id,requested_at\nC23,2026-07-01T00:00:00Z\n")
+
+    result = _run(incremental, as_of="2026-07-01")
+
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    for node in ("hygiene__email_checks", "hygiene__phone_checks"):
+        metadata = result.asset_materializations_for_node(node)[0].metadata
+        # C26's address and number are new; C23's (erased) are dropped.
+        assert (metadata["values_checked"].value, metadata["values_pruned"].value,
+                metadata["rebuilt_for_new_rules"].value) == (1, 1, False), node
+    [gate] = [e for e in result.get_asset_check_evaluations()
+              if e.asset_check_key.name == "gx_contact_hygiene"]
+    assert gate.passed and gate.metadata["full_validation"].value is False
+    assert gate.metadata["rows_validated"].value < gate.metadata["rows_skipped_unchanged"].value
+
+    rebuilt = _copy(incremental, tmp_path / "rebuilt")
+    with duckdb.connect(str(rebuilt / "warehouse.duckdb")) as con:
+        con.execute("DROP SCHEMA hygiene CASCADE")
+        con.execute("DROP SCHEMA quality CASCADE")
+    result = _run(rebuilt, as_of="2026-07-01")
+    assert result.success
+
+    for table in ("contacts.contact_hygiene", "contacts.contact_hygiene_summary",
+                  "activation.sync_audience_members", "hygiene.email_checks",
+                  "hygiene.phone_checks"):
+        sql = f"SELECT * FROM {table} ORDER BY ALL"
+        assert _query(incremental, sql) == _query(rebuilt, sql), table

@@ -1,9 +1,11 @@
 """Contact checks that need maintained libraries rather than SQL (email-validator, phonenumbers,
-disposable-email-domains). Each asset reads distinct raw values from DuckDB in batches and writes
-one row per distinct value, so memory stays bounded and dbt joins the results back by value."""
+disposable-email-domains). Results are kept by value across runs: each run checks only the values
+no stored row has yet (an anti-join in DuckDB, read in batches so memory stays bounded), drops the
+values nothing references any more, and rebuilds a table when its rules fingerprint changes, so
+the table always equals a full rebuild. dbt joins the results back by value."""
 
-from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -18,6 +20,8 @@ from orchestration.lib.contacts import (
     ROLE_LOCAL_PARTS,
     check_email,
     check_phone,
+    email_rules_fingerprint,
+    phone_rules_fingerprint,
 )
 from orchestration.lib.warehouse import open_warehouse
 
@@ -45,84 +49,162 @@ PHONE_CHECKS_SCHEMA = pa.schema(
 )
 _DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN"}
 
+# Values an erased customer alone references are dropped: an erasure removes the person
+# whatever the as-of date (int_customers_erased), so no mart can need their address or number.
+_LIVE_CUSTOMERS = (
+    "raw.customers c WHERE NOT EXISTS "
+    "(SELECT 1 FROM raw.erasure_requests e WHERE e.customer_id = c.customer_id)"
+)
+EMAIL_VALUES_SQL = (
+    f"SELECT email FROM {_LIVE_CUSTOMERS} AND email IS NOT NULL "
+    "UNION SELECT email FROM raw.suppressions WHERE email IS NOT NULL"
+)
+# Keyed like stg_crm__customers: country trimmed and upper-cased.
+PHONE_VALUES_SQL = (
+    f"SELECT DISTINCT phone, upper(trim(country)) FROM {_LIVE_CUSTOMERS} "
+    "AND phone IS NOT NULL AND trim(phone) <> ''"
+)
 
-def replace_checks_table(
+
+@dataclass(frozen=True)
+class ChecksRefresh:
+    checked: int
+    reused: int
+    pruned: int
+    rebuilt: bool
+
+
+def refresh_checks_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
     schema: pa.Schema,
-    source_sql: str,
+    key: Sequence[str],
+    values_sql: str,
+    fingerprint: str,
     check: Callable[[tuple[Any, ...]], Sequence[Any]],
-) -> int:
-    """Replace `hygiene.<table>` with check(row) for every row of `source_sql`, in batches and in
-    one transaction (a failure leaves the previous table). Returns the number of rows written."""
+) -> ChecksRefresh:
+    """Bring `hygiene.<table>` (one row per distinct key, the first columns of `schema`) in line
+    with the values `values_sql` selects, in one transaction (a failure leaves the previous
+    table): rebuild it when `fingerprint` differs from the one stored in hygiene.rules, delete
+    the keys no longer selected, and add check(value) for each value without a row, in batches.
+    Keys compare with IS NOT DISTINCT FROM, so a null country is a key like any other."""
     columns = ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in schema)
-    total = 0
+    target = f"hygiene.{table}"
+    values = ", ".join(f"v{i}" for i in range(len(key)))
+    matches = " AND ".join(f"v.v{i} IS NOT DISTINCT FROM t.{k}" for i, k in enumerate(key))
     con.execute("CREATE SCHEMA IF NOT EXISTS hygiene")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS hygiene.rules "
+        "(table_name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
+    )
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE hygiene.{table} ({columns})")
-        reader = con.cursor()
-        reader.execute(source_sql)
-        while rows := reader.fetchmany(BATCH_ROWS):
-            checked = [check(row) for row in rows]
+        stored = con.execute(
+            "SELECT fingerprint FROM hygiene.rules WHERE table_name = ?", [table]
+        ).fetchone()
+        rebuilt = stored is None or stored[0] != fingerprint
+        if rebuilt:
+            con.execute(f"CREATE OR REPLACE TABLE {target} ({columns})")
+            con.execute("INSERT OR REPLACE INTO hygiene.rules VALUES (?, ?)", [table, fingerprint])
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE hygiene_values AS "
+            f"SELECT * FROM ({values_sql}) AS v({values})"
+        )
+        pruned = con.execute(
+            f"DELETE FROM {target} t WHERE NOT EXISTS "
+            f"(SELECT 1 FROM hygiene_values v WHERE {matches})"
+        ).fetchone()[0]
+        reused = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        # Numbered in key order so each batch is a cheap range read of the temp table.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE hygiene_pending AS "
+            f"SELECT row_number() OVER (ORDER BY {values}) AS n, {values} "
+            f"FROM hygiene_values v WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {matches}) "
+            f"ORDER BY n"
+        )
+        checked = 0
+        while rows := con.execute(
+            f"SELECT {values} FROM hygiene_pending WHERE n > ? AND n <= ? ORDER BY n",
+            [checked, checked + BATCH_ROWS],
+        ).fetchall():
             batch = pa.Table.from_pylist(
-                [dict(zip(schema.names, values, strict=True)) for values in checked], schema=schema
+                [dict(zip(schema.names, check(row), strict=True)) for row in rows], schema=schema
             )
             con.register("checks_batch", batch)
-            con.execute(f"INSERT INTO hygiene.{table} SELECT * FROM checks_batch")
+            con.execute(f"INSERT INTO {target} SELECT * FROM checks_batch")
             con.unregister("checks_batch")
-            total += len(rows)
-        reader.close()
+            checked += len(rows)
+        con.execute("DROP TABLE hygiene_pending")
+        con.execute("DROP TABLE hygiene_values")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return total
+    return ChecksRefresh(checked=checked, reused=reused, pruned=pruned, rebuilt=rebuilt)
+
+
+def _refresh_metadata(refresh: ChecksRefresh, fingerprint: str) -> dict[str, Any]:
+    return {
+        "dagster/row_count": refresh.checked + refresh.reused,
+        "values_checked": refresh.checked,
+        "values_reused": refresh.reused,
+        "values_pruned": refresh.pruned,
+        "rebuilt_for_new_rules": refresh.rebuilt,
+        "rules_fingerprint": fingerprint,
+    }
+
+
+def _counts_by(con: duckdb.DuckDBPyConnection, column: str, table: str) -> dict[str, int]:
+    rows = con.execute(
+        f"SELECT {column}, count(*) FROM hygiene.{table} WHERE {column} IS NOT NULL "
+        f"GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return dict(rows)
 
 
 @dg.asset(
     key=["hygiene", "email_checks"],
-    deps=[raw_asset_key("customers"), raw_asset_key("suppressions")],
+    deps=[raw_asset_key(e) for e in ("customers", "suppressions", "erasure_requests")],
     group_name="hygiene",
     kinds={"python", "duckdb"},
 )
 def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> dg.MaterializeResult:
-    """Every distinct email string in the CRM and in the suppression list, trimmed, validated
-    (syntax and IDN, no DNS) and lower-cased, with a reason code when invalid, and flags for role
-    addresses (info@, noreply@, ...) and disposable domains (disposable-email-domains list).
-    Suppressions go through the same normaliser so that they match customers' addresses."""
+    """Every distinct email string in the CRM (erased customers excepted) and in the suppression
+    list, trimmed, validated (syntax and IDN, no DNS) and lower-cased, with a reason code when
+    invalid, and flags for role addresses (info@, noreply@, ...) and disposable domains
+    (disposable-email-domains list). Suppressions go through the same normaliser so that they
+    match customers' addresses. Only strings not checked on an earlier run are validated."""
     settings = winback.settings()
-    reasons: Counter[str] = Counter()
-    flags: Counter[str] = Counter()
+    fingerprint = email_rules_fingerprint()
 
     def check(row: tuple[Any, ...]) -> tuple[Any, ...]:
         (raw,) = row
         result = check_email(raw)
-        if result.invalid_reason:
-            reasons[result.invalid_reason] += 1
-        flags["role_address"] += result.is_role_address
-        flags["disposable_domain"] += result.is_disposable_domain
         return (raw, result.email_normalized, result.is_valid, result.invalid_reason,
                 result.is_role_address, result.is_disposable_domain)
 
     with open_warehouse(settings.warehouse) as con:
-        total = replace_checks_table(
-            con,
-            "email_checks",
-            EMAIL_CHECKS_SCHEMA,
-            "SELECT email FROM raw.customers WHERE email IS NOT NULL "
-            "UNION SELECT email FROM raw.suppressions WHERE email IS NOT NULL ORDER BY 1",
-            check,
+        refresh = refresh_checks_table(
+            con, "email_checks", EMAIL_CHECKS_SCHEMA, ["email_raw"], EMAIL_VALUES_SQL,
+            fingerprint, check,
         )
-    invalid = sum(reasons.values())
-    context.log.info(f"Checked {total} distinct email strings; {invalid} invalid.")
+        reasons = _counts_by(con, "invalid_reason", "email_checks")
+        role, disposable = con.execute(
+            "SELECT count(*) FILTER (is_role_address), count(*) FILTER (is_disposable_domain) "
+            "FROM hygiene.email_checks"
+        ).fetchone()
+    context.log.info(
+        f"Email checks: {refresh.checked} strings validated, {refresh.reused} reused, "
+        f"{refresh.pruned} no longer referenced dropped"
+        + (" (rebuilt: the rules changed)." if refresh.rebuilt else ".")
+    )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": total,
-            "invalid_emails": invalid,
-            "invalid_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
-            "role_addresses": flags["role_address"],
-            "disposable_domains": flags["disposable_domain"],
+            **_refresh_metadata(refresh, fingerprint),
+            "invalid_emails": sum(reasons.values()),
+            "invalid_by_reason": dg.MetadataValue.json(reasons),
+            "role_addresses": role,
+            "disposable_domains": disposable,
             "disposable_email_domains_version": DISPOSABLE_LIST_VERSION,
             "role_local_parts": len(ROLE_LOCAL_PARTS),
         }
@@ -131,46 +213,42 @@ def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
 
 @dg.asset(
     key=["hygiene", "phone_checks"],
-    deps=[raw_asset_key("customers")],
+    deps=[raw_asset_key(e) for e in ("customers", "erasure_requests")],
     group_name="hygiene",
     kinds={"python", "duckdb"},
 )
 def phone_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> dg.MaterializeResult:
-    """Every distinct (phone string, customer country) pair in the CRM, parsed with phonenumbers
-    using the country as the default region: E.164 only for valid numbers (is_valid_number), the
-    extension kept apart, the number type (mobile, fixed line, ...), and a reason code otherwise."""
+    """Every distinct (phone string, customer country) pair in the CRM (erased customers
+    excepted), parsed with phonenumbers using the country as the default region: E.164 only for
+    valid numbers (is_valid_number), the extension kept apart, the number type (mobile, fixed
+    line, ...), and a reason code otherwise. Only pairs not checked on an earlier run are parsed."""
     settings = winback.settings()
-    reasons: Counter[str] = Counter()
-    types: Counter[str] = Counter()
+    fingerprint = phone_rules_fingerprint()
 
     def check(row: tuple[Any, ...]) -> tuple[Any, ...]:
         raw, country = row
         result = check_phone(raw, country)
-        if result.invalid_reason:
-            reasons[result.invalid_reason] += 1
-        if result.phone_type:
-            types[result.phone_type] += 1
         return (raw, country, result.phone_e164, result.phone_extension, result.phone_type,
                 result.is_valid, result.invalid_reason)
 
     with open_warehouse(settings.warehouse) as con:
-        total = replace_checks_table(
-            con,
-            "phone_checks",
-            PHONE_CHECKS_SCHEMA,
-            # Keyed like stg_crm__customers: country trimmed and upper-cased.
-            "SELECT DISTINCT phone, upper(trim(country)) FROM raw.customers "
-            "WHERE phone IS NOT NULL AND trim(phone) <> '' ORDER BY 1, 2",
-            check,
+        refresh = refresh_checks_table(
+            con, "phone_checks", PHONE_CHECKS_SCHEMA, ["phone_raw", "country_code"],
+            PHONE_VALUES_SQL, fingerprint, check,
         )
-    invalid = sum(reasons.values())
-    context.log.info(f"Checked {total} distinct phone numbers; {invalid} invalid.")
+        reasons = _counts_by(con, "invalid_reason", "phone_checks")
+        types = _counts_by(con, "phone_type", "phone_checks")
+    context.log.info(
+        f"Phone checks: {refresh.checked} numbers validated, {refresh.reused} reused, "
+        f"{refresh.pruned} no longer referenced dropped"
+        + (" (rebuilt: the rules changed)." if refresh.rebuilt else ".")
+    )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": total,
-            "invalid_phones": invalid,
-            "invalid_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
-            "valid_by_type": dg.MetadataValue.json(dict(sorted(types.items()))),
+            **_refresh_metadata(refresh, fingerprint),
+            "invalid_phones": sum(reasons.values()),
+            "invalid_by_reason": dg.MetadataValue.json(reasons),
+            "valid_by_type": dg.MetadataValue.json(types),
         }
     )
 

@@ -1,9 +1,11 @@
-"""Great Expectations suites run as Dagster asset checks on tables read from DuckDB."""
+"""Great Expectations suites run as Dagster asset checks on the rows of a table that changed
+since they last passed, read from DuckDB in bounded batches (see bounded.py)."""
 
 import dagster as dg
 
 from orchestration.defs.dbt.keys import dbt_model_key
-from orchestration.defs.quality.gx import load_suite, suite_columns, validate_dataframe
+from orchestration.defs.quality.bounded import validate_changed_rows
+from orchestration.defs.quality.gx import load_suite
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.warehouse import open_warehouse
 
@@ -12,7 +14,9 @@ def build_suite_check(
     model: str, key: str, *, blocking: bool, description: str
 ) -> dg.AssetChecksDefinition:
     """Check `model` against expectations/<model>.json; a blocking failure stops downstream.
-    Only the key and the columns the suite names are read into the dataframe."""
+    Only the key and the columns the suite names are read, and only for rows that have not
+    passed this suite before (all rows, in batches, on the first run or after the suite changed);
+    the dbt tests on the same model cover the whole table."""
     asset_key = dbt_model_key(model)
     table = ".".join(asset_key.path)
 
@@ -22,16 +26,18 @@ def build_suite_check(
     def _check(winback: WinbackConfig) -> dg.AssetCheckResult:
         settings = winback.settings()
         suite = load_suite(model)
-        columns = ", ".join(suite_columns(suite, key))
-        with open_warehouse(settings.warehouse, read_only=True) as con:
-            frame = con.execute(f"SELECT {columns} FROM {table} ORDER BY {key}").df()
-        outcome = validate_dataframe(suite, frame, key)
+        with open_warehouse(settings.warehouse) as con:
+            bounded = validate_changed_rows(con, suite, table, key)
+        outcome = bounded.outcome
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "rows": outcome.rows,
-                "expectations": len(outcome.outcomes),
+                "rows_validated": outcome.rows,
+                "rows_skipped_unchanged": bounded.rows_skipped_unchanged,
+                "batches": bounded.batches,
+                "full_validation": bounded.full_validation,
+                "expectations": len(suite["expectations"]),
                 "failed": dg.MetadataValue.json(
                     [
                         {

@@ -6,6 +6,7 @@ Results keep row keys (the table's key column) and counts, never the failing val
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,49 +84,87 @@ def _context():
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def validate_dataframe(suite_json: dict[str, Any], frame: pd.DataFrame, key: str) -> SuiteOutcome:
-    import great_expectations as gx
+class SuiteValidator:
+    """One suite, one ephemeral GX context (starting it costs seconds), any number of dataframes:
+    callers validate a large table as bounded batches and merge the outcomes."""
 
-    context = _context()
-    batch = (
-        context.data_sources.add_pandas("winback")
-        .add_dataframe_asset(suite_json["name"])
-        .add_batch_definition_whole_dataframe("whole")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    suite = gx.ExpectationSuite(
-        name=suite_json["name"], expectations=suite_json["expectations"], meta=suite_json.get("meta")
-    )
-    result = batch.validate(
-        suite,
-        result_format={
-            "result_format": "COMPLETE",
-            "exclude_unexpected_values": True,
-            "unexpected_index_column_names": [key],
-            "partial_unexpected_count": MAX_KEYS_REPORTED,
-        },
-    ).to_json_dict()
-    outcomes = []
-    for item in result["results"]:
-        config = item["expectation_config"]
-        details = item.get("result") or {}
-        # With exclude_unexpected_values GX groups the keys: [{key: [k1, k2, ...]}].
-        keys: list[str] = []
-        for row in details.get("unexpected_index_list") or []:
-            if isinstance(row, dict) and key in row:
-                values = row[key] if isinstance(row[key], list) else [row[key]]
-                keys += [str(v) for v in values]
-        keys = keys[:MAX_KEYS_REPORTED]
-        outcomes.append(
+    def __init__(self, suite_json: dict[str, Any], key: str) -> None:
+        import great_expectations as gx
+
+        self.suite_json = suite_json
+        self.key = key
+        self._batch_definition = (
+            _context()
+            .data_sources.add_pandas("winback")
+            .add_dataframe_asset(suite_json["name"])
+            .add_batch_definition_whole_dataframe("whole")
+        )
+        # GX adds ids to the expectation dicts it is given: give it copies.
+        self._suite = gx.ExpectationSuite(
+            name=suite_json["name"],
+            expectations=copy.deepcopy(suite_json["expectations"]),
+            meta=copy.deepcopy(suite_json.get("meta")),
+        )
+
+    def validate(self, frame: pd.DataFrame) -> SuiteOutcome:
+        key = self.key
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            self._suite,
+            result_format={
+                "result_format": "COMPLETE",
+                "exclude_unexpected_values": True,
+                "unexpected_index_column_names": [key],
+                "partial_unexpected_count": MAX_KEYS_REPORTED,
+            },
+        ).to_json_dict()
+        outcomes = []
+        for item in result["results"]:
+            config = item["expectation_config"]
+            details = item.get("result") or {}
+            # With exclude_unexpected_values GX groups the keys: [{key: [k1, k2, ...]}].
+            keys: list[str] = []
+            for row in details.get("unexpected_index_list") or []:
+                if isinstance(row, dict) and key in row:
+                    values = row[key] if isinstance(row[key], list) else [row[key]]
+                    keys += [str(v) for v in values]
+            keys = keys[:MAX_KEYS_REPORTED]
+            outcomes.append(
+                ExpectationOutcome(
+                    expectation=config["type"],
+                    column=_expectation_column(config["kwargs"]),
+                    success=bool(item["success"]),
+                    unexpected_count=int(details.get("unexpected_count") or 0),
+                    unexpected_keys=keys,
+                )
+            )
+        return SuiteOutcome(self.suite_json["name"], bool(result["success"]), len(frame), outcomes)
+
+
+def validate_dataframe(suite_json: dict[str, Any], frame: pd.DataFrame, key: str) -> SuiteOutcome:
+    return SuiteValidator(suite_json, key).validate(frame)
+
+
+def merge_outcomes(name: str, outcomes: list[SuiteOutcome]) -> SuiteOutcome:
+    """Batches of one suite as one outcome: failing counts summed per expectation, the first
+    MAX_KEYS_REPORTED failing keys kept. No batch at all is a pass over zero rows."""
+    merged: list[ExpectationOutcome] = []
+    for expectations in zip(*(o.outcomes for o in outcomes), strict=True):
+        first = expectations[0]
+        merged.append(
             ExpectationOutcome(
-                expectation=config["type"],
-                column=_expectation_column(config["kwargs"]),
-                success=bool(item["success"]),
-                unexpected_count=int(details.get("unexpected_count") or 0),
-                unexpected_keys=keys,
+                expectation=first.expectation,
+                column=first.column,
+                success=all(e.success for e in expectations),
+                unexpected_count=sum(e.unexpected_count for e in expectations),
+                unexpected_keys=[k for e in expectations for k in e.unexpected_keys][
+                    :MAX_KEYS_REPORTED
+                ],
             )
         )
-    return SuiteOutcome(suite_json["name"], bool(result["success"]), len(frame), outcomes)
+    return SuiteOutcome(
+        name, all(o.success for o in outcomes), sum(o.rows for o in outcomes), merged
+    )
 
 
 def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None) -> Path:

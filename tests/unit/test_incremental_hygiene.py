@@ -1,0 +1,158 @@
+"""The hygiene assets on their own, on hand-made raw tables: results kept by value across runs,
+only new values validated, unreferenced and erased values dropped, a rules change rebuilds."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+import orchestration.defs.hygiene.assets as hygiene
+import orchestration.lib.contacts as contacts
+from orchestration.defs.resources import WinbackConfig
+
+CUSTOMERS = [
+    ("C1", "Ann@Example.com", "07911 123456", "gb"),
+    ("C2", "info@example.org", "+49 30 1234567", "DE"),
+    ("C3", "not-an-email", None, "GB"),
+    ("C4", "ann@example.com", "07911 123456", None),
+]
+
+
+def _raw(warehouse, customers, suppressions=(), erased=()):
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        con.execute("CREATE OR REPLACE TABLE raw.customers "
+                    "(customer_id VARCHAR, email VARCHAR, phone VARCHAR, country VARCHAR)")
+        con.execute("CREATE OR REPLACE TABLE raw.suppressions (email VARCHAR)")
+        con.execute("CREATE OR REPLACE TABLE raw.erasure_requests (customer_id VARCHAR)")
+        for table, rows in (("customers", customers), ("suppressions", suppressions),
+                            ("erasure_requests", erased)):
+            for row in rows:
+                values = row if isinstance(row, tuple) else (row,)
+                con.execute(f"INSERT INTO raw.{table} VALUES ({', '.join('?' * len(values))})",
+                            values)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Every value the checkers are called with, per run."""
+    seen = {"email": [], "phone": []}
+
+    def email(raw):
+        seen["email"].append(raw)
+        return contacts.check_email(raw)
+
+    def phone(raw, country):
+        seen["phone"].append((raw, country))
+        return contacts.check_phone(raw, country)
+
+    monkeypatch.setattr(hygiene, "check_email", email)
+    monkeypatch.setattr(hygiene, "check_phone", phone)
+    return seen
+
+
+def _run(warehouse):
+    result = dg.materialize([hygiene.email_checks, hygiene.phone_checks],
+                            resources={"winback": WinbackConfig(warehouse=str(warehouse))})
+    assert result.success
+    return {e.asset_key.path[-1]: e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+
+
+def _tables(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {t: con.execute(f"SELECT * FROM hygiene.{t} ORDER BY ALL").fetchall()
+                for t in ("email_checks", "phone_checks")}
+
+
+def test_a_second_run_validates_nothing_and_a_new_customer_once(tmp_path, calls):
+    warehouse = tmp_path / "wh.duckdb"
+    _raw(warehouse, CUSTOMERS, suppressions=[" ANN@example.com"])
+    first = _run(warehouse)
+    assert sorted(calls["email"]) == [" ANN@example.com", "Ann@Example.com", "ann@example.com",
+                                      "info@example.org", "not-an-email"]
+    assert len(calls["phone"]) == 3
+    assert (first["email_checks"]["values_checked"].value,
+            first["email_checks"]["rebuilt_for_new_rules"].value) == (5, True)
+
+    calls["email"].clear(), calls["phone"].clear()
+    second = _run(warehouse)
+    assert calls == {"email": [], "phone": []}
+    assert (second["email_checks"]["values_checked"].value,
+            second["email_checks"]["values_reused"].value,
+            second["email_checks"]["rebuilt_for_new_rules"].value) == (0, 5, False)
+    assert second["phone_checks"]["values_reused"].value == 3
+
+    _raw(warehouse, [*CUSTOMERS, ("C5", "new@example.net", "07911 123456", "GB"),
+                     ("C6", "new@example.net", "07911 999999", "GB")],
+         suppressions=[" ANN@example.com"])
+    third = _run(warehouse)
+    assert calls == {"email": ["new@example.net"], "phone": [("07911 999999", "GB")]}
+    assert third["email_checks"]["dagster/row_count"].value == 6
+
+
+def test_incremental_tables_equal_a_full_rebuild_after_changes_and_erasures(tmp_path, calls):
+    incremental, rebuilt = tmp_path / "incremental.duckdb", tmp_path / "rebuilt.duckdb"
+    _raw(incremental, CUSTOMERS)
+    _run(incremental)
+    changed = [c for c in CUSTOMERS if c[0] != "C3"] + [("C7", "Zed@Example.com", "+1 202 555 0143",
+                                                          "US")]
+    for warehouse in (incremental, rebuilt):
+        _raw(warehouse, changed, suppressions=["not-an-email"], erased=["C2"])
+    metadata = _run(incremental)
+    _run(rebuilt)
+
+    assert _tables(incremental) == _tables(rebuilt)
+    emails = {row[0] for row in _tables(incremental)["email_checks"]}
+    # C2 is erased: its address and number go; C3 left but its string is now a suppression.
+    assert emails == {"Ann@Example.com", "ann@example.com", "not-an-email", "Zed@Example.com"}
+    assert ("+49 30 1234567", "DE") not in {row[:2] for row in _tables(incremental)["phone_checks"]}
+    assert metadata["email_checks"]["values_pruned"].value == 1
+    assert metadata["phone_checks"]["values_pruned"].value == 1
+
+
+def test_a_rules_version_change_rebuilds_every_row(tmp_path, calls, monkeypatch):
+    warehouse = tmp_path / "wh.duckdb"
+    _raw(warehouse, CUSTOMERS)
+    _run(warehouse)
+    calls["email"].clear(), calls["phone"].clear()
+
+    monkeypatch.setattr(contacts, "CONTACT_RULES_VERSION", contacts.CONTACT_RULES_VERSION + 1)
+    metadata = _run(warehouse)
+
+    assert len(calls["email"]) == 4 and len(calls["phone"]) == 3
+    assert metadata["email_checks"]["rebuilt_for_new_rules"].value is True
+    assert metadata["email_checks"]["values_reused"].value == 0
+    assert metadata["phone_checks"]["rebuilt_for_new_rules"].value is True
+
+
+def test_a_failed_run_leaves_the_previous_table_and_rules(tmp_path, calls, monkeypatch):
+    warehouse = tmp_path / "wh.duckdb"
+    _raw(warehouse, CUSTOMERS)
+    _run(warehouse)
+    before = _tables(warehouse)
+
+    def broken(raw):
+        raise RuntimeError("checker failed")
+
+    monkeypatch.setattr(contacts, "CONTACT_RULES_VERSION", contacts.CONTACT_RULES_VERSION + 1)
+    monkeypatch.setattr(hygiene, "check_email", broken)
+    result = dg.materialize([hygiene.email_checks], raise_on_error=False,
+                            resources={"winback": WinbackConfig(warehouse=str(warehouse))})
+    assert not result.success
+    assert _tables(warehouse) == before
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = con.execute("SELECT fingerprint FROM hygiene.rules "
+                             "WHERE table_name = 'email_checks'").fetchone()[0]
+    monkeypatch.undo()
+    assert stored == contacts.email_rules_fingerprint()
+
+
+def test_an_edit_of_the_contact_rules_module_changes_both_fingerprints(tmp_path, monkeypatch):
+    edited = tmp_path / "contacts.py"
+    edited.write_bytes(Path(contacts.__file__).read_bytes() + b"\n# edited\n")
+    before = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
+    monkeypatch.setattr(contacts, "__file__", str(edited))
+    after = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
+    assert before[0] != after[0] and before[1] != after[1]
