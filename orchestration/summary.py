@@ -69,7 +69,8 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
         data = json.loads(manifest.read_text(encoding="utf-8"))
         folder = manifest.parent.relative_to(export_dir)
         first, *more = data["files"]
-        file = str(folder / first["name"]) + (f" (+{len(more)} parts)" if more else "")
+        file = str(folder / first["name"]) + (
+            f" (+{len(more)} more part{'s' if len(more) > 1 else ''})" if more else "")
         rows.append((
             "" if data["audience"] == previous else data["audience"],
             data["platform"],
