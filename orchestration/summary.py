@@ -95,6 +95,18 @@ def audience_lines(settings: Settings, only: str | None = None) -> list[str]:
     ]
 
 
+def quarantine_lines(con) -> list[str]:
+    """Quarantined rows counted by entity and reason (nothing when none)."""
+    reasons = con.execute(
+        "SELECT entity, reason, count(*) FROM raw.quarantine "
+        "GROUP BY entity, reason ORDER BY entity, count(*) DESC, reason"
+    ).fetchall()
+    if not reasons:
+        return []
+    return ["  quarantined rows by reason (raw.quarantine)",
+            *(f"    {entity + ' ' + reason:<42} {count:>10,}" for entity, reason, count in reasons)]
+
+
 def _warehouse_lines(con) -> list[str]:
     lines = []
     existing = {
@@ -108,14 +120,7 @@ def _warehouse_lines(con) -> list[str]:
             (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
             lines.append(f"    {table:<42} {count:>10,} rows")
     if "raw.quarantine" in existing:
-        reasons = con.execute(
-            "SELECT entity, reason, count(*) FROM raw.quarantine "
-            "GROUP BY entity, reason ORDER BY entity, count(*) DESC, reason"
-        ).fetchall()
-        if reasons:
-            lines.append("  quarantined rows by reason (raw.quarantine)")
-            lines += [f"    {entity + ' ' + reason:<42} {count:>10,}"
-                      for entity, reason, count in reasons]
+        lines += quarantine_lines(con)
     lines.append("  customers by status")
     lines += [f"    {status:<42} {count:>10,}" for status, count in con.execute(
         "SELECT status, count(*) FROM inactivity.customer_inactivity_status "

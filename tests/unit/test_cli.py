@@ -5,11 +5,12 @@ import datetime as dt
 import importlib.metadata
 import json
 
+import duckdb
 import pytest
 
 from orchestration import cli
 from orchestration.progress import StepRecord, describe
-from orchestration.summary import audience_rows, lift_text
+from orchestration.summary import audience_rows, lift_text, quarantine_lines
 
 COMMANDS = ("run", "validate", "export", "docs", "ui", "demo", "contracts", "dbt-vars")
 
@@ -161,3 +162,19 @@ def test_audience_rows_group_by_audience_with_paths_relative_to_the_export_folde
     ]
     assert [r[1] for r in audience_rows(tmp_path, "2026-06-30", only="lapsed")] == ["braze",
                                                                                     "meta"]
+
+
+def test_quarantined_rows_are_counted_by_entity_and_reason():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE raw.quarantine (entity VARCHAR, reason VARCHAR)")
+    assert quarantine_lines(con) == []
+    con.execute("INSERT INTO raw.quarantine VALUES ('orders', 'bad_decimal:amount'), "
+                "('orders', 'missing_required:order_id'), ('orders', 'bad_decimal:amount'), "
+                "('customers', 'malformed_row:missing_columns')")
+    assert [" ".join(line.split()) for line in quarantine_lines(con)] == [
+        "quarantined rows by reason (raw.quarantine)",
+        "customers malformed_row:missing_columns 1",
+        "orders bad_decimal:amount 2",
+        "orders missing_required:order_id 1",
+    ]
