@@ -7,7 +7,7 @@ DBT_DIR := dbt_project
 MANIFEST := $(DBT_DIR)/target/manifest.json
 DBT_SOURCES := $(shell find $(DBT_DIR)/models $(DBT_DIR)/macros $(DBT_DIR)/tests -type f 2>/dev/null) $(DBT_DIR)/dbt_project.yml $(DBT_DIR)/profiles.yml
 
-.PHONY: run test install manifest demo ui docs quality-docs lock clean
+.PHONY: run test install manifest demo ui docs lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,16 +42,13 @@ test: $(MANIFEST)
 demo: $(STAMP)
 	$(VENV)/bin/winback demo
 
+# `dagster dev -w workspace.yaml` (see README, "Open the Dagster UI", for why not `dg dev`).
 ui: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/winback ui
 
+# dbt docs (static page) and Great Expectations Data Docs for the warehouse of the last run.
 docs: $(MANIFEST)
-	$(VENV)/bin/dbt docs generate --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR) --static \
-	  --vars "$$($(VENV)/bin/winback dbt-vars)"
-
-# Great Expectations Data Docs (static HTML, no personal data) for the warehouse of the last run.
-quality-docs: $(STAMP)
-	$(VENV)/bin/winback quality-docs
+	$(VENV)/bin/winback docs
 
 # Re-resolve the pinned set from pyproject.toml into constraints.txt.
 lock:

@@ -1,12 +1,24 @@
-"""`winback`: run the pipeline headless, generate demo data, print the input contracts."""
+"""`winback`: run the pipeline headless, export audiences, build the docs, start the UI,
+generate demo data and print the input contracts.
+
+Each command is one function registered with `@command(...)`; the parser is built from the
+registry, so adding a command touches nothing else. `.env` in the working directory is read
+first (values already in the environment win), and every failure ends in one line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import importlib.metadata
+import io
+import json
 import os
+import subprocess
 import sys
-from dataclasses import replace
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestration import failures
@@ -14,35 +26,13 @@ from orchestration.lib.run_lock import run_lock, run_lock_path
 from orchestration.lib.settings import (
     DBT_PROJECT_DIR,
     DEFAULTS,
+    REPO_ROOT,
     Settings,
     load_settings,
     resolve_path,
 )
 
-SUMMARY_TABLES = (
-    "raw.orders",
-    "raw.order_items",
-    "raw.customers",
-    "raw.consent_events",
-    "raw.suppressions",
-    "raw.erasure_requests",
-    "raw.support_tickets",
-    "raw.loyalty_ledger",
-    "raw.quarantine",
-    "activity.customer_activity",
-    "inactivity.customer_inactivity_status",
-    "inactivity.customer_status_changes",
-    "inactivity.customer_status_history",
-    "inactivity.customer_status_transitions",
-    "inactivity.customer_churn_monthly",
-    "predictions.customer_bgnbd",
-    "contacts.contact_hygiene",
-    "activation.sync_audience_members",
-    "activation.audience_membership_daily",
-    "activation.audience_membership_history",
-    "activation.reactivation_outcomes",
-)
-
+DAILY_JOB = "winback_daily"
 
 # The demo data simulates a win-back send to this audience (its treatment group buys more).
 DEMO_CAMPAIGN_AUDIENCE = "feedback_request_inactive"
@@ -106,21 +96,53 @@ def _instance():
     return instance
 
 
-def _run_pipeline(settings: Settings, instance) -> None:
-    """Run the daily job in this process; raises failures.RunFailed with one line if it fails."""
+
+
+def read_env_file(path: Path, environ: MutableMapping[str, str]) -> list[str]:
+    """Add the variables of a `.env` file to `environ` unless already set there (the real
+    environment wins); returns the names taken from the file."""
+    if not path.is_file():
+        return []
+    from dotenv import dotenv_values
+
+    values = {name: value for name, value in dotenv_values(path).items()
+              if value is not None and name not in environ}
+    environ.update(values)
+    return list(values)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The run's settings, the --as-of date checked against today (UTC)."""
+    from orchestration.preflight import check_as_of
+
+    as_of = args.as_of.isoformat() if args.as_of else None
+    settings = load_settings(overrides={"WINBACK_AS_OF": as_of})
+    check_as_of(settings.as_of, today=dt.datetime.now(dt.UTC).date(),
+                allow_future=args.allow_future)
+    return settings
+
+
+def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> None:
+    """Run the daily job (or the `selection` of its assets) in this process, one progress line
+    per step; dbt's own output only when `verbose`. Raises failures.RunFailed with one line."""
     from orchestration.definitions import defs
     from orchestration.lib.run_config import run_config
+    from orchestration.progress import progress_logger
 
+    out = sys.stdout
+    job = defs.resolve_job_def(DAILY_JOB)
+    job = job.with_logger_defs({**job.loggers, "progress": progress_logger(out)})
     config = {
         **run_config(settings.as_of, landing_dir=settings.landing_dir,
                      warehouse=settings.warehouse, export_dir=settings.export_dir,
                      serving_dir=settings.serving_dir),
         # Failures reach the terminal as one line (and the log file), not as Dagster's traces.
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}},
     }
-    job = defs.resolve_job_def("winback_daily")
-    print(f"Running the pipeline as of {settings.as_of} ...", flush=True)
-    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
+    quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    with quiet:
+        result = job.execute_in_process(run_config=config, instance=instance,
+                                        asset_selection=selection, raise_on_error=False)
     if not result.success:
         raise failures.RunFailed(failures.from_run(
             (event.step_key, event.step_failure_data.error)
@@ -129,76 +151,53 @@ def _run_pipeline(settings: Settings, instance) -> None:
         ))
 
 
-def _print_summary(settings: Settings) -> None:
-    from orchestration.lib.warehouse import open_warehouse
+# --- the command registry -------------------------------------------------------------------
 
-    print("\nWritten")
-    print(f"  warehouse  {settings.warehouse}")
-    print(f"  serving    {settings.serving_dir / settings.warehouse.name}  <- point analysts and "
-          "BI tools here (DuckDB 1.x can open it; the warehouse is for runs only)")
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        existing = {
-            f"{schema}.{name}"
-            for schema, name in con.execute(
-                "SELECT table_schema, table_name FROM information_schema.tables"
-            ).fetchall()
-        }
-        for table in SUMMARY_TABLES:
-            if table in existing:
-                (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
-                print(f"    {table:<42} {count:>10,} rows")
-        print("  customers by status")
-        for status, count in con.execute(
-            "SELECT status, count(*) FROM inactivity.customer_inactivity_status "
-            "GROUP BY status ORDER BY count(*) DESC, status"
-        ).fetchall():
-            print(f"    {status:<42} {count:>10,}")
-        print("  contactable (share of customers)")
-        for channel, count, share in con.execute(
-            "SELECT channel, customers, share_of_customers FROM contacts.contact_hygiene_summary "
-            "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
-        ).fetchall():
-            print(f"    {channel:<42} {count:>10,} {share:>7.1%}")
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        outcomes = con.execute(
-            "SELECT audience, send_date, treated_customers, treated_conversion_rate, "
-            "holdout_customers, holdout_conversion_rate, absolute_lift, lift_ci_low, lift_ci_high "
-            "FROM activation.reactivation_outcomes "
-            "WHERE is_window_complete AND absolute_lift IS NOT NULL ORDER BY send_date, audience"
-        ).fetchall()
-    if outcomes:
-        print("  win-back outcomes (conversion windows that have ended)")
-    for audience, send, n_t, r_t, n_h, r_h, lift, low, high in outcomes:
-        print(f"    {audience} sent {send}: treated {n_t:,} bought {r_t:.1%}, holdout {n_h:,} "
-              f"bought {r_h:.1%}, lift {lift:+.1%} (95% CI {low:+.1%} to {high:+.1%})")
-    for manifest in sorted(settings.export_dir.glob(f"*/*/{settings.as_of}/manifest.json")):
-        import json
-
-        data = json.loads(manifest.read_text())
-        for part in data["files"]:
-            print(
-                f"  audience   {data['audience']} ({data['platform']}): {part['rows']:,} rows -> "
-                f"{manifest.parent / part['name']}"
-            )
-        print(f"             {data['adds']['rows']:,} adds, {data['removes']['rows']:,} removes "
-              f"since {data['previous_export_as_of'] or 'no earlier export'}; "
-              f"manifest -> {manifest}")
-    print("\nOpen the Dagster UI with `make ui` (http://127.0.0.1:3000).")
+Option = tuple[tuple[str, ...], dict]
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from orchestration.preflight import check_configuration
-
-    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
-    for checked in check_configuration(settings):
-        print(f"ok  {checked}")
-    return 0
+def option(*flags: str, **kwargs) -> Option:
+    return flags, kwargs
 
 
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    options: tuple[Option, ...]
+    as_of: bool  # takes --as-of and --allow-future
+    verbose: bool  # takes --verbose (dbt's own output)
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, *options: Option, as_of: bool = False,
+            verbose: bool = False):
+    """Register a command: its function gets the parsed arguments and returns the exit code."""
+    def register(run: Callable[[argparse.Namespace], int]):
+        COMMANDS[name] = Command(name, help, run, options, as_of, verbose)
+        return run
+    return register
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+@command("run", "run the whole pipeline for one as-of date and print what was written where",
+         as_of=True, verbose=True)
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.preflight import check_configuration
+    from orchestration.summary import print_run_summary
 
-    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
+    settings = _settings(args)
     check_configuration(settings)
     with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
                   on_wait=lambda line: print(line, flush=True)):
@@ -208,13 +207,122 @@ def cmd_run(args: argparse.Namespace) -> int:
         if send_date is not None:
             # The outcomes mart measures a send only if a run recorded who was in which group
             # on that day: run the demo campaign's date first, as the daily schedule would have.
-            print(f"Recording the demo campaign's audiences as of its send date {send_date} ...")
-            _run_pipeline(replace(settings, as_of=send_date), instance)
-        _run_pipeline(settings, instance)
-        _print_summary(settings)
+            print(f"Recording the demo campaign's audiences as of its send date {send_date} ...",
+                  flush=True)
+            _run_job(replace(settings, as_of=send_date), instance, verbose=args.verbose)
+        print(f"Running the pipeline as of {settings.as_of} ...", flush=True)
+        _run_job(settings, instance, verbose=args.verbose)
+        print_run_summary(settings, sys.stdout)
     return 0
 
 
+@command("validate", "check every setting and configuration file, without running anything",
+         as_of=True)
+def cmd_validate(args: argparse.Namespace) -> int:
+    from orchestration.preflight import check_configuration
+
+    for checked in check_configuration(_settings(args)):
+        print(f"ok  {checked}")
+    return 0
+
+
+@command("export", "write the audience files again from the current warehouse (no ingest or dbt)",
+         option("--audience", metavar="NAME", help="only this audience (default: every audience)"),
+         as_of=True, verbose=True)
+def cmd_export(args: argparse.Namespace) -> int:
+    from orchestration.defs.activation.assets import export_key
+    from orchestration.lib.audiences import audiences_for
+    from orchestration.preflight import ConfigurationError, check_configuration, warehouse_as_of
+    from orchestration.summary import audience_lines
+
+    settings = _settings(args)
+    check_configuration(settings)
+    audiences = [a for a in audiences_for(settings).audiences
+                 if args.audience in (None, a.name)]
+    if not audiences:
+        names = ", ".join(a.name for a in audiences_for(settings).audiences)
+        raise ConfigurationError(
+            f"{settings.audiences_file} defines no audience {args.audience!r}; one of: {names}")
+    selection = [export_key(a.name, p) for a in audiences for p in a.platforms]
+    with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
+                  on_wait=lambda line: print(line, flush=True)):
+        built = warehouse_as_of(settings.warehouse)
+        if built != settings.as_of:
+            raise ConfigurationError(
+                f"the warehouse {settings.warehouse} holds the run as of {built}, not "
+                f"{settings.as_of}; run `winback run --as-of {settings.as_of}` instead")
+        _ensure_manifest()
+        print(f"Exporting {len(selection)} audience files as of {settings.as_of} ...",
+              flush=True)
+        _run_job(settings, _instance(), verbose=args.verbose, selection=selection)
+    print("\n".join(audience_lines(settings, only=args.audience)))
+    return 0
+
+
+@command("docs", "build the dbt docs and the Great Expectations Data Docs as static HTML",
+         option("--out", help="folder of the Data Docs (default: data/quality_docs)"),
+         verbose=True)
+def cmd_docs(args: argparse.Namespace) -> int:
+    from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+    from orchestration.defs.quality.gx import build_data_docs
+    from orchestration.lib.audiences import audiences_for
+    from orchestration.lib.policies import policies_for
+    from orchestration.preflight import ConfigurationError
+
+    settings = load_settings()
+    if not settings.warehouse.exists():
+        raise ConfigurationError(
+            f"no warehouse at {settings.warehouse}; run `winback run` first (WINBACK_WAREHOUSE)")
+    _ensure_manifest()
+    variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
+    out = Path(args.out) if args.out else settings.warehouse.parent.parent / "quality_docs"
+    with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
+                  on_wait=lambda line: print(line, flush=True)):
+        done = subprocess.run(
+            [dbt_executable(), "docs", "generate", "--static", "--project-dir",
+             str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+             "--vars", json.dumps(variables, sort_keys=True)],
+            stdout=None if args.verbose else subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, check=False,
+        )
+        if done.returncode:
+            error = RuntimeError(f"dbt docs generate failed (exit code {done.returncode}); "
+                                 "run `winback docs --verbose` to see dbt's output")
+            error.add_note(done.stdout or "")
+            raise error
+        index = build_data_docs(settings.warehouse, out.resolve())
+    print(f"dbt docs                       -> {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
+    print(f"Great Expectations Data Docs   -> {index}")
+    return 0
+
+
+@command("ui", "start the Dagster UI (dagster dev -w workspace.yaml) on the asset graph",
+         option("--host", default="127.0.0.1", help="address to listen on"),
+         option("--port", type=int, default=3000, help="port to listen on"))
+def cmd_ui(args: argparse.Namespace) -> int:
+    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "DAGSTER_HOME": str(home),
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    _ensure_manifest()
+    print(f"Dagster UI: http://{args.host}:{args.port}/asset-groups (runs kept in {home}); "
+          "Ctrl-C stops it", flush=True)
+    os.chdir(REPO_ROOT)
+    dagster = str(bin_dir / "dagster")
+    os.execve(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", args.host,
+                        "-p", str(args.port)], env)
+
+
+@command("demo", "write deterministic demo data to the landing folder",
+         option("--end-date", type=_date, help="last day of the data (default: yesterday)"),
+         option("--out", help="landing folder (default: WINBACK_LANDING_DIR or data/landing)"),
+         option("--customers", type=int, default=20_000, help="number of customers"),
+         option("--orders", type=int, default=200_000, help="approximate number of orders"),
+         option("--seed", type=int, default=42, help="random seed"),
+         option("--years", type=int, default=3, help="years of history"))
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration import demo
 
@@ -230,19 +338,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dbt_vars(args: argparse.Namespace) -> int:
-    import json
-
-    from orchestration.defs.dbt.args import dbt_vars
-    from orchestration.lib.audiences import audiences_for
-    from orchestration.lib.policies import policies_for
-
-    settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
-    print(json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings)),
-                     sort_keys=True))
-    return 0
-
-
+@command("contracts", "print the input contracts as Markdown")
 def cmd_contracts(_: argparse.Namespace) -> int:
     from orchestration.lib.contracts import render_markdown
 
@@ -250,66 +346,79 @@ def cmd_contracts(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_quality_docs(args: argparse.Namespace) -> int:
-    from orchestration.defs.quality.gx import build_data_docs
+@command("dbt-vars", "print the dbt --vars of a run, to run dbt by hand", as_of=True)
+def cmd_dbt_vars(args: argparse.Namespace) -> int:
+    from orchestration.defs.dbt.args import dbt_vars
+    from orchestration.lib.audiences import audiences_for
+    from orchestration.lib.policies import policies_for
 
-    settings = load_settings()
-    if not settings.warehouse.exists():
-        print(f"winback: no warehouse at {settings.warehouse}; run `make run` first.",
-              file=sys.stderr)
-        return 1
-    out = Path(args.out) if args.out else settings.warehouse.parent.parent / "quality_docs"
-    index = build_data_docs(settings.warehouse, out.resolve())
-    print(f"Great Expectations Data Docs -> {index}")
+    settings = _settings(args)
+    print(json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings)),
+                     sort_keys=True))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="winback", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the whole pipeline for one as-of date")
-    run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
-    run.set_defaults(func=cmd_run)
-    validate = sub.add_parser(
-        "validate", help="check every setting and configuration file, without running anything"
-    )
-    validate.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
-    validate.set_defaults(func=cmd_validate)
-    demo = sub.add_parser("demo", help="write deterministic demo data to the landing folder")
-    demo.add_argument(
-        "--end-date", type=dt.date.fromisoformat, help="last day of the data (default: yesterday)"
-    )
-    demo.add_argument("--out", help="landing folder (default: WINBACK_LANDING_DIR)")
-    demo.add_argument(
-        "--customers", type=int, default=20_000, help="number of customers (default: 20000)"
-    )
-    demo.add_argument(
-        "--orders", type=int, default=200_000, help="approximate number of orders (default: 200000)"
-    )
-    demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
-    demo.add_argument("--years", type=int, default=3, help="years of history (default: 3)")
-    demo.set_defaults(func=cmd_demo)
-    dbt_vars = sub.add_parser(
-        "dbt-vars", help="print the dbt --vars of a run (as-of date, validated policies)"
-    )
-    dbt_vars.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
-    dbt_vars.set_defaults(func=cmd_dbt_vars)
-    contracts = sub.add_parser("contracts", help="print the input contracts as Markdown")
-    contracts.set_defaults(func=cmd_contracts)
-    docs = sub.add_parser(
-        "quality-docs", help="validate the warehouse with expectations/ and build GX Data Docs"
-    )
-    docs.add_argument("--out", help="output folder (default: data/quality_docs)")
-    docs.set_defaults(func=cmd_quality_docs)
+# --- the parser -----------------------------------------------------------------------------
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default that is not already in its help text."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+                and "default" not in text):
+            text += " (default: %(default)s)"
+        return text
+
+
+class Parser(argparse.ArgumentParser):
+    """A wrong flag or value is two lines (the error and where to get help), exit code 2."""
+
+    commands: dict[str, Parser]
+
+    def error(self, message: str):
+        self.exit(failures.EXIT_CONFIG,
+                  f"{self.prog}: error: {message}\nSee `{self.prog} --help`.\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="winback", description=__doc__.split("\n\n")[0],
+                    formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"winback {importlib.metadata.version('winback')}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
+    parser.commands = {}
+    for cmd in COMMANDS.values():
+        sub_parser = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help,
+                                    formatter_class=HelpFormatter)
+        parser.commands[cmd.name] = sub_parser
+        if cmd.as_of:
+            sub_parser.add_argument(
+                "--as-of", type=_date, metavar="YYYY-MM-DD",
+                help="as-of date (default: WINBACK_AS_OF, else today in UTC)")
+            sub_parser.add_argument(
+                "--allow-future", action="store_true",
+                help="accept an as-of date after today (refused by default)")
+        if cmd.verbose:
+            sub_parser.add_argument("-v", "--verbose", action="store_true",
+                                    help="also print dbt's own output")
+        for flags, kwargs in cmd.options:
+            sub_parser.add_argument(*flags, **kwargs)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command. Any failure prints one line to stderr naming a log file with the full
-    trace; exit code 2 for bad configuration or input, 1 for a failed run."""
-    args = build_parser().parse_args(argv)
+    trace; exit code 2 for bad configuration, input or arguments, 1 for a failed run."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands[args.command].error(
+            f"unrecognized arguments: {' '.join(unknown)}")
+    read_env_file(Path.cwd() / ".env", os.environ)
     try:
-        return args.func(args)
+        return COMMANDS[args.command].run(args)
     except Exception as exc:
         failure = failures.from_exception(exc)
         log_dir = resolve_path(os.environ.get("WINBACK_LOG_DIR") or DEFAULTS["WINBACK_LOG_DIR"])

@@ -7,6 +7,7 @@ fix, instead of after ingestion inside a stack trace. Nothing here starts Dagste
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 from pathlib import Path
@@ -114,3 +115,35 @@ def check_configuration(settings: Settings) -> list[str]:
         *(f"SQL source           {s.entity} ({s.label})" for s in settings.sql_sources),
         "writable folders     warehouse, exports, serving, logs",
     ]
+
+
+def check_as_of(as_of: dt.date, *, today: dt.date, allow_future: bool) -> None:
+    """A run as of a later day than today would read data that does not exist yet."""
+    if as_of > today and not allow_future:
+        raise ConfigurationError(
+            f"as-of date {as_of} is in the future (today is {today}, UTC); use a date up to "
+            "today, or pass --allow-future"
+        )
+
+
+def warehouse_as_of(warehouse: Path) -> dt.date:
+    """The as-of date of the last run that built the warehouse's marts."""
+    from orchestration.lib.warehouse import open_warehouse
+
+    missing = ConfigurationError(
+        f"no pipeline run in the warehouse {warehouse}; run `winback run` first (WINBACK_WAREHOUSE)"
+    )
+    if not warehouse.exists():
+        raise missing
+    with open_warehouse(warehouse, read_only=True) as con:
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'inactivity' AND table_name = 'customer_inactivity_status'"
+        ).fetchone()[0]
+        if not found:
+            raise missing
+        (as_of,) = con.execute(
+            "SELECT max(as_of_date) FROM inactivity.customer_inactivity_status").fetchone()
+    if as_of is None:
+        raise missing
+    return as_of

@@ -2,6 +2,7 @@
 1 for a failed run; disk and permission errors name the folder and the errno's meaning."""
 
 import errno
+from dataclasses import replace
 
 import dagster as dg
 import pytest
@@ -16,7 +17,7 @@ def _main(monkeypatch, tmp_path, raised, capsys):
         raise raised
 
     monkeypatch.setenv("WINBACK_LOG_DIR", str(tmp_path / "logs"))
-    monkeypatch.setattr(cli, "cmd_validate", command)
+    monkeypatch.setitem(cli.COMMANDS, "validate", replace(cli.COMMANDS["validate"], run=command))
     code = cli.main(["validate"])
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1

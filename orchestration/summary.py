@@ -1,0 +1,164 @@
+"""The summary `winback run` and `winback export` print: what was written where.
+
+Counts, rates and file paths only (audience files relative to the export folder), never row
+values, so the terminal holds no personal data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from orchestration.lib.settings import Settings
+
+SUMMARY_TABLES = (
+    "raw.orders",
+    "raw.order_items",
+    "raw.customers",
+    "raw.consent_events",
+    "raw.suppressions",
+    "raw.erasure_requests",
+    "raw.support_tickets",
+    "raw.loyalty_ledger",
+    "raw.quarantine",
+    "activity.customer_activity",
+    "inactivity.customer_inactivity_status",
+    "inactivity.customer_status_changes",
+    "inactivity.customer_status_history",
+    "inactivity.customer_status_transitions",
+    "inactivity.customer_churn_monthly",
+    "predictions.customer_bgnbd",
+    "contacts.contact_hygiene",
+    "activation.sync_audience_members",
+    "activation.audience_membership_daily",
+    "activation.audience_membership_history",
+    "activation.reactivation_outcomes",
+)
+AUDIENCE_COLUMNS = ("audience", "platform", "rows", "adds", "removes", "since", "file")
+
+
+def percentage_points(share: float) -> str:
+    """A difference of two shares in percentage points: 0.231 -> '+23.1'."""
+    return f"{share * 100:+.1f}"
+
+
+def lift_text(lift: float, low: float, high: float) -> str:
+    return (f"{percentage_points(lift)} pp (95% CI {percentage_points(low)} to "
+            f"{percentage_points(high)} pp)")
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], numeric: set[int]) -> list[str]:
+    rows = list(rows)
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.rjust(w) if i in numeric else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        return "    " + "  ".join(cells).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list[tuple[str, ...]]:
+    """One row per audience and platform exported as of `as_of`, the audience named once."""
+    rows = []
+    previous = None
+    for manifest in sorted(export_dir.glob(f"{only or '*'}/*/{as_of}/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        folder = manifest.parent.relative_to(export_dir)
+        first, *more = data["files"]
+        file = str(folder / first["name"]) + (
+            f" (+{len(more)} more part{'s' if len(more) > 1 else ''})" if more else "")
+        rows.append((
+            "" if data["audience"] == previous else data["audience"],
+            data["platform"],
+            f"{sum(part['rows'] for part in data['files']):,}",
+            f"{data['adds']['rows']:,}",
+            f"{data['removes']['rows']:,}",
+            data["previous_export_as_of"] or "-",
+            file,
+        ))
+        previous = data["audience"]
+    return rows
+
+
+def audience_lines(settings: Settings, only: str | None = None) -> list[str]:
+    rows = audience_rows(settings.export_dir, settings.as_of.isoformat(), only)
+    if not rows:
+        return [f"  audiences  none exported as of {settings.as_of}"]
+    return [
+        f"  audiences as of {settings.as_of}, files under {settings.export_dir} "
+        "(each folder also holds the adds, the removes and manifest.json)",
+        *_table(AUDIENCE_COLUMNS, rows, numeric={2, 3, 4}),
+    ]
+
+
+def quarantine_lines(con) -> list[str]:
+    """Quarantined rows counted by entity and reason (nothing when none)."""
+    reasons = con.execute(
+        "SELECT entity, reason, count(*) FROM raw.quarantine "
+        "GROUP BY entity, reason ORDER BY entity, count(*) DESC, reason"
+    ).fetchall()
+    if not reasons:
+        return []
+    return ["  quarantined rows by reason (raw.quarantine)",
+            *(f"    {entity + ' ' + reason:<42} {count:>10,}" for entity, reason, count in reasons)]
+
+
+def _warehouse_lines(con) -> list[str]:
+    lines = []
+    existing = {
+        f"{schema}.{name}"
+        for schema, name in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    for table in SUMMARY_TABLES:
+        if table in existing:
+            (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            lines.append(f"    {table:<42} {count:>10,} rows")
+    if "raw.quarantine" in existing:
+        lines += quarantine_lines(con)
+    lines.append("  customers by status")
+    lines += [f"    {status:<42} {count:>10,}" for status, count in con.execute(
+        "SELECT status, count(*) FROM inactivity.customer_inactivity_status "
+        "GROUP BY status ORDER BY count(*) DESC, status"
+    ).fetchall()]
+    lines.append("  contactable (share of customers)")
+    lines += [f"    {channel:<42} {count:>10,} {share:>7.1%}" for channel, count, share in
+              con.execute(
+                  "SELECT channel, customers, share_of_customers "
+                  "FROM contacts.contact_hygiene_summary "
+                  "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
+              ).fetchall()]
+    outcomes = con.execute(
+        "SELECT audience, send_date, treated_customers, treated_conversion_rate, "
+        "holdout_customers, holdout_conversion_rate, absolute_lift, lift_ci_low, lift_ci_high "
+        "FROM activation.reactivation_outcomes "
+        "WHERE is_window_complete AND absolute_lift IS NOT NULL ORDER BY send_date, audience"
+    ).fetchall()
+    if outcomes:
+        lines.append("  win-back outcomes (conversion windows that have ended)")
+    for audience, send, n_t, r_t, n_h, r_h, lift, low, high in outcomes:
+        lines.append(f"    {audience} sent {send}: treated {n_t:,} bought {r_t:.1%}, holdout "
+                     f"{n_h:,} bought {r_h:.1%}, lift {lift_text(lift, low, high)}")
+    return lines
+
+
+def print_run_summary(settings: Settings, out: TextIO) -> None:
+    from orchestration.lib.warehouse import open_warehouse
+
+    lines = [
+        "",
+        "Written",
+        f"  warehouse  {settings.warehouse}",
+        f"  serving    {settings.serving_dir / settings.warehouse.name}  <- point analysts and "
+        "BI tools here (DuckDB 1.x can open it; the warehouse is for runs only)",
+    ]
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        lines += _warehouse_lines(con)
+    lines += audience_lines(settings)
+    lines += ["", "Open the Dagster UI with `winback ui` (http://127.0.0.1:3000)."]
+    out.write("\n".join(lines) + "\n")
