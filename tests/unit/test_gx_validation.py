@@ -107,3 +107,14 @@ def test_the_audience_suite_fails_one_address_twice_in_an_audience_but_not_acros
     assert [f.expectation for f in outcome.failed] == ["expect_compound_columns_to_be_unique"]
     across = twice.assign(audience=["winback_x", "nudge_y"])
     assert validate_dataframe(load_suite("sync_audience_members"), across, "customer_id").success
+
+
+def test_a_short_valid_e164_number_passes_and_one_over_fifteen_digits_fails():
+    """Regression: the suites wanted at least 7 digits, so a valid German pager number
+    (+491681, accepted by phonenumbers) failed the blocking gate and stopped a whole run."""
+    import phonenumbers
+
+    assert phonenumbers.is_valid_number(phonenumbers.parse("+491681"))
+    members = _members(phone=["+491681", "+1234567890123456"])
+    outcome = validate_dataframe(load_suite("sync_audience_members"), members, "customer_id")
+    assert {f.column: f.unexpected_keys for f in outcome.failed} == {"phone": ["C2"]}
