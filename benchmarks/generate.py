@@ -321,8 +321,10 @@ def generate(out: Path, orders: int, customers: int, seed: int, end: dt.date, ye
         table = customers_table(r, idx, pop.country[idx], pop.created[idx], pop.start_epoch,
                                 pop.horizon)
         w.write("customers", table)
+        # 0.05 % of customers ask for erasure (at least a couple, so small sets exercise it).
+        erasure_share = max(0.0005, 2 / len(idx)) if j == 0 else 0.0005
         for entity, t in crm_tables(r, idx, pop.created[idx], table["email"].combine_chunks(),
-                                    pop.start_epoch, pop.horizon).items():
+                                    pop.start_epoch, pop.horizon, erasure_share).items():
             w.write(entity, t)
     if pop.cum is None and orders:
         raise SystemExit("generate: no buyers; use more customers")
