@@ -192,13 +192,18 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
         record["floor"] = floor
     if args.floor_only:
         return record
-    shutil.rmtree(state, ignore_errors=True)
-    env = pipeline_env(landing, state)
-    say(f"cold run as of {args.end_date}")
-    record["cold"] = pipeline(args.end_date, env, logs / "cold.log")
-    if not record["cold"]["ok"]:
-        return record
-    if name == "tiny":
+    if args.next_day_only:
+        if not (state / "warehouse" / "winback.duckdb").exists():
+            sys.exit(f"run: --next-day-only needs the cold run's state in {state}")
+        env = pipeline_env(landing, state)
+    else:
+        shutil.rmtree(state, ignore_errors=True)
+        env = pipeline_env(landing, state)
+        say(f"cold run as of {args.end_date}")
+        record["cold"] = pipeline(args.end_date, env, logs / "cold.log")
+        if not record["cold"]["ok"]:
+            return record
+    if name == "tiny" and not args.next_day_only:
         say(f"warm rerun as of {args.end_date} (fixed cost)")
         record["warm_rerun"] = pipeline(args.end_date, env, logs / "warm.log")
         fixed = record["warm_rerun"]
@@ -280,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-only", action="store_true",
                         help="generate and run the floor only (no pipeline runs)")
     parser.add_argument("--skip-next-day", action="store_true")
+    parser.add_argument("--next-day-only", action="store_true",
+                        help="only the next day, on the state a previous cold run left "
+                        "(ratios then need that run's record)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "results.jsonl",
                         help="JSON lines appended per size")
     args = parser.parse_args(argv)
