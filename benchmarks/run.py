@@ -1,0 +1,318 @@
+"""Benchmark runner: the whole pipeline (`winback run`) against the floor, cold and next day.
+
+For each size: generate the landing folder (unless it exists), run the floor (floor.py) as of the
+end date, run `winback run --as-of <end date>` cold on a fresh warehouse, export folder and
+DAGSTER_HOME, then add the next day's files (generate.py --next-day) and run
+`winback run --as-of <end date + 1>` on the same warehouse. The `tiny` size also reruns its end
+date (a warm rerun of the same date on 5,000 orders): that run's CPU is the pipeline's fixed cost.
+
+Every measured command is a child process: CPU = user + sys of the child and its descendants (dbt
+runs as a grandchild) from os.wait4, peak RSS = the largest max-RSS among them (not their sum).
+The load average is read before and after each run. Step times come from the Dagster instance in
+DAGSTER_HOME (get_run_step_stats of the newest run). Results are appended as JSON lines to
+benchmarks/results/results.jsonl and printed as a table.
+
+    .venv/bin/python benchmarks/run.py tiny 1m           # sizes: tiny 1m 10m 50m
+    .venv/bin/python benchmarks/run.py 10m --skip-next-day --workdir /tmp/winback-bench
+
+Sizes: tiny = 1,000 customers / 5,000 orders, 1m = 100,000 / 1,000,000, 10m = 1,000,000 /
+10,000,000, 50m = 5,000,000 / 50,000,000. Data is generated through --end-date (default: three
+days ago, so the next day still lies in the past: the loader quarantines future timestamps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+SIZES = {  # name: (customers, orders)
+    "tiny": (1_000, 5_000),
+    "1m": (100_000, 1_000_000),
+    "10m": (1_000_000, 10_000_000),
+    "50m": (5_000_000, 50_000_000),
+}
+
+
+def load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def machine() -> dict:
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    cpu_model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"host": platform.node(), "nproc": os.cpu_count(), "mem_gb": mem_gb,
+            "cpu": cpu_model, "python": platform.python_version()}
+
+
+def measure(cmd: list[str], env: dict, log: Path) -> dict:
+    """Run `cmd` as a child; its CPU (with descendants), wall, peak RSS, load before/after."""
+    before = load()
+    started = time.perf_counter()
+    with log.open("w") as out:
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    return {"ok": code == 0, "exit_code": code, "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
+            "wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "load_start": before, "load_end": load(), "log": str(log)}
+
+
+def check(result: dict, what: str) -> None:
+    if not result["ok"]:
+        tail = Path(result["log"]).read_text(errors="replace").splitlines()[-25:]
+        sys.exit(f"run: {what} failed (exit {result['exit_code']}); last lines of "
+                 f"{result['log']}:\n" + "\n".join(tail))
+
+
+def step_stats(dagster_home: Path) -> list[dict]:
+    """Step durations of the newest run in `dagster_home` (in a child: a fresh instance)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--step-stats", str(dagster_home)], cwd=ROOT,
+        env={**os.environ, "DAGSTER_HOME": str(dagster_home)},
+        capture_output=True, text=True)
+    if out.returncode != 0:
+        return [{"error": out.stderr.strip().splitlines()[-1:]}]
+    return json.loads(out.stdout)
+
+
+def _print_step_stats(dagster_home: str) -> None:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    runs = instance.get_runs(limit=1)
+    if not runs:
+        print("[]")
+        return
+    stats = instance.get_run_step_stats(runs[0].run_id)
+    rows = [{"step": s.step_key, "s": round((s.end_time or 0) - (s.start_time or 0), 2),
+             "status": str(s.status.value if s.status else None)} for s in stats]
+    rows.sort(key=lambda r: -r["s"])
+    print(json.dumps(rows))
+
+
+def pipeline_env(landing: Path, state: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_"))}
+    home = state / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env.update({
+        "WINBACK_LANDING_DIR": str(landing),
+        "WINBACK_WAREHOUSE": str(state / "warehouse" / "winback.duckdb"),
+        "WINBACK_EXPORT_DIR": str(state / "exports"),
+        "DAGSTER_HOME": str(home),
+        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+    })
+    return env
+
+
+def pipeline(as_of: dt.date, env: dict, log: Path) -> dict:
+    """A failed run is recorded (ok false, its log kept) and ends the size, not the runner."""
+    result = measure([str(VENV_BIN / "winback"), "run", "--as-of", as_of.isoformat()], env, log)
+    result["steps"] = step_stats(Path(env["DAGSTER_HOME"]))
+    if not result["ok"]:
+        tail = log.read_text(errors="replace").splitlines()[-6:]
+        result["error"] = "\n".join(tail)
+        print(f"winback run --as-of {as_of} FAILED (exit {result['exit_code']}); see {log}:\n"
+              + "\n".join(tail), file=sys.stderr, flush=True)
+    return result
+
+
+def gen(args: argparse.Namespace, customers: int, orders: int, landing: Path, log: Path,
+        next_day: bool = False) -> dict:
+    cmd = [sys.executable, str(HERE / "generate.py"), "--orders", str(orders),
+           "--customers", str(customers), "--out", str(landing), "--seed", str(args.seed),
+           "--end-date", args.end_date.isoformat(), "--format", args.format]
+    result = measure(cmd + (["--next-day"] if next_day else []), dict(os.environ), log)
+    check(result, "generate.py")
+    result["rows"] = json.loads(log.read_text().splitlines()[-1])["rows"]
+    return result
+
+
+def previous_fixed(results: Path) -> dict | None:
+    if not results.exists():
+        return None
+    fixed = None
+    for line in results.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("size") == "tiny" and record.get("warm_rerun"):
+            fixed = record["warm_rerun"]
+    return fixed
+
+
+def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
+    customers, orders = SIZES[name]
+    base = args.workdir / name
+    landing, state, logs = base / "landing", base / "state", base / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    next_day = args.end_date + dt.timedelta(days=1)
+    record: dict = {"size": name, "customers": customers, "orders": orders,
+                    "end_date": args.end_date.isoformat(), "format": args.format,
+                    "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "machine": machine(), "landing": str(landing)}
+    say = lambda msg: print(f"[{name} {time.strftime('%H:%M:%S')} load {load()}] {msg}",  # noqa: E731
+                            flush=True)
+    if not (landing / "orders").is_dir():
+        say(f"generating {customers:,} customers / {orders:,} orders")
+        record["generate"] = gen(args, customers, orders, landing, logs / "generate.log")
+    for stale in landing.glob(f"*/*-{next_day.isoformat()}.*"):
+        stale.unlink()  # a previous next-day file must not reach the cold run
+    if not args.skip_floor:
+        say("floor")
+        floor = measure([sys.executable, str(HERE / "floor.py"), "--landing", str(landing),
+                         "--as-of", args.end_date.isoformat()], dict(os.environ),
+                        logs / "floor.log")
+        check(floor, "floor.py")
+        floor.update(json.loads(Path(floor["log"]).read_text().splitlines()[-1]))
+        record["floor"] = floor
+    if args.floor_only:
+        return record
+    if args.next_day_only:
+        if not (state / "warehouse" / "winback.duckdb").exists():
+            sys.exit(f"run: --next-day-only needs the cold run's state in {state}")
+        env = pipeline_env(landing, state)
+    else:
+        shutil.rmtree(state, ignore_errors=True)
+        env = pipeline_env(landing, state)
+        say(f"cold run as of {args.end_date}")
+        record["cold"] = pipeline(args.end_date, env, logs / "cold.log")
+        if not record["cold"]["ok"]:
+            return record
+    if name == "tiny" and not args.next_day_only:
+        say(f"warm rerun as of {args.end_date} (fixed cost)")
+        record["warm_rerun"] = pipeline(args.end_date, env, logs / "warm.log")
+        fixed = record["warm_rerun"]
+    if not args.skip_next_day:
+        say("next-day files")
+        record["generate_next_day"] = gen(args, customers, orders, landing,
+                                          logs / "generate-next-day.log", next_day=True)
+        say(f"next-day run as of {next_day}")
+        record["next_day"] = pipeline(next_day, env, logs / "next-day.log")
+    record["ratios"] = ratios(record, fixed)
+    record["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    return record
+
+
+def ratios(record: dict, fixed: dict | None) -> dict:
+    out = {}
+    cold, floor, nxt = record.get("cold"), record.get("floor"), record.get("next_day")
+    if cold and floor:
+        out["cold_over_floor_cpu"] = round(cold["cpu_s"] / floor["floor_cpu_s"], 1)
+    if cold and nxt and fixed:
+        out["fixed_cpu_s"] = fixed["cpu_s"]
+        out["next_minus_fixed_over_cold_cpu"] = round(
+            (nxt["cpu_s"] - fixed["cpu_s"]) / cold["cpu_s"], 3)
+    if cold and nxt:
+        out["next_over_cold_cpu"] = round(nxt["cpu_s"] / cold["cpu_s"], 3)
+    return out
+
+
+def fmt(value, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(records: list[dict]) -> None:
+    head = ("size", "gen cpu", "floor cpu", "cold cpu/wall", "load", "next cpu/wall", "load",
+            "warm cpu/wall", "cold/floor", "(next-fixed)/cold", "peak RSS MB")
+    print("\n" + " | ".join(head))
+    for r in records:
+        c, n, w = r.get("cold") or {}, r.get("next_day") or {}, r.get("warm_rerun") or {}
+        f, g, q = r.get("floor") or {}, r.get("generate") or {}, r.get("ratios") or {}
+        rss = max([x.get("peak_rss_mb", 0) for x in (c, n, w)] or [0])
+        print(" | ".join([
+            f"{r['size']} ({r['customers']:,} cust / {r['orders']:,} orders)",
+            fmt(g.get("cpu_s")), fmt(f.get("floor_cpu_s")),
+            f"{fmt(c.get('cpu_s'))} / {fmt(c.get('wall_s'))}",
+            f"{fmt(c.get('load_start'), '.2f')}->{fmt(c.get('load_end'), '.2f')}",
+            f"{fmt(n.get('cpu_s'))} / {fmt(n.get('wall_s'))}",
+            f"{fmt(n.get('load_start'), '.2f')}->{fmt(n.get('load_end'), '.2f')}",
+            f"{fmt(w.get('cpu_s'))} / {fmt(w.get('wall_s'))}",
+            fmt(q.get("cold_over_floor_cpu")), fmt(q.get("next_minus_fixed_over_cold_cpu"), ".3f"),
+            fmt(rss, ".0f")]))
+    for r in records:
+        f = r.get("floor")
+        if f:
+            print(f"{r['size']} floor parts: SQL {f['sql_cpu_s']} s, {f['emails_distinct']:,} "
+                  f"emails {f['email_cpu_s']} s, {f['phones_distinct']:,} phones "
+                  f"{f['phone_cpu_s']} s (CPU); statuses {f['status_counts']}")
+        for key in ("cold", "next_day", "warm_rerun"):
+            steps = (r.get(key) or {}).get("steps") or []
+            if steps and "step" in steps[0]:
+                top = ", ".join(f"{s['step']} {s['s']}" for s in steps[:8])
+                print(f"{r['size']} {key} slowest steps (s): {top}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) == 3 and sys.argv[1] == "--step-stats":
+        _print_step_stats(sys.argv[2])
+        return 0
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sizes", nargs="+", choices=list(SIZES), help="sizes to run, in order")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/winback-bench"),
+                        help="data and state per size (default /tmp/winback-bench)")
+    parser.add_argument("--end-date", type=dt.date.fromisoformat,
+                        default=dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3))
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--floor-only", action="store_true",
+                        help="generate and run the floor only (no pipeline runs)")
+    parser.add_argument("--skip-next-day", action="store_true")
+    parser.add_argument("--next-day-only", action="store_true",
+                        help="only the next day, on the state a previous cold run left "
+                        "(ratios then need that run's record)")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "results.jsonl",
+                        help="JSON lines appended per size")
+    args = parser.parse_args(argv)
+    if not (VENV_BIN / "winback").exists():
+        parser.error(f"{VENV_BIN / 'winback'} missing: run `make install` first")
+    if not (ROOT / "dbt_project" / "target" / "manifest.json").exists():
+        parser.error("dbt manifest missing: run `make manifest` first")
+    if args.end_date + dt.timedelta(days=1) >= dt.datetime.now(dt.UTC).date():
+        parser.error("--end-date + 1 day must lie before today (UTC)")
+    args.workdir = args.workdir.resolve()
+    fixed = previous_fixed(args.results)
+    records = []
+    for name in args.sizes:
+        record = bench(args, name, fixed)
+        if record.get("warm_rerun"):
+            fixed = record["warm_rerun"]
+        records.append(record)
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        with args.results.open("a") as out:
+            out.write(json.dumps(record) + "\n")
+        table([record])
+    if len(records) > 1:
+        table(records)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
