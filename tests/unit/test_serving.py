@@ -161,6 +161,43 @@ def test_a_publication_holds_parquet_a_duckdb_file_and_a_manifest_that_agree(tmp
     assert sorted(os.listdir(serving)) == ["current", "publications", "winback.duckdb"]
 
 
+# The oldest DuckDB 1.x release that BI drivers still bundle and that installs from the local
+# package cache in a couple of seconds.
+DUCKDB_1 = "duckdb==1.1.3"
+DUCKDB_1_READS = """
+import json, sys, duckdb
+serving, manifest = sys.argv[1], json.load(open(sys.argv[1] + "/current/manifest.json"))
+con = duckdb.connect(serving + "/winback.duckdb", read_only=True)
+for table in manifest["tables"]:
+    name = table["schema"] + "." + table["name"]
+    parquet = serving + "/current/" + table["parquet"]["path"]
+    counts = {con.execute(f"SELECT count(*) FROM {name}").fetchone()[0],
+              con.execute("SELECT count(*) FROM read_parquet(?)", [parquet]).fetchone()[0]}
+    assert counts == {table["rows"]}, (name, counts)
+print(duckdb.__version__)
+"""
+
+
+def test_duckdb_1_opens_the_serving_file_and_reads_the_parquet_files(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    _warehouse(warehouse)
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving)
+    venv = tmp_path / "duckdb1"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+         DUCKDB_1], capture_output=True, text=True)
+    if install.returncode != 0:
+        pytest.skip(f"{DUCKDB_1} cannot be installed here ({install.stderr.strip()[-200:]}); "
+                    "the storage version check of the publication still runs")
+    read = subprocess.run([str(python), "-c", DUCKDB_1_READS, str(serving)],
+                          capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr[-3000:]
+    assert read.stdout.strip() == DUCKDB_1.split("==")[1]
+
+
 def test_no_personal_value_reaches_the_default_publication(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     _warehouse(warehouse)
