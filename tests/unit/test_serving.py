@@ -198,7 +198,8 @@ def test_duckdb_1_opens_the_serving_file_and_reads_the_parquet_files(tmp_path):
     assert read.stdout.strip() == DUCKDB_1.split("==")[1]
 
 
-def test_no_personal_value_reaches_the_default_publication(tmp_path):
+def test_no_personal_value_reaches_the_default_publication_and_personal_ones_are_owner_only(
+        tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     _warehouse(warehouse)
     serving = tmp_path / "serving"
@@ -207,10 +208,13 @@ def test_no_personal_value_reaches_the_default_publication(tmp_path):
     assert not [p for p in folder.rglob("*") if p.is_file() and b"c1@example.org" in p.read_bytes()]
     assert ("contacts", "contact_hygiene", "email_normalized") not in _columns(
         folder / "winback.duckdb")
-    _publish(warehouse, serving, personal_data=True, second=1)
+    assert {p.stat().st_mode & 0o777 for p in folder.rglob("*")} == {0o644, 0o755}
+    personal = _publish(warehouse, serving, personal_data=True, second=1)
     assert {("activation", "sync_audience_members", "email"),
             ("contacts", "contact_hygiene", "email_normalized")} <= _columns(
         stable_database_path(serving))
+    assert {p.stat().st_mode & 0o777 for p in (personal.path, *personal.path.rglob("*"))} == {
+        0o600, 0o700}
 
 
 def test_an_open_reader_keeps_its_publication_and_a_new_reader_sees_the_new_one(tmp_path):

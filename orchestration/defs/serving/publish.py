@@ -50,6 +50,10 @@ PUBLICATIONS = "publications"
 CURRENT = "current"
 TEMP_PREFIX = ".tmp-"
 MANIFEST_VERSION = 1
+# (file, folder) modes: readable by the BI tools' users, or owner-only like the export files
+# when the publication holds personal data.
+SHARED_MODES = (0o644, 0o755)
+PERSONAL_MODES = (0o600, 0o700)
 
 # Names that hold contact data or identify a person; they must carry `personal: true`. Flags
 # (is_contactable_email, has_...) say something about the value without holding it.
@@ -272,10 +276,13 @@ def publish(
             "tables": entries,
         }
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        file_mode, folder_mode = PERSONAL_MODES if personal_data else SHARED_MODES
         for path in (*(staged / PARQUET).iterdir(), database, staged / MANIFEST):
+            os.chmod(path, file_mode)
             _fsync(path)
-        _fsync(staged / PARQUET)
-        _fsync(staged)
+        for folder in (staged / PARQUET, staged):
+            os.chmod(folder, folder_mode)
+            _fsync(folder)
         final = publications / publication_id
         os.rename(staged, final)
         _fsync(publications)
