@@ -260,7 +260,9 @@ def publish(
     _sweep(publications)
     _sweep(serving_dir)
     staged = publications / f"{TEMP_PREFIX}{os.getpid()}-{publication_id}"
-    (staged / PARQUET).mkdir(parents=True)
+    # Owner-only while it is written; opened up (or not) once complete.
+    staged.mkdir(mode=PERSONAL_MODES[1])
+    (staged / PARQUET).mkdir(mode=PERSONAL_MODES[1])
     try:
         entries = _write_tables(warehouse, staged, tables)
         database = staged / DATABASE
