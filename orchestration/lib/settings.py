@@ -86,6 +86,8 @@ class Settings:
     run_wait_seconds: float = 1800.0
     # Published copy of the warehouse for readers (analysts, BI), replaced after each run.
     serving_dir: Path = REPO_ROOT / "data" / "serving"
+    # Publish the personal columns (email, phone, names) in the serving copy too; off by default.
+    serving_personal_data: bool = False
     # Full traces of failed commands (the terminal gets one line naming the file).
     log_dir: Path = REPO_ROOT / "data" / "logs"
 
@@ -109,11 +111,13 @@ DEFAULTS = {
     "WINBACK_PLATFORMS": "config/platforms.yml",
     "WINBACK_RUN_WAIT_SECONDS": "1800",
     "WINBACK_SERVING_DIR": "data/serving",
+    "WINBACK_SERVING_PERSONAL_DATA": "false",
     "WINBACK_LOG_DIR": "data/logs",
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
 }
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
@@ -203,6 +207,11 @@ def load_settings(
         raise run_wait_error from exc
     if not 0 <= run_wait_seconds < float("inf"):
         raise run_wait_error
+    personal_data = get("WINBACK_SERVING_PERSONAL_DATA").strip().lower()
+    if personal_data not in BOOLEANS:
+        raise SettingsError(
+            f"WINBACK_SERVING_PERSONAL_DATA must be true or false, got {personal_data!r}"
+        )
     sql_sources = tuple(
         SqlSourceSettings(
             entity=entity,
@@ -244,5 +253,6 @@ def load_settings(
         platforms_file=resolve_path(get("WINBACK_PLATFORMS")),
         run_wait_seconds=run_wait_seconds,
         serving_dir=resolve_path(get("WINBACK_SERVING_DIR")),
+        serving_personal_data=BOOLEANS[personal_data],
         log_dir=resolve_path(get("WINBACK_LOG_DIR")),
     )

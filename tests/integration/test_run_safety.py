@@ -116,7 +116,7 @@ def test_a_reader_holding_the_serving_copy_never_breaks_a_run(tmp_path):
         [sys.executable, "-c", textwrap.dedent(f"""
             import duckdb, sys
             con = duckdb.connect({str(serving)!r}, read_only=True)
-            count = "SELECT count(*) FROM raw.orders"
+            count = "SELECT sum(orders_count) FROM activity.customer_activity"
             for _ in sys.stdin:
                 print(con.execute(count).fetchone()[0], flush=True)
         """)],
@@ -139,7 +139,8 @@ def test_a_reader_holding_the_serving_copy_never_breaks_a_run(tmp_path):
     assert still == before  # the open connection keeps reading the complete older copy
     fresh = subprocess.run(
         [sys.executable, "-c", "import duckdb, sys; print(duckdb.connect(sys.argv[1], "
-         "read_only=True).execute('SELECT count(*) FROM raw.orders').fetchone()[0])",
+         "read_only=True).execute('SELECT sum(orders_count) FROM activity.customer_activity')"
+         ".fetchone()[0])",
          str(serving)], capture_output=True, text=True, check=True)
     assert int(fresh.stdout) == before + 1
 
@@ -213,6 +214,10 @@ def test_no_email_phone_or_name_in_output_logs_or_dagster_storage(tmp_path):
     assert any(p.suffix == ".db" for p in stored)
     assert any("compute_logs" in p.parts for p in stored)
     texts.update({str(p): p.read_bytes().decode("utf-8", "replace") for p in stored})
+    # The serving publication is PII-free by default (issue 12).
+    served = [p for p in (tmp_path / "serving" / "current").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in served)
+    texts.update({str(p): p.read_bytes().decode("utf-8", "replace") for p in served})
     leaks = {(where, s) for where, text in texts.items() for s in SENTINELS
              if s.lower() in text.lower()}
     assert leaks == set()

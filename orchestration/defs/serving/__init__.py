@@ -1,1 +1,1 @@
-"""What readers use: copies of the warehouse published after each successful run."""
+"""What readers use: the marts published after each successful run (Parquet, DuckDB 1.x file)."""

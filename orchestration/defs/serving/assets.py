@@ -1,10 +1,13 @@
-"""The serving copy of the warehouse as the last asset of the graph."""
+"""The serving publication of the marts as the last asset of the graph."""
+
+import json
 
 import dagster as dg
 
 from orchestration.defs.dbt.keys import dbt_model_key
+from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.resources import WinbackConfig
-from orchestration.defs.serving.publish import STORAGE_VERSION, publish_serving_copy
+from orchestration.defs.serving.publish import STORAGE_VERSION, publish, served_tables
 
 # Every mart, by dbt model name: the copy is published only after all of them were rebuilt.
 MARTS = (
@@ -23,6 +26,12 @@ MARTS = (
     "customer_status_history",
     "customer_status_runs",
     "customer_status_transitions",
+    "audience_sizes",
+    "metric_churn_rate_monthly",
+    "metric_reactivation_rate_monthly",
+    "metric_lift",
+    "metric_contactable_share",
+    "metric_revenue_at_risk",
 )
 
 SERVING_WAREHOUSE = dg.AssetKey(["serving", "warehouse"])
@@ -33,20 +42,28 @@ SERVING_WAREHOUSE = dg.AssetKey(["serving", "warehouse"])
     group_name="serving",
     deps=[dbt_model_key(model) for model in MARTS],
     description=(
-        "The warehouse as readers see it: a copy in WINBACK_SERVING_DIR, replaced atomically "
-        "after each successful run and readable by DuckDB 1.x. Analysts and BI tools connect "
-        "here, never to the warehouse, so they can never make a run fail."
+        "The marts as readers see them: Parquet files, a DuckDB file readable by DuckDB 1.x and "
+        "a manifest in WINBACK_SERVING_DIR, swapped in as a whole after each successful run. "
+        "Ids and metrics only, unless WINBACK_SERVING_PERSONAL_DATA is set. Analysts and BI "
+        "tools read here, never the warehouse, so they can never make a run fail."
     ),
 )
-def serving_warehouse(winback: WinbackConfig) -> dg.MaterializeResult:
+def serving_warehouse(context: dg.AssetExecutionContext,
+                      winback: WinbackConfig) -> dg.MaterializeResult:
     settings = winback.settings()
-    copy = publish_serving_copy(settings.warehouse, settings.serving_dir)
+    manifest = json.loads(winback_project.manifest_path.read_text())
+    tables = served_tables(manifest, personal_data=settings.serving_personal_data)
+    publication = publish(settings.warehouse, settings.serving_dir, tables,
+                          as_of=settings.as_of, run_id=context.run_id,
+                          personal_data=settings.serving_personal_data)
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(copy.path)),
-            "tables": copy.tables,
-            "views": copy.views,
-            "bytes": copy.bytes,
+            "path": dg.MetadataValue.path(str(publication.path)),
+            "publication_id": publication.id,
+            "tables": publication.tables,
+            "rows": publication.rows,
+            "bytes": publication.bytes,
+            "personal_data": publication.personal_data,
             "storage_version": STORAGE_VERSION,
         }
     )
