@@ -39,16 +39,6 @@ SUMMARY_TABLES = (
 AUDIENCE_COLUMNS = ("audience", "platform", "rows", "adds", "removes", "since", "file")
 
 
-def percentage_points(share: float) -> str:
-    """A difference of two shares in percentage points: 0.231 -> '+23.1'."""
-    return f"{share * 100:+.1f}"
-
-
-def lift_text(lift: float, low: float, high: float) -> str:
-    return (f"{percentage_points(lift)} pp (95% CI {percentage_points(low)} to "
-            f"{percentage_points(high)} pp)")
-
-
 def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], numeric: set[int]) -> list[str]:
     rows = list(rows)
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
@@ -126,39 +116,25 @@ def _warehouse_lines(con) -> list[str]:
         "SELECT status, count(*) FROM inactivity.customer_inactivity_status "
         "GROUP BY status ORDER BY count(*) DESC, status"
     ).fetchall()]
-    lines.append("  contactable (share of customers)")
-    lines += [f"    {channel:<42} {count:>10,} {share:>7.1%}" for channel, count, share in
-              con.execute(
-                  "SELECT channel, customers, share_of_customers "
-                  "FROM contacts.contact_hygiene_summary "
-                  "WHERE category = 'verdict' AND code = 'contactable' ORDER BY channel"
-              ).fetchall()]
-    outcomes = con.execute(
-        "SELECT audience, send_date, treated_customers, treated_conversion_rate, "
-        "holdout_customers, holdout_conversion_rate, absolute_lift, lift_ci_low, lift_ci_high "
-        "FROM activation.reactivation_outcomes "
-        "WHERE is_window_complete AND absolute_lift IS NOT NULL ORDER BY send_date, audience"
-    ).fetchall()
-    if outcomes:
-        lines.append("  win-back outcomes (conversion windows that have ended)")
-    for audience, send, n_t, r_t, n_h, r_h, lift, low, high in outcomes:
-        lines.append(f"    {audience} sent {send}: treated {n_t:,} bought {r_t:.1%}, holdout "
-                     f"{n_h:,} bought {r_h:.1%}, lift {lift_text(lift, low, high)}")
     return lines
 
 
 def print_run_summary(settings: Settings, out: TextIO) -> None:
+    from orchestration.defs.serving.publish import stable_database_path
+    from orchestration.defs.serving.summary import metric_summary
     from orchestration.lib.warehouse import open_warehouse
 
     lines = [
         "",
         "Written",
         f"  warehouse  {settings.warehouse}",
-        f"  serving    {settings.serving_dir / settings.warehouse.name}  <- point analysts and "
+        f"  serving    {stable_database_path(settings.serving_dir)}  <- point analysts and "
         "BI tools here (DuckDB 1.x can open it; the warehouse is for runs only)",
     ]
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)
+    lines.append("  metrics (metrics.* tables of the serving publication, as BI sees them)")
+    lines += [f"    {line}" for line in metric_summary(settings.serving_dir)]
     lines += audience_lines(settings)
     lines += ["", "Open the Dagster UI with `winback ui` (http://127.0.0.1:3000)."]
     out.write("\n".join(lines) + "\n")

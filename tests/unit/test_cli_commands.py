@@ -9,8 +9,9 @@ import duckdb
 import pytest
 
 from orchestration import cli
+from orchestration.lib.formatting import lift_text
 from orchestration.progress import StepRecord, describe
-from orchestration.summary import audience_rows, lift_text, quarantine_lines
+from orchestration.summary import audience_rows, quarantine_lines
 
 COMMANDS = ("run", "validate", "export", "docs", "ui", "demo", "contracts", "dbt-vars")
 

@@ -52,5 +52,5 @@ def test_the_summary_shows_the_metric_tables_of_the_current_publication(tmp_path
         "contactable by sms: 0.0 % (0 of 10)",
         "revenue at risk (EUR): 5.00 of 10.00",
         "revenue at risk (GBP): 150.00 of 1,050.50",
-        "lift a: +0.200 (95 % CI +0.100 to +0.300)",
+        "lift a: +20.0 pp (95% CI +10.0 to +30.0 pp)",
     ]

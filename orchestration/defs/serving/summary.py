@@ -12,10 +12,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.defs.serving.publish import DATABASE, MANIFEST, current_publication
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f} %"
+from orchestration.lib.formatting import lift_text, percent
 
 
 def metric_summary(serving_dir: Path) -> list[str]:
@@ -30,15 +27,15 @@ def metric_summary(serving_dir: Path) -> list[str]:
             "SELECT month_start, churn_rate, lost, active_at_start "
             "FROM metrics.metric_churn_rate_monthly WHERE is_complete_month "
             "ORDER BY month_start DESC LIMIT 1").fetchall()
-        lines += [f"churn rate {month:%Y-%m}: {_percent(rate)} ({lost} of {active})"
+        lines += [f"churn rate {month:%Y-%m}: {percent(rate)} ({lost} of {active})"
                   for month, rate, lost, active in churn]
         reactivation = con.execute(
             "SELECT month_start, reactivation_rate, reactivated, dormant_at_start "
             "FROM metrics.metric_reactivation_rate_monthly WHERE is_complete_month "
             "ORDER BY month_start DESC LIMIT 1").fetchall()
-        lines += [f"reactivation rate {month:%Y-%m}: {_percent(rate)} ({won} of {dormant})"
+        lines += [f"reactivation rate {month:%Y-%m}: {percent(rate)} ({won} of {dormant})"
                   for month, rate, won, dormant in reactivation]
-        lines += [f"contactable by {channel}: {_percent(share)} ({contactable} of {customers})"
+        lines += [f"contactable by {channel}: {percent(share)} ({contactable} of {customers})"
                   for channel, share, contactable, customers in con.execute(
                       "SELECT channel, contactable_share, contactable_customers, customers "
                       "FROM metrics.metric_contactable_share ORDER BY channel").fetchall()]
@@ -47,7 +44,7 @@ def metric_summary(serving_dir: Path) -> list[str]:
                       "SELECT currency, sum(revenue_at_risk), sum(revenue) "
                       "FROM metrics.metric_revenue_at_risk WHERE currency IS NOT NULL "
                       "GROUP BY currency ORDER BY currency").fetchall()]
-        lines += [f"lift {audience}: {lift:+.3f} (95 % CI {low:+.3f} to {high:+.3f})"
+        lines += [f"lift {audience}: {lift_text(lift, low, high)}"
                   for audience, lift, low, high in con.execute(
                       "SELECT audience, absolute_lift, lift_ci_low, lift_ci_high "
                       "FROM metrics.metric_lift WHERE absolute_lift IS NOT NULL "
