@@ -8,6 +8,7 @@ import dagster as dg
 
 from orchestration.defs import schedules
 from orchestration.defs.activation import assets as activation
+from orchestration.defs.alerts import sensors as alerts
 from orchestration.defs.dbt import assets as dbt
 from orchestration.defs.hygiene import assets as hygiene
 from orchestration.defs.ingest import assets as ingest
@@ -31,6 +32,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         activation.build_defs(audiences_for(settings)),
         serving.defs,
         schedules.defs,
+        alerts.defs,
         dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),
     )
 

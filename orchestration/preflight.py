@@ -83,6 +83,7 @@ def _folders(settings: Settings) -> None:
         ("WINBACK_EXPORT_DIR", settings.export_dir),
         ("WINBACK_SERVING_DIR", settings.serving_dir),
         ("WINBACK_LOG_DIR", settings.log_dir),
+        ("WINBACK_ALERT_DIR", settings.alert_dir),
     ):
         problem = writable_folder_problem(folder)
         if problem:

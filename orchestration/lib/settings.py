@@ -70,6 +70,10 @@ class Settings:
     serving_dir: Path = REPO_ROOT / "data" / "serving"
     # Full traces of failed commands (the terminal gets one line naming the file).
     log_dir: Path = REPO_ROOT / "data" / "logs"
+    # Failed runs are appended here as JSON lines (WINBACK_ALERT_DIR).
+    alert_dir: Path = REPO_ROOT / "data" / "alerts"
+    # Failed runs are also posted here when set; may embed a token, so it is never logged.
+    alert_webhook_url: str | None = None
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -92,6 +96,7 @@ DEFAULTS = {
     "WINBACK_RUN_WAIT_SECONDS": "1800",
     "WINBACK_SERVING_DIR": "data/serving",
     "WINBACK_LOG_DIR": "data/logs",
+    "WINBACK_ALERT_DIR": "data/alerts",
 }
 
 
@@ -171,6 +176,9 @@ def load_settings(
         for entity in SQL_ENTITIES
         if env.get(f"WINBACK_{entity.upper()}_SQL_URL")
     )
+    webhook = (env.get("WINBACK_ALERT_WEBHOOK_URL") or "").strip() or None
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise SettingsError("WINBACK_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     file_encodings = {}
     for name, value in env.items():
         if name.startswith("WINBACK_") and name.endswith("_ENCODING") and value:
@@ -201,4 +209,6 @@ def load_settings(
         run_wait_seconds=run_wait_seconds,
         serving_dir=resolve_path(get("WINBACK_SERVING_DIR")),
         log_dir=resolve_path(get("WINBACK_LOG_DIR")),
+        alert_dir=resolve_path(get("WINBACK_ALERT_DIR")),
+        alert_webhook_url=webhook,
     )
