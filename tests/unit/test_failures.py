@@ -59,6 +59,16 @@ def _failed_step(raised):
             if e.is_step_failure]
 
 
+def _failed_step_from(cause):
+    """A step that marks `cause` as not worth retrying, as the ingest assets do."""
+    try:
+        raise cause
+    except Exception as exc:
+        wrapped = dg.Failure(description=str(exc), allow_retries=False)
+        wrapped.__cause__ = exc
+    return _failed_step(wrapped)
+
+
 def test_a_read_only_export_folder_during_a_run_is_one_line_naming_the_folder():
     failure = failures.from_run(_failed_step(
         PermissionError(errno.EROFS, "Read-only file system", "/mnt/exports/aud/file.csv")))
@@ -84,6 +94,8 @@ def test_bad_input_in_a_step_exits_2_and_other_step_failures_exit_1():
     bad_input = failures.from_run(_failed_step(IngestError("orders/a.csv: header lacks amount")))
     assert (bad_input.exit_code, bad_input.line) == (
         2, "step exports failed: orders/a.csv: header lacks amount")
+    not_retried = _failed_step_from(IngestError("orders/a.csv: header lacks amount"))
+    assert failures.from_run(not_retried).exit_code == 2
     broken = failures.from_run(_failed_step(RuntimeError("boom")))
     assert (broken.exit_code, broken.line) == (1, "step exports failed: boom")
 

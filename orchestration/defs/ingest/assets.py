@@ -127,7 +127,16 @@ def _metadata(counts: _RunCounts) -> dict[str, Any]:
     return metadata
 
 
-def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
+# Reading files (a network share, a file still being copied) or a SQL source (a restart, a
+# dropped connection) can fail and then succeed: retry after 15 s, 30 s, 60 s. A retry is safe:
+# each file and SQL batch commits with its ledger or watermark row, so a retry loads only what
+# the failed attempt did not. Bad input (an IngestError) fails at once: it will not fix itself.
+INGEST_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def build_ingest_asset(
+    contract: Contract, retry_policy: dg.RetryPolicy = INGEST_RETRY
+) -> dg.AssetsDefinition:
     required = "Required" if contract.required_entity else "Optional"
     columns = ", ".join(contract.column_names)
     # Orders are checked against the customers loaded by then, so customers load first.
@@ -138,6 +147,7 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         group_name="ingest",
         kinds={"duckdb"},
         deps=deps,
+        retry_policy=retry_policy,
         description=(
             f"{contract.description}\n\n{required} input: every file in "
             f"`<landing>/{contract.entity}/` (CSV, Parquet or JSON Lines) with columns {columns}, "
@@ -155,9 +165,12 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         settings = winback.settings()
         # Microseconds: the stamp identifies this run's rows in the reconciliation.
         loaded_at = dt.datetime.now(dt.UTC)
-        with open_warehouse(settings.warehouse) as con:
-            counts = _load(con, contract, settings, loaded_at)
-            _reconcile(con, contract.entity, loaded_at, counts)
+        try:
+            with open_warehouse(settings.warehouse) as con:
+                counts = _load(con, contract, settings, loaded_at)
+                _reconcile(con, contract.entity, loaded_at, counts)
+        except IngestError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         if not counts.files.folder_present and counts.sql is None:
             context.log.warning(
                 f"No {contract.entity}/ folder in the landing directory: no {contract.entity} "
