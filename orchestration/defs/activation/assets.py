@@ -26,6 +26,7 @@ from orchestration.lib.audiences import (
     AudienceConfigError,
     load_audiences,
 )
+from orchestration.lib.freshness import DAILY_FRESHNESS
 from orchestration.lib.warehouse import open_warehouse
 
 SYNC_MODEL = "sync_audience_members"
@@ -142,6 +143,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
             description=f"{audience.description.strip()} Import file for {platform}, with "
             "adds, removes and a manifest per as-of date.",
             metadata={"audience": audience.name, "platform": platform},
+            freshness_policy=DAILY_FRESHNESS,
         )
         for audience in config.audiences
         for platform in audience.platforms
