@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.table_stats import with_table_stats
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
@@ -26,7 +27,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     settings = winback.settings()
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
-    yield from dbt.cli(args, context=context).stream()
+    yield from with_table_stats(dbt.cli(args, context=context), settings.warehouse,
+                                context.log.warning)
 
 
 @dbt_assets(
