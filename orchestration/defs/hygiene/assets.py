@@ -19,6 +19,7 @@ from orchestration.lib.contacts import (
     check_email,
     check_phone,
 )
+from orchestration.lib.metadata import counts_table
 from orchestration.lib.warehouse import open_warehouse
 
 BATCH_ROWS = 50_000
@@ -120,7 +121,7 @@ def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
         metadata={
             "dagster/row_count": total,
             "invalid_emails": invalid,
-            "invalid_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
+            "invalid_by_reason": counts_table(reasons, count="emails"),
             "role_addresses": flags["role_address"],
             "disposable_domains": flags["disposable_domain"],
             "disposable_email_domains_version": DISPOSABLE_LIST_VERSION,
@@ -169,8 +170,8 @@ def phone_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
         metadata={
             "dagster/row_count": total,
             "invalid_phones": invalid,
-            "invalid_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
-            "valid_by_type": dg.MetadataValue.json(dict(sorted(types.items()))),
+            "invalid_by_reason": counts_table(reasons, count="phones"),
+            "valid_by_type": counts_table(types, label="phone_type", count="phones"),
         }
     )
 

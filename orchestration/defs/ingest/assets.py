@@ -15,6 +15,7 @@ from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.asset_keys import raw_asset_key
 from orchestration.lib.contracts import CONTRACTS, Contract
 from orchestration.lib.landing import IngestError
+from orchestration.lib.metadata import counts_table, records_table
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import open_warehouse
 
@@ -83,6 +84,12 @@ def _reconcile(con: duckdb.DuckDBPyConnection, entity: str, loaded_at: dt.dateti
         ).fetchall()[0][0]
 
 
+FILES_LOADED_COLUMNS = [
+    ("file", str), ("sha256", str), ("rows_read", int), ("loaded", int), ("quarantined", int),
+    ("loaded_with_defects", int), ("duplicate_keys", int),
+]
+
+
 def _metadata(counts: _RunCounts) -> dict[str, Any]:
     report, sql_report = counts.files, counts.sql
     drift = sorted(
@@ -94,23 +101,25 @@ def _metadata(counts: _RunCounts) -> dict[str, Any]:
         "rows_read": counts.rows_read,
         "rows_loaded": counts.loaded,
         "rows_quarantined": sum(counts.quarantined.values()),
-        "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(counts.quarantined.items()))),
+        "quarantined_by_reason": counts_table(counts.quarantined),
         "rows_loaded_with_defects": report.loaded_with_defects,
-        "defects_by_reason": dg.MetadataValue.json(dict(sorted(report.defects.items()))),
+        "defects_by_reason": counts_table(report.defects),
         "duplicate_keys": report.duplicate_keys
         + (sql_report.duplicate_keys if sql_report else 0),
-        "files_loaded": dg.MetadataValue.json(
+        "files_loaded": records_table(
             [
                 {"file": f.source_file, "sha256": f.sha256, "rows_read": f.rows_read,
                  "loaded": f.loaded, "quarantined": sum(f.quarantined.values()),
                  "loaded_with_defects": f.loaded_with_defects,
                  "duplicate_keys": f.duplicate_keys}
                 for f in report.files
-            ]
+            ],
+            FILES_LOADED_COLUMNS,
         ),
-        "files_skipped_already_loaded": dg.MetadataValue.json(
+        "files_skipped_already_loaded": records_table(
             [{"file": s.source_file, "loaded_as": s.loaded_as}
-             for s in report.skipped_already_loaded]
+             for s in report.skipped_already_loaded],
+            [("file", str), ("loaded_as", str)],
         ),
         "schema_drift_extra_columns": dg.MetadataValue.json(drift),
         "skipped_in_flight_files": dg.MetadataValue.json(report.skipped_in_flight),
