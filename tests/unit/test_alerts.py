@@ -78,10 +78,9 @@ def alert_env(tmp_path, monkeypatch):
 
 
 def test_a_failed_run_is_appended_to_the_alert_file_without_personal_data(alert_env):
-    with dg.instance_for_test() as instance:
-        with _failure_context(instance, alert_env) as context:
-            run_failure_alert(context)
-            run_failure_alert(context)
+    with dg.instance_for_test() as instance, _failure_context(instance, alert_env) as context:
+        run_failure_alert(context)
+        run_failure_alert(context)
     lines = (alert_env / "alerts" / ALERT_FILE).read_text().splitlines()
     assert len(lines) == 2
     alert = json.loads(lines[0])
