@@ -113,5 +113,5 @@ def check_configuration(settings: Settings) -> list[str]:
         f"landing folder       {settings.landing_dir}"
         + ("" if settings.landing_configured else " (demo data when unset)"),
         *(f"SQL source           {s.entity} ({s.label})" for s in settings.sql_sources),
-        "writable folders     warehouse, exports, serving, logs",
+        "writable folders     warehouse, exports, serving, logs, alerts",
     ]

@@ -126,6 +126,15 @@ def test_every_configuration_file_and_setting_is_checked(tmp_path, variable, val
     assert "s3cr3t" not in str(raised.value)
 
 
+def test_an_alert_folder_that_cannot_be_written_is_reported_before_a_run(tmp_path):
+    (tmp_path / "f").write_text("")
+    env = {"WINBACK_LOG_DIR": str(tmp_path / "logs"), "WINBACK_WAREHOUSE": str(tmp_path / "w"),
+           "WINBACK_EXPORT_DIR": str(tmp_path / "e"), "WINBACK_SERVING_DIR": str(tmp_path / "s"),
+           "WINBACK_ALERT_DIR": str(tmp_path / "f" / "alerts")}
+    with pytest.raises(ConfigurationError, match="WINBACK_ALERT_DIR .* cannot be written"):
+        check_configuration(load_settings(environ=env))
+
+
 def test_a_platform_limits_file_that_is_not_yaml_names_the_line(tmp_path):
     bad = tmp_path / "platforms.yml"
     bad.write_text("platforms:\n  klaviyo: [\n")
