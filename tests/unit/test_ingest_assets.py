@@ -9,6 +9,8 @@ from metadata_tables import table_counts, table_rows
 
 from orchestration.defs.ingest.assets import ingest_assets
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.landing import IngestError
+from orchestration.lib.warehouse import WarehouseLockedError
 
 ORDERS = "order_id,customer_id,ordered_at,status,currency,amount,updated_at\n"
 
@@ -124,12 +126,14 @@ def test_a_read_that_fails_once_is_retried_and_loads_the_file_exactly_once(landi
     assert metadata["rows_loaded"].value == 1 and metadata["dagster/row_count"].value == 1
 
 
-def test_bad_input_is_not_retried(landing, monkeypatch):
-    from orchestration.lib.landing import IngestError
-
-    calls = _counting_load(monkeypatch, IngestError("customers/c.csv: header lacks customer_id"),
-                           times=5)
+@pytest.mark.parametrize("error", [
+    IngestError("customers/c.csv: header lacks customer_id"),
+    WarehouseLockedError("The warehouse wh.duckdb is in use by another process"),
+])
+def test_bad_input_and_a_warehouse_held_by_another_program_are_not_retried(landing, monkeypatch,
+                                                                            error):
+    calls = _counting_load(monkeypatch, error, times=5)
     result = _customers_with_retries(landing)
     assert not result.success and len(calls) == 1
     failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
-    assert failure.message.startswith("dagster._core.definitions.events.Failure: customers/c.csv")
+    assert failure.message == f"dagster._core.definitions.events.Failure: {error}\n"

@@ -17,7 +17,7 @@ from orchestration.lib.contracts import CONTRACTS, Contract
 from orchestration.lib.landing import IngestError
 from orchestration.lib.metadata import counts_table, records_table
 from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import open_warehouse
+from orchestration.lib.warehouse import WarehouseLockedError, open_warehouse
 
 
 @dataclass
@@ -139,7 +139,9 @@ def _metadata(counts: _RunCounts) -> dict[str, Any]:
 # Reading files (a network share, a file still being copied) or a SQL source (a restart, a
 # dropped connection) can fail and then succeed: retry after 15 s, 30 s, 60 s. A retry is safe:
 # each file and SQL batch commits with its ledger or watermark row, so a retry loads only what
-# the failed attempt did not. Bad input (an IngestError) fails at once: it will not fix itself.
+# the failed attempt did not. Bad input (an IngestError) fails at once: it will not fix itself;
+# so does a warehouse held by another program (Winback's own runs wait on the run lock instead),
+# which the person running Winback has to close.
 INGEST_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
 
 
@@ -178,7 +180,7 @@ def build_ingest_asset(
             with open_warehouse(settings.warehouse) as con:
                 counts = _load(con, contract, settings, loaded_at)
                 _reconcile(con, contract.entity, loaded_at, counts)
-        except IngestError as exc:
+        except (IngestError, WarehouseLockedError) as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
         if not counts.files.folder_present and counts.sql is None:
             context.log.warning(
