@@ -8,7 +8,9 @@ import dagster as dg
 
 from orchestration.defs import schedules
 from orchestration.defs.activation import assets as activation
+from orchestration.defs.alerts import sensors as alerts
 from orchestration.defs.dbt import assets as dbt
+from orchestration.defs.dbt import source_freshness
 from orchestration.defs.hygiene import assets as hygiene
 from orchestration.defs.ingest import assets as ingest
 from orchestration.defs.ingest import sensors as ingest_sensors
@@ -26,11 +28,13 @@ def build_defs(settings: Settings) -> dg.Definitions:
         ingest_sensors.defs,
         hygiene.defs,
         dbt.defs,
+        source_freshness.defs,
         predictions.defs,
         quality.defs,
         activation.build_defs(audiences_for(settings)),
         serving.defs,
         schedules.defs,
+        alerts.defs,
         dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),
     )
 

@@ -104,8 +104,10 @@ def from_run(failures: Iterable[tuple[str, SerializableErrorInfo]]) -> Failure:
         return Failure("the run failed before any step ran", EXIT_RUN, trace)
     step, error = failures[0]
     chain = _chain(error)
-    # The error the step raised (its causes are details for the log), not Dagster's wrapper.
-    inner = next((e for e in chain if not e.cls_name.startswith("Dagster")), chain[-1])
+    # The error the step raised (its causes are details for the log), not Dagster's wrapper
+    # nor the dg.Failure that marks it as not worth retrying.
+    inner = next((e for e in chain if not e.cls_name.startswith("Dagster")
+                  and not (e.cls_name == "Failure" and e.cause is not None)), chain[-1])
     # Messages only: the stack traces name source files, not the file that failed.
     disk = write_error("\n".join(e.message for e in chain))
     if disk:

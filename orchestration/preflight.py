@@ -84,6 +84,7 @@ def _folders(settings: Settings) -> None:
         ("WINBACK_EXPORT_DIR", settings.export_dir),
         ("WINBACK_SERVING_DIR", settings.serving_dir),
         ("WINBACK_LOG_DIR", settings.log_dir),
+        ("WINBACK_ALERT_DIR", settings.alert_dir),
     ):
         problem = writable_folder_problem(folder)
         if problem:
@@ -113,7 +114,7 @@ def check_configuration(settings: Settings) -> list[str]:
         f"landing folder       {settings.landing_dir}"
         + ("" if settings.landing_configured else " (demo data when unset)"),
         *(f"SQL source           {s.entity} ({s.label})" for s in settings.sql_sources),
-        "writable folders     warehouse, exports, serving, logs",
+        "writable folders     warehouse, exports, serving, logs, alerts",
     ]
 
 

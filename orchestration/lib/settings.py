@@ -90,6 +90,10 @@ class Settings:
     serving_personal_data: bool = False
     # Full traces of failed commands (the terminal gets one line naming the file).
     log_dir: Path = REPO_ROOT / "data" / "logs"
+    # Failed runs are appended here as JSON lines (WINBACK_ALERT_DIR).
+    alert_dir: Path = REPO_ROOT / "data" / "alerts"
+    # Failed runs are also posted here when set; may embed a token, so it is never logged.
+    alert_webhook_url: str | None = None
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -116,6 +120,7 @@ DEFAULTS = {
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
+    "WINBACK_ALERT_DIR": "data/alerts",
 }
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -223,6 +228,9 @@ def load_settings(
         for entity in SQL_ENTITIES
         if env.get(f"WINBACK_{entity.upper()}_SQL_URL")
     )
+    webhook = (env.get("WINBACK_ALERT_WEBHOOK_URL") or "").strip() or None
+    if webhook and not webhook.startswith(("http://", "https://")):
+        raise SettingsError("WINBACK_ALERT_WEBHOOK_URL must be an http:// or https:// URL")
     file_encodings = {}
     for name, value in env.items():
         if name.startswith("WINBACK_") and name.endswith("_ENCODING") and value:
@@ -255,4 +263,6 @@ def load_settings(
         serving_dir=resolve_path(get("WINBACK_SERVING_DIR")),
         serving_personal_data=BOOLEANS[personal_data],
         log_dir=resolve_path(get("WINBACK_LOG_DIR")),
+        alert_dir=resolve_path(get("WINBACK_ALERT_DIR")),
+        alert_webhook_url=webhook,
     )

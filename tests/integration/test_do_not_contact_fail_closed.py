@@ -9,6 +9,7 @@ import hashlib
 import pytest
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_csv_file, write_landing
+from metadata_tables import table_counts, table_rows
 
 pytestmark = pytest.mark.integration
 # Exported in the base fixture (tests/landing_fixture.py): customer ids and addresses.
@@ -72,8 +73,8 @@ def test_flawed_do_not_contact_records_keep_their_person_out_of_every_export_fil
 
 def test_a_flawed_record_already_in_the_ledger_still_blocks_on_the_next_run(runs):
     root, _, second = runs
-    skipped = second.asset_materializations_for_node("raw__consent_events")[0].metadata[
-        "files_skipped_already_loaded"].value
+    metadata = second.asset_materializations_for_node("raw__consent_events")[0].metadata
+    skipped = table_rows(metadata["files_skipped_already_loaded"])
     assert {s["file"] for s in skipped} >= {"consent_events/fast_clock.csv"}
     _assert_nobody_blocked_is_exported(root, NEXT_DAY)
 
@@ -84,12 +85,12 @@ def test_the_defects_are_reported_by_reason_without_personal_data(runs):
         entity: first.asset_materializations_for_node(f"raw__{entity}")[0].metadata
         for entity in ("suppressions", "consent_events", "erasure_requests")
     }
-    assert metadata["suppressions"]["defects_by_reason"].value == {
+    assert table_counts(metadata["suppressions"]["defects_by_reason"]) == {
         "invalid_value:reason": 1, "missing_required:occurred_at": 1}
     assert [m["rows_quarantined"].value for m in metadata.values()] == [0, 0, 0]
-    assert metadata["consent_events"]["defects_by_reason"].value == {
+    assert table_counts(metadata["consent_events"]["defects_by_reason"]) == {
         "future_timestamp:occurred_at": 1}
-    assert metadata["erasure_requests"]["defects_by_reason"].value == {
+    assert table_counts(metadata["erasure_requests"]["defects_by_reason"]) == {
         "bad_timestamp:requested_at": 1}
     assert [m["rows_loaded_with_defects"].value for m in metadata.values()] == [1, 1, 1]
     text = repr({k: {n: v.value for n, v in m.items()} for k, m in metadata.items()}).lower()

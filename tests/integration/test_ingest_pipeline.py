@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
+from metadata_tables import table_rows
 
 pytestmark = pytest.mark.integration
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,currency,amount,updated_at\n"
@@ -100,8 +101,8 @@ def test_a_late_order_for_an_earlier_day_recomputes_the_customers_status(runs):
                             "WHERE customer_id = 'C02'") == [("reactivated",)]  # 195-day gap
     assert "C02" not in _exported(tmp_path)
     metadata = _metadata(second, "orders")
-    assert [f["file"] for f in metadata["files_loaded"].value] == ["orders/late.csv"]
-    assert {f["file"] for f in metadata["files_skipped_already_loaded"].value} == {
+    assert [f["file"] for f in table_rows(metadata["files_loaded"])] == ["orders/late.csv"]
+    assert {f["file"] for f in table_rows(metadata["files_skipped_already_loaded"])} == {
         "orders/orders.csv", "orders/tie_a.csv", "orders/tie_b.csv", "orders/unknown.csv"}
 
 

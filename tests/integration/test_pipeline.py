@@ -11,9 +11,11 @@ import duckdb
 import pytest
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
+from metadata_tables import table_counts, table_rows
 
 from orchestration.definitions import defs
 from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+from orchestration.defs.dbt.assets import DBT_ASSETS
 from orchestration.defs.dbt.project import winback_project
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.contracts import CONTRACTS
@@ -235,6 +237,27 @@ def test_dbt_unit_tests_pass_in_the_test_suite(pipeline):
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert int(re.search(r"PASS=(\d+)", done.stdout).group(1)) > 0
+
+
+def test_every_dbt_model_shows_its_row_count_and_columns_and_exports_show_tables(pipeline):
+    tmp_path, result = pipeline
+    materializations = {e.asset_key: e.materialization.metadata
+                        for e in result.get_asset_materialization_events()}
+    dbt_keys = [key for step in DBT_ASSETS for key in step.keys]
+    assert dbt_keys and all("dagster/row_count" in materializations[k] for k in dbt_keys)
+    status = materializations[dg.AssetKey(["inactivity", "customer_inactivity_status"])]
+    assert status["dagster/row_count"].value == 12
+    columns = {c.name: c for c in status["dagster/column_schema"].schema.columns}
+    assert columns["status"].type == "varchar" and columns["status"].description
+    export = materializations[dg.AssetKey(["exports", "winback_inactive_email_generic_csv"])]
+    size = table_counts(export["audience_size"])
+    assert size["exported"] == export["rows"].value and set(size) == {
+        "treatment", "holdout", "capped", "exported", "dropped_at_write"}
+    assert [(r["change"], r["customers"]) for r in table_rows(export["adds_and_removes"])] == [
+        ("add", export["adds"].value), ("remove", export["removes"].value)]
+    freshness = [e for e in result.get_asset_check_evaluations()
+                 if e.check_name == "source_freshness"]
+    assert len(freshness) == 8 and all(e.passed for e in freshness)
 
 
 def test_the_graph_connects_every_landing_entity_to_the_export():

@@ -60,6 +60,16 @@ def _failed_step(raised):
             if e.is_step_failure]
 
 
+def _failed_step_from(cause):
+    """A step that marks `cause` as not worth retrying, as the ingest assets do."""
+    try:
+        raise cause
+    except Exception as exc:
+        wrapped = dg.Failure(description=str(exc), allow_retries=False)
+        wrapped.__cause__ = exc
+    return _failed_step(wrapped)
+
+
 def test_a_read_only_export_folder_during_a_run_is_one_line_naming_the_folder():
     failure = failures.from_run(_failed_step(
         PermissionError(errno.EROFS, "Read-only file system", "/mnt/exports/aud/file.csv")))
@@ -85,6 +95,8 @@ def test_bad_input_in_a_step_exits_2_and_other_step_failures_exit_1():
     bad_input = failures.from_run(_failed_step(IngestError("orders/a.csv: header lacks amount")))
     assert (bad_input.exit_code, bad_input.line) == (
         2, "step exports failed: orders/a.csv: header lacks amount")
+    not_retried = _failed_step_from(IngestError("orders/a.csv: header lacks amount"))
+    assert failures.from_run(not_retried).exit_code == 2
     broken = failures.from_run(_failed_step(RuntimeError("boom")))
     assert (broken.exit_code, broken.line) == (1, "step exports failed: boom")
 
@@ -113,6 +125,15 @@ def test_every_configuration_file_and_setting_is_checked(tmp_path, variable, val
     with pytest.raises(ValueError, match=mentions) as raised:
         check_configuration(load_settings(environ=env))
     assert "s3cr3t" not in str(raised.value)
+
+
+def test_an_alert_folder_that_cannot_be_written_is_reported_before_a_run(tmp_path):
+    (tmp_path / "f").write_text("")
+    env = {"WINBACK_LOG_DIR": str(tmp_path / "logs"), "WINBACK_WAREHOUSE": str(tmp_path / "w"),
+           "WINBACK_EXPORT_DIR": str(tmp_path / "e"), "WINBACK_SERVING_DIR": str(tmp_path / "s"),
+           "WINBACK_ALERT_DIR": str(tmp_path / "f" / "alerts")}
+    with pytest.raises(ConfigurationError, match="WINBACK_ALERT_DIR .* cannot be written"):
+        check_configuration(load_settings(environ=env))
 
 
 def test_a_platform_limits_file_that_is_not_yaml_names_the_line(tmp_path):

@@ -45,6 +45,7 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_RUN_WAIT_SECONDS", "nan", "WINBACK_RUN_WAIT_SECONDS"),
         ("WINBACK_DUCKDB_MEMORY_LIMIT", "lots", "WINBACK_DUCKDB_MEMORY_LIMIT"),
         ("WINBACK_DUCKDB_THREADS", "0", "WINBACK_DUCKDB_THREADS"),
+        ("WINBACK_ALERT_WEBHOOK_URL", "hooks.example.com/x", "WINBACK_ALERT_WEBHOOK_URL"),
     ],
 )
 def test_a_malformed_setting_is_a_clear_error_naming_the_variable(variable, value, mentions):
@@ -85,3 +86,13 @@ def test_duckdb_limits_come_from_the_environment(tmp_path):
                                       "WINBACK_DUCKDB_TEMP_DIR": str(tmp_path / "spill")})
     assert settings.duckdb.for_warehouse(settings.warehouse) == {
         "memory_limit": "512MB", "threads": "4", "temp_directory": str(tmp_path / "spill")}
+
+
+def test_alerts_go_to_data_alerts_and_to_a_webhook_only_when_one_is_set(tmp_path):
+    default = load_settings(environ={})
+    assert default.alert_dir == REPO_ROOT / "data" / "alerts"
+    assert default.alert_webhook_url is None
+    settings = load_settings(environ={"WINBACK_ALERT_DIR": str(tmp_path / "alerts"),
+                                      "WINBACK_ALERT_WEBHOOK_URL": " https://hooks.example/t "})
+    assert settings.alert_dir == tmp_path / "alerts"
+    assert settings.alert_webhook_url == "https://hooks.example/t"

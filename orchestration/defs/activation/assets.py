@@ -26,6 +26,8 @@ from orchestration.lib.audiences import (
     AudienceConfigError,
     load_audiences,
 )
+from orchestration.lib.freshness import DAILY_FRESHNESS
+from orchestration.lib.metadata import counts_table, records_table
 from orchestration.lib.warehouse import open_warehouse
 
 SYNC_MODEL = "sync_audience_members"
@@ -115,8 +117,17 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "rows": result.rows,
         "adds": result.added,
         "removes": result.removed,
-        "removes_by_reason": dg.MetadataValue.json(
-            result.manifest["removes"].get("by_reason", {})),
+        "removes_by_reason": counts_table(result.manifest["removes"].get("by_reason", {}),
+                                          count="customers"),
+        "audience_size": counts_table(
+            {"treatment": groups["treatment"], "holdout": groups["holdout"],
+             "capped": groups["capped"], "exported": result.rows,
+             "dropped_at_write": sum(dropped.values())}, label="members", count="customers"),
+        "adds_and_removes": records_table(
+            [{"change": "add", "customers": result.added, "path": str(result.adds[0].path)},
+             {"change": "remove", "customers": result.removed,
+              "path": str(result.removes[0].path)}],
+            [("change", str), ("customers", int), ("path", str)]),
         "files": dg.MetadataValue.json(paths),
         "path": dg.MetadataValue.path(paths[0]),
         "adds_path": dg.MetadataValue.path(str(result.adds[0].path)),
@@ -126,7 +137,7 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "holdout_members": groups["holdout"],
         "capped_members": groups["capped"],
         "dropped_at_write": sum(dropped.values()),
-        "dropped_at_write_by_reason": dg.MetadataValue.json(dropped),
+        "dropped_at_write_by_reason": counts_table(dropped, count="customers"),
         "definition_hash": audience.definition_hash,
         "warnings": dg.MetadataValue.json(result.manifest["warnings"]),
     }
@@ -142,6 +153,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
             description=f"{audience.description.strip()} Import file for {platform}, with "
             "adds, removes and a manifest per as-of date.",
             metadata={"audience": audience.name, "platform": platform},
+            freshness_policy=DAILY_FRESHNESS,
         )
         for audience in config.audiences
         for platform in audience.platforms

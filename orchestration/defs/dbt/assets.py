@@ -16,6 +16,7 @@ from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import keep_partial_parse, write_run_context
+from orchestration.defs.dbt.table_stats import with_table_stats
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
@@ -30,7 +31,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
     invocation = dbt.cli(args, context=context)
-    yield from invocation.stream()
+    yield from with_table_stats(invocation, settings.warehouse, context.log.warning)
     keep_partial_parse(invocation.target_path,
                        winback_project.project_dir / winback_project.target_path)
 

@@ -23,6 +23,7 @@ from orchestration.lib.contacts import (
     email_rules_fingerprint,
     phone_rules_fingerprint,
 )
+from orchestration.lib.metadata import counts_table
 from orchestration.lib.warehouse import open_warehouse
 
 BATCH_ROWS = 50_000
@@ -202,7 +203,7 @@ def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
         metadata={
             **_refresh_metadata(refresh, fingerprint),
             "invalid_emails": sum(reasons.values()),
-            "invalid_by_reason": dg.MetadataValue.json(reasons),
+            "invalid_by_reason": counts_table(reasons, count="emails"),
             "role_addresses": role,
             "disposable_domains": disposable,
             "disposable_email_domains_version": DISPOSABLE_LIST_VERSION,
@@ -247,8 +248,8 @@ def phone_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
         metadata={
             **_refresh_metadata(refresh, fingerprint),
             "invalid_phones": sum(reasons.values()),
-            "invalid_by_reason": dg.MetadataValue.json(reasons),
-            "valid_by_type": dg.MetadataValue.json(types),
+            "invalid_by_reason": counts_table(reasons, count="phones"),
+            "valid_by_type": counts_table(types, label="phone_type", count="phones"),
         }
     )
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from orchestration.defs.dbt.keys import dbt_model_key
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.metadata import counts_table
 from orchestration.lib.warehouse import open_warehouse
 
 SUMMARY_MODEL = "contact_hygiene_summary"
@@ -28,10 +29,10 @@ def hygiene_summary_metadata(warehouse: Path) -> dict[str, Any]:
         metadata[f"{channel}_share_contactable"] = (
             round(verdicts.get("contactable", 0) / total, 4) if total else 0.0
         )
-        metadata[f"{channel}_not_contactable_by_reason"] = dg.MetadataValue.json(
-            {code: n for code, n in verdicts.items() if code != "contactable"}
+        metadata[f"{channel}_not_contactable_by_reason"] = counts_table(
+            {code: n for code, n in verdicts.items() if code != "contactable"}, count="customers"
         )
-        metadata[f"{channel}_flags"] = dg.MetadataValue.json(flags)
+        metadata[f"{channel}_flags"] = counts_table(flags, label="flag", count="customers")
     metadata["customers"] = sum(
         n for ch, cat, _, n, _ in rows if (ch, cat) == ("email", "verdict")
     )

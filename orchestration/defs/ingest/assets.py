@@ -15,8 +15,9 @@ from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.asset_keys import raw_asset_key
 from orchestration.lib.contracts import CONTRACTS, Contract
 from orchestration.lib.landing import IngestError
+from orchestration.lib.metadata import counts_table, records_table
 from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import open_warehouse
+from orchestration.lib.warehouse import WarehouseLockedError, open_warehouse
 
 
 @dataclass
@@ -83,6 +84,12 @@ def _reconcile(con: duckdb.DuckDBPyConnection, entity: str, loaded_at: dt.dateti
         ).fetchall()[0][0]
 
 
+FILES_LOADED_COLUMNS = [
+    ("file", str), ("sha256", str), ("rows_read", int), ("loaded", int), ("quarantined", int),
+    ("loaded_with_defects", int), ("duplicate_keys", int),
+]
+
+
 def _metadata(counts: _RunCounts) -> dict[str, Any]:
     report, sql_report = counts.files, counts.sql
     drift = sorted(
@@ -94,23 +101,25 @@ def _metadata(counts: _RunCounts) -> dict[str, Any]:
         "rows_read": counts.rows_read,
         "rows_loaded": counts.loaded,
         "rows_quarantined": sum(counts.quarantined.values()),
-        "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(counts.quarantined.items()))),
+        "quarantined_by_reason": counts_table(counts.quarantined),
         "rows_loaded_with_defects": report.loaded_with_defects,
-        "defects_by_reason": dg.MetadataValue.json(dict(sorted(report.defects.items()))),
+        "defects_by_reason": counts_table(report.defects),
         "duplicate_keys": report.duplicate_keys
         + (sql_report.duplicate_keys if sql_report else 0),
-        "files_loaded": dg.MetadataValue.json(
+        "files_loaded": records_table(
             [
                 {"file": f.source_file, "sha256": f.sha256, "rows_read": f.rows_read,
                  "loaded": f.loaded, "quarantined": sum(f.quarantined.values()),
                  "loaded_with_defects": f.loaded_with_defects,
                  "duplicate_keys": f.duplicate_keys}
                 for f in report.files
-            ]
+            ],
+            FILES_LOADED_COLUMNS,
         ),
-        "files_skipped_already_loaded": dg.MetadataValue.json(
+        "files_skipped_already_loaded": records_table(
             [{"file": s.source_file, "loaded_as": s.loaded_as}
-             for s in report.skipped_already_loaded]
+             for s in report.skipped_already_loaded],
+            [("file", str), ("loaded_as", str)],
         ),
         "schema_drift_extra_columns": dg.MetadataValue.json(drift),
         "skipped_in_flight_files": dg.MetadataValue.json(report.skipped_in_flight),
@@ -127,7 +136,18 @@ def _metadata(counts: _RunCounts) -> dict[str, Any]:
     return metadata
 
 
-def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
+# Reading files (a network share, a file still being copied) or a SQL source (a restart, a
+# dropped connection) can fail and then succeed: retry after 15 s, 30 s, 60 s. A retry is safe:
+# each file and SQL batch commits with its ledger or watermark row, so a retry loads only what
+# the failed attempt did not. Bad input (an IngestError) fails at once: it will not fix itself;
+# so does a warehouse held by another program (Winback's own runs wait on the run lock instead),
+# which the person running Winback has to close.
+INGEST_RETRY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def build_ingest_asset(
+    contract: Contract, retry_policy: dg.RetryPolicy = INGEST_RETRY
+) -> dg.AssetsDefinition:
     required = "Required" if contract.required_entity else "Optional"
     columns = ", ".join(contract.column_names)
     # Orders are checked against the customers loaded by then, so customers load first.
@@ -138,6 +158,7 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         group_name="ingest",
         kinds={"duckdb"},
         deps=deps,
+        retry_policy=retry_policy,
         description=(
             f"{contract.description}\n\n{required} input: every file in "
             f"`<landing>/{contract.entity}/` (CSV, Parquet or JSON Lines) with columns {columns}, "
@@ -155,9 +176,12 @@ def build_ingest_asset(contract: Contract) -> dg.AssetsDefinition:
         settings = winback.settings()
         # Microseconds: the stamp identifies this run's rows in the reconciliation.
         loaded_at = dt.datetime.now(dt.UTC)
-        with open_warehouse(settings.warehouse) as con:
-            counts = _load(con, contract, settings, loaded_at)
-            _reconcile(con, contract.entity, loaded_at, counts)
+        try:
+            with open_warehouse(settings.warehouse) as con:
+                counts = _load(con, contract, settings, loaded_at)
+                _reconcile(con, contract.entity, loaded_at, counts)
+        except (IngestError, WarehouseLockedError) as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         if not counts.files.folder_present and counts.sql is None:
             context.log.warning(
                 f"No {contract.entity}/ folder in the landing directory: no {contract.entity} "

@@ -1,0 +1,127 @@
+"""Somewhere for failures to go: every failed run of this code location is appended to an alert
+file (JSON lines under WINBACK_ALERT_DIR) and, when WINBACK_ALERT_WEBHOOK_URL is set, posted to
+that URL as JSON (a chat or incident tool's incoming webhook).
+
+An alert names the run, the job, the failed steps and the first line of each error; no row
+values. Winback's own errors name files, fields and rules only, and addresses or long digit runs
+that a library's error might quote are masked anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
+
+from orchestration.defs.resources import WinbackConfig
+
+ALERT_FILE = "run_failures.jsonl"
+WEBHOOK_ATTEMPTS = 3
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+WEBHOOK_BACKOFF_SECONDS = 1.0  # 1 s, then 2 s between the three attempts
+MAX_ERROR_CHARS = 300
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+\d[\d ()-]{6,}\d|\d{7,}")
+
+
+def first_line(message: str | None) -> str:
+    """The first non-empty line of an error, with email addresses and phone-like numbers masked,
+    cut to a length a chat message can show."""
+    line = next((s.strip() for s in (message or "").splitlines() if s.strip()), "")
+    line = _PHONE.sub("<number>", _EMAIL.sub("<email>", line))
+    return line[:MAX_ERROR_CHARS]
+
+
+def step_error(error: SerializableErrorInfo) -> str:
+    """The error the step raised, not Dagster's wrapper around it."""
+    while error.cls_name.startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return first_line(error.message)
+
+
+def failure_alert(context: dg.RunFailureSensorContext, now: dt.datetime) -> dict[str, Any]:
+    run = context.dagster_run
+    as_of = (
+        run.run_config.get("resources", {}).get("winback", {}).get("config", {}).get("as_of")
+    )
+    steps = [
+        {"step": event.step_key, "error": step_error(event.event_specific_data.error)}
+        for event in context.get_step_failure_events()
+    ]
+    return {
+        "alert": "run_failure",
+        "at": now.isoformat(timespec="seconds"),
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "as_of": as_of,
+        "failed_steps": steps,
+        "error": steps[0]["error"] if steps else first_line(context.failure_event.message),
+    }
+
+
+def append_alert(folder: Path, alert: Mapping[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ALERT_FILE
+    with path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(alert, sort_keys=True) + "\n")
+    return path
+
+
+def post_alert(
+    url: str,
+    alert: Mapping[str, Any],
+    warn: Callable[[str], None],
+    *,
+    attempts: int = WEBHOOK_ATTEMPTS,
+    backoff_seconds: float = WEBHOOK_BACKOFF_SECONDS,
+    timeout: float = WEBHOOK_TIMEOUT_SECONDS,
+) -> bool:
+    """POST the alert as JSON, retrying with exponential backoff. A webhook that stays down is
+    reported through `warn` (without the URL, which may embed a token) and never raised: the
+    alert file already holds the alert."""
+    body = json.dumps(alert, sort_keys=True).encode()
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(backoff_seconds * 2 ** (attempt - 1))
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                response.read()
+            return True
+        except urllib.error.HTTPError as exc:
+            problem = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            problem = type(exc).__name__ + (f" ({exc.reason})" if hasattr(exc, "reason") else "")
+    warn(f"The alert webhook (WINBACK_ALERT_WEBHOOK_URL) did not take the alert after "
+         f"{attempts} attempts: {problem}. The alert is in the alert file.")
+    return False
+
+
+@dg.run_failure_sensor(
+    name="winback_run_failure_alert",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Appends every failed run to WINBACK_ALERT_DIR/run_failures.jsonl and posts it "
+    "to WINBACK_ALERT_WEBHOOK_URL when set.",
+)
+def run_failure_alert(context: dg.RunFailureSensorContext, winback: WinbackConfig) -> None:
+    settings = winback.settings()
+    alert = failure_alert(context, dt.datetime.now(dt.UTC))
+    path = append_alert(settings.alert_dir, alert)
+    context.log.info(f"Run {alert['run_id']} failed; alert written to {path}")
+    if settings.alert_webhook_url:
+        post_alert(settings.alert_webhook_url, alert, context.log.warning)
+
+
+defs = dg.Definitions(sensors=[run_failure_alert])

@@ -1,0 +1,100 @@
+"""Row counts and column schemas on every dbt model's materialization, read from the warehouse.
+
+dagster-dbt's `fetch_row_counts()` / `fetch_column_metadata()` query the warehouse while dbt is
+still running; DuckDB admits one writer process and dbt holds the file until it exits, so those
+queries cannot open it. Instead the step's events are held until dbt exits, then one read-only
+connection counts every built model's rows (one UNION ALL query; views are counted through
+their query) and reads their columns (one information_schema query), and the events go on with
+`dagster/row_count` and `dagster/column_schema` added. Column descriptions come from the dbt
+YAML, types from the warehouse. If dbt fails, the events of what it did build still go on before
+its error is raised.
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliInvocation
+
+from orchestration.lib.warehouse import open_warehouse
+
+
+def _relation(node: Mapping[str, Any]) -> tuple[str, str]:
+    return node["schema"], node.get("alias") or node["name"]
+
+
+def read_table_stats(
+    warehouse: Path, relations: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, list[tuple[str, str]]]]:
+    """(schema, name) -> (row count, [(column, type)]) for the relations that exist."""
+    wanted = sorted(set(relations))
+    if not wanted:
+        return {}
+    with open_warehouse(warehouse, read_only=True) as con:
+        columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for schema, name, column, data_type in con.execute(
+            "SELECT table_schema, table_name, column_name, data_type "
+            "FROM information_schema.columns WHERE (table_schema, table_name) IN "
+            f"(SELECT * FROM (VALUES {', '.join(['(?, ?)'] * len(wanted))})) "
+            "ORDER BY table_schema, table_name, ordinal_position",
+            [part for relation in wanted for part in relation],
+        ).fetchall():
+            columns.setdefault((schema, name), []).append((column, data_type))
+        present = [r for r in wanted if r in columns]
+        if not present:
+            return {}
+        counts = con.execute(" UNION ALL ".join(
+            f"SELECT {i} AS n, count(*) FROM \"{schema}\".\"{name}\""
+            for i, (schema, name) in enumerate(present)
+        )).fetchall()
+    return {present[i]: (rows, columns[present[i]]) for i, rows in counts}
+
+
+def _column_schema(node: Mapping[str, Any], columns: list[tuple[str, str]]) -> dg.TableSchema:
+    documented = node.get("columns", {})
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name=name, type=data_type.lower(),
+                       description=documented.get(name, {}).get("description") or None)
+        for name, data_type in columns
+    ])
+
+
+def with_table_stats(
+    invocation: DbtCliInvocation, warehouse: Path, warn: Callable[[str], None]
+) -> Iterator[Any]:
+    """The invocation's events, each model's materialization with its row count and columns."""
+    events: list[Any] = []
+    try:
+        events.extend(invocation.stream())
+    except Exception:
+        yield from _enriched(events, invocation.manifest, warehouse, warn)
+        raise
+    yield from _enriched(events, invocation.manifest, warehouse, warn)
+
+
+def _enriched(events: list[Any], manifest: Mapping[str, Any], warehouse: Path,
+              warn: Callable[[str], None]) -> Iterator[Any]:
+    nodes = {
+        id(event): manifest["nodes"][event.metadata["unique_id"].value]
+        for event in events
+        if isinstance(event, dg.Output | dg.AssetMaterialization)
+        and "unique_id" in event.metadata
+    }
+    try:
+        stats = read_table_stats(warehouse, map(_relation, nodes.values()))
+    except duckdb.Error as exc:
+        warn(f"Row counts and columns of the dbt models could not be read: {exc}")
+        stats = {}
+    for event in events:
+        node = nodes.get(id(event))
+        found = stats.get(_relation(node)) if node else None
+        if found:
+            rows, columns = found
+            event = event.with_metadata({
+                **event.metadata,
+                "dagster/row_count": rows,
+                "dagster/column_schema": _column_schema(node, columns),
+            })
+        yield event

@@ -1,0 +1,129 @@
+"""The run-failure alert: a JSON line per failed run, and a webhook post against a local server."""
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import dagster as dg
+import pytest
+
+from orchestration.defs.alerts.sensors import ALERT_FILE, first_line, post_alert, run_failure_alert
+from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.run_config import run_config
+
+
+class _Webhook:
+    """A local HTTP server on 127.0.0.1 that answers the given status codes in turn, records the
+    bodies it received, and stops after serving them (or after its timeout)."""
+
+    def __init__(self, statuses):
+        self.bodies = []
+        statuses = list(statuses)
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(statuses.pop(0))
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server.timeout = 5
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(
+            target=lambda: [self.server.handle_request() for _ in range(len(statuses))],
+            daemon=True,
+        )
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.thread.join(timeout=10)
+        self.server.server_close()
+
+
+@dg.asset
+def fails_on_bad_input():
+    raise ValueError("orders/o.csv: 12 of 100 rows bad; first at row 3 (jane@example.com, "
+                     "+44 7700 900123)\nsecond line")
+
+
+def _failure_context(instance, settings_env):
+    """The sensor's context for a run that failed in `instance`."""
+    result = dg.materialize([fails_on_bad_input], instance=instance, raise_on_error=False,
+                            run_config=run_config(dt.date(2026, 11, 30)),
+                            resources={"winback": WinbackConfig()})
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+    return dg.build_run_status_sensor_context(
+        sensor_name="winback_run_failure_alert",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"winback": WinbackConfig()},
+    ).for_run_failure()
+
+
+@pytest.fixture
+def alert_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("WINBACK_ALERT_DIR", str(tmp_path / "alerts"))
+    monkeypatch.setenv("WINBACK_WAREHOUSE", str(tmp_path / "wh.duckdb"))
+    return tmp_path
+
+
+def test_a_failed_run_is_appended_to_the_alert_file_without_personal_data(alert_env):
+    with dg.instance_for_test() as instance, _failure_context(instance, alert_env) as context:
+        run_failure_alert(context)
+        run_failure_alert(context)
+    lines = (alert_env / "alerts" / ALERT_FILE).read_text().splitlines()
+    assert len(lines) == 2
+    alert = json.loads(lines[0])
+    assert alert["run_id"] == context.dagster_run.run_id
+    assert alert["job"] == "__ephemeral_asset_job__"
+    assert alert["as_of"] == "2026-11-30"
+    assert alert["failed_steps"] == [{
+        "step": "fails_on_bad_input",
+        "error": "ValueError: orders/o.csv: 12 of 100 rows bad; first at row 3 (<email>, <number>)",
+    }]
+    assert alert["error"] == alert["failed_steps"][0]["error"]
+    assert "jane" not in lines[0] and "7700" not in lines[0]
+
+
+def test_with_a_webhook_configured_the_alert_is_posted_to_it(alert_env, monkeypatch):
+    with dg.instance_for_test() as instance, _Webhook([200]) as hook:
+        monkeypatch.setenv("WINBACK_ALERT_WEBHOOK_URL", hook.url)
+        with _failure_context(instance, alert_env) as context:
+            run_failure_alert(context)
+    written = json.loads((alert_env / "alerts" / ALERT_FILE).read_text())
+    assert hook.bodies == [written]
+
+
+def test_the_webhook_is_retried_with_backoff_until_it_takes_the_alert():
+    warnings = []
+    with _Webhook([503, 500, 200]) as hook:
+        assert post_alert(hook.url, {"alert": "run_failure"}, warnings.append,
+                          backoff_seconds=0.01)
+    assert hook.bodies == [{"alert": "run_failure"}] * 3
+    assert warnings == []
+
+
+def test_a_webhook_that_stays_down_is_logged_without_its_url_and_not_raised():
+    warnings = []
+    with _Webhook([500, 500]) as hook:
+        assert not post_alert(hook.url, {"alert": "run_failure"}, warnings.append,
+                              attempts=2, backoff_seconds=0.01)
+    assert len(warnings) == 1 and "HTTP 500" in warnings[0] and hook.url not in warnings[0]
+    unreachable = []
+    assert not post_alert(hook.url, {}, unreachable.append, attempts=1)
+    assert "did not take the alert" in unreachable[0]
+
+
+def test_only_the_first_line_of_an_error_is_kept_and_dates_survive_masking():
+    assert first_line("\n  as of 2026-11-30: 0612345678 failed\ntrace") == (
+        "as of 2026-11-30: <number> failed")
