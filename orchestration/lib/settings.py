@@ -90,9 +90,15 @@ class Settings:
     serving_personal_data: bool = False
     # Full traces of failed commands (the terminal gets one line naming the file).
     log_dir: Path = REPO_ROOT / "data" / "logs"
+    # The HTML report (WINBACK_REPORT); None means report/index.html beside the serving folder.
+    report: Path | None = None
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
+
+    @property
+    def report_path(self) -> Path:
+        return self.report or self.serving_dir.parent / "report" / "index.html"
 
     @property
     def landing_configured(self) -> bool:
@@ -113,6 +119,7 @@ DEFAULTS = {
     "WINBACK_SERVING_DIR": "data/serving",
     "WINBACK_SERVING_PERSONAL_DATA": "false",
     "WINBACK_LOG_DIR": "data/logs",
+    "WINBACK_REPORT": "",
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
@@ -255,4 +262,5 @@ def load_settings(
         serving_dir=resolve_path(get("WINBACK_SERVING_DIR")),
         serving_personal_data=BOOLEANS[personal_data],
         log_dir=resolve_path(get("WINBACK_LOG_DIR")),
+        report=resolve_path(get("WINBACK_REPORT")) if get("WINBACK_REPORT") else None,
     )
