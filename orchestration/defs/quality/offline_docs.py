@@ -5,7 +5,8 @@ a logo from S3; none of them ship with the package. Offline those requests fail,
 tables (filled by bootstrap-table from JSON in a script) stay empty and the scripts throw. So each
 page is rewritten: external stylesheets and every script are removed, the index tables are
 rendered as static HTML from the same JSON, the logo points at the copy in static/images, and a
-small inline stylesheet stands in for the Bootstrap classes the pages use.
+small inline stylesheet stands in for the Bootstrap classes the pages use (collapsed sections
+stay open, since no script is left to open them).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ a { color: #0b5ed7; }
 .nav-link.active { background: #0b5ed7; color: #fff; border-radius: .25rem; }
 .nav-tabs { display: none; }
 .tab-content > .tab-pane { display: block; opacity: 1; margin-bottom: 2rem; }
-.collapse:not(.show) { display: none; }
 .breadcrumb { display: flex; list-style: none; padding: .5rem 1rem; margin: 0 0 1rem;
               background: #e9ecef; border-radius: .25rem; }
 .breadcrumb-item + .breadcrumb-item::before { content: "/"; padding: 0 .5rem; color: #6c757d; }
