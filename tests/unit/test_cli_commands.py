@@ -13,7 +13,8 @@ from orchestration.lib.formatting import lift_text
 from orchestration.progress import StepRecord, describe
 from orchestration.summary import audience_rows, quarantine_lines
 
-COMMANDS = ("run", "validate", "export", "docs", "ui", "demo", "contracts", "dbt-vars")
+COMMANDS = ("run", "validate", "export", "docs", "report", "ui", "demo", "contracts",
+            "dbt-vars")
 
 
 def _exit(argv, capsys):
