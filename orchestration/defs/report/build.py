@@ -178,7 +178,8 @@ def lift(con) -> str:
                   "audience", "lift (pp)")
     rows = _rows(con, """
         SELECT audience, absolute_lift, lift_ci_low, lift_ci_high FROM metrics.metric_lift
-        WHERE absolute_lift IS NOT NULL ORDER BY audience""")
+        WHERE absolute_lift IS NOT NULL AND lift_ci_low IS NOT NULL AND lift_ci_high IS NOT NULL
+        ORDER BY audience""")
     return interval_chart(chart, rows, fmt=percentage_points)
 
 
