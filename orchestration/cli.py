@@ -296,6 +296,27 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("report", "print the path of the HTML report of the last run (--open: open it)",
+         option("--open", action="store_true", help="open it in the default browser as well"))
+def cmd_report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from orchestration.preflight import ConfigurationError
+
+    path = load_settings().report_path
+    if not path.exists():
+        raise ConfigurationError(
+            f"no report at {path}; run `winback run` first (WINBACK_REPORT)")
+    print(path)
+    if args.open:
+        if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in (
+                "darwin", "win32"):
+            webbrowser.open(path.as_uri())
+        else:
+            print("no display to open it on; open the path above in a browser", file=sys.stderr)
+    return 0
+
+
 @command("ui", "start the Dagster UI (dagster dev -w workspace.yaml) on the asset graph",
          option("--host", default="127.0.0.1", help="address to listen on"),
          option("--port", type=int, default=3000, help="port to listen on"))

@@ -16,6 +16,7 @@ from orchestration.defs.ingest import assets as ingest
 from orchestration.defs.ingest import sensors as ingest_sensors
 from orchestration.defs.predictions import assets as predictions
 from orchestration.defs.quality import assets as quality
+from orchestration.defs.report import assets as report
 from orchestration.defs.resources import WinbackConfig
 from orchestration.defs.serving import assets as serving
 from orchestration.lib.audiences import audiences_for
@@ -33,6 +34,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         quality.defs,
         activation.build_defs(audiences_for(settings)),
         serving.defs,
+        report.defs,
         schedules.defs,
         alerts.defs,
         dg.Definitions(resources={"winback": WinbackConfig()}, executor=dg.in_process_executor),

@@ -83,6 +83,8 @@ def describe(step_key: str, step: StepRecord) -> str:
                 f"{invalid:,} invalid")
     if area == "serving":
         return f"serving {name}: {_plural(_value(metadata, 'tables'), 'table')} published"
+    if area == "report":
+        return f"report {name}: {_plural(_value(metadata, 'charts'), 'chart')} drawn"
     if "dagster/row_count" in metadata:
         return f"{area} {name}: {_value(metadata, 'dagster/row_count'):,} rows"
     return f"{area} {name}: {_plural(len(step.materialized), 'asset')}"

@@ -130,6 +130,8 @@ def print_run_summary(settings: Settings, out: TextIO) -> None:
         f"  warehouse  {settings.warehouse}",
         f"  serving    {stable_database_path(settings.serving_dir)}  <- point analysts and "
         "BI tools here (DuckDB 1.x can open it; the warehouse is for runs only)",
+        f"  report     {settings.report_path}  <- charts of the publication "
+        "(`winback report --open`)",
     ]
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)

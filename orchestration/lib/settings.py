@@ -94,9 +94,15 @@ class Settings:
     alert_dir: Path = REPO_ROOT / "data" / "alerts"
     # Failed runs are also posted here when set; may embed a token, so it is never logged.
     alert_webhook_url: str | None = None
+    # The HTML report (WINBACK_REPORT); None means report/index.html beside the serving folder.
+    report: Path | None = None
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
+
+    @property
+    def report_path(self) -> Path:
+        return self.report or self.serving_dir.parent / "report" / "index.html"
 
     @property
     def landing_configured(self) -> bool:
@@ -117,6 +123,7 @@ DEFAULTS = {
     "WINBACK_SERVING_DIR": "data/serving",
     "WINBACK_SERVING_PERSONAL_DATA": "false",
     "WINBACK_LOG_DIR": "data/logs",
+    "WINBACK_REPORT": "",
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
@@ -265,4 +272,5 @@ def load_settings(
         log_dir=resolve_path(get("WINBACK_LOG_DIR")),
         alert_dir=resolve_path(get("WINBACK_ALERT_DIR")),
         alert_webhook_url=webhook,
+        report=resolve_path(get("WINBACK_REPORT")) if get("WINBACK_REPORT") else None,
     )

@@ -62,6 +62,7 @@ def test_run_prints_one_line_per_step_with_its_time_and_no_dbt_output(fixture_ru
     assert any(line.startswith("  dbt models: ") and "models built, tests" in line
                for line in steps)
     assert any(line.startswith("  export audiences: ") for line in steps)
+    assert any(line.startswith("  report html: 10 charts drawn, ") for line in steps)
     assert len(steps) == len({line.split(":")[0] for line in steps})
     assert "START sql" not in out and "Running with dbt" not in out
 
@@ -79,6 +80,7 @@ def test_the_summary_groups_audiences_with_paths_relative_to_the_export_folder(f
     assert "raw.orders" in out and "19 rows" in out
     assert "inactive" in out and "prospect" in out
     assert f"files under {tmp_path / 'exports'}" in out
+    assert f"  report     {tmp_path / 'report' / 'index.html'}  <- " in out
     relative = f"winback_inactive_email/generic_csv/{AS_OF}/winback_inactive_email.csv"
     [row] = [line for line in out.splitlines() if line.rstrip().endswith(relative)]
     assert row.split()[:3] == ["winback_inactive_email", "generic_csv", "2"]

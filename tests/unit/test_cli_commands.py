@@ -13,7 +13,8 @@ from orchestration.lib.formatting import lift_text
 from orchestration.progress import StepRecord, describe
 from orchestration.summary import audience_rows, quarantine_lines
 
-COMMANDS = ("run", "validate", "export", "docs", "ui", "demo", "contracts", "dbt-vars")
+COMMANDS = ("run", "validate", "export", "docs", "report", "ui", "demo", "contracts",
+            "dbt-vars")
 
 
 def _exit(argv, capsys):
@@ -132,6 +133,8 @@ def _step(*materialized, passed=0, failed=0, check=""):
      "export audiences: 2 files, 6 rows, 5 adds, 1 removes"),
     ("serving__warehouse", _step((("serving", "warehouse"), {"tables": 41})),
      "serving warehouse: 41 tables published"),
+    ("report__html", _step((("report", "html"), {"charts": 10})),
+     "report html: 10 charts drawn"),
 ])
 def test_each_step_is_one_line_with_its_key_count(step_key, step, line):
     assert describe(step_key, step) == line

@@ -172,7 +172,8 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
     warehouse and render Great Expectations Data Docs as static HTML into `site_dir`.
 
     Results are stored without failing values (exclude_unexpected_values, summary format), so
-    the pages show expectations, counts and percentages, never a contact. Returns index.html.
+    the pages show expectations, counts and percentages, never a contact. The pages are
+    rewritten to open offline (offline_docs). Returns index.html.
     """
     import shutil
     import tempfile
@@ -181,6 +182,7 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from orchestration.defs.quality.offline_docs import make_site_offline
     from orchestration.lib.warehouse import open_warehouse
 
     suites = [
@@ -231,4 +233,5 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
         if site_dir.exists():
             shutil.rmtree(site_dir)
         shutil.copytree(built, site_dir)
+    make_site_offline(site_dir)
     return site_dir / "index.html"
