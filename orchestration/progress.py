@@ -38,11 +38,19 @@ def _value(metadata: Mapping[str, Any], key: str, default: Any = 0) -> Any:
     return getattr(value, "value", value)
 
 
+def _entries(metadata: Mapping[str, Any], key: str) -> int:
+    """How many rows a table (or list) metadata value holds; 0 when absent."""
+    value = metadata.get(key)
+    if isinstance(value, dg.TableMetadataValue):
+        return len(value.records)
+    return len(_value(metadata, key, []))
+
+
 def _ingest(name: str, metadata: Mapping[str, Any]) -> str:
     if not _value(metadata, "folder_present", True) and "sql_source" not in metadata:
         return f"ingest {name}: no {name}/ folder, no rows (optional input)"
-    files = len(_value(metadata, "files_loaded", []))
-    skipped = len(_value(metadata, "files_skipped_already_loaded", []))
+    files = _entries(metadata, "files_loaded")
+    skipped = _entries(metadata, "files_skipped_already_loaded")
     parts = [f"{_plural(files, 'new file')}", f"{skipped:,} skipped",
              f"{_value(metadata, 'rows_loaded'):,} rows loaded"]
     quarantined = _value(metadata, "rows_quarantined")
@@ -74,13 +82,13 @@ def describe(step_key: str, step: StepRecord) -> str:
         rows = sum(_value(m, "rows") for _, m in step.materialized)
         adds = sum(_value(m, "adds") for _, m in step.materialized)
         removes = sum(_value(m, "removes") for _, m in step.materialized)
-        return (f"export audiences: {_plural(len(step.materialized), 'file')}, {rows:,} rows, "
+        return (f"export audiences: {_plural(len(step.materialized), 'export')}, {rows:,} rows, "
                 f"{adds:,} adds, {removes:,} removes")
     if area == "hygiene":
         invalid = sum(_value(metadata, k) for k in metadata
                       if k.startswith("invalid_") and isinstance(_value(metadata, k), int))
-        return (f"hygiene {name}: {_value(metadata, 'dagster/row_count'):,} rows checked, "
-                f"{invalid:,} invalid")
+        return (f"hygiene {name}: {_value(metadata, 'values_checked'):,} values checked, "
+                f"{_value(metadata, 'values_reused'):,} reused, {invalid:,} invalid")
     if area == "serving":
         return f"serving {name}: {_plural(_value(metadata, 'tables'), 'table')} published"
     if area == "report":

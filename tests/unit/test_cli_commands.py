@@ -5,11 +5,13 @@ import datetime as dt
 import importlib.metadata
 import json
 
+import dagster as dg
 import duckdb
 import pytest
 
 from orchestration import cli
 from orchestration.lib.formatting import lift_text
+from orchestration.lib.metadata import counts_table
 from orchestration.progress import StepRecord, describe
 from orchestration.summary import audience_rows, quarantine_lines
 
@@ -103,6 +105,13 @@ def test_the_cli_reads_env_in_the_working_directory(tmp_path, monkeypatch, capsy
     assert json.loads(capsys.readouterr().out)["as_of_date"] == "2026-04-30"
 
 
+def _files(records):
+    """File lists as the ingest asset reports them: a metadata table."""
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord(r) for r in records],
+        schema=dg.TableSchema(columns=[dg.TableColumn("file", "string")]))
+
+
 def _step(*materialized, passed=0, failed=0, check=""):
     return StepRecord(started=0.0, materialized=list(materialized), checks_passed=passed,
                       checks_failed=failed, check_name=check)
@@ -111,18 +120,20 @@ def _step(*materialized, passed=0, failed=0, check=""):
 @pytest.mark.parametrize("step_key, step, line", [
     ("raw__orders", _step((("raw", "orders"), {
         "rows_loaded": 10, "rows_quarantined": 2, "folder_present": True,
-        "files_loaded": [{"file": "a"}], "files_skipped_already_loaded": []})),
+        "files_loaded": _files([{"file": "a"}]), "files_skipped_already_loaded": _files([])})),
      "ingest orders: 1 new file, 0 skipped, 10 rows loaded, 2 quarantined"),
     ("raw__orders", _step((("raw", "orders"), {
         "rows_loaded": 0, "rows_quarantined": 0, "folder_present": True,
-        "files_loaded": [], "files_skipped_already_loaded": [{}, {}, {}, {}]})),
+        "files_loaded": _files([]),
+        "files_skipped_already_loaded": _files([{"file": f"f{i}"} for i in range(4)])})),
      "ingest orders: 0 new files, 4 skipped, 0 rows loaded"),
     ("raw__loyalty_ledger", _step((("raw", "loyalty_ledger"), {
         "rows_loaded": 0, "folder_present": False})),
      "ingest loyalty_ledger: no loyalty_ledger/ folder, no rows (optional input)"),
     ("hygiene__email_checks", _step((("hygiene", "email_checks"), {
-        "dagster/row_count": 1993, "invalid_emails": 57, "invalid_by_reason": {"syntax": 57}})),
-     "hygiene email_checks: 1,993 rows checked, 57 invalid"),
+        "dagster/row_count": 1993, "values_checked": 12, "values_reused": 1981,
+        "invalid_emails": 57, "invalid_by_reason": counts_table({"syntax": 57})})),
+     "hygiene email_checks: 12 values checked, 1,981 reused, 57 invalid"),
     ("winback_dbt_models", _step((("staging", "a"), {"unique_id": "model.a"}),
                                  (("marts", "b"), {"unique_id": "model.b"}), passed=5, failed=1),
      "dbt models: 2 models built, tests 5 passed, 1 failed"),
@@ -130,7 +141,7 @@ def _step(*materialized, passed=0, failed=0, check=""):
      "check gx_contact_hygiene: passed"),
     ("audience_exports", _step((("exports", "a_braze"), {"rows": 3, "adds": 2, "removes": 1}),
                                (("exports", "a_meta"), {"rows": 3, "adds": 3, "removes": 0})),
-     "export audiences: 2 files, 6 rows, 5 adds, 1 removes"),
+     "export audiences: 2 exports, 6 rows, 5 adds, 1 removes"),
     ("serving__warehouse", _step((("serving", "warehouse"), {"tables": 41})),
      "serving warehouse: 41 tables published"),
     ("report__html", _step((("report", "html"), {"charts": 10})),

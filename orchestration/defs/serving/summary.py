@@ -27,15 +27,15 @@ def metric_summary(serving_dir: Path) -> list[str]:
             "SELECT month_start, churn_rate, lost, active_at_start "
             "FROM metrics.metric_churn_rate_monthly WHERE is_complete_month "
             "ORDER BY month_start DESC LIMIT 1").fetchall()
-        lines += [f"churn rate {month:%Y-%m}: {percent(rate)} ({lost} of {active})"
+        lines += [f"churn rate {month:%Y-%m}: {percent(rate)} ({lost:,} of {active:,})"
                   for month, rate, lost, active in churn]
         reactivation = con.execute(
             "SELECT month_start, reactivation_rate, reactivated, dormant_at_start "
             "FROM metrics.metric_reactivation_rate_monthly WHERE is_complete_month "
             "ORDER BY month_start DESC LIMIT 1").fetchall()
-        lines += [f"reactivation rate {month:%Y-%m}: {percent(rate)} ({won} of {dormant})"
+        lines += [f"reactivation rate {month:%Y-%m}: {percent(rate)} ({won:,} of {dormant:,})"
                   for month, rate, won, dormant in reactivation]
-        lines += [f"contactable by {channel}: {percent(share)} ({contactable} of {customers})"
+        lines += [f"contactable by {channel}: {percent(share)} ({contactable:,} of {customers:,})"
                   for channel, share, contactable, customers in con.execute(
                       "SELECT channel, contactable_share, contactable_customers, customers "
                       "FROM metrics.metric_contactable_share ORDER BY channel").fetchall()]
