@@ -1,0 +1,168 @@
+{#- Incremental as-of models (issue 10): a run for D on or after the date a model was last built
+    for recomputes only the keys touched since, a run for an earlier date (backfill, rerun of a
+    past day) rebuilds the model. The result equals a full rebuild because a key's rows depend only
+    on that key's raw versions, the erasure list and the as-of cutoff, and between two builds those
+    change only for
+      - orders with a raw row loaded after the previous build (new versions, late files),
+      - orders with a raw version whose ordered_at or version time falls between the previous and
+        the new cutoff (it becomes visible, or becomes the known version),
+      - orders with a version of a customer whose erasure request arrived since,
+      - orders with order lines loaded since (customer_activity's last category);
+    and per customer: every customer named by any raw version of such an order (so an order that
+    moves to another customer recomputes both).
+    The previous as-of date and the raw watermark (max _loaded_at of the raw tables read, so no
+    clock is compared with another) are kept per model in meta.incremental_as_of_state, written in
+    the model's transaction. The raw tables are append-only; anyone deleting raw rows must run
+    dbt with --full-refresh. Raw lineage (_loaded_at) is not in staging, so these macros read the
+    sources directly. Time-dependent columns (days since, RFM, as_of_date) stay out of the
+    incremental tables: their marts recompute them each run from the per-customer aggregates. -#}
+
+{% macro incremental_as_of_state_relation() -%}
+    {{- return(api.Relation.create(database=target.database, schema='meta',
+                                   identifier='incremental_as_of_state')) -}}
+{%- endmacro %}
+
+{#- The as-of date (YYYY-MM-DD) this model was last built for, when this run may update it
+    incrementally: it exists, no --full-refresh, and D is not earlier. Else none (full build). -#}
+{% macro incremental_as_of_previous() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set state = incremental_as_of_state_relation() -%}
+    {%- if adapter.get_relation(database=state.database, schema=state.schema,
+                                identifier=state.identifier) is none -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set rows = run_query("select cast(as_of_date as " ~ dbt.type_string() ~ ") from " ~ state
+                             ~ " where model_name = '" ~ this.identifier ~ "'") -%}
+    {%- if rows | length != 1 -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set previous = rows.columns[0].values()[0] | string -%}
+    {%- if as_of_date_string() < previous -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {{- return(previous) -}}
+{%- endmacro %}
+
+{% macro incremental_as_of_watermark() -%}
+    (select watermark from {{ incremental_as_of_state_relation() }}
+     where model_name = '{{ this.identifier }}')
+{%- endmacro %}
+
+{#- Orders whose row in int_orders_as_of may differ from the previous build (see the top). -#}
+{% macro as_of_changed_orders(previous) -%}
+    {%- set day = modules.datetime.datetime.strptime(previous, '%Y-%m-%d') -%}
+    {%- set previous_cutoff -%}
+        cast('{{ (day + modules.datetime.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S") }}'
+             as {{ dbt.type_timestamp() }})
+    {%- endset -%}
+    {%- set ordered_at = to_utc_timestamp('ordered_at') -%}
+    {%- set version_at = 'coalesce(' ~ to_utc_timestamp('updated_at') ~ ', ' ~ ordered_at ~ ')' -%}
+    select order_id from {{ source('shop', 'orders') }}
+    where _loaded_at > {{ incremental_as_of_watermark() }}
+        or ({{ ordered_at }} >= {{ previous_cutoff }} and {{ ordered_at }} < {{ as_of_cutoff() }})
+        or ({{ version_at }} >= {{ previous_cutoff }} and {{ version_at }} < {{ as_of_cutoff() }})
+    union
+    select orders.order_id
+    from {{ source('shop', 'orders') }} as orders
+    inner join {{ source('crm', 'erasure_requests') }} as erasures
+        on orders.customer_id = erasures.customer_id
+    where erasures._loaded_at > {{ incremental_as_of_watermark() }}
+    union
+    select order_id from {{ source('shop', 'order_items') }}
+    where _loaded_at > {{ incremental_as_of_watermark() }}
+{%- endmacro %}
+
+{#- Customers whose order aggregates may differ: those of any raw version of a changed order,
+    and the newly erased. -#}
+{% macro as_of_changed_customers(previous) -%}
+    select customer_id from {{ source('shop', 'orders') }}
+    where order_id in ({{ as_of_changed_orders(previous) }})
+    union
+    select customer_id from {{ source('crm', 'erasure_requests') }}
+    where _loaded_at > {{ incremental_as_of_watermark() }}
+{%- endmacro %}
+
+{% macro as_of_changed_keys(grain, previous) -%}
+    {%- if grain == 'order' -%}
+        {{ as_of_changed_orders(previous) }}
+    {%- elif grain == 'customer' -%}
+        {{ as_of_changed_customers(previous) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("as_of_changed_keys: unknown grain " ~ grain) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- In the model's where clause: true, or on an incremental run `<key> in (changed keys)`. -#}
+{% macro as_of_changed_filter(key, grain) -%}
+    {%- set previous = incremental_as_of_previous() -%}
+    {%- if previous is none -%}
+        1 = 1
+    {%- else -%}
+        {{ key }} in ({{ as_of_changed_keys(grain, previous) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Config of an incremental as-of model keyed on `key` (order_id or customer_id) of `grain`
+    ('order' or 'customer'). The pre-hooks delete the rows about to be recomputed (all of them on
+    a full build of an existing table), the model inserts them (append); the post-hook records
+    the date and the watermark. A changed column list stops the run: build with --full-refresh. -#}
+{% macro incremental_as_of_config(key, grain, contract=false) -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        contract={'enforced': contract},
+        pre_hook=[
+            "{{ incremental_as_of_create_state() }}",
+            "{{ incremental_as_of_delete('" ~ key ~ "', '" ~ grain ~ "') }}",
+        ],
+        post_hook=[
+            "{{ incremental_as_of_clear_state() }}",
+            "{{ incremental_as_of_record_state() }}",
+        ],
+    ) }}
+{%- endmacro %}
+
+{% macro incremental_as_of_create_state() -%}
+    {%- set state = incremental_as_of_state_relation() -%}
+    {%- do adapter.create_schema(state) -%}
+    create table if not exists {{ state }} (
+        model_name {{ dbt.type_string() }},
+        as_of_date date,
+        watermark timestamp with time zone,
+        built_at {{ dbt.type_timestamp() }}
+    )
+{%- endmacro %}
+
+{% macro incremental_as_of_delete(key, grain) -%}
+    {%- if is_incremental() -%}
+        {%- set previous = incremental_as_of_previous() -%}
+        delete from {{ this }}
+        {%- if previous is not none %}
+        where {{ key }} in ({{ as_of_changed_keys(grain, previous) }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro incremental_as_of_clear_state() -%}
+    delete from {{ incremental_as_of_state_relation() }} where model_name = '{{ this.identifier }}'
+{%- endmacro %}
+
+{% macro incremental_as_of_record_state() -%}
+    {%- set state = incremental_as_of_state_relation() -%}
+    insert into {{ state }} (model_name, as_of_date, watermark, built_at)
+    select
+        '{{ this.identifier }}',
+        {{ as_of_date() }},
+        coalesce(max(loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone)),
+        {{ dbt.current_timestamp() }}
+    from (
+        select max(_loaded_at) as loaded_at from {{ source('shop', 'orders') }}
+        union all
+        select max(_loaded_at) from {{ source('shop', 'order_items') }}
+        union all
+        select max(_loaded_at) from {{ source('crm', 'erasure_requests') }}
+    ) as loads
+{%- endmacro %}
