@@ -21,6 +21,8 @@ D2 = "2026-07-06"  # O03, placed 2026-07-05, becomes visible
 TABLES = [
     "intermediate.int_orders_as_of",
     "intermediate.int_customer_purchase_days",
+    "intermediate.int_customer_currency_revenue",
+    "intermediate.int_customer_order_stats",
     "activity.customer_activity",
     "activity.customer_revenue_by_currency",
     "inactivity.customer_inactivity_status",
