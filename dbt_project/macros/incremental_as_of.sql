@@ -12,9 +12,10 @@
     moves to another customer recomputes both).
     The previous as-of date and the raw watermark (max _loaded_at of the raw tables read, so no
     clock is compared with another) are kept per model in meta.incremental_as_of_state, written in
-    the model's transaction. The raw tables are append-only; anyone deleting raw rows must run
-    dbt with --full-refresh. Raw lineage (_loaded_at) is not in staging, so these macros read the
-    sources directly. Time-dependent columns (days since, RFM, as_of_date) stay out of the
+    the model's transaction, with the count of raw rows read: raw tables are append-only, so a
+    deleted raw row (by hand, or a reload) shows as fewer rows up to the watermark than the build
+    recorded, and the model rebuilds. Raw lineage (_loaded_at) is not in staging, so these
+    macros read the sources directly. Time-dependent columns (days since, RFM, as_of_date) stay out of the
     incremental tables: their marts recompute them each run from the per-customer aggregates. -#}
 
 {% macro incremental_as_of_state_relation() -%}
@@ -37,7 +38,7 @@
         {{- return(none) -}}
     {%- endif -%}
     {%- set rows = run_query("select cast(as_of_date as " ~ dbt.type_string() ~ "), cast(watermark as "
-                             ~ dbt.type_string() ~ ") from " ~ state
+                             ~ dbt.type_string() ~ "), raw_rows from " ~ state
                              ~ " where model_name = '" ~ this.identifier ~ "'") -%}
     {%- if rows | length != 1 -%}
         {{- return(none) -}}
@@ -47,7 +48,20 @@
     {%- if as_of_date_string() < previous.as_of -%}
         {{- return(none) -}}
     {%- endif -%}
+    {%- set still_there = run_query(incremental_as_of_raw_rows(
+        "where _loaded_at <= " ~ incremental_as_of_watermark(previous))) -%}
+    {%- if (still_there.columns[0].values()[0] | int) != (rows.columns[2].values()[0] | int) -%}
+        {{- return(none) -}}
+    {%- endif -%}
     {{- return(previous) -}}
+{%- endmacro %}
+
+{#- Rows of the raw tables these models read (filtered by `where`). -#}
+{% macro incremental_as_of_raw_rows(where='') -%}
+    select
+        (select count(*) from {{ source('shop', 'orders') }} {{ where }})
+        + (select count(*) from {{ source('shop', 'order_items') }} {{ where }})
+        + (select count(*) from {{ source('crm', 'erasure_requests') }} {{ where }})
 {%- endmacro %}
 
 {% macro incremental_as_of_watermark(previous) -%}
@@ -139,6 +153,7 @@
         model_name {{ dbt.type_string() }},
         as_of_date date,
         watermark timestamp with time zone,
+        raw_rows bigint,
         built_at {{ dbt.type_timestamp() }}
     )
 {%- endmacro %}
@@ -159,11 +174,12 @@
 
 {% macro incremental_as_of_record_state() -%}
     {%- set state = incremental_as_of_state_relation() -%}
-    insert into {{ state }} (model_name, as_of_date, watermark, built_at)
+    insert into {{ state }} (model_name, as_of_date, watermark, raw_rows, built_at)
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},
         coalesce(max(loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone)),
+        ({{ incremental_as_of_raw_rows() }}),
         {{ dbt.current_timestamp() }}
     from (
         select max(_loaded_at) as loaded_at from {{ source('shop', 'orders') }}
