@@ -1,11 +1,18 @@
 -- Distinct purchase days per customer (several orders on one day are one transaction), with the
 -- gap to the previous purchase day.
+-- Incremental (macros/incremental_as_of.sql): a next-day run recomputes only the customers of
+-- changed orders; an earlier date rebuilds.
+-- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
+-- depends_on: {{ source('crm', 'erasure_requests') }}
+{{ incremental_as_of_config('customer_id', 'customer') }}
+
 with purchase_days as (
     select distinct
         customer_id,
         order_date
     from {{ ref('int_orders_as_of') }}
     where is_purchase
+        and {{ as_of_changed_filter('customer_id', 'customer') }}
 ),
 
 with_previous as (

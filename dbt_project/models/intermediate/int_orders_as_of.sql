@@ -2,10 +2,17 @@
 -- (if every version was delivered later, the earliest one), erased customers removed.
 -- Purchase rule: every order not cancelled is a purchase, zero amounts included; refunded orders
 -- count as activity but add no revenue.
+-- Incremental (macros/incremental_as_of.sql): a next-day run re-ranks only the orders touched by
+-- new raw rows, by the moving cutoff or by new erasures; an earlier date rebuilds.
+-- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
+-- depends_on: {{ source('crm', 'erasure_requests') }}
+{{ incremental_as_of_config('order_id', 'order') }}
+
 with orders as (
     select *
     from {{ ref('stg_shop__orders') }}
     where ordered_at < {{ as_of_cutoff() }}
+        and {{ as_of_changed_filter('order_id', 'order') }}
 ),
 
 erased as (

@@ -1,89 +1,14 @@
 {{ config(contract={'enforced': true}) }}
 
+-- Recomputed for every customer each run, cheaply: the order aggregates come from the incremental
+-- int_customer_order_stats (one row per buyer); only the columns that move with the as-of date
+-- (days since, BG/NBD age, RFM ranks among all buyers) are computed here.
 with customers as (
     select customer_id from {{ ref('int_customers_as_of') }}
 ),
 
-purchases as (
-    select * from {{ ref('int_orders_as_of') }}
-    where is_purchase
-),
-
-purchase_days as (
-    select * from {{ ref('int_customer_purchase_days') }}
-),
-
 order_stats as (
-    select
-        customer_id,
-        min(order_date) as first_order_date,
-        max(order_date) as last_order_date,
-        count(*) as orders_count,
-        count(distinct order_date) as order_days_count
-    from purchases
-    group by customer_id
-),
-
-gaps as (
-    select
-        customer_id,
-        avg(days_since_previous) as avg_days_between_purchases,
-        {{ median('days_since_previous') }} as median_days_between_purchases
-    from purchase_days
-    where days_since_previous is not null
-    group by customer_id
-),
-
-last_gap as (
-    select customer_id, previous_order_date, days_since_previous
-    from purchase_days
-    where is_last_purchase_day
-),
-
-currency_revenue as (
-    select
-        customer_id,
-        currency,
-        count(*) as currency_orders,
-        sum(revenue_amount) as revenue
-    from purchases
-    group by customer_id, currency
-),
-
-main_currency as (
-    select
-        customer_id,
-        currency,
-        revenue,
-        count(*) over (partition by customer_id) as currencies_count,
-        row_number() over (
-            partition by customer_id order by currency_orders desc, revenue desc, currency
-        ) as currency_rank
-    from currency_revenue
-),
-
-last_order as (
-    select
-        customer_id,
-        order_id,
-        row_number() over (
-            partition by customer_id order by ordered_at desc, order_id desc
-        ) as order_rank
-    from purchases
-),
-
-last_category as (
-    select
-        last_order.customer_id,
-        items.category,
-        row_number() over (
-            partition by last_order.customer_id
-            order by coalesce(items.quantity, 1) * coalesce(items.unit_price, 0) desc, items.line_no
-        ) as line_rank
-    from last_order
-    inner join {{ ref('stg_shop__order_items') }} as items
-        on last_order.order_id = items.order_id
-    where last_order.order_rank = 1 and items.category is not null
+    select * from {{ ref('int_customer_order_stats') }}
 ),
 
 base as (
@@ -92,18 +17,18 @@ select
     {{ as_of_date() }} as as_of_date,
     order_stats.first_order_date,
     order_stats.last_order_date,
-    last_gap.previous_order_date,
+    order_stats.previous_order_date,
     cast(coalesce(order_stats.orders_count, 0) as {{ dbt.type_int() }}) as orders_count,
     cast(coalesce(order_stats.order_days_count, 0) as {{ dbt.type_int() }}) as order_days_count,
     cast({{ dbt.datediff('order_stats.last_order_date', as_of_date(), 'day') }} as {{ dbt.type_int() }})
         as days_since_last_order,
-    cast(last_gap.days_since_previous as {{ dbt.type_int() }}) as days_between_last_two_purchases,
-    cast(gaps.avg_days_between_purchases as {{ type_double() }}) as avg_days_between_purchases,
-    cast(gaps.median_days_between_purchases as {{ type_double() }}) as median_days_between_purchases,
-    main_currency.currency as main_currency,
-    cast(main_currency.revenue as decimal(18, 2)) as revenue_main_currency,
-    cast(coalesce(main_currency.currencies_count, 0) as {{ dbt.type_int() }}) as currencies_count,
-    last_category.category as last_category,
+    order_stats.days_between_last_two_purchases,
+    order_stats.avg_days_between_purchases,
+    order_stats.median_days_between_purchases,
+    order_stats.main_currency,
+    order_stats.revenue_main_currency,
+    cast(coalesce(order_stats.currencies_count, 0) as {{ dbt.type_int() }}) as currencies_count,
+    order_stats.last_category,
     cast(order_stats.order_days_count - 1 as {{ dbt.type_int() }}) as bgnbd_frequency,
     cast({{ dbt.datediff('order_stats.first_order_date', 'order_stats.last_order_date', 'day') }}
         as {{ dbt.type_int() }}) as bgnbd_recency_days,
@@ -111,12 +36,6 @@ select
         as bgnbd_age_days
 from customers
 left join order_stats on customers.customer_id = order_stats.customer_id
-left join gaps on customers.customer_id = gaps.customer_id
-left join last_gap on customers.customer_id = last_gap.customer_id
-left join main_currency
-    on customers.customer_id = main_currency.customer_id and main_currency.currency_rank = 1
-left join last_category
-    on customers.customer_id = last_category.customer_id and last_category.line_rank = 1
 ),
 
 -- RFM scores 1-5 by quantile bins among buyers: 1 + floor(5 x percent_rank), so ties share a

@@ -1,0 +1,110 @@
+-- One row per buyer: the order aggregates of customer_activity that depend only on the
+-- customer's orders as of the as-of date (first and last purchase, counts, gaps, main currency,
+-- last category). Columns that move with the date (days since, RFM) are computed each run in
+-- customer_activity from this table.
+-- Incremental (macros/incremental_as_of.sql): a next-day run recomputes only the customers of
+-- changed orders (order lines included); an earlier date rebuilds.
+-- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
+-- depends_on: {{ source('crm', 'erasure_requests') }}
+{{ incremental_as_of_config('customer_id', 'customer') }}
+
+with purchases as (
+    select * from {{ ref('int_orders_as_of') }}
+    where is_purchase
+        and {{ as_of_changed_filter('customer_id', 'customer') }}
+),
+
+purchase_days as (
+    select * from {{ ref('int_customer_purchase_days') }}
+    where {{ as_of_changed_filter('customer_id', 'customer') }}
+),
+
+currency_revenue as (
+    select * from {{ ref('int_customer_currency_revenue') }}
+    where {{ as_of_changed_filter('customer_id', 'customer') }}
+),
+
+order_stats as (
+    select
+        customer_id,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date,
+        count(*) as orders_count,
+        count(distinct order_date) as order_days_count
+    from purchases
+    group by customer_id
+),
+
+gaps as (
+    select
+        customer_id,
+        avg(days_since_previous) as avg_days_between_purchases,
+        {{ median('days_since_previous') }} as median_days_between_purchases
+    from purchase_days
+    where days_since_previous is not null
+    group by customer_id
+),
+
+last_gap as (
+    select customer_id, previous_order_date, days_since_previous
+    from purchase_days
+    where is_last_purchase_day
+),
+
+main_currency as (
+    select
+        customer_id,
+        currency,
+        revenue,
+        count(*) over (partition by customer_id) as currencies_count,
+        row_number() over (
+            partition by customer_id order by purchases_count desc, revenue desc, currency
+        ) as currency_rank
+    from currency_revenue
+),
+
+last_order as (
+    select
+        customer_id,
+        order_id,
+        row_number() over (
+            partition by customer_id order by ordered_at desc, order_id desc
+        ) as order_rank
+    from purchases
+),
+
+last_category as (
+    select
+        last_order.customer_id,
+        items.category,
+        row_number() over (
+            partition by last_order.customer_id
+            order by coalesce(items.quantity, 1) * coalesce(items.unit_price, 0) desc, items.line_no
+        ) as line_rank
+    from last_order
+    inner join {{ ref('stg_shop__order_items') }} as items
+        on last_order.order_id = items.order_id
+    where last_order.order_rank = 1 and items.category is not null
+)
+
+select
+    order_stats.customer_id,
+    order_stats.first_order_date,
+    order_stats.last_order_date,
+    last_gap.previous_order_date,
+    cast(order_stats.orders_count as {{ dbt.type_int() }}) as orders_count,
+    cast(order_stats.order_days_count as {{ dbt.type_int() }}) as order_days_count,
+    cast(last_gap.days_since_previous as {{ dbt.type_int() }}) as days_between_last_two_purchases,
+    cast(gaps.avg_days_between_purchases as {{ type_double() }}) as avg_days_between_purchases,
+    cast(gaps.median_days_between_purchases as {{ type_double() }}) as median_days_between_purchases,
+    main_currency.currency as main_currency,
+    cast(main_currency.revenue as decimal(18, 2)) as revenue_main_currency,
+    cast(main_currency.currencies_count as {{ dbt.type_int() }}) as currencies_count,
+    last_category.category as last_category
+from order_stats
+left join gaps on order_stats.customer_id = gaps.customer_id
+left join last_gap on order_stats.customer_id = last_gap.customer_id
+left join main_currency
+    on order_stats.customer_id = main_currency.customer_id and main_currency.currency_rank = 1
+left join last_category
+    on order_stats.customer_id = last_category.customer_id and last_category.line_rank = 1
