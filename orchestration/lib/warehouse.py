@@ -17,14 +17,12 @@ class WarehouseLockedError(RuntimeError):
     pass
 
 
-def connect(
-    path: Path, *, read_only: bool = False, limits: DuckDBSettings | None = None
-) -> duckdb.DuckDBPyConnection:
-    """A session on the warehouse. `limits` default to the WINBACK_DUCKDB_* environment, which
-    dbt's profile reads too, so every connection of a run shares one memory budget."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def lock_errors_named(path: Path) -> Iterator[None]:
+    """DuckDB's lock error on opening or attaching `path` as WarehouseLockedError, which names
+    the file and what to do."""
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        yield
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseLockedError(
@@ -32,6 +30,16 @@ def connect(
                 "Wait for that run to finish, or stop it, then try again."
             ) from exc
         raise
+
+
+def connect(
+    path: Path, *, read_only: bool = False, limits: DuckDBSettings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A session on the warehouse. `limits` default to the WINBACK_DUCKDB_* environment, which
+    dbt's profile reads too, so every connection of a run shares one memory budget."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_errors_named(path):
+        con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")
     # SET rather than connect(config=...): DuckDB refuses a second in-process connection to the
     # same file with a different config, and callers may already hold a plain one.

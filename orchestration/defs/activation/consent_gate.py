@@ -25,7 +25,7 @@ from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.landing import literal, read_unloaded_rows
 from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import WarehouseLockedError
+from orchestration.lib.warehouse import lock_errors_named
 
 GATE_ENTITIES = ("consent_events", "suppressions", "erasure_requests")
 BATCH_ROWS = 50_000
@@ -39,15 +39,8 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         warehouse = settings.warehouse
-        try:
+        with lock_errors_named(warehouse):
             con.execute(f"ATTACH {literal(str(warehouse))} AS wh (READ_ONLY)")
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise WarehouseLockedError(
-                    f"The warehouse {warehouse} is in use by another process (DuckDB allows one "
-                    "writer). Wait for that run to finish, or stop it, then try again."
-                ) from exc
-            raise
         for entity in GATE_ENTITIES:
             loaded = {
                 sha for (sha,) in con.execute(
