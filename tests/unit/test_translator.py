@@ -37,7 +37,7 @@ def test_marts_carry_the_daily_freshness_policy_and_other_models_none():
     policies = {key.path[0]: step.specs_by_key[key].freshness_policy
                 for step in _dbt_specs() for key in step.keys}
     assert {schema for schema, policy in policies.items() if policy == DAILY_FRESHNESS} == {
-        "activation", "activity", "contacts", "inactivity"}
+        "activation", "activity", "contacts", "inactivity", "metrics"}
     assert policies["staging"] is None and policies["intermediate"] is None
 
 
