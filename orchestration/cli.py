@@ -25,8 +25,9 @@ from orchestration import failures
 from orchestration.lib.run_lock import run_lock, run_lock_path
 from orchestration.lib.settings import (
     DBT_PROJECT_DIR,
+    DEFAULT_DAGSTER_HOME,
     DEFAULTS,
-    REPO_ROOT,
+    WORKSPACE_FILE,
     Settings,
     load_settings,
     resolve_path,
@@ -321,7 +322,7 @@ def cmd_report(args: argparse.Namespace) -> int:
          option("--host", default="127.0.0.1", help="address to listen on"),
          option("--port", type=int, default=3000, help="port to listen on"))
 def cmd_ui(args: argparse.Namespace) -> int:
-    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home")
+    home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
@@ -331,9 +332,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     _ensure_manifest()
     print(f"Dagster UI: http://{args.host}:{args.port}/asset-groups (runs kept in {home}); "
           "Ctrl-C stops it", flush=True)
-    os.chdir(REPO_ROOT)
+    os.chdir(WORKSPACE_FILE.parent)
     dagster = str(bin_dir / "dagster")
-    os.execve(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", args.host,
+    os.execve(dagster, [dagster, "dev", "-w", str(WORKSPACE_FILE), "-h", args.host,
                         "-p", str(args.port)], env)
 
 

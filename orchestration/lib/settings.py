@@ -18,6 +18,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Parts of the repository the code reads (not configurable: they ship with the code).
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+# The Dagster code location and where `winback ui` (like `make`) keeps runs by default.
+WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
+DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
 
 
 class SettingsError(ValueError):
