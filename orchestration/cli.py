@@ -109,18 +109,20 @@ def _instance():
 def _run_pipeline(settings: Settings, instance) -> None:
     """Run the daily job in this process; raises failures.RunFailed with one line if it fails."""
     from orchestration.definitions import defs
-    from orchestration.lib.run_config import run_config
+    from orchestration.lib.run_config import daily_run
 
+    run = daily_run(settings.as_of, landing_dir=settings.landing_dir,
+                    warehouse=settings.warehouse, export_dir=settings.export_dir,
+                    serving_dir=settings.serving_dir)
     config = {
-        **run_config(settings.as_of, landing_dir=settings.landing_dir,
-                     warehouse=settings.warehouse, export_dir=settings.export_dir,
-                     serving_dir=settings.serving_dir),
+        **run.run_config,
         # Failures reach the terminal as one line (and the log file), not as Dagster's traces.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
     job = defs.resolve_job_def("winback_daily")
     print(f"Running the pipeline as of {settings.as_of} ...", flush=True)
-    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(run_config=config, partition_key=run.partition_key,
+                                    instance=instance, raise_on_error=False)
     if not result.success:
         raise failures.RunFailed(failures.from_run(
             (event.step_key, event.step_failure_data.error)

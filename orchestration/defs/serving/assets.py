@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration.defs.dbt.keys import dbt_model_key
 from orchestration.defs.resources import WinbackConfig
 from orchestration.defs.serving.publish import STORAGE_VERSION, publish_serving_copy
+from orchestration.lib.run_config import daily_partitions, one_date_per_run
 
 # Every mart, by dbt model name: the copy is published only after all of them were rebuilt.
 MARTS = (
@@ -28,15 +29,21 @@ MARTS = (
 SERVING_WAREHOUSE = dg.AssetKey(["serving", "warehouse"])
 
 
-@dg.asset(
-    key=SERVING_WAREHOUSE,
-    group_name="serving",
-    deps=[dbt_model_key(model) for model in MARTS],
-    description=(
-        "The warehouse as readers see it: a copy in WINBACK_SERVING_DIR, replaced atomically "
-        "after each successful run and readable by DuckDB 1.x. Analysts and BI tools connect "
-        "here, never to the warehouse, so they can never make a run fail."
-    ),
+# A multi_asset of one spec: @asset flags its backfill_policy parameter as beta on every import.
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        key=SERVING_WAREHOUSE,
+        group_name="serving",
+        deps=[dbt_model_key(model) for model in MARTS],
+        description=(
+            "The warehouse as readers see it: a copy in WINBACK_SERVING_DIR, replaced atomically "
+            "after each successful run and readable by DuckDB 1.x. Analysts and BI tools connect "
+            "here, never to the warehouse, so they can never make a run fail."
+        ),
+    )],
+    name="serving__warehouse",  # the step key @asset gave it
+    partitions_def=daily_partitions,
+    backfill_policy=one_date_per_run,
 )
 def serving_warehouse(winback: WinbackConfig) -> dg.MaterializeResult:
     settings = winback.settings()
