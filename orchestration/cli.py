@@ -217,6 +217,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from orchestration import backfill
+    from orchestration.preflight import check_configuration
+
+    settings = load_settings()
+    check_configuration(settings)
+    dates = backfill.backfill_dates(args.start, args.end, args.every)
+    with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
+                  on_wait=lambda line: print(line, flush=True)):
+        _ensure_manifest()
+        instance = _instance()
+        backfill.run_backfill(
+            settings, dates, lambda day: _run_pipeline(replace(settings, as_of=day), instance)
+        )
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from orchestration import demo
 
@@ -272,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the whole pipeline for one as-of date")
     run.add_argument("--as-of", help="as-of date YYYY-MM-DD (default: WINBACK_AS_OF or today)")
     run.set_defaults(func=cmd_run)
+    backfill = sub.add_parser(
+        "backfill", help="run the whole pipeline for each date of a range, oldest first "
+        "(resumes an interrupted backfill)"
+    )
+    backfill.add_argument("--start", type=dt.date.fromisoformat, required=True,
+                          help="first as-of date YYYY-MM-DD")
+    backfill.add_argument("--end", type=dt.date.fromisoformat, required=True,
+                          help="last as-of date YYYY-MM-DD (included)")
+    backfill.add_argument("--every", type=int, default=1,
+                          help="days between as-of dates (default: 1, every day)")
+    backfill.set_defaults(func=cmd_backfill)
     validate = sub.add_parser(
         "validate", help="check every setting and configuration file, without running anything"
     )
