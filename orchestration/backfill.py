@@ -24,8 +24,23 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestration.lib.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+# The demo's recorded history: an as-of date every four weeks over the year before the run, of
+# the marts built from the recorded statuses. One such date costs ~8-12 s on 2 cores (two dbt
+# invocations and the BG/NBD fit on 20,000 customers), so weekly dates would add ~8 minutes to a
+# fresh clone's `make run`; thirteen add about two.
+DEMO_HISTORY_DATES = 13
+DEMO_HISTORY_STEP = dt.timedelta(weeks=4)
+HISTORY_MARTS = ("customer_status_history", "customer_status_transitions",
+                 "customer_churn_monthly")
+DEMO_HISTORY_SCOPE = "demo-history"
+
 
 def backfill_dates(start: dt.date, end: dt.date, every: int = 1) -> list[dt.date]:
     """`start`, then every `every` days up to and including `end`."""
@@ -34,6 +49,11 @@ def backfill_dates(start: dt.date, end: dt.date, every: int = 1) -> list[dt.date
     if end < start:
         raise SettingsError(f"--end {end} is before --start {start}; give the earlier date first")
     return [start + dt.timedelta(days=n) for n in range(0, (end - start).days + 1, every)]
+
+
+def demo_history_dates(as_of: dt.date) -> list[dt.date]:
+    """As-of dates every four weeks over the year before `as_of` (not `as_of` itself)."""
+    return [as_of - n * DEMO_HISTORY_STEP for n in range(DEMO_HISTORY_DATES, 0, -1)]
 
 
 def progress_path(warehouse: Path) -> Path:
@@ -103,3 +123,52 @@ def run_backfill(
     path.unlink(missing_ok=True)
     return ran
 
+
+def unfinished(settings: Settings, dates: Sequence[dt.date], scope: str = "all") -> bool:
+    """Whether this backfill was started and has not completed (it failed or was killed)."""
+    path = progress_path(settings.warehouse)
+    if not path.exists():
+        return False
+    try:
+        return json.loads(path.read_text()).get("fingerprint") == fingerprint(
+            settings, sorted(set(dates)), scope)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+
+
+def history_assets(asset_graph) -> list[dg.AssetKey]:
+    """The date-keyed assets the status history needs for one date: the history marts and every
+    model and prediction they are computed from, without the unpartitioned file loads (a past
+    date reads the raw tables as they are) and without audiences, exports or the serving copy."""
+    from dagster import AssetSelection
+
+    from orchestration.defs.dbt.keys import dbt_model_key
+
+    marts = [dbt_model_key(model) for model in HISTORY_MARTS]
+    selected = AssetSelection.assets(*marts).upstream().resolve(asset_graph)
+    return sorted(key for key in selected if asset_graph.get(key).is_partitioned)
+
+
+def record_demo_history(
+    settings: Settings,
+    run_assets: Callable[[dt.date, list], None],
+    echo: Callable[[str], None] = print,
+) -> list[dt.date]:
+    """Record the demo's status history through the backfill: as-of dates every four weeks over
+    the year before `settings.as_of`, each running only `history_assets`, so the history,
+    transitions and monthly churn marts show a year rather than the two dates `winback run`
+    computes in full."""
+    from orchestration.definitions import defs
+
+    dates = demo_history_dates(settings.as_of)
+    assets = history_assets(defs.resolve_asset_graph())
+    echo(f"Recording the demo's status history: {len(dates)} dates, {dates[0]} to "
+         f"{dates[-1]}, every four weeks ...")
+    return run_backfill(settings, dates, lambda day: run_assets(day, assets),
+                        scope=DEMO_HISTORY_SCOPE, echo=echo)
+
+
+def demo_history_unfinished(settings: Settings) -> bool:
+    """Whether an earlier `winback run` stopped while recording the demo's history (as of the
+    same date): the next run finishes it even though the demo data already exists."""
+    return unfinished(settings, demo_history_dates(settings.as_of), DEMO_HISTORY_SCOPE)

@@ -106,8 +106,9 @@ def _instance():
     return instance
 
 
-def _run_pipeline(settings: Settings, instance) -> None:
-    """Run the daily job in this process; raises failures.RunFailed with one line if it fails."""
+def _run_pipeline(settings: Settings, instance, asset_selection=None) -> None:
+    """Run the daily job (or `asset_selection` of it) in this process; raises
+    failures.RunFailed with one line if it fails."""
     from orchestration.definitions import defs
     from orchestration.lib.run_config import daily_run
 
@@ -122,7 +123,8 @@ def _run_pipeline(settings: Settings, instance) -> None:
     job = defs.resolve_job_def("winback_daily")
     print(f"Running the pipeline as of {settings.as_of} ...", flush=True)
     result = job.execute_in_process(run_config=config, partition_key=run.partition_key,
-                                    instance=instance, raise_on_error=False)
+                                    instance=instance, raise_on_error=False,
+                                    asset_selection=asset_selection)
     if not result.success:
         raise failures.RunFailed(failures.from_run(
             (event.step_key, event.step_failure_data.error)
@@ -198,6 +200,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.backfill import demo_history_unfinished, record_demo_history
     from orchestration.preflight import check_configuration
 
     settings = load_settings(overrides={"WINBACK_AS_OF": args.as_of})
@@ -212,6 +215,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             # on that day: run the demo campaign's date first, as the daily schedule would have.
             print(f"Recording the demo campaign's audiences as of its send date {send_date} ...")
             _run_pipeline(replace(settings, as_of=send_date), instance)
+        if send_date is not None or demo_history_unfinished(settings):
+            record_demo_history(settings, lambda day, assets: _run_pipeline(
+                replace(settings, as_of=day), instance, assets))
         _run_pipeline(settings, instance)
         _print_summary(settings)
     return 0

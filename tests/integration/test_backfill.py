@@ -127,3 +127,30 @@ def test_a_backfill_that_fails_on_day_4_resumes_there_and_ends_like_an_uninterru
     assert _marts(tmp_path) == _marts(uninterrupted)
     assert _exports(tmp_path) == _exports(uninterrupted)
 
+
+def test_the_demo_history_records_a_year_of_statuses_and_writes_no_export(tmp_path):
+    from dataclasses import replace
+
+    from daily_run import run_daily
+
+    from orchestration.backfill import record_demo_history
+    from orchestration.lib.settings import load_settings
+
+    write_landing(tmp_path / "landing")
+    run_daily(tmp_path, LAST)
+    settings = replace(load_settings(environ=_env(tmp_path)), as_of=LAST)
+    exports_before = _exports(tmp_path)
+
+    dates = record_demo_history(
+        settings, lambda day, assets: run_daily(tmp_path, day, asset_selection=assets),
+        echo=lambda _: None,
+    )
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        runs = [d for (d,) in con.execute(
+            "SELECT as_of_date FROM inactivity.customer_status_runs ORDER BY 1").fetchall()]
+        months = con.execute(
+            "SELECT count(*) FROM inactivity.customer_churn_monthly").fetchone()[0]
+    assert runs == [*dates, LAST]
+    assert (LAST - dates[0]).days >= 360
+    assert months >= 12
+    assert _exports(tmp_path) == exports_before

@@ -103,3 +103,50 @@ def test_progress_of_a_different_backfill_is_not_resumed(settings, tmp_path, cha
     backfill.run_backfill(settings, dates, runs, scope=scope, echo=lambda _: None)
     assert runs.dates == list(dates)
 
+
+def test_the_demo_history_is_a_year_of_dates_before_the_run_date():
+    dates = backfill.demo_history_dates(D(2026, 12, 1))
+    assert dates == sorted(dates) and len(dates) == 13
+    assert dates[-1] == D(2026, 11, 3)
+    assert D(2025, 12, 1) <= dates[0] <= D(2025, 12, 8)
+    assert len({(d.year, d.month) for d in dates}) >= 12
+
+
+def test_the_history_backfill_runs_the_models_and_predictions_the_history_marts_need():
+    from orchestration.definitions import defs
+
+    keys = {k.to_user_string() for k in backfill.history_assets(defs.resolve_asset_graph())}
+    assert {"inactivity/customer_status_history", "inactivity/customer_status_transitions",
+            "inactivity/customer_churn_monthly", "inactivity/customer_status_changes",
+            "predictions/customer_bgnbd", "staging/stg_shop__orders"} <= keys
+    assert not any(k.startswith(("raw/", "exports/", "serving/", "hygiene/")) for k in keys)
+    assert "activation/sync_audience_members" not in keys
+
+
+def test_a_backfill_killed_on_its_first_date_counts_as_unfinished(settings):
+    def killed(day):
+        assert backfill.unfinished(settings, WEEK)
+        raise KeyboardInterrupt
+
+    assert not backfill.unfinished(settings, WEEK)
+    with pytest.raises(KeyboardInterrupt):
+        backfill.run_backfill(settings, WEEK, killed, echo=lambda _: None)
+    assert backfill.unfinished(settings, WEEK)
+    assert not backfill.unfinished(settings, WEEK[:6])
+    backfill.run_backfill(settings, WEEK, Runs(), echo=lambda _: None)
+    assert not backfill.unfinished(settings, WEEK)
+
+
+def test_an_interrupted_demo_history_is_finished_by_the_next_winback_run(settings):
+    history = replace(settings, as_of=D(2026, 12, 1))
+    dates = backfill.demo_history_dates(history.as_of)
+    with pytest.raises(RuntimeError):
+        backfill.run_backfill(history, dates, Runs(fail_on=dates[5]),
+                              scope=backfill.DEMO_HISTORY_SCOPE, echo=lambda _: None)
+    assert backfill.demo_history_unfinished(history)
+    assert not backfill.demo_history_unfinished(replace(history, as_of=D(2026, 12, 2)))
+    resumed = []
+    backfill.record_demo_history(history, lambda day, assets: resumed.append(day),
+                                 echo=lambda _: None)
+    assert resumed == dates[5:]
+    assert not backfill.demo_history_unfinished(history)
