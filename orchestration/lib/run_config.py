@@ -50,12 +50,13 @@ def previous_day(moment: dt.datetime) -> dt.date:
 def daily_run(as_of: dt.date, **paths: Path | str) -> DailyRun:
     """The daily job as of `as_of`; `paths` optionally overrides the resource's landing_dir,
     warehouse, export_dir or serving_dir for this run."""
-    if as_of < dt.date.fromisoformat(PARTITIONS_START):
-        raise SettingsError(f"as-of date {as_of} is before the first daily partition "
-                        f"{PARTITIONS_START}; choose a later date")
+    key = as_of.isoformat()
+    if not daily_partitions.has_partition_key(key):
+        raise SettingsError(f"as-of date {as_of} is not a daily partition: they run from "
+                            f"{PARTITIONS_START} through today (UTC)")
     config = {name: str(value) for name, value in paths.items()}
     return DailyRun(
-        partition_key=as_of.isoformat(),
+        partition_key=key,
         run_config={"resources": {RESOURCE: {"config": config}}} if config else {},
     )
 

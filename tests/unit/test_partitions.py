@@ -34,9 +34,11 @@ def test_a_daily_run_carries_the_date_only_as_its_partition_key():
     assert daily_run(dt.date(2026, 6, 9)).run_config == {}
 
 
-def test_an_as_of_date_before_the_first_partition_is_refused_with_the_first_date():
-    with pytest.raises(SettingsError, match="2020-01-01"):
-        daily_run(dt.date(2019, 12, 31))
+@pytest.mark.parametrize("days_after_today", [-365 * 30, 1])
+def test_an_as_of_date_outside_the_partitions_is_refused_with_their_range(days_after_today):
+    as_of = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days_after_today)
+    with pytest.raises(SettingsError, match="from 2020-01-01 through today"):
+        daily_run(as_of)
 
 
 @pytest.mark.parametrize(
