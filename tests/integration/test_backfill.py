@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -118,7 +119,12 @@ def test_a_backfill_that_fails_on_day_4_resumes_there_and_ends_like_an_uninterru
     progress = json.loads((tmp_path / "warehouse.duckdb.backfill.json").read_text())
     assert progress["done"] == [d.isoformat() for d in WEEK[:3]]
 
-    blocker.unlink()
+    # Repair what the failed step left where day 4's folder goes (the file, or the folder it
+    # published before failing), as an operator would.
+    if blocker.is_dir():
+        shutil.rmtree(blocker)
+    else:
+        blocker.unlink()
     resumed = _backfill(tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"3 of 7 dates done, continuing at {WEEK[3]}" in resumed.stdout
