@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     import dagster as dg
 
 # The demo's recorded history: an as-of date every four weeks over the year before the run, of
-# the marts built from the recorded statuses. One such date costs ~8-12 s on 2 cores (two dbt
-# invocations and the BG/NBD fit on 20,000 customers), so weekly dates would add ~8 minutes to a
-# fresh clone's `make run`; thirteen add about two.
+# the marts built from the recorded statuses. One such date costs 10-15 s on 2 cores (two dbt
+# invocations and the BG/NBD fit on 20,000 customers), so weekly dates would add 8-12 minutes to
+# a fresh clone's `make run`; thirteen add two to three.
 DEMO_HISTORY_DATES = 13
 DEMO_HISTORY_STEP = dt.timedelta(weeks=4)
 HISTORY_MARTS = ("customer_status_history", "customer_status_transitions",
