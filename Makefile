@@ -29,9 +29,11 @@ manifest: $(MANIFEST)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
+# One run in progress at a time: a backfill from the UI then runs its dates in the order it
+# queued them, instead of several runs waiting on the warehouse's run lock at once.
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\n' > $@
+	printf 'telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n' > $@
 
 run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/winback run

@@ -127,23 +127,25 @@ def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> 
     """Run the daily job (or the `selection` of its assets) in this process, one progress line
     per step; dbt's own output only when `verbose`. Raises failures.RunFailed with one line."""
     from orchestration.definitions import defs
-    from orchestration.lib.run_config import run_config
+    from orchestration.lib.run_config import daily_run
     from orchestration.progress import progress_logger
 
     out = sys.stdout
     job = defs.resolve_job_def(DAILY_JOB)
     job = job.with_logger_defs({**job.loggers, "progress": progress_logger(out)})
+    run = daily_run(settings.as_of, landing_dir=settings.landing_dir,
+                    warehouse=settings.warehouse, export_dir=settings.export_dir,
+                    serving_dir=settings.serving_dir)
     config = {
-        **run_config(settings.as_of, landing_dir=settings.landing_dir,
-                     warehouse=settings.warehouse, export_dir=settings.export_dir,
-                     serving_dir=settings.serving_dir),
+        **run.run_config,
         # Failures reach the terminal as one line (and the log file), not as Dagster's traces.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}},
     }
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
     with quiet:
-        result = job.execute_in_process(run_config=config, instance=instance,
-                                        asset_selection=selection, raise_on_error=False)
+        result = job.execute_in_process(run_config=config, partition_key=run.partition_key,
+                                        instance=instance, asset_selection=selection,
+                                        raise_on_error=False)
     if not result.success:
         raise failures.RunFailed(failures.from_run(
             (event.step_key, event.step_failure_data.error)
@@ -195,6 +197,7 @@ def _date(text: str) -> dt.date:
 @command("run", "run the whole pipeline for one as-of date and print what was written where",
          as_of=True, verbose=True)
 def cmd_run(args: argparse.Namespace) -> int:
+    from orchestration.backfill import demo_history_unfinished, record_demo_history
     from orchestration.preflight import check_configuration
     from orchestration.summary import print_run_summary
 
@@ -211,9 +214,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"Recording the demo campaign's audiences as of its send date {send_date} ...",
                   flush=True)
             _run_job(replace(settings, as_of=send_date), instance, verbose=args.verbose)
+        if send_date is not None or demo_history_unfinished(settings):
+            record_demo_history(settings, lambda day, assets: _run_job(
+                replace(settings, as_of=day), instance, verbose=args.verbose, selection=assets))
         print(f"Running the pipeline as of {settings.as_of} ...", flush=True)
         _run_job(settings, instance, verbose=args.verbose)
         print_run_summary(settings, sys.stdout)
+    return 0
+
+
+@command("backfill", "run the whole pipeline for each date of a range, oldest first "
+         "(resumes an interrupted backfill)",
+         option("--start", type=_date, required=True, metavar="D1",
+                help="first as-of date YYYY-MM-DD"),
+         option("--end", type=_date, required=True, metavar="D2",
+                help="last as-of date YYYY-MM-DD (included)"),
+         option("--every", type=int, default=1, metavar="N",
+                help="days between as-of dates"),
+         option("--allow-future", action="store_true",
+                help="accept an end date after today (UTC)"),
+         verbose=True)
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from orchestration import backfill
+    from orchestration.preflight import check_as_of, check_configuration
+
+    settings = load_settings()
+    check_configuration(settings)
+    dates = backfill.backfill_dates(args.start, args.end, args.every)
+    check_as_of(dates[-1], today=dt.datetime.now(dt.UTC).date(),
+                allow_future=args.allow_future)
+    with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
+                  on_wait=lambda line: print(line, flush=True)):
+        _ensure_manifest()
+        instance = _instance()
+        backfill.run_backfill(settings, dates, lambda day: _run_job(
+            replace(settings, as_of=day), instance, verbose=args.verbose))
     return 0
 
 

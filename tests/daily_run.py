@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.definitions import defs
-from orchestration.lib.run_config import run_config
+from orchestration.lib.run_config import daily_run
 
 
 def run_daily(
@@ -20,7 +20,7 @@ def run_daily(
     expect_success: bool = True,
 ) -> dg.ExecuteInProcessResult:
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
-    config = run_config(
+    run = daily_run(
         as_of,
         landing_dir=root / "landing",
         warehouse=root / "warehouse.duckdb",
@@ -28,7 +28,8 @@ def run_daily(
         serving_dir=root / "serving",
     )
     result = defs.resolve_job_def("winback_daily").execute_in_process(
-        run_config=config, raise_on_error=False, asset_selection=asset_selection
+        run_config=run.run_config, partition_key=run.partition_key, raise_on_error=False,
+        asset_selection=asset_selection,
     )
     if expect_success:
         assert result.success, [e.message for e in result.all_events if e.is_failure]

@@ -6,13 +6,16 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from orchestration.lib import run_lock
+from orchestration.lib.run_config import run_as_of
 from orchestration.lib.settings import Settings, load_settings
 
 
 class WinbackConfig(dg.ConfigurableResource):
     """Run settings. Empty fields fall back to the WINBACK_* environment variables, then to the
-    local defaults; the daily schedule sets `as_of` to the scheduled date. The settings (and so
-    every configuration file path) are built once per run and shared by all its steps.
+    local defaults. The as-of date is the run's daily partition (a run without one, which only
+    loads files, falls back to WINBACK_AS_OF or today): there is no as-of field to set, so the
+    partition key is the one way a date reaches the assets and dbt. The settings (and so every
+    configuration file path) are built once per run and shared by all its steps.
 
     Setting the resource up for a run takes the run lock beside the warehouse; tearing it down
     releases it. The in-process executor sets resources up once per run, so every run of the
@@ -21,7 +24,6 @@ class WinbackConfig(dg.ConfigurableResource):
     in process outside the run queue, and a file lock also serialises runs recorded in different
     Dagster instances. Sensor evaluations build the resource without a run and take no lock."""
 
-    as_of: str = ""
     landing_dir: str = ""
     warehouse: str = ""
     export_dir: str = ""
@@ -31,7 +33,8 @@ class WinbackConfig(dg.ConfigurableResource):
     _lock: Path | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._settings = self._load()
+        as_of = run_as_of(context.dagster_run.tags) if context.dagster_run is not None else None
+        self._settings = self._load(as_of.isoformat() if as_of else "")
         if context.dagster_run is not None:
             path = run_lock.run_lock_path(self._settings.warehouse)
             run_lock.acquire(path, self._settings.run_wait_seconds, context.log.warning)
@@ -42,10 +45,10 @@ class WinbackConfig(dg.ConfigurableResource):
             run_lock.release(self._lock)
             self._lock = None
 
-    def _load(self) -> Settings:
+    def _load(self, as_of: str = "") -> Settings:
         return load_settings(
             overrides={
-                "WINBACK_AS_OF": self.as_of,
+                "WINBACK_AS_OF": as_of,
                 "WINBACK_LANDING_DIR": self.landing_dir,
                 "WINBACK_WAREHOUSE": self.warehouse,
                 "WINBACK_EXPORT_DIR": self.export_dir,

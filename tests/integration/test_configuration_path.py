@@ -9,7 +9,7 @@ import pytest
 from landing_fixture import AS_OF, write_landing
 
 from orchestration.definitions import build_defs
-from orchestration.lib.run_config import run_config
+from orchestration.lib.run_config import daily_run
 from orchestration.lib.settings import load_settings
 
 pytestmark = pytest.mark.integration
@@ -37,13 +37,13 @@ def test_a_custom_audiences_file_decides_every_export_folder_and_manifest(tmp_pa
     monkeypatch.setenv("WINBACK_AUDIENCES", str(audiences))
     write_landing(tmp_path / "landing")
     defs = build_defs(load_settings())
-    config = run_config(
+    run = daily_run(
         dt.date.fromisoformat(AS_OF), landing_dir=tmp_path / "landing",
         warehouse=tmp_path / "warehouse.duckdb", export_dir=tmp_path / "exports",
         serving_dir=tmp_path / "serving",
     )
     result = defs.resolve_job_def("winback_daily").execute_in_process(
-        run_config=config, raise_on_error=False
+        run_config=run.run_config, partition_key=run.partition_key, raise_on_error=False
     )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
 

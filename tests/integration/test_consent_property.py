@@ -146,9 +146,16 @@ def _write_landing(root: Path, population) -> None:
            [(c, _days(d)) for c, d in erasures])
 
 
+@pytest.fixture(autouse=True)
+def _as_of(monkeypatch):
+    """Assets called directly run outside a partitioned run: the resource takes the date from
+    WINBACK_AS_OF then."""
+    monkeypatch.setenv("WINBACK_AS_OF", AS_OF.isoformat())
+
+
 def _build(root: Path, compiled_nodes) -> WinbackConfig:
     models, consent_tests = compiled_nodes
-    config = WinbackConfig(as_of=AS_OF.isoformat(), landing_dir=str(root / "landing"),
+    config = WinbackConfig(landing_dir=str(root / "landing"),
                            warehouse=str(root / f"{DB_NAME}.duckdb"),
                            export_dir=str(root / "exports"))
     with open_warehouse(root / f"{DB_NAME}.duckdb") as con:

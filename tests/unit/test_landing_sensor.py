@@ -1,5 +1,6 @@
 """The landing sensor starts the daily job for new complete content, and only then."""
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 from orchestration.defs.ingest.loader import load_entity
 from orchestration.defs.ingest.sensors import landing_files_sensor
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.run_config import previous_day
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.warehouse import open_warehouse
 
@@ -43,7 +45,7 @@ def test_a_new_complete_file_starts_one_run_and_a_loaded_one_none(tmp_path):
     result, context = _tick(tmp_path)
     assert isinstance(result, dg.SensorResult)
     [request] = result.run_requests
-    assert request.run_config["resources"]["winback"]["config"]["as_of"]
+    assert request.partition_key == previous_day(dt.datetime.now(dt.UTC)).isoformat()
     again, _ = _tick(tmp_path, cursor=result.cursor)
     assert again.run_requests[0].run_key == request.run_key  # deduplicated by Dagster
     _ingest(tmp_path)

@@ -28,6 +28,7 @@ from orchestration.lib.audiences import (
 )
 from orchestration.lib.freshness import DAILY_FRESHNESS
 from orchestration.lib.metadata import counts_table, records_table
+from orchestration.lib.run_config import daily_partitions, one_date_per_run
 from orchestration.lib.warehouse import open_warehouse
 
 SYNC_MODEL = "sync_audience_members"
@@ -159,7 +160,8 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
         for platform in audience.platforms
     ]
 
-    @dg.multi_asset(specs=specs, can_subset=True, name="audience_exports")
+    @dg.multi_asset(specs=specs, can_subset=True, name="audience_exports",
+                    partitions_def=daily_partitions, backfill_policy=one_date_per_run)
     def audience_exports(context: dg.AssetExecutionContext, winback: WinbackConfig):
         """Write the selected audience files. Right before writing, consent, suppressions and
         erasure requests are read again as they stand now (issue-4's gate), and anyone newly

@@ -21,8 +21,12 @@ from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
+from orchestration.lib.run_config import daily_partitions, one_date_per_run
 
 AFTER_PREDICTIONS = "source:predictions+"
+# Every model is computed as of the run's date (staging keeps the versions delivered by then), so
+# all of them are daily-partitioned; dagster-dbt's default would backfill a range of dates in one
+# dbt invocation.
 
 
 def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
@@ -42,6 +46,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     dagster_dbt_translator=WinbackDbtTranslator(),
     exclude=AFTER_PREDICTIONS,
     name="winback_dbt_models",
+    partitions_def=daily_partitions,
+    backfill_policy=one_date_per_run,
 )
 def winback_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig
@@ -55,6 +61,8 @@ def winback_dbt_models(
     dagster_dbt_translator=WinbackDbtTranslator(),
     select=AFTER_PREDICTIONS,
     name="winback_dbt_models_after_statistics",
+    partitions_def=daily_partitions,
+    backfill_policy=one_date_per_run,
 )
 def winback_dbt_models_after_statistics(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig

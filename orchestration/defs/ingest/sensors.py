@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.landing_watch import loaded_hashes, scan_landing
 from orchestration.defs.resources import WinbackConfig
-from orchestration.lib.run_config import previous_day, run_config
+from orchestration.lib.run_config import daily_run, previous_day
 from orchestration.lib.warehouse import WarehouseLockedError
 
 # A file must be unmodified this long before it counts as complete (writers without a .tmp name).
@@ -20,9 +20,9 @@ SETTLE_SECONDS = 30
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
-        "Runs winback_daily (as of the previous day, like the schedule) when a landing folder "
-        "holds a complete file whose content the ledger has not loaded. In-flight files "
-        "(.tmp, .part) and files modified in the last 30 seconds wait for a later tick."
+        "Runs winback_daily for the previous day's partition (like the schedule) when a "
+        "landing folder holds a complete file whose content the ledger has not loaded. In-flight "
+        "files (.tmp, .part) and files modified in the last 30 seconds wait for a later tick."
     ),
 )
 def landing_files_sensor(
@@ -44,11 +44,13 @@ def landing_files_sensor(
     # The same set of unloaded content gives the same run key, so a file that keeps failing
     # does not start a run every tick; any new or changed file gives a new key.
     run_key = hashlib.sha256("\n".join(sorted(scan.pending.values())).encode()).hexdigest()
+    run = daily_run(previous_day(now))
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
                 run_key=run_key,
-                run_config=run_config(previous_day(now)),
+                partition_key=run.partition_key,
+                run_config=run.run_config,
                 tags={"winback/new_files": str(len(scan.pending))},
             )
         ],

@@ -7,6 +7,7 @@ import pyarrow as pa
 from orchestration.defs.dbt.keys import dbt_model_key
 from orchestration.defs.predictions import bgnbd
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.run_config import daily_partitions, one_date_per_run
 from orchestration.lib.warehouse import open_warehouse
 
 DAYS_PER_WEEK = 7.0
@@ -65,19 +66,25 @@ def score_groups(groups: pa.Table) -> tuple[bgnbd.BGNBDParams | None, pa.Table]:
     return params, pa.table(columns)
 
 
-@dg.asset(
-    key=["predictions", "customer_bgnbd"],
-    deps=[ACTIVITY],
-    group_name="predictions",
-    kinds={"python", "duckdb"},
+# A multi_asset of one spec: @asset flags its backfill_policy parameter as beta on every import.
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        key=["predictions", "customer_bgnbd"],
+        deps=[ACTIVITY],
+        group_name="predictions",
+        kinds={"python", "duckdb"},
+        description="BG/NBD (Fader, Hardie & Lee 2005) per buyer as of the run date: P(alive) "
+        "and expected purchase days in the next 30 and 90 days, fitted on distinct purchase days "
+        "(frequency = days after the first, recency = first to last, age = first to as-of). The "
+        "inactivity status mart shows it beside the rule status and flags disagreements.",
+    )],
+    name="predictions__customer_bgnbd",  # the step key @asset gave it
+    partitions_def=daily_partitions,
+    backfill_policy=one_date_per_run,
 )
 def customer_bgnbd(
     context: dg.AssetExecutionContext, winback: WinbackConfig
 ) -> dg.MaterializeResult:
-    """BG/NBD (Fader, Hardie & Lee 2005) per buyer as of the run date: P(alive) and expected
-    purchase days in the next 30 and 90 days, fitted on distinct purchase days (frequency = days
-    after the first, recency = first to last, age = first to as-of). The inactivity status mart
-    shows it beside the rule status and flags disagreements."""
     settings = winback.settings()
     with open_warehouse(settings.warehouse) as con:
         groups = con.sql(GROUPS_SQL).to_arrow_table()

@@ -8,6 +8,7 @@ from orchestration.defs.dbt.keys import dbt_model_key
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.resources import WinbackConfig
 from orchestration.defs.serving.publish import STORAGE_VERSION, publish, served_tables
+from orchestration.lib.run_config import daily_partitions, one_date_per_run
 
 # Every mart, by dbt model name: the copy is published only after all of them were rebuilt.
 MARTS = (
@@ -37,16 +38,22 @@ MARTS = (
 SERVING_WAREHOUSE = dg.AssetKey(["serving", "warehouse"])
 
 
-@dg.asset(
-    key=SERVING_WAREHOUSE,
-    group_name="serving",
-    deps=[dbt_model_key(model) for model in MARTS],
-    description=(
-        "The marts as readers see them: Parquet files, a DuckDB file readable by DuckDB 1.x and "
-        "a manifest in WINBACK_SERVING_DIR, swapped in as a whole after each successful run. "
-        "Ids and metrics only, unless WINBACK_SERVING_PERSONAL_DATA is set. Analysts and BI "
-        "tools read here, never the warehouse, so they can never make a run fail."
-    ),
+# A multi_asset of one spec: @asset flags its backfill_policy parameter as beta on every import.
+@dg.multi_asset(
+    specs=[dg.AssetSpec(
+        key=SERVING_WAREHOUSE,
+        group_name="serving",
+        deps=[dbt_model_key(model) for model in MARTS],
+        description=(
+            "The marts as readers see them: Parquet files, a DuckDB file readable by DuckDB 1.x and "
+            "a manifest in WINBACK_SERVING_DIR, swapped in as a whole after each successful run. "
+            "Ids and metrics only, unless WINBACK_SERVING_PERSONAL_DATA is set. Analysts and BI "
+            "tools read here, never the warehouse, so they can never make a run fail."
+        ),
+    )],
+    name="serving__warehouse",  # the step key @asset gave it
+    partitions_def=daily_partitions,
+    backfill_policy=one_date_per_run,
 )
 def serving_warehouse(context: dg.AssetExecutionContext,
                       winback: WinbackConfig) -> dg.MaterializeResult:

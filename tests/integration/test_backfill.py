@@ -1,0 +1,162 @@
+"""`winback backfill` as a user runs it, on the hand-computed landing fixture: seven days of
+history, an identical second backfill, and a backfill that fails on day 4 and resumes there."""
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from landing_fixture import AS_OF, write_landing
+
+pytestmark = pytest.mark.integration
+
+LAST = dt.date.fromisoformat(AS_OF)
+WEEK = [LAST - dt.timedelta(days=n) for n in range(6, -1, -1)]
+EXPORT = ("winback_inactive_email", "generic_csv")
+# Every table dbt builds or the pipeline writes from the as-of date (not the raw loads, whose
+# _loaded_at differs between folders).
+MART_SCHEMAS = ("activity", "inactivity", "activation", "contacts", "predictions")
+
+
+def _env(root):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_HOME"))}
+    env.update(
+        WINBACK_LANDING_DIR=str(root / "landing"),
+        WINBACK_WAREHOUSE=str(root / "warehouse.duckdb"),
+        WINBACK_EXPORT_DIR=str(root / "exports"),
+        WINBACK_SERVING_DIR=str(root / "serving"),
+        WINBACK_LOG_DIR=str(root / "logs"),
+    )
+    return env
+
+
+def _backfill(root):
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "backfill",
+         "--start", WEEK[0].isoformat(), "--end", WEEK[-1].isoformat()],
+        env=_env(root), capture_output=True, text=True, timeout=1800,
+    )
+
+
+def _marts(root):
+    """Every mart row, keyed by table, in a stable order."""
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+            f"WHERE table_schema IN {MART_SCHEMAS} AND table_type = 'BASE TABLE' ORDER BY 1"
+        ).fetchall()
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for (t,) in tables}
+
+
+def _exports(root):
+    """Every export file's bytes; a manifest without `source_run` (the run that first wrote the
+    date, which differs between two folders)."""
+    files = {}
+    for path in sorted((root / "exports").rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.name == "manifest.json":
+            data = json.dumps({**json.loads(data), "source_run": None}, sort_keys=True).encode()
+        files[str(path.relative_to(root / "exports"))] = hashlib.sha256(data).hexdigest()
+    return files
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("backfill")
+    write_landing(root / "landing")
+    done = _backfill(root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return root, done
+
+
+def test_a_seven_day_backfill_records_seven_days_of_history_in_date_order(backfilled):
+    root, done = backfilled
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        runs = [d for (d,) in con.execute(
+            "SELECT as_of_date FROM inactivity.customer_status_runs ORDER BY 1").fetchall()]
+        membership = [d for (d,) in con.execute(
+            "SELECT DISTINCT as_of_date FROM activation.audience_membership_daily ORDER BY 1"
+        ).fetchall()]
+    assert runs == WEEK
+    assert membership == WEEK
+    started = [done.stdout.index(f"Running the pipeline as of {d}") for d in WEEK]
+    assert started == sorted(started)
+    assert all((root / "exports" / EXPORT[0] / EXPORT[1] / d.isoformat()).is_dir() for d in WEEK)
+
+
+def test_a_second_backfill_of_the_same_week_leaves_every_mart_and_export_identical(backfilled):
+    root, _ = backfilled
+    marts = _marts(root)
+    exports = {p: p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file()}
+    done = _backfill(root)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Resuming" not in done.stdout
+    assert all(f"Running the pipeline as of {d}" in done.stdout for d in WEEK)
+    assert _marts(root) == marts
+    assert {p: p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file()} == exports
+
+
+def test_a_backfill_that_fails_on_day_4_resumes_there_and_ends_like_an_uninterrupted_one(
+    backfilled, tmp_path
+):
+    uninterrupted, _ = backfilled
+    write_landing(tmp_path / "landing")
+    # A file where day 4's export folder goes makes that day's export step fail.
+    blocker = tmp_path / "exports" / EXPORT[0] / EXPORT[1] / WEEK[3].isoformat()
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+
+    failed = _backfill(tmp_path)
+    assert failed.returncode == 1
+    assert f"Running the pipeline as of {WEEK[4]}" not in failed.stdout
+    progress = json.loads((tmp_path / "warehouse.duckdb.backfill.json").read_text())
+    assert progress["done"] == [d.isoformat() for d in WEEK[:3]]
+
+    # Repair what the failed step left where day 4's folder goes (the file, or the folder it
+    # published before failing), as an operator would.
+    if blocker.is_dir():
+        shutil.rmtree(blocker)
+    else:
+        blocker.unlink()
+    resumed = _backfill(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"3 of 7 dates done, continuing at {WEEK[3]}" in resumed.stdout
+    assert not any(f"Running the pipeline as of {d}" in resumed.stdout for d in WEEK[:3])
+    assert not (tmp_path / "warehouse.duckdb.backfill.json").exists()
+    assert _marts(tmp_path) == _marts(uninterrupted)
+    assert _exports(tmp_path) == _exports(uninterrupted)
+
+
+def test_the_demo_history_records_a_year_of_statuses_and_writes_no_export(tmp_path):
+    from dataclasses import replace
+
+    from daily_run import run_daily
+
+    from orchestration.backfill import record_demo_history
+    from orchestration.lib.settings import load_settings
+
+    write_landing(tmp_path / "landing")
+    run_daily(tmp_path, LAST)
+    settings = replace(load_settings(environ=_env(tmp_path)), as_of=LAST)
+    exports_before = _exports(tmp_path)
+
+    dates = record_demo_history(
+        settings, lambda day, assets: run_daily(tmp_path, day, asset_selection=assets),
+        echo=lambda _: None,
+    )
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        runs = [d for (d,) in con.execute(
+            "SELECT as_of_date FROM inactivity.customer_status_runs ORDER BY 1").fetchall()]
+        months = con.execute(
+            "SELECT count(*) FROM inactivity.customer_churn_monthly").fetchone()[0]
+    assert runs == [*dates, LAST]
+    assert (LAST - dates[0]).days >= 360
+    assert months >= 12
+    assert _exports(tmp_path) == exports_before
