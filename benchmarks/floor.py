@@ -92,7 +92,8 @@ def run(landing: Path, as_of: dt.date, threads: int | None) -> dict:
     c0, w0 = cpu(), time.perf_counter()
     emails = con.execute(
         f"SELECT DISTINCT e FROM (SELECT CAST(email AS VARCHAR) AS e FROM {tables['customers']} "
-        f"UNION ALL SELECT CAST(email AS VARCHAR) FROM {tables['suppressions']}) WHERE e IS NOT NULL"
+        f"UNION ALL SELECT CAST(email AS VARCHAR) FROM {tables['suppressions']}) "
+        "WHERE e IS NOT NULL"
     ).fetchall()
     valid = sum(check_email(e).is_valid for (e,) in emails)
     out["emails_distinct"], out["emails_valid"] = len(emails), valid

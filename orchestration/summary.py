@@ -39,7 +39,8 @@ SUMMARY_TABLES = (
 AUDIENCE_COLUMNS = ("audience", "platform", "rows", "adds", "removes", "since", "file")
 
 
-def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], numeric: set[int]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]],
+           numeric: set[int]) -> list[str]:
     rows = list(rows)
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
 

@@ -135,7 +135,8 @@ def populations(draw):
 
 def _write_landing(root: Path, population) -> None:
     customers, orders, consent, suppressions, erasures = population
-    write_csv_file(root / "customers" / "c.csv", list(CONTRACTS["customers"].column_names), customers)
+    write_csv_file(root / "customers" / "c.csv", list(CONTRACTS["customers"].column_names),
+                   customers)
     write_csv_file(root / "orders" / "o.csv", list(CONTRACTS["orders"].column_names), orders)
     write_csv_file(root / "consent_events" / "e.csv", ["customer_id", "channel", "status", "source",
                                                "occurred_at"],

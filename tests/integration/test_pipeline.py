@@ -1,4 +1,5 @@
-"""The whole graph on a temporary DuckDB against hand-computed figures (tests/landing_fixture.py)."""
+"""The whole graph on a temporary DuckDB against hand-computed figures
+(tests/landing_fixture.py)."""
 
 import csv
 import datetime as dt

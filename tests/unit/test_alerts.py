@@ -1,6 +1,5 @@
 """The run-failure alert: a JSON line per failed run, and a webhook post against a local server."""
 
-import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -10,7 +9,7 @@ import pytest
 
 from orchestration.defs.alerts.sensors import ALERT_FILE, first_line, post_alert, run_failure_alert
 from orchestration.defs.resources import WinbackConfig
-from orchestration.lib.run_config import run_config
+from orchestration.lib.run_config import daily_partitions
 
 
 class _Webhook:
@@ -48,7 +47,7 @@ class _Webhook:
         self.server.server_close()
 
 
-@dg.asset
+@dg.asset(partitions_def=daily_partitions)
 def fails_on_bad_input():
     raise ValueError("orders/o.csv: 12 of 100 rows bad; first at row 3 (jane@example.com, "
                      "+44 7700 900123)\nsecond line")
@@ -57,7 +56,7 @@ def fails_on_bad_input():
 def _failure_context(instance, settings_env):
     """The sensor's context for a run that failed in `instance`."""
     result = dg.materialize([fails_on_bad_input], instance=instance, raise_on_error=False,
-                            run_config=run_config(dt.date(2026, 11, 30)),
+                            partition_key="2026-11-30",
                             resources={"winback": WinbackConfig()})
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")

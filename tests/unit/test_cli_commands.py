@@ -15,7 +15,7 @@ from orchestration.lib.metadata import counts_table
 from orchestration.progress import StepRecord, describe
 from orchestration.summary import audience_rows, quarantine_lines
 
-COMMANDS = ("run", "validate", "export", "docs", "report", "ui", "demo", "contracts",
+COMMANDS = ("run", "backfill", "validate", "export", "docs", "report", "ui", "demo", "contracts",
             "dbt-vars")
 
 
@@ -76,6 +76,19 @@ def test_a_future_as_of_date_is_refused_in_one_line(capsys):
     assert cli.main(["validate", "--as-of", tomorrow]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert f"as-of date {tomorrow} is in the future" in line and "--allow-future" in line
+
+
+@pytest.mark.parametrize(("start", "end", "expected"), [
+    ("2026-06-30", "2026-06-01", "--end 2026-06-01 is before --start 2026-06-30"),
+    ("2026-06-01", "2999-01-01", "as-of date 2999-01-01 is in the future"),
+])
+def test_a_backfill_over_a_wrong_range_is_refused_in_one_line(start, end, expected, tmp_path,
+                                                               monkeypatch, capsys):
+    monkeypatch.setenv("WINBACK_WAREHOUSE", str(tmp_path / "wh.duckdb"))
+    assert cli.main(["backfill", "--start", start, "--end", end]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert expected in line
+    assert not (tmp_path / "wh.duckdb").exists()
 
 
 def test_a_future_as_of_date_is_accepted_with_allow_future(capsys):

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from orchestration import backfill, cli, preflight
+from orchestration import backfill, cli, preflight, summary
 
 TODAY = dt.date(2026, 12, 1)
 SEND = dt.date(2026, 10, 21)
@@ -21,14 +21,14 @@ def runs(tmp_path, monkeypatch):
     started = []
     monkeypatch.setattr(preflight, "check_configuration", lambda settings: [])
     monkeypatch.setattr(cli, "_ensure_manifest", lambda: None)
-    monkeypatch.setattr(cli, "_print_summary", lambda settings: None)
-    monkeypatch.setattr(cli, "_run_pipeline", lambda settings, instance, assets=None:
-                        started.append((settings.as_of, assets is not None)))
+    monkeypatch.setattr(summary, "print_run_summary", lambda settings, out: None)
+    monkeypatch.setattr(cli, "_run_job", lambda settings, instance, verbose, selection=None:
+                        started.append((settings.as_of, selection is not None)))
     return started
 
 
 def _run():
-    return cli.cmd_run(argparse.Namespace(as_of=None))
+    return cli.cmd_run(argparse.Namespace(as_of=None, allow_future=False, verbose=False))
 
 
 def test_fresh_demo_data_records_the_send_date_a_year_of_history_then_today(runs, monkeypatch):
@@ -47,19 +47,19 @@ def test_existing_demo_data_runs_only_today(runs, monkeypatch):
 def test_a_run_stopped_during_the_history_finishes_it_next_time(runs, monkeypatch):
     history = backfill.demo_history_dates(TODAY)
 
-    def killed_on_the_fifth_history_date(settings, instance, assets=None):
+    def killed_on_the_fifth_history_date(settings, instance, verbose, selection=None):
         if settings.as_of == history[4]:
             raise KeyboardInterrupt
-        runs.append((settings.as_of, assets is not None))
+        runs.append((settings.as_of, selection is not None))
 
     monkeypatch.setattr(cli, "_ensure_demo_data", lambda settings: SEND)
-    monkeypatch.setattr(cli, "_run_pipeline", killed_on_the_fifth_history_date)
+    monkeypatch.setattr(cli, "_run_job", killed_on_the_fifth_history_date)
     with pytest.raises(KeyboardInterrupt):
         _run()
     assert runs[-1] == (history[3], True)
     runs.clear()
     monkeypatch.setattr(cli, "_ensure_demo_data", lambda settings: None)
-    monkeypatch.setattr(cli, "_run_pipeline", lambda settings, instance, assets=None:
-                        runs.append((settings.as_of, assets is not None)))
+    monkeypatch.setattr(cli, "_run_job", lambda settings, instance, verbose, selection=None:
+                        runs.append((settings.as_of, selection is not None)))
     assert _run() == 0
     assert runs == [*[(d, True) for d in history[4:]], (TODAY, False)]

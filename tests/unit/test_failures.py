@@ -155,5 +155,6 @@ def test_the_line_shows_the_error_the_step_raised_not_the_library_error_behind_i
     except WarehouseLockedError as exc:
         raised = exc
     failure = failures.from_run(_failed_step(raised))
-    assert failure.line == "step exports failed: The warehouse w.duckdb is in use by another process"
+    assert failure.line == (
+        "step exports failed: The warehouse w.duckdb is in use by another process")
     assert "Could not set lock" in failure.trace

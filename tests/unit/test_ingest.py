@@ -78,7 +78,8 @@ def test_bad_rows_are_quarantined_with_reason_and_line_and_the_rest_loads(con, t
         7: "invalid_value:status",
         8: "bad_decimal:amount",
     }
-    assert con.execute("SELECT list(_source_row ORDER BY 1) FROM raw.orders").fetchone()[0] == [1, 9]
+    rows = con.execute("SELECT list(_source_row ORDER BY 1) FROM raw.orders").fetchone()[0]
+    assert rows == [1, 9]
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,8 @@ def test_json_lines_and_parquet_files_load_by_key_name(con, tmp_path):
     folder = tmp_path / "consent_events"
     folder.mkdir()
     lines = [
-        {"customer_id": "C1", "channel": "email", "status": "opted_in", "occurred_at": "2024-01-01"},
+        {"customer_id": "C1", "channel": "email", "status": "opted_in",
+         "occurred_at": "2024-01-01"},
         "this is not json",
         {"customer_id": "C2", "channel": "sms", "status": "opted_out",
          "occurred_at": "2024-01-02T10:00:00Z", "source": "import"},

@@ -12,8 +12,8 @@ import pytest
 from orchestration.defs.ingest.loader import load_entity
 from orchestration.defs.ingest.sensors import landing_files_sensor
 from orchestration.defs.resources import WinbackConfig
-from orchestration.lib.run_config import previous_day
 from orchestration.lib.contracts import CONTRACTS
+from orchestration.lib.run_config import previous_day
 from orchestration.lib.warehouse import open_warehouse
 
 ORDERS = "order_id,customer_id,ordered_at,status,currency,amount\nO1,C1,2024-03-01,paid,GBP,1\n"

@@ -6,7 +6,6 @@ import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.defs.schedules import DAILY_JOB, winback_daily_schedule
-from orchestration.lib.run_config import run_config
 
 
 def test_the_schedule_runs_the_daily_job_at_six_utc_as_of_the_previous_day():
@@ -15,8 +14,8 @@ def test_the_schedule_runs_the_daily_job_at_six_utc_as_of_the_previous_day():
     assert winback_daily_schedule.job_name == DAILY_JOB
     moment = dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC)
     request = winback_daily_schedule(dg.build_schedule_context(scheduled_execution_time=moment))
-    assert request.run_key == "2026-11-30"
-    assert request.run_config == run_config(dt.date(2026, 11, 30))
+    assert (request.run_key, request.partition_key) == ("2026-11-30", "2026-11-30")
+    assert request.run_config == {}
 
 
 def test_a_schedule_tick_just_after_midnight_elsewhere_still_uses_the_utc_day():

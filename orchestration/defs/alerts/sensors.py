@@ -23,6 +23,7 @@ import dagster as dg
 from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.run_config import PARTITION_TAG, RANGE_START_TAG
 
 ALERT_FILE = "run_failures.jsonl"
 WEBHOOK_ATTEMPTS = 3
@@ -50,9 +51,7 @@ def step_error(error: SerializableErrorInfo) -> str:
 
 def failure_alert(context: dg.RunFailureSensorContext, now: dt.datetime) -> dict[str, Any]:
     run = context.dagster_run
-    as_of = (
-        run.run_config.get("resources", {}).get("winback", {}).get("config", {}).get("as_of")
-    )
+    as_of = run.tags.get(PARTITION_TAG) or run.tags.get(RANGE_START_TAG)
     steps = [
         {"step": event.step_key, "error": step_error(event.event_specific_data.error)}
         for event in context.get_step_failure_events()

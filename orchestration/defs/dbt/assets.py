@@ -1,10 +1,10 @@
 """The dbt project as Dagster assets in two steps; dbt tests become asset checks.
 
 Models that read the statistical predictions (dbt sources in the `predictions` schema, written
-by orchestration/defs/predictions) and everything downstream of them run in a second step, after those
-Python assets; every other model runs in the first. Both steps select by the dbt graph itself,
-so a new model lands in the right step without a tag. One run of the daily job resolves
-dbt -> BG/NBD -> dbt in order.
+by orchestration/defs/predictions) and everything downstream of them run in a second step,
+after those Python assets; every other model runs in the first. Both steps select by the dbt
+graph itself, so a new model lands in the right step without a tag. One run of the daily job
+resolves dbt -> BG/NBD -> dbt in order.
 """
 
 from collections.abc import Sequence

@@ -45,10 +45,10 @@ SERVING_WAREHOUSE = dg.AssetKey(["serving", "warehouse"])
         group_name="serving",
         deps=[dbt_model_key(model) for model in MARTS],
         description=(
-            "The marts as readers see them: Parquet files, a DuckDB file readable by DuckDB 1.x and "
-            "a manifest in WINBACK_SERVING_DIR, swapped in as a whole after each successful run. "
-            "Ids and metrics only, unless WINBACK_SERVING_PERSONAL_DATA is set. Analysts and BI "
-            "tools read here, never the warehouse, so they can never make a run fail."
+            "The marts as readers see them: Parquet files, a DuckDB file readable by DuckDB 1.x "
+            "and a manifest in WINBACK_SERVING_DIR, swapped in as a whole after each successful "
+            "run. Ids and metrics only, unless WINBACK_SERVING_PERSONAL_DATA is set. Analysts and "
+            "BI tools read here, never the warehouse, so they can never make a run fail."
         ),
     )],
     name="serving__warehouse",  # the step key @asset gave it
