@@ -80,6 +80,24 @@ def _ensure_manifest() -> None:
         dbt_parse(DBT_PROJECT_DIR)
 
 
+# The instance `winback` creates in DAGSTER_HOME: no telemetry (no network), and one run in
+# progress at a time, so a backfill launched from the UI runs its dates in the order it queued
+# them instead of several runs waiting on the warehouse's run lock at once.
+INSTANCE_YAML = """telemetry:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+"""
+
+
+def ensure_instance_config(home: Path) -> None:
+    """Write DAGSTER_HOME/dagster.yaml unless the user already has one."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
+
+
 def _instance():
     """The Dagster instance in DAGSTER_HOME (None: an ephemeral one). Its SQLite storage is
     created under a file lock: two processes creating it at once fail ("table runs already
@@ -89,6 +107,7 @@ def _instance():
         return None
     import dagster as dg
 
+    ensure_instance_config(Path(home))
     with run_lock(Path(home) / ".winback-instance.lock", wait_seconds=300):
         instance = dg.DagsterInstance.get()
         instance.get_runs_count()
@@ -127,6 +146,7 @@ def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> 
     """Run the daily job (or the `selection` of its assets) in this process, one progress line
     per step; dbt's own output only when `verbose`. Raises failures.RunFailed with one line."""
     from orchestration.definitions import defs
+    from orchestration.defs.alerts.sensors import CLI_RUN_TAG
     from orchestration.lib.run_config import daily_run
     from orchestration.progress import progress_logger
 
@@ -145,7 +165,7 @@ def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> 
     with quiet:
         result = job.execute_in_process(run_config=config, partition_key=run.partition_key,
                                         instance=instance, asset_selection=selection,
-                                        raise_on_error=False)
+                                        tags={CLI_RUN_TAG: "true"}, raise_on_error=False)
     if not result.success:
         raise failures.RunFailed(failures.from_run(
             (event.step_key, event.step_failure_data.error)
@@ -171,16 +191,17 @@ class Command:
     options: tuple[Option, ...]
     as_of: bool  # takes --as-of and --allow-future
     verbose: bool  # takes --verbose (dbt's own output)
+    alerts: bool  # a failure goes to the alert file and webhook (commands that run the pipeline)
 
 
 COMMANDS: dict[str, Command] = {}
 
 
 def command(name: str, help: str, *options: Option, as_of: bool = False,
-            verbose: bool = False):
+            verbose: bool = False, alerts: bool = False):
     """Register a command: its function gets the parsed arguments and returns the exit code."""
     def register(run: Callable[[argparse.Namespace], int]):
-        COMMANDS[name] = Command(name, help, run, options, as_of, verbose)
+        COMMANDS[name] = Command(name, help, run, options, as_of, verbose, alerts)
         return run
     return register
 
@@ -195,7 +216,7 @@ def _date(text: str) -> dt.date:
 # --- the commands ---------------------------------------------------------------------------
 
 @command("run", "run the whole pipeline for one as-of date and print what was written where",
-         as_of=True, verbose=True)
+         as_of=True, verbose=True, alerts=True)
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.backfill import demo_history_unfinished, record_demo_history
     from orchestration.preflight import check_configuration
@@ -233,7 +254,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 help="days between as-of dates"),
          option("--allow-future", action="store_true",
                 help="accept an end date after today (UTC)"),
-         verbose=True)
+         verbose=True, alerts=True)
 def cmd_backfill(args: argparse.Namespace) -> int:
     from orchestration import backfill
     from orchestration.preflight import check_as_of, check_configuration
@@ -264,7 +285,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 @command("export", "write the audience files again from the current warehouse (no ingest or dbt)",
          option("--audience", metavar="NAME", help="only this audience (default: every audience)"),
-         as_of=True, verbose=True)
+         as_of=True, verbose=True, alerts=True)
 def cmd_export(args: argparse.Namespace) -> int:
     from orchestration.defs.activation.assets import export_key
     from orchestration.lib.audiences import audiences_for
@@ -358,9 +379,7 @@ def cmd_report(args: argparse.Namespace) -> int:
          option("--port", type=int, default=3000, help="port to listen on"))
 def cmd_ui(args: argparse.Namespace) -> int:
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    ensure_instance_config(home)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "DAGSTER_HOME": str(home),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -481,7 +500,27 @@ def main(argv: list[str] | None = None) -> int:
         log_dir = resolve_path(os.environ.get("WINBACK_LOG_DIR") or DEFAULTS["WINBACK_LOG_DIR"])
         log = failures.write_log(log_dir, args.command, failure)
         print(f"winback {args.command}: {failure.line} (full trace: {log})", file=sys.stderr)
+        if COMMANDS[args.command].alerts:
+            _alert(args, failure.line)
         return failure.exit_code
+
+
+def _alert(args: argparse.Namespace, line: str) -> None:
+    """Send a failed pipeline command to the alert file and webhook (as the run-failure sensor
+    does for runs the daemon sees). Read from the environment like the log folder: the
+    settings themselves may be what failed."""
+    from orchestration.defs.alerts.sensors import command_failure_alert, deliver
+
+    as_of = getattr(args, "as_of", None)
+    alert = command_failure_alert(args.command, as_of.isoformat() if as_of else None, line,
+                                  dt.datetime.now(dt.UTC))
+    folder = resolve_path(os.environ.get("WINBACK_ALERT_DIR") or DEFAULTS["WINBACK_ALERT_DIR"])
+    try:
+        deliver(alert, folder, os.environ.get("WINBACK_ALERT_WEBHOOK_URL") or None,
+                lambda warning: print(warning, file=sys.stderr))
+    except OSError as exc:
+        print(f"winback: the alert could not be written to {folder}: {exc.strerror}",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ def run_daily(
     *,
     asset_selection: list[dg.AssetKey] | None = None,
     expect_success: bool = True,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
     run = daily_run(
@@ -29,7 +30,7 @@ def run_daily(
     )
     result = defs.resolve_job_def("winback_daily").execute_in_process(
         run_config=run.run_config, partition_key=run.partition_key, raise_on_error=False,
-        asset_selection=asset_selection,
+        asset_selection=asset_selection, instance=instance,
     )
     if expect_success:
         assert result.success, [e.message for e in result.all_events if e.is_failure]

@@ -8,26 +8,21 @@ installs Debian's chromium)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser import ARTIFACTS, HEADLESS, find_chromium
 from data_docs_fixture import build_small_data_docs
 from report_fixture import write_publication
 
 from orchestration.defs.report.build import CHARTS, build_report
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-BROWSERS = ("chromium", "chromium-browser")
 # No network: every host name resolves to nothing and any proxy use goes to a closed port.
 OFFLINE = ("--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--enable-logging=stderr", "--v=0", *OFFLINE)
+FLAGS = (*HEADLESS, "--enable-logging=stderr", "--v=0", *OFFLINE)
 CONSOLE = re.compile(r":CONSOLE[:(]\d*\)?\] (.*)")
 
 
@@ -41,13 +36,7 @@ class Rendered:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = next((path for path in map(shutil.which, BROWSERS) if path), None)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but chromium is not installed: .ci/run must install it")
-        pytest.skip("browser test skipped: install chromium "
-                    "(apt-get install -y --no-install-recommends chromium) to run it")
-    return found
+    return find_chromium()
 
 
 def page_requests(net_log: Path) -> list[str]:

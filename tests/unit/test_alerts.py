@@ -7,7 +7,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import dagster as dg
 import pytest
 
-from orchestration.defs.alerts.sensors import ALERT_FILE, first_line, post_alert, run_failure_alert
+from orchestration import cli
+from orchestration.defs.alerts.sensors import (
+    ALERT_FILE,
+    CLI_RUN_TAG,
+    first_line,
+    post_alert,
+    run_failure_alert,
+)
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.run_config import daily_partitions
 
@@ -53,9 +60,10 @@ def fails_on_bad_input():
                      "+44 7700 900123)\nsecond line")
 
 
-def _failure_context(instance, settings_env):
+def _failure_context(instance, settings_env, tags=None):
     """The sensor's context for a run that failed in `instance`."""
     result = dg.materialize([fails_on_bad_input], instance=instance, raise_on_error=False,
+                            tags=tags,
                             partition_key="2026-11-30",
                             resources={"winback": WinbackConfig()})
     assert not result.success
@@ -101,6 +109,32 @@ def test_with_a_webhook_configured_the_alert_is_posted_to_it(alert_env, monkeypa
             run_failure_alert(context)
     written = json.loads((alert_env / "alerts" / ALERT_FILE).read_text())
     assert hook.bodies == [written]
+
+
+def test_runs_the_cli_started_are_left_to_the_cli(alert_env):
+    with dg.instance_for_test() as instance, _failure_context(
+            instance, alert_env, tags={CLI_RUN_TAG: "true"}) as context:
+        run_failure_alert(context)
+    assert not (alert_env / "alerts" / ALERT_FILE).exists()
+
+
+def test_a_failed_winback_run_alerts_without_the_daemon(alert_env, monkeypatch, capsys):
+    monkeypatch.setenv("WINBACK_LANDING_DIR", str(alert_env / "no-such-landing"))
+    with _Webhook([200]) as hook:
+        monkeypatch.setenv("WINBACK_ALERT_WEBHOOK_URL", hook.url)
+        assert cli.main(["run", "--as-of", "2026-06-30"]) == 2
+    [line] = (alert_env / "alerts" / ALERT_FILE).read_text().splitlines()
+    alert = json.loads(line)
+    assert (alert["job"], alert["as_of"], alert["run_id"]) == ("winback run", "2026-06-30", None)
+    assert "no-such-landing" in alert["error"]
+    assert hook.bodies == [alert]
+    assert capsys.readouterr().err.count("\n") == 1  # the one line; the webhook took the alert
+
+
+def test_commands_that_do_not_run_the_pipeline_do_not_alert(alert_env, monkeypatch):
+    monkeypatch.setenv("WINBACK_LANDING_DIR", str(alert_env / "no-such-landing"))
+    assert cli.main(["validate", "--as-of", "2026-06-30"]) == 2
+    assert not (alert_env / "alerts").exists()
 
 
 def test_the_webhook_is_retried_with_backoff_until_it_takes_the_alert():

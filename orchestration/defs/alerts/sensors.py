@@ -1,6 +1,9 @@
 """Somewhere for failures to go: every failed run of this code location is appended to an alert
 file (JSON lines under WINBACK_ALERT_DIR) and, when WINBACK_ALERT_WEBHOOK_URL is set, posted to
-that URL as JSON (a chat or incident tool's incoming webhook).
+that URL as JSON (a chat or incident tool's incoming webhook). Runs launched by the UI, the
+schedule or the sensors are alerted by the run-failure sensor (it needs the Dagster daemon);
+`winback run | backfill | export` alert on their own failures, so a cron job without a daemon
+is covered too.
 
 An alert names the run, the job, the failed steps and the first line of each error; no row
 values. Winback's own errors name files, fields and rules only, and addresses or long digit runs
@@ -26,6 +29,8 @@ from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.run_config import PARTITION_TAG, RANGE_START_TAG
 
 ALERT_FILE = "run_failures.jsonl"
+# Runs `winback` starts in its own process carry this tag: the command alerts on them itself.
+CLI_RUN_TAG = "winback/started_by_cli"
 WEBHOOK_ATTEMPTS = 3
 WEBHOOK_TIMEOUT_SECONDS = 5.0
 WEBHOOK_BACKOFF_SECONDS = 1.0  # 1 s, then 2 s between the three attempts
@@ -64,6 +69,21 @@ def failure_alert(context: dg.RunFailureSensorContext, now: dt.datetime) -> dict
         "as_of": as_of,
         "failed_steps": steps,
         "error": steps[0]["error"] if steps else first_line(context.failure_event.message),
+    }
+
+
+def command_failure_alert(command: str, as_of: str | None, error: str,
+                          now: dt.datetime) -> dict[str, Any]:
+    """The alert for a failed `winback` command (a run started from the command line, by cron
+    for example, or a failure before any run started, such as bad configuration)."""
+    return {
+        "alert": "run_failure",
+        "at": now.isoformat(timespec="seconds"),
+        "run_id": None,
+        "job": f"winback {command}",
+        "as_of": as_of,
+        "failed_steps": [],
+        "error": first_line(error),
     }
 
 
@@ -108,6 +128,15 @@ def post_alert(
     return False
 
 
+def deliver(alert: Mapping[str, Any], folder: Path, webhook_url: str | None,
+            warn: Callable[[str], None]) -> Path:
+    """Append the alert to the alert file, then post it to the webhook when one is set."""
+    path = append_alert(folder, alert)
+    if webhook_url:
+        post_alert(webhook_url, alert, warn)
+    return path
+
+
 @dg.run_failure_sensor(
     name="winback_run_failure_alert",
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -115,12 +144,12 @@ def post_alert(
     "to WINBACK_ALERT_WEBHOOK_URL when set.",
 )
 def run_failure_alert(context: dg.RunFailureSensorContext, winback: WinbackConfig) -> None:
+    if context.dagster_run.tags.get(CLI_RUN_TAG):
+        return  # `winback` alerts on the runs it started itself, with or without this daemon
     settings = winback.settings()
     alert = failure_alert(context, dt.datetime.now(dt.UTC))
-    path = append_alert(settings.alert_dir, alert)
+    path = deliver(alert, settings.alert_dir, settings.alert_webhook_url, context.log.warning)
     context.log.info(f"Run {alert['run_id']} failed; alert written to {path}")
-    if settings.alert_webhook_url:
-        post_alert(settings.alert_webhook_url, alert, context.log.warning)
 
 
 defs = dg.Definitions(sensors=[run_failure_alert])
