@@ -2,10 +2,12 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.freshness import FreshnessState
 
 from orchestration import cli
 from orchestration.defs.alerts.sensors import (
@@ -160,3 +162,42 @@ def test_a_webhook_that_stays_down_is_logged_without_its_url_and_not_raised():
 def test_only_the_first_line_of_an_error_is_kept_and_dates_survive_masking():
     assert first_line("\n  as of 2026-11-30: 0612345678 failed\ntrace") == (
         "as of 2026-11-30: <number> failed")
+
+
+def _freshness(instance, key, state):
+    """What the daemon's freshness evaluation records when an asset's state changes."""
+    from dagster._core.definitions.freshness import FreshnessStateChange
+
+    instance._report_runless_asset_event(asset_event=FreshnessStateChange(  # noqa: SLF001
+        key=key, new_state=state, previous_state=FreshnessState.UNKNOWN,
+        state_change_timestamp=time.time()))
+
+
+def test_a_mart_failing_its_freshness_policy_is_alerted_once_per_failure(alert_env):
+    from orchestration.definitions import defs
+    from orchestration.defs.alerts.sensors import freshness_alert
+
+    mart = dg.AssetKey(["inactivity", "customer_inactivity_status"])
+    alerts = alert_env / "alerts" / ALERT_FILE
+    with dg.instance_for_test() as instance:
+        def tick(cursor):
+            with dg.build_sensor_context(
+                    instance=instance, cursor=cursor, repository_def=defs.get_repository_def(),
+                    resources={"winback": WinbackConfig()}) as context:
+                freshness_alert(context)
+                return context.cursor
+
+        _freshness(instance, mart, FreshnessState.PASS)
+        cursor = tick(None)
+        assert not alerts.exists()
+        _freshness(instance, mart, FreshnessState.FAIL)
+        cursor = tick(tick(cursor))  # two ticks: still one alert
+        [line] = alerts.read_text().splitlines()
+        assert json.loads(line)["asset"] == "inactivity/customer_inactivity_status"
+        assert json.loads(line)["alert"] == "freshness_failure"
+        _freshness(instance, mart, FreshnessState.PASS)
+        cursor = tick(cursor)
+        time.sleep(0.01)
+        _freshness(instance, mart, FreshnessState.FAIL)
+        tick(cursor)
+        assert len(alerts.read_text().splitlines()) == 2

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.freshness import FreshnessState
 from dagster._utils.error import SerializableErrorInfo
 
 from orchestration.defs.resources import WinbackConfig
@@ -152,4 +153,49 @@ def run_failure_alert(context: dg.RunFailureSensorContext, winback: WinbackConfi
     context.log.info(f"Run {alert['run_id']} failed; alert written to {path}")
 
 
-defs = dg.Definitions(sensors=[run_failure_alert])
+def freshness_alerts(states: Mapping[dg.AssetKey, Any], already: Mapping[str, float],
+                     now: dt.datetime) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Alerts for assets whose freshness state turned FAIL since they were last alerted, and the
+    new cursor (asset -> time of the FAIL state alerted). An asset alerts once per FAIL."""
+    alerts, cursor = [], {}
+    for key, record in sorted(states.items(), key=lambda item: item[0].to_user_string()):
+        if record.freshness_state != FreshnessState.FAIL:
+            continue
+        name, since = key.to_user_string(), record.updated_at.timestamp()
+        cursor[name] = since
+        if already.get(name) != since:
+            alerts.append({
+                "alert": "freshness_failure",
+                "at": now.isoformat(timespec="seconds"),
+                "asset": name,
+                "failing_since": record.updated_at.isoformat(timespec="seconds"),
+                "error": f"{name} was not materialized within its freshness policy "
+                         "(the daily run did not happen or failed)",
+            })
+    return alerts, cursor
+
+
+@dg.sensor(
+    name="winback_freshness_alert",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=300,
+    description="Alerts (alert file, webhook) once for each mart or export whose freshness "
+    "policy the daemon finds FAILing: the daily run did not happen or did not get that far.",
+)
+def freshness_alert(context: dg.SensorEvaluationContext, winback: WinbackConfig):
+    graph = context.repository_def.asset_graph
+    keys = [key for key in graph.get_all_asset_keys()
+            if graph.get(key).freshness_policy_or_from_metadata is not None]
+    states = context.instance.get_freshness_state_records(keys)
+    already = json.loads(context.cursor) if context.cursor else {}
+    alerts, cursor = freshness_alerts(states, already, dt.datetime.now(dt.UTC))
+    if alerts:
+        settings = winback.settings()
+        for alert in alerts:
+            deliver(alert, settings.alert_dir, settings.alert_webhook_url, context.log.warning)
+    context.update_cursor(json.dumps(cursor, sort_keys=True))
+    return dg.SkipReason(f"{len(alerts)} new freshness failures alerted" if alerts
+                         else "no new freshness failures")
+
+
+defs = dg.Definitions(sensors=[run_failure_alert, freshness_alert])
