@@ -29,13 +29,7 @@ manifest: $(MANIFEST)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# One run in progress at a time: a backfill from the UI then runs its dates in the order it
-# queued them, instead of several runs waiting on the warehouse's run lock at once.
-$(DAGSTER_HOME)/dagster.yaml:
-	@mkdir -p $(DAGSTER_HOME)
-	printf 'telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n' > $@
-
-run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+run: $(MANIFEST)
 	$(VENV)/bin/winback run
 
 test: $(MANIFEST)
@@ -45,7 +39,7 @@ demo: $(STAMP)
 	$(VENV)/bin/winback demo
 
 # `dagster dev -w workspace.yaml` (see README, "Open the Dagster UI", for why not `dg dev`).
-ui: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+ui: $(MANIFEST)
 	$(VENV)/bin/winback ui
 
 # dbt docs (static page) and Great Expectations Data Docs for the warehouse of the last run.

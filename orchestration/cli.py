@@ -89,6 +89,9 @@ def _instance():
         return None
     import dagster as dg
 
+    from orchestration.lib.dagster_home import ensure_dagster_yaml
+
+    ensure_dagster_yaml(Path(home))
     with run_lock(Path(home) / ".winback-instance.lock", wait_seconds=300):
         instance = dg.DagsterInstance.get()
         instance.get_runs_count()
@@ -357,10 +360,10 @@ def cmd_report(args: argparse.Namespace) -> int:
          option("--host", default="127.0.0.1", help="address to listen on"),
          option("--port", type=int, default=3000, help="port to listen on"))
 def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration.lib.dagster_home import ensure_dagster_yaml
+
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    ensure_dagster_yaml(home)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "DAGSTER_HOME": str(home),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
