@@ -8,7 +8,8 @@ a daily run stores ~670 events (one planned and one stored event per dbt model a
 made the event log about a third of a warm run on tiny data. `PooledSqliteEventLogStorage`
 stores the same rows in the same files (the UI and `dagster` read them as before) through one
 engine per database file whose connection stays open, so the WAL is checkpointed as it fills,
-not after every event.
+not after every event, and commits without an fsync each (`synchronous=NORMAL`, safe in WAL
+mode against a crash of the process).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ from sqlalchemy.engine import Connection, Engine
 INDEX_SHARD = "index"
 # Run databases kept open besides the index: a backfill in one process writes one run at a time.
 OPEN_RUN_SHARDS = 2
+
+
+def _wal_without_fsync_per_commit(dbapi_connection, _record) -> None:
+    # In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a crash of the
+    # process loses nothing and the database stays consistent; only a power cut can lose the
+    # last events written. FULL (SQLite's default) spent ~8 ms per stored event in fsync.
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -58,6 +66,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
             self.conn_string_for_shard(shard), pool_size=1, max_overflow=4,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
         )
+        db.event.listen(engine, "connect", _wal_without_fsync_per_commit)
         if shard not in self._initialized_dbs:
             self._initdb(engine)
             self._initialized_dbs.add(shard)

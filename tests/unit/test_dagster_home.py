@@ -60,3 +60,13 @@ def test_an_existing_dagster_yaml_is_left_as_the_operator_wrote_it(tmp_path):
     (tmp_path / "dagster.yaml").write_text(own)
     ensure_dagster_yaml(tmp_path)
     assert (tmp_path / "dagster.yaml").read_text() == own
+
+
+def test_the_pooled_storage_commits_without_an_fsync_per_event_in_wal_mode(home):
+    with dg.DagsterInstance.get() as instance:
+        assert dg.materialize([counted], instance=instance).success
+        storage = instance.event_log_storage
+        with storage.index_connection() as conn:
+            journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+            synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert (journal, synchronous) == ("wal", 1)  # 1 = NORMAL (SQLite's default, FULL, is 2)
