@@ -118,13 +118,13 @@ def _print_step_stats(dagster_home: str) -> None:
 
 def pipeline_env(landing: Path, state: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_"))}
-    home = state / "dagster_home"
+    home = state / "dagster_home"  # `winback` writes the project's dagster.yaml there
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env.update({
         "WINBACK_LANDING_DIR": str(landing),
         "WINBACK_WAREHOUSE": str(state / "warehouse" / "winback.duckdb"),
         "WINBACK_EXPORT_DIR": str(state / "exports"),
+        "WINBACK_SERVING_DIR": str(state / "serving"),
         "DAGSTER_HOME": str(home),
         "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
     })

@@ -80,24 +80,6 @@ def _ensure_manifest() -> None:
         dbt_parse(DBT_PROJECT_DIR)
 
 
-# The instance `winback` creates in DAGSTER_HOME: no telemetry (no network), and one run in
-# progress at a time, so a backfill launched from the UI runs its dates in the order it queued
-# them instead of several runs waiting on the warehouse's run lock at once.
-INSTANCE_YAML = """telemetry:
-  enabled: false
-concurrency:
-  runs:
-    max_concurrent_runs: 1
-"""
-
-
-def ensure_instance_config(home: Path) -> None:
-    """Write DAGSTER_HOME/dagster.yaml unless the user already has one."""
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(INSTANCE_YAML, encoding="utf-8")
-
-
 def _instance():
     """The Dagster instance in DAGSTER_HOME (None: an ephemeral one). Its SQLite storage is
     created under a file lock: two processes creating it at once fail ("table runs already
@@ -107,7 +89,9 @@ def _instance():
         return None
     import dagster as dg
 
-    ensure_instance_config(Path(home))
+    from orchestration.lib.dagster_home import ensure_dagster_yaml
+
+    ensure_dagster_yaml(Path(home))
     with run_lock(Path(home) / ".winback-instance.lock", wait_seconds=300):
         instance = dg.DagsterInstance.get()
         instance.get_runs_count()
@@ -378,8 +362,10 @@ def cmd_report(args: argparse.Namespace) -> int:
          option("--host", default="127.0.0.1", help="address to listen on"),
          option("--port", type=int, default=3000, help="port to listen on"))
 def cmd_ui(args: argparse.Namespace) -> int:
+    from orchestration.lib.dagster_home import ensure_dagster_yaml
+
     home = Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
-    ensure_instance_config(home)
+    ensure_dagster_yaml(home)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "DAGSTER_HOME": str(home),
            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}

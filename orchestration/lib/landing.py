@@ -15,7 +15,7 @@ import csv
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import duckdb
@@ -34,6 +34,14 @@ _HASH_CHUNK = 1 << 20
 # CSV encodings a source may declare (DuckDB reads these natively) -> Python codec for headers.
 CSV_ENCODINGS = {"utf-8": "utf-8-sig", "utf-16": "utf-16", "latin-1": "latin-1"}
 UTC_NAMES = {"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal"}
+# Parquet column types (as DuckDB names them) that a contract column reads as they are, without a
+# round trip through text. Anything else (strings, dates, nanosecond timestamps...) is read as text
+# and typed like a CSV value, so a file whose writer chose another type still loads by the rules.
+INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                 "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"}
+FLOAT_TYPES = {"FLOAT", "DOUBLE"}
+TZ_TIMESTAMP = "TIMESTAMP WITH TIME ZONE"
+NAIVE_TIMESTAMPS = {"TIMESTAMP", "TIMESTAMP_MS", "TIMESTAMP_S"}
 
 
 class IngestError(ValueError):
@@ -118,12 +126,38 @@ def _jsonl_lines(path: Path) -> str:
     )
 
 
+def native_type(col: Column, stored: str) -> bool:
+    """Whether a Parquet column stored as DuckDB type `stored` is read as it is for `col`."""
+    if col.type is ColumnType.TIMESTAMP:
+        return stored == TZ_TIMESTAMP or stored in NAIVE_TIMESTAMPS
+    if col.type is ColumnType.DECIMAL:
+        return stored in INTEGER_TYPES | FLOAT_TYPES or stored.startswith("DECIMAL(")
+    if col.type is ColumnType.INTEGER:
+        return stored in INTEGER_TYPES
+    return False
+
+
+def parquet_native_columns(
+    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract
+) -> dict[str, str]:
+    """Contract columns of a Parquet file read in their stored type: name -> DuckDB type."""
+    stored = dict(con.execute(
+        "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+        f"read_parquet({literal(str(path))}))"
+    ).fetchall())
+    return {c.name: stored[c.name] for c in contract.columns
+            if c.name in stored and native_type(c, stored[c.name])}
+
+
 def _source_select(
-    path: Path, header: list[str], contract: Contract, scan: str, encoding: str = "utf-8"
+    path: Path, header: list[str], contract: Contract, scan: str, encoding: str = "utf-8",
+    native: Mapping[str, str] | None = None,
 ) -> str:
     """SQL giving `_ordinal` (the record number, for CSV among readable records) plus every
-    contract column as text (NULL when absent); JSON Lines add `_json_ok`."""
+    contract column as text (NULL when absent), except the Parquet columns in `native`, which
+    keep their stored type; JSON Lines add `_json_ok`."""
     present = set(header)
+    native = native or {}
     suffix = path.suffix.lower()
     if suffix in CSV_SUFFIXES:
         columns = ", ".join(f"{literal(h)}: 'VARCHAR'" for h in header)
@@ -141,7 +175,8 @@ def _source_select(
         return f"SELECT row_number() OVER () AS _ordinal, {', '.join(cols)} FROM {reader}"
     if suffix in PARQUET_SUFFIXES:
         cols = [
-            f"CAST({quote(c.name)} AS VARCHAR) AS {quote(c.name)}"
+            quote(c.name) if c.name in native
+            else f"CAST({quote(c.name)} AS VARCHAR) AS {quote(c.name)}"
             if c.name in present
             else f"NULL::VARCHAR AS {quote(c.name)}"
             for c in contract.columns
@@ -158,6 +193,33 @@ def _source_select(
         f"SELECT _source_row AS _ordinal, {_JSON_OBJECT} AS _json_ok, "
         f"{', '.join(cols)} FROM ({_jsonl_lines(path)})"
     )
+
+
+def _native_expr(col: Column, stored: str, source_tz: str) -> tuple[str, list[str]]:
+    """`_typed_expr` for a Parquet column read in its stored type (`native_type`): no text to
+    parse, so a value is missing only when NULL and bad only when it does not fit the contract's
+    type (an integer or decimal out of range, a float that is not a number)."""
+    v = quote(col.name)
+    t = quote(f"__typed_{col.name}")
+    reasons: list[str] = []
+    if col.type is ColumnType.TIMESTAMP:
+        if stored == TZ_TIMESTAMP or source_tz in UTC_NAMES:
+            expr = f"CAST({v} AS TIMESTAMPTZ)"  # naive values are UTC in the UTC session
+        else:
+            expr = f"timezone({literal(source_tz)}, CAST({v} AS TIMESTAMP))"
+    else:
+        target = "BIGINT" if col.type is ColumnType.INTEGER else "DECIMAL(18, 2)"
+        expr = f"try_cast({v} AS {target})"
+        if stored in FLOAT_TYPES:
+            # A float with more than two decimals is rounded as written (its shortest text),
+            # as a CSV value is: casting the binary value would round 1310.715 down.
+            expr = (f"CASE WHEN {v} = round({v}, 2) THEN {expr} "
+                    f"ELSE try_cast(CAST({v} AS VARCHAR) AS {target}) END")
+        kind = "bad_integer" if col.type is ColumnType.INTEGER else "bad_decimal"
+        reasons.append(f"CASE WHEN {v} IS NOT NULL AND {t} IS NULL THEN '{kind}:{col.name}' END")
+    if col.required:
+        reasons.append(f"CASE WHEN {v} IS NULL THEN 'missing_required:{col.name}' END")
+    return expr, reasons
 
 
 def _typed_expr(col: Column, source_tz: str) -> tuple[str, list[str]]:
@@ -206,8 +268,10 @@ def typed_select(
     source_tz: str,
     loaded_at: dt.datetime,
     extra_reasons: tuple[str, ...] = (),
+    native: Mapping[str, str] | None = None,
 ) -> str:
-    """SQL typing a text source (`_ordinal` + contract columns as text) by the contract.
+    """SQL typing a text source (`_ordinal` + contract columns as text) by the contract; the
+    columns in `native` (name -> DuckDB type, see `native_type`) come typed already.
 
     Gives `_ordinal`, every contract column in its SQL type, `_reasons` (reason codes joined by
     ';', empty for a row that loads), `_defects` (reason codes of a do-not-contact row that loads
@@ -216,6 +280,7 @@ def typed_select(
     beside the text, then the reasons, then the output columns.
     """
     dnc = contract.do_not_contact
+    native = native or {}
     stamp = f"{literal(loaded_at.isoformat())}::TIMESTAMPTZ"
     typed: list[str] = []
     # Reasons that always quarantine, and those a do-not-contact row carries as defects.
@@ -224,13 +289,15 @@ def typed_select(
     outputs: list[str] = []
     for col in contract.columns:
         t = quote(f"__typed_{col.name}")
-        expr, col_reasons = _typed_expr(col, source_tz)
+        expr, col_reasons = (_native_expr(col, native[col.name], source_tz)
+                             if col.name in native else _typed_expr(col, source_tz))
         typed.append(f"({expr})::{col.sql_type} AS {t}")
         future = f"{t} > {stamp}" if col.name in contract.no_future else None
         if future:
             col_reasons.append(f"CASE WHEN {future} THEN 'future_timestamp:{col.name}' END")
         (hard if dnc is None or col.name in dnc.identity else soft).extend(col_reasons)
-        outputs.append(f"{_fail_closed_value(col, dnc, t, stamp, future)} AS {quote(col.name)}")
+        outputs.append(f"{_fail_closed_value(col, dnc, t, stamp, future, col.name in native)} "
+                       f"AS {quote(col.name)}")
     if dnc is None:
         fail_closed = "false"
     elif dnc.grant is None:
@@ -238,8 +305,10 @@ def typed_select(
     else:
         column, value = dnc.grant
         fail_closed = f"NOT coalesce({quote(f'__typed_{column}')} = {literal(value)}, false)"
+    # The values as delivered (as text, also for the native columns), for the bad rows only.
     raw_record = "to_json(struct_pack(" + ", ".join(
-        f"{quote(c.name)} := {quote(c.name)}" for c in contract.columns
+        f"{quote(c.name)} := CAST({quote(c.name)} AS VARCHAR)" if c.name in native
+        else f"{quote(c.name)} := {quote(c.name)}" for c in contract.columns
     ) + "))::VARCHAR"
     return (
         f"SELECT _ordinal, {', '.join(outputs)}, _reasons, _defects, "
@@ -256,7 +325,8 @@ def typed_select(
 
 
 def _fail_closed_value(
-    col: Column, dnc: DoNotContact | None, typed: str, stamp: str, future: str | None
+    col: Column, dnc: DoNotContact | None, typed: str, stamp: str, future: str | None,
+    native: bool = False,
 ) -> str:
     """The stored value of a column: its typed value, or for a do-not-contact row the value
     that keeps it blocking (the load time for a flawed timestamp, the `unreadable` value for
@@ -265,8 +335,10 @@ def _fail_closed_value(
         return typed
     fallbacks = dict(dnc.unreadable)
     if col.type is ColumnType.TIMESTAMP:
+        delivered = (f"{quote(col.name)} IS NOT NULL" if native
+                     else f"nullif(trim({quote(col.name)}), '') IS NOT NULL")
         flawed = [f"{typed} IS NULL"] if col.required else [
-            f"({typed} IS NULL AND nullif(trim({quote(col.name)}), '') IS NOT NULL)"
+            f"({typed} IS NULL AND {delivered})"
         ]
         flawed += [future] if future else []
         return f"CASE WHEN __fail_closed AND ({' OR '.join(flawed)}) THEN {stamp} ELSE {typed} END"
@@ -311,11 +383,13 @@ def scan_file(
     is_csv = path.suffix.lower() in CSV_SUFFIXES
     is_json = path.suffix.lower() in JSONL_SUFFIXES
     extra = ("CASE WHEN NOT _json_ok THEN 'malformed_json' END",) if is_json else ()
-    select = typed_select(
-        contract, _source_select(path, header, contract, scan, encoding), source_tz, loaded_at,
-        extra,
-    )
     try:
+        native = (parquet_native_columns(con, path, contract)
+                  if path.suffix.lower() in PARQUET_SUFFIXES else {})
+        select = typed_select(
+            contract, _source_select(path, header, contract, scan, encoding, native),
+            source_tz, loaded_at, extra, native,
+        )
         con.execute(f"CREATE OR REPLACE TEMP TABLE {scan}_typed AS {select}")
     except duckdb.InvalidInputException as exc:
         if "unicode" in str(exc).lower() or "utf" in str(exc).lower():

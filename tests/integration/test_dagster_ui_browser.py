@@ -21,7 +21,7 @@ from browser import Page, find_chromium
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
 
-from orchestration.cli import ensure_instance_config
+from orchestration.lib.dagster_home import ensure_dagster_yaml
 from orchestration.lib.warehouse import open_warehouse
 
 MART = "inactivity/customer_inactivity_status"
@@ -52,7 +52,7 @@ def served(tmp_path_factory):
     chromium = find_chromium()
     root = tmp_path_factory.mktemp("ui")
     home = root / "dagster_home"
-    ensure_instance_config(home)
+    ensure_dagster_yaml(home)
     write_landing(root / "landing")
     env = {**os.environ, "DAGSTER_HOME": str(home),
            "WINBACK_LANDING_DIR": str(root / "landing"),

@@ -207,17 +207,3 @@ def test_quarantined_rows_are_counted_by_entity_and_reason():
         "orders missing_required:order_id 1",
     ]
 
-
-def test_the_instance_winback_creates_runs_one_run_at_a_time_and_keeps_a_users_config(tmp_path):
-    import dagster as dg
-
-    cli.ensure_instance_config(tmp_path / "home")
-    instance = dg.DagsterInstance.from_config(str(tmp_path / "home"))
-    # what the daemon that dequeues runs reads
-    assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
-    assert not instance.telemetry_enabled
-    own = tmp_path / "own"
-    own.mkdir()
-    (own / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    cli.ensure_instance_config(own)
-    assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"

@@ -554,3 +554,78 @@ def test_a_raw_do_not_contact_table_from_before_defects_gains_the_columns(con, t
     assert con.execute(
         "SELECT customer_id, _defects FROM raw.erasure_requests ORDER BY customer_id"
     ).fetchall() == [("C1", "bad_timestamp:requested_at")]
+
+
+def test_parquet_columns_load_in_their_stored_types_exactly_as_the_same_values_as_text(
+        con, tmp_path):
+    """Native Parquet types (timestamps, doubles, decimals, integers) skip the text round trip
+    and give the same stored rows as the same values written as text, including a double with
+    three decimals (rounded as written: 1310.715 -> 1310.72) and a naive timestamp in the
+    source time zone."""
+    from orchestration.lib.landing import parquet_native_columns
+
+    values = ("SELECT * FROM (VALUES "
+              "('O1', 'C1', TIMESTAMPTZ '2024-03-01 09:00:00+00', TIMESTAMP '2024-07-01 11:00:00', "
+              "'paid', 'GBP', 1310.715::DOUBLE, 10.5::DECIMAL(9, 3), 3::INTEGER), "
+              "('O2', 'C2', TIMESTAMPTZ '2024-03-02 10:30:00.123+00', NULL, "
+              "'PAID', 'gbp', 5.0::DOUBLE, NULL, NULL)) "
+              "v(order_id, customer_id, ordered_at, updated_at, status, currency, amount, "
+              "unit_price, line_no)")
+    typed = tmp_path / "typed"
+    text = tmp_path / "text"
+    for root, cast in ((typed, ""), (text, "::VARCHAR")):
+        (root / "orders").mkdir(parents=True)
+        con.execute(
+            f"COPY (SELECT order_id, customer_id, ordered_at{cast} AS ordered_at, status, "
+            f"currency, amount{cast} AS amount, updated_at{cast} AS updated_at FROM ({values})) "
+            f"TO '{root / 'orders' / 'o.parquet'}' (FORMAT parquet)")
+    assert parquet_native_columns(con, typed / "orders" / "o.parquet", CONTRACTS["orders"]) == {
+        "ordered_at": "TIMESTAMP WITH TIME ZONE", "amount": "DOUBLE", "updated_at": "TIMESTAMP"}
+    stored = []
+    for root in (typed, text):
+        con.execute("DROP SCHEMA IF EXISTS raw CASCADE")
+        report = _load(con, root, source_tz="Europe/London")
+        assert (report.rows_read, report.loaded) == (2, 2)
+        stored.append(con.execute(
+            "SELECT order_id, ordered_at::VARCHAR, updated_at::VARCHAR, status, currency, "
+            "amount::VARCHAR FROM raw.orders ORDER BY order_id").fetchall())
+    assert stored[0] == stored[1]
+    assert stored[0][0] == ("O1", "2024-03-01 09:00:00+00", "2024-07-01 10:00:00+00", "paid",
+                            "GBP", "1310.72")
+    assert stored[0][1][1] == "2024-03-02 10:30:00.123+00"
+
+
+def test_native_parquet_values_that_break_the_contract_are_quarantined_as_delivered(
+        con, tmp_path):
+    (tmp_path / "orders").mkdir()
+    con.execute(
+        "COPY (SELECT * FROM (VALUES "
+        "('O1', 'C1', TIMESTAMPTZ '2024-03-01 09:00:00+00', 'paid', 'GBP', 1e30::DOUBLE), "
+        "('O2', 'C1', NULL, 'paid', 'GBP', 1::DOUBLE), "
+        "('O3', 'C1', TIMESTAMPTZ '2099-01-01 00:00:00+00', 'paid', 'GBP', 1::DOUBLE), "
+        "('O4', 'C1', TIMESTAMPTZ '2024-03-01 09:00:00+00', 'paid', 'GBP', 'nan'::DOUBLE), "
+        "('O5', 'C1', TIMESTAMPTZ '2024-03-01 09:00:00+00', 'paid', 'GBP', 2.5::DOUBLE)) "
+        "v(order_id, customer_id, ordered_at, status, currency, amount)) "
+        f"TO '{tmp_path / 'orders' / 'o.parquet'}' (FORMAT parquet)")
+    report = _load(con, tmp_path)
+    assert (report.rows_read, report.loaded) == (5, 1)
+    rows = con.execute("SELECT source_row, reason, raw_record FROM raw.quarantine "
+                       "ORDER BY source_row").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [
+        (1, "bad_decimal:amount"), (2, "missing_required:ordered_at"),
+        (3, "future_timestamp:ordered_at"), (4, "bad_decimal:amount")]
+    assert json.loads(rows[0][2])["amount"] == "1e+30"  # the delivered value, as text
+    assert json.loads(rows[2][2])["ordered_at"] == "2099-01-01 00:00:00+00"
+
+
+def test_a_native_parquet_opt_out_with_a_missing_timestamp_still_blocks_from_its_load_time(
+        con, tmp_path):
+    (tmp_path / "suppressions").mkdir()
+    con.execute(
+        "COPY (SELECT 'a@example.com' AS email, 'unsubscribe' AS reason, "
+        "NULL::TIMESTAMPTZ AS occurred_at) "
+        f"TO '{tmp_path / 'suppressions' / 's.parquet'}' (FORMAT parquet)")
+    report = _load(con, tmp_path, entity="suppressions")
+    assert (report.loaded, report.loaded_with_defects) == (1, 1)
+    assert con.execute("SELECT occurred_at, _defects FROM raw.suppressions").fetchone() == (
+        LOADED_AT, "missing_required:occurred_at")
