@@ -120,14 +120,26 @@ def fit(
     q0 = max(2.0 + mean**2 / var, 1.5)
     start = np.log([1.0, q0, mean * (q0 - 1.0)])
 
-    def objective(theta: FloatArray) -> float:
+    log_mx = np.log(m) + np.log(x)
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, gamma = np.exp(theta)
         value = _loglik(p, q, gamma, x, m, w)
-        return -value / total_weight if np.isfinite(value) else 1e300
+        if not np.isfinite(value):
+            return 1e300, np.zeros(3)
+        px, log_g_mx = p * x, np.log(gamma + m * x)
+        psi_pxq = special.digamma(px + q)
+        grad = np.array([
+            np.dot(w, x * (psi_pxq - special.digamma(px) + log_mx - log_g_mx)),
+            np.dot(w, psi_pxq - special.digamma(q) + np.log(gamma) - log_g_mx),
+            np.dot(w, q / gamma - (px + q) / (gamma + m * x)),
+        ])
+        # Negative mean log-likelihood; chain rule d/dlog(v) = v * d/dv.
+        return -value / total_weight, -grad * np.array([p, q, gamma]) / total_weight
 
     result = optimize.minimize(
-        objective, start, method="L-BFGS-B", bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
-        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-10},
+        objective, start, jac=True, method="L-BFGS-B", bounds=[(-_LOG_BOUND, _LOG_BOUND)] * 3,
+        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
     )
     p, q, gamma = (float(v) for v in np.exp(result.x))
     total = _loglik(p, q, gamma, x, m, w)

@@ -1,11 +1,13 @@
 {{ config(contract={'enforced': true}) }}
 
 -- The BG/NBD's out-of-time check by P(alive) decile at the calibration end (1 = the tenth least
--- likely alive): the mean P(alive) against the share who bought again within the holdout period.
+-- likely alive) among repeat buyers (P(alive) is 1 by construction without a repeat purchase): the
+-- mean P(alive) against the share who bought again within the holdout period.
 -- A model that ranks customers well shows the share rising with the decile.
 with holdout as (
     select * from {{ ref('stg_predictions__customer_bgnbd_holdout') }}
     where calibration_p_alive is not null
+        and calibration_frequency > 0
 ),
 
 ranked as (
