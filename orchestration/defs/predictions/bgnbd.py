@@ -473,7 +473,8 @@ class FitDiagnostics:
     well_conditioned: bool
 
     def as_dict(self) -> dict[str, float]:
-        return {f"{name}_se": se for name, se in zip(PARAMETER_NAMES, self.standard_errors)}
+        return {f"{name}_se": se
+                for name, se in zip(PARAMETER_NAMES, self.standard_errors, strict=True)}
 
 
 def fit_diagnostics(

@@ -13,9 +13,10 @@ mean ``p gamma / (q - 1)`` and their own average:
 
     E[zeta | x, m] = (q - 1) / (px + q - 1) * p gamma / (q - 1) + px / (px + q - 1) * m.
 
-The model assumes that spend is independent of purchase frequency: :func:`frequency_spend_correlation`
-reports the correlation to check it. Fitted on repeat buyers only (``x`` repeat transactions and
-the mean of their values, the first purchase excluded), each currency on its own.
+The model assumes that spend is independent of purchase frequency:
+:func:`frequency_spend_correlation` reports the correlation to check it. Fitted on repeat
+buyers only (``x`` repeat transactions and the mean of their values, the first purchase
+excluded), each currency on its own.
 """
 
 from __future__ import annotations
@@ -97,7 +98,9 @@ def log_likelihood(
     return _loglik(p, q, gamma, *_columns(frequency, average_spend, weights))
 
 
-def _param_tuple(params: GammaGammaParams | tuple[float, float, float]) -> tuple[float, float, float]:
+def _param_tuple(
+    params: GammaGammaParams | tuple[float, float, float],
+) -> tuple[float, float, float]:
     if isinstance(params, GammaGammaParams):
         return params.p, params.q, params.gamma
     p, q, gamma = (float(v) for v in params)
