@@ -55,10 +55,11 @@
     by order_by, with revenue in the main currency standing in for the model's measures when the
     day's model check failed. Null when ordered by customer id. -#}
 {% macro audience_member_value(audience) -%}
-    {%- if audience['order_by'] in ('clv', 'expected_purchases_90d') -%}
-    case when base.model_check_passed then base.{{ audience['order_by'] }}
+    {%- set order_by = audience.get('order_by') or 'customer_id' -%}
+    {%- if order_by in ('clv', 'expected_purchases_90d') -%}
+    case when base.model_check_passed then base.{{ order_by }}
          else base.revenue_main_currency end
-    {%- elif audience['order_by'] == 'revenue_main_currency' -%}
+    {%- elif order_by == 'revenue_main_currency' -%}
     base.revenue_main_currency
     {%- else -%}
     null
@@ -69,10 +70,10 @@
     the day's model check passed, else min_revenue. -#}
 {% macro audience_value_floor(audience) -%}
     {%- set model_floors = [] -%}
-    {%- if audience['min_clv'] is not none -%}
+    {%- if audience.get('min_clv') is not none -%}
         {%- do model_floors.append('base.clv >= ' ~ audience['min_clv']) -%}
     {%- endif -%}
-    {%- if audience['min_expected_purchases_90d'] is not none -%}
+    {%- if audience.get('min_expected_purchases_90d') is not none -%}
         {%- do model_floors.append('base.expected_purchases_90d >= '
                                    ~ audience['min_expected_purchases_90d']) -%}
     {%- endif -%}
