@@ -45,7 +45,6 @@ def test_cdnow_standard_errors_match_the_inverse_hessian_of_the_likelihood(cdnow
     # About r 0.013, alpha 0.38, a 0.19, b 0.71 weeks: every estimate is several SEs from 0.
     assert np.all(np.array(cdnow_fit.as_tuple()) / reference > 3)
     assert diagnostics.well_conditioned
-    assert set(diagnostics.as_dict()) == {"r_se", "alpha_se", "a_se", "b_se"}
 
 
 def test_a_fit_on_a_handful_of_customers_is_flagged_as_not_identified():

@@ -165,21 +165,24 @@ def fit_spend_models(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, list[dic
     return pa.Table.from_pylist(fitted, schema=schema), summary
 
 
+def _finite(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
 def _fit_metadata(
     params: bgnbd.BGNBDParams, groups: pa.Table
 ) -> tuple[dict, bgnbd.FitDiagnostics]:
+    """The fit's parameters with their standard errors (alpha in weeks) and conditioning."""
     x, tx, T, weights = _triples(groups)
     diagnostics = bgnbd.fit_diagnostics(params, x, tx, T, weights)
-    metadata: dict[str, dg.RawMetadataValue] = dict(
+    r_se, alpha_se, a_se, b_se = (_finite(v) for v in diagnostics.standard_errors)
+    metadata = dict(
         fitted=True, r=params.r, alpha_weeks=params.alpha, a=params.a, b=params.b,
+        r_se=r_se, alpha_weeks_se=alpha_se, a_se=a_se, b_se=b_se,
         log_likelihood=params.log_likelihood, customers=int(params.n_customers),
-        converged=params.converged,
-        **{k: (v if np.isfinite(v) else None) for k, v in diagnostics.as_dict().items()},
-        condition_number=(diagnostics.condition_number
-                          if np.isfinite(diagnostics.condition_number) else None),
+        converged=params.converged, condition_number=_finite(diagnostics.condition_number),
         well_conditioned=diagnostics.well_conditioned,
     )
-    metadata["alpha_weeks_se"] = metadata.pop("alpha_se")
     return metadata, diagnostics
 
 

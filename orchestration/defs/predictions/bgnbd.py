@@ -452,7 +452,6 @@ def fit(
 # Beyond this condition number of the observed information matrix (on the log-parameters) the
 # data pin down some combination of parameters so loosely that the estimates are not to be trusted.
 MAX_CONDITION_NUMBER = 1e8
-PARAMETER_NAMES = ("r", "alpha", "a", "b")
 
 
 @dataclass(frozen=True)
@@ -471,10 +470,6 @@ class FitDiagnostics:
     standard_errors: tuple[float, float, float, float]
     condition_number: float
     well_conditioned: bool
-
-    def as_dict(self) -> dict[str, float]:
-        return {f"{name}_se": se
-                for name, se in zip(PARAMETER_NAMES, self.standard_errors, strict=True)}
 
 
 def fit_diagnostics(
