@@ -24,8 +24,10 @@ TABLES = {
         [("c1", "2026-11-30", "inactive", 0.12, True), ("c2", "2026-11-30", "active", 0.91, True),
          ("c3", "2026-11-30", "reactivated", 1.0, True)]),
     "inactivity.bgnbd_holdout_by_frequency": (
-        "calibration_frequency integer, predicted_per_customer double, actual_per_customer double",
-        [(0, 0.25, 0.3), (1, 0.5, 0.56), (7, 4.2, 3.9)]),
+        "as_of_date date, calibration_end_date date, calibration_frequency integer, "
+        "predicted_per_customer double, actual_per_customer double",
+        [("2026-11-30", "2026-09-01", 0, 0.25, 0.3), ("2026-11-30", "2026-09-01", 1, 0.5, 0.56),
+         ("2026-11-30", "2026-09-01", 7, 4.2, 3.9)]),
     "inactivity.bgnbd_holdout_by_p_alive_decile": (
         "p_alive_decile integer, p_alive_mean double, bought_again_share double",
         [(1, 0.05, 0.0), (2, 0.4, 0.2), (10, 0.99, 0.8)]),

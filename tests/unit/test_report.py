@@ -104,5 +104,5 @@ def test_the_model_check_chart_sets_forecast_beside_actual_per_calibration_frequ
     figure = re.search(r'<figure class="chart" id="model-check".*?</figure>', html, re.S)
     assert figure, "no model-check chart"
     text = figure.group(0)
-    assert "The model passed its check" in text
+    assert "without the last 90 days" in text and "The model passed its check" in text
     assert "7+ forecast: 4.2" in text and "7+ actual: 3.9" in text

@@ -206,18 +206,20 @@ def model_check(con) -> str:
     verdict = _rows(con, """
         SELECT bool_and(model_check_passed) FROM inactivity.customer_inactivity_status""")
     held = {True: "The model passed its check on these numbers.",
-            False: "The model failed its check: its disagreement flag and CLV are not used.",
+            False: "The model failed its check: its disagreement flag is off and value "
+                   "audiences use revenue instead of CLV.",
             None: ""}[verdict[0][0] if verdict else None]
-    chart = Chart("model-check", "BG/NBD forecast vs what happened",
-                  "The model was fitted again without the last holdout days (the policy file's "
-                  "model_check.holdout_days) and asked how many purchase days each customer would "
-                  "have in them: forecast and actual per customer, by the number of repeat "
-                  f"purchase days before (7 = seven or more). Bars of equal height mean the "
-                  f"model fits this business. {held}".strip(),
-                  "repeat purchase days before the holdout period", "purchase days per customer")
     rows = _rows(con, """
-        SELECT calibration_frequency, predicted_per_customer, actual_per_customer
+        SELECT calibration_frequency, predicted_per_customer, actual_per_customer,
+               datediff('day', calibration_end_date, as_of_date)
         FROM inactivity.bgnbd_holdout_by_frequency ORDER BY calibration_frequency""")
+    days = f"{rows[0][3]} days" if rows else "days"
+    chart = Chart("model-check", "BG/NBD forecast vs what happened",
+                  f"The model was fitted again without the last {days} and asked how many "
+                  "purchase days each customer would have in them: forecast and actual per "
+                  "customer, by the number of repeat purchase days before (7+ = seven or more). "
+                  f"Bars of equal height mean the model fits this business. {held}".strip(),
+                  "repeat purchase days before the holdout period", "purchase days per customer")
     categories = ["7+" if r[0] == 7 else str(r[0]) for r in rows]
     return bar_chart(chart, categories, {"forecast": [float(r[1] or 0) for r in rows],
                                          "actual": [float(r[2] or 0) for r in rows]}
