@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orchestration.defs.predictions import bgnbd  # noqa: E402
+from orchestration.defs.predictions import bgnbd, gamma_gamma  # noqa: E402
 
 # CDNOW-like parameters (weekly time unit), from Fader, Hardie & Lee (2005).
 TRUE_PARAMS = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -82,6 +82,16 @@ def main(argv: list[str] | None = None) -> None:
     bgnbd.expected_purchases(params, 52.0, x, tx, T)
     predict_seconds = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    diagnostics = bgnbd.fit_diagnostics(params, x, tx, T)
+    se_seconds = time.perf_counter() - t0
+
+    # The asset scores distinct triples; CLV discounting evaluates the expectation once a month.
+    groups = np.unique(np.column_stack([x, tx, T]), axis=0)
+    t0 = time.perf_counter()
+    gamma_gamma.discounted_expected_purchases(params, 365, 0.1, *groups.T)
+    clv_seconds = time.perf_counter() - t0
+
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     print(f"customers:        {args.customers:,}")
     print(f"unique groups:    {n_groups:,}")
@@ -90,11 +100,14 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"predict seconds:  {predict_seconds:.2f}  (p_alive + 52-week expectation, all customers)"
     )
+    print(f"std-error seconds: {se_seconds:.2f}  (Hessian; condition number "
+          f"{diagnostics.condition_number:,.0f})")
+    print(f"clv seconds:      {clv_seconds:.2f}  (365 days discounted monthly, unique groups)")
     print(f"log-likelihood:   {params.log_likelihood:,.1f}")
-    print(f"{'param':<7}{'true':>10}{'fitted':>10}{'rel.err':>10}")
-    for name, true in TRUE_PARAMS.items():
+    print(f"{'param':<7}{'true':>10}{'fitted':>10}{'rel.err':>10}{'std.err':>10}")
+    for (name, true), se in zip(TRUE_PARAMS.items(), diagnostics.standard_errors, strict=True):
         fitted = getattr(params, name)
-        print(f"{name:<7}{true:>10.4f}{fitted:>10.4f}{(fitted - true) / true:>+10.2%}")
+        print(f"{name:<7}{true:>10.4f}{fitted:>10.4f}{(fitted - true) / true:>+10.2%}{se:>10.4f}")
     print(f"peak memory:      {peak_mib:,.0f} MiB (ru_maxrss)")
 
 

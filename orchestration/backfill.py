@@ -145,7 +145,9 @@ def history_assets(asset_graph) -> list[dg.AssetKey]:
     from orchestration.defs.dbt.keys import dbt_model_key
 
     marts = [dbt_model_key(model) for model in HISTORY_MARTS]
-    selected = AssetSelection.assets(*marts).upstream().resolve(asset_graph)
+    # A Python step that writes several tables (the model check) runs whole.
+    selected = (AssetSelection.assets(*marts).upstream().required_multi_asset_neighbors()
+                .resolve(asset_graph))
     return sorted(key for key in selected if asset_graph.get(key).is_partitioned)
 
 

@@ -93,6 +93,9 @@ def describe(step_key: str, step: StepRecord) -> str:
         return f"serving {name}: {_plural(_value(metadata, 'tables'), 'table')} published"
     if area == "report":
         return f"report {name}: {_plural(_value(metadata, 'charts'), 'chart')} drawn"
+    if "model_check_passed" in metadata:
+        verdict = "passed" if _value(metadata, "model_check_passed") else "WARNING, failed"
+        return f"{area} model check: {verdict} ({_value(metadata, 'model_check_reason')})"
     if "dagster/row_count" in metadata:
         return f"{area} {name}: {_value(metadata, 'dagster/row_count'):,} rows"
     return f"{area} {name}: {_plural(len(step.materialized), 'asset')}"

@@ -19,9 +19,18 @@ TABLES = {
         [("2026-11-02", "c1", "active", "inactive"),
          ("2026-11-16", "c3", "inactive", "reactivated")]),
     "inactivity.customer_inactivity_status": (
-        "customer_id varchar, as_of_date date, status varchar, p_alive double",
-        [("c1", "2026-11-30", "inactive", 0.12), ("c2", "2026-11-30", "active", 0.91),
-         ("c3", "2026-11-30", "reactivated", 1.0)]),
+        "customer_id varchar, as_of_date date, status varchar, p_alive double, "
+        "model_check_passed boolean",
+        [("c1", "2026-11-30", "inactive", 0.12, True), ("c2", "2026-11-30", "active", 0.91, True),
+         ("c3", "2026-11-30", "reactivated", 1.0, True)]),
+    "inactivity.bgnbd_holdout_by_frequency": (
+        "as_of_date date, calibration_end_date date, calibration_frequency integer, "
+        "predicted_per_customer double, actual_per_customer double",
+        [("2026-11-30", "2026-09-01", 0, 0.25, 0.3), ("2026-11-30", "2026-09-01", 1, 0.5, 0.56),
+         ("2026-11-30", "2026-09-01", 7, 4.2, 3.9)]),
+    "inactivity.bgnbd_holdout_by_p_alive_decile": (
+        "p_alive_decile integer, p_alive_mean double, bought_again_share double",
+        [(1, 0.05, 0.0), (2, 0.4, 0.2), (10, 0.99, 0.8)]),
     "metrics.metric_churn_rate_monthly": (
         "month_start date, churn_rate double, is_complete_month boolean",
         [("2026-09-01", 0.1, True), ("2026-10-01", 0.25, True), ("2026-11-01", 0.5, False)]),

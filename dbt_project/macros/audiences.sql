@@ -15,7 +15,8 @@
              'statuses': ['inactive'], 'rfm_segments': [], 'min_revenue': none,
              'days_inactive_min': none, 'days_inactive_max': none,
              'points_expiring_within_days': none, 'channel': 'email', 'frequency_cap_days': 0,
-             'holdout_share': 0}]}) -}}
+             'holdout_share': 0, 'min_clv': none, 'min_expected_purchases_90d': none,
+             'order_by': 'customer_id'}]}) -}}
     {%- endif -%}
     {{- return(config) -}}
 {%- endmacro %}
@@ -48,4 +49,38 @@
 
 {% macro duckdb__hex8_to_bigint(hex_expression) -%}
     cast(cast('0x' || substr({{ hex_expression }}, 1, 8) as ubigint) as bigint)
+{%- endmacro %}
+
+{#- An audience's value for ordering and for the ad platforms' value column: the measure named
+    by order_by, with revenue in the main currency standing in for the model's measures when the
+    day's model check failed. Null when ordered by customer id. -#}
+{% macro audience_member_value(audience) -%}
+    {%- set order_by = audience.get('order_by') or 'customer_id' -%}
+    {%- if order_by in ('clv', 'expected_purchases_90d') -%}
+    case when base.model_check_passed then base.{{ order_by }}
+         else base.revenue_main_currency end
+    {%- elif order_by == 'revenue_main_currency' -%}
+    base.revenue_main_currency
+    {%- else -%}
+    null
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The value floors of an audience: the model's floors (min_clv, min_expected_purchases_90d) when
+    the day's model check passed, else min_revenue. -#}
+{% macro audience_value_floor(audience) -%}
+    {%- set model_floors = [] -%}
+    {%- if audience.get('min_clv') is not none -%}
+        {%- do model_floors.append('base.clv >= ' ~ audience['min_clv']) -%}
+    {%- endif -%}
+    {%- if audience.get('min_expected_purchases_90d') is not none -%}
+        {%- do model_floors.append('base.expected_purchases_90d >= '
+                                   ~ audience['min_expected_purchases_90d']) -%}
+    {%- endif -%}
+    {%- if model_floors -%}
+    and case when base.model_check_passed then {{ model_floors | join(' and ') }}
+             else base.revenue_main_currency >= {{ audience['min_revenue'] }} end
+    {%- elif audience['min_revenue'] is not none -%}
+    and base.revenue_main_currency >= {{ audience['min_revenue'] }}
+    {%- endif -%}
 {%- endmacro %}

@@ -15,7 +15,9 @@
                     'cadence': {'enabled': false}, 'overrides': [],
                     'churn_signals': {'window_days': 90, 'many_service_requests': 3,
                                       'low_satisfaction_max': 3},
-                    'model_disagreement': {'p_alive_high': 0.7, 'p_alive_low': 0.3}}) -}}
+                    'model_disagreement': {'p_alive_high': 0.7, 'p_alive_low': 0.3},
+                    'model_check': {'holdout_days': 90},
+                    'customer_value': {'horizon_days': 365, 'annual_discount_rate': 0.1}}) -}}
     {%- endif -%}
     {{- return(policies) -}}
 {%- endmacro %}

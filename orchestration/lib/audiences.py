@@ -36,14 +36,18 @@ PERSONALISATION_FIELDS = (
     "first_name", "last_name", "phone", "country", "postal_code", "last_category",
     "last_order_date", "inactive_since", "days_since_last_order", "rfm_segment",
     "revenue_main_currency", "main_currency", "loyalty_points", "points_expiring",
-    "points_expire_on",
+    "points_expire_on", "clv", "expected_purchases_90d",
 )
+# What an audience can be ordered by (highest first). The model's measures need the day's model
+# check: when it failed, revenue in the main currency stands in for them.
+ORDER_BY = ("customer_id", "clv", "expected_purchases_90d", "revenue_main_currency")
+MODEL_FLOORS = ("min_clv", "min_expected_purchases_90d")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
 _SEED = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _KNOWN_KEYS = {
     "name", "description", "purpose", "statuses", "rfm_segments", "min_revenue",
     "days_inactive", "points_expiring_within_days", "channel", "frequency_cap_days",
-    "holdout_share", "platforms", "personalisation",
+    "holdout_share", "platforms", "personalisation", "order_by", *MODEL_FLOORS,
 }
 
 
@@ -68,6 +72,9 @@ class Audience:
     platforms: tuple[str, ...]
     personalisation: tuple[str, ...]
     definition_hash: str
+    min_clv: float | None = None
+    min_expected_purchases_90d: float | None = None
+    order_by: str = "customer_id"
 
     def as_dbt_var(self) -> dict[str, Any]:
         data = asdict(self)
@@ -212,7 +219,17 @@ def _parse_audience(source: str, index: int, entry: Any, seed: str) -> Audience:
     if points is None and {"points_expiring", "points_expire_on"} & set(personalisation):
         raise f.error("personalisation", "lists expiring points, which need "
                                          "points_expiring_within_days")
+    floors = {}
+    for field in MODEL_FLOORS:
+        if entry.get(field) is not None:
+            floors[field] = f.number(field, entry[field], minimum=0, below=None)
+    if floors and min_revenue is None:
+        raise f.error(next(iter(floors)), "needs min_revenue beside it: the model's floors apply "
+                                          "only when the day's model check passed, min_revenue "
+                                          "otherwise")
+    order_by = f.choice("order_by", ORDER_BY, default="customer_id")
     return Audience(
+        **floors, order_by=order_by,
         name=name, description=description, purpose=purpose, statuses=statuses,
         rfm_segments=segments, min_revenue=min_revenue, days_inactive_min=days_min,
         days_inactive_max=days_max, points_expiring_within_days=points, channel=channel,

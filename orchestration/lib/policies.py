@@ -70,6 +70,24 @@ class ModelDisagreement:
 
 
 @dataclass(frozen=True)
+class ModelCheck:
+    """Out-of-time check of the BG/NBD: fit as of D - holdout_days, compare with what happened."""
+
+    holdout_days: int = 90
+    min_calibration_slope: float = 0.7
+    max_calibration_slope: float = 1.3
+    max_total_error_share: float = 0.25
+
+
+@dataclass(frozen=True)
+class CustomerValue:
+    """Customer lifetime value: discounted expected spend over horizon_days."""
+
+    horizon_days: int = 365
+    annual_discount_rate: float = 0.1
+
+
+@dataclass(frozen=True)
 class Policies:
     version: str
     fixed_rule_id: str
@@ -81,6 +99,8 @@ class Policies:
     churn_signals: ChurnSignals
     model_disagreement: ModelDisagreement
     overrides: tuple[Override, ...] = field(default_factory=tuple)
+    model_check: ModelCheck = field(default_factory=ModelCheck)
+    customer_value: CustomerValue = field(default_factory=CustomerValue)
 
     def with_fixed_threshold(self, days: int | None) -> Policies:
         """The same policies with the fixed threshold replaced (WINBACK_INACTIVE_DAYS)."""
@@ -183,6 +203,40 @@ def _override(source: str, index: int, data: Any) -> Override:
     )
 
 
+def _model_check(root: _Reader) -> ModelCheck:
+    if root.data.get("model_check") is None:
+        return ModelCheck()
+    check = root.section("model_check")
+    fields = {"holdout_days", "min_calibration_slope", "max_calibration_slope",
+              "max_total_error_share"}
+    check.unknown_keys(fields)
+    missing = sorted(fields - set(check.data))
+    if missing:
+        raise check.error(check.name(missing[0]), "is required")
+    result = ModelCheck(
+        holdout_days=check.integer("holdout_days", 7),
+        min_calibration_slope=check.number("min_calibration_slope", 0.0),
+        max_calibration_slope=check.number("max_calibration_slope", 0.0),
+        max_total_error_share=check.number("max_total_error_share", 0.0),
+    )
+    if result.max_calibration_slope <= result.min_calibration_slope:
+        raise check.error(
+            check.name("max_calibration_slope"), "must be above model_check.min_calibration_slope"
+        )
+    return result
+
+
+def _customer_value(root: _Reader) -> CustomerValue:
+    if root.data.get("customer_value") is None:
+        return CustomerValue()
+    value = root.section("customer_value")
+    value.unknown_keys({"horizon_days", "annual_discount_rate"})
+    return CustomerValue(
+        horizon_days=value.integer("horizon_days", 1),
+        annual_discount_rate=value.number("annual_discount_rate", 0.0, 1.0),
+    )
+
+
 def _check_bands(policies: Policies, source: str) -> None:
     smallest = [("fixed.threshold_days", policies.fixed_threshold_days)]
     smallest += [(f"override {o.rule_id}", o.threshold_days) for o in policies.overrides]
@@ -200,7 +254,8 @@ def parse_policies(data: Any, source: str = "inactivity policies") -> Policies:
     root = _Reader(source, data)
     root.unknown_keys({
         "version", "fixed", "at_risk_band_days", "lapsed_multiplier", "reactivated_window_days",
-        "overrides", "cadence", "churn_signals", "model_disagreement",
+        "overrides", "cadence", "churn_signals", "model_disagreement", "model_check",
+        "customer_value",
     })
     version = root.require("version")
     if not isinstance(version, (str, int)) or not str(version).strip():
@@ -262,6 +317,8 @@ def parse_policies(data: Any, source: str = "inactivity policies") -> Policies:
         ),
         model_disagreement=ModelDisagreement(p_alive_high=high, p_alive_low=low),
         overrides=overrides,
+        model_check=_model_check(root),
+        customer_value=_customer_value(root),
     )
     if policies.lapsed_multiplier <= 1.0:
         raise root.error(

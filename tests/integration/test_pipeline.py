@@ -199,8 +199,14 @@ def test_ingest_metadata_reconciles_rows_read_loaded_and_quarantined(pipeline):
 def test_dbt_tests_ran_as_asset_checks_and_passed(pipeline):
     _, result = pipeline
     evaluations = result.get_asset_check_evaluations()
+    model_checks = {"bgnbd_fit_identified", "bgnbd_holdout_check"}
     assert len(evaluations) >= 20
-    assert all(e.passed for e in evaluations)
+    assert all(e.passed for e in evaluations if e.asset_check_key.name not in model_checks)
+    # The fixture's handful of buyers cannot identify the BG/NBD: its checks warn, never fail
+    # the run.
+    model = [e for e in evaluations if e.asset_check_key.name in model_checks]
+    assert sorted(e.asset_check_key.name for e in model) == sorted(model_checks)
+    assert all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in model)
 
 
 def _dbt_step_logs(result) -> dict[str, list[dict]]:

@@ -54,3 +54,28 @@ def test_too_few_repeat_buyers_leave_predictions_null_instead_of_a_fit(cdnow_day
     assert params is None
     assert scored["p_alive"].null_count == scored.num_rows
     assert scored["expected_purchases_90d"].null_count == scored.num_rows
+
+
+def test_spend_models_are_fitted_per_currency_with_enough_repeat_buyers():
+    from cdnow_fixture import load
+
+    from orchestration.defs.predictions.assets import fit_spend_models
+
+    sample = load()
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE customer_spend (customer_id VARCHAR, currency VARCHAR, "
+                "repeat_days BIGINT, repeat_average_spend DOUBLE)")
+    rows = [(str(i), "USD", int(x), m)
+            for i, (x, m) in enumerate(zip(sample.frequency, sample.repeat_average_spend,
+                                           strict=True))]
+    rows += [(f"e{i}", "EUR", 2, 10.0 + i) for i in range(MIN_REPEAT_BUYERS - 1)]
+    rows += [("free", "EUR", 3, 0.0)]  # free repeat purchases only: no spend to model
+    con.executemany("INSERT INTO customer_spend VALUES (?, ?, ?, ?)", rows)
+    params, summary = fit_spend_models(con)
+    assert params.column("currency").to_pylist() == ["USD"]
+    usd = params.to_pylist()[0]
+    assert (usd["p"], usd["q"], usd["gamma"]) == pytest.approx((6.25, 3.74, 15.44), abs=0.01)
+    by_currency = {row["currency"]: row for row in summary}
+    assert by_currency["EUR"] == {"currency": "EUR", "repeat_buyers": MIN_REPEAT_BUYERS - 1}
+    assert by_currency["USD"]["repeat_buyers"] == 946
+    assert by_currency["USD"]["frequency_spend_correlation"] == pytest.approx(0.11, abs=0.01)

@@ -159,6 +159,10 @@ def _step(*materialized, passed=0, failed=0, check=""):
      "serving warehouse: 41 tables published"),
     ("report__html", _step((("report", "html"), {"charts": 10})),
      "report html: 10 charts drawn"),
+    ("predictions__customer_bgnbd_holdout", _step((("predictions", "customer_bgnbd_holdout"), {
+        "dagster/row_count": 2201, "model_check_passed": False,
+        "model_check_reason": "calibration_slope 0.05 outside [0.7, 1.3]"}), failed=1),
+     "predictions model check: WARNING, failed (calibration_slope 0.05 outside [0.7, 1.3])"),
 ])
 def test_each_step_is_one_line_with_its_key_count(step_key, step, line):
     assert describe(step_key, step) == line

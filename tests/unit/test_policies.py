@@ -72,6 +72,13 @@ def _broken(path: list, value) -> dict:
         (["overrides", 1, "match"], {"rfm_segment": "VIP"}, r"overrides\[1\].match.rfm_segment"),
         (["overrides", 1, "rule_id"], "cadence", "'cadence' is used twice"),
         (["overrides", 0, "threshold_days"], KeyError, r"overrides\[0\].threshold_days is"),
+        (["model_check", "holdout_days"], 3, "model_check.holdout_days must be at least 7"),
+        (["model_check", "max_calibration_slope"], 0.5,
+         "model_check.max_calibration_slope must be above model_check.min_calibration_slope"),
+        (["model_check", "min_calibration_slope"], KeyError,
+         "model_check.min_calibration_slope is required"),
+        (["customer_value", "annual_discount_rate"], 2, "annual_discount_rate must be between"),
+        (["customer_value", "horizon"], 365, "customer_value.horizon is not a known field"),
     ],
 )
 def test_a_malformed_policy_is_a_clear_error_naming_the_field(path, value, names):
@@ -87,3 +94,12 @@ def test_a_missing_or_unparseable_file_is_a_clear_error(tmp_path: Path):
     broken.write_text("version: [unclosed\n")
     with pytest.raises(PolicyError, match="not valid YAML at line"):
         load_policies(broken)
+
+
+def test_the_model_check_and_customer_value_default_when_the_file_leaves_them_out():
+    data = _broken(["model_check"], KeyError)
+    del data["customer_value"]
+    policies = parse_policies(data)
+    assert policies.model_check.holdout_days == 90
+    assert policies.customer_value.horizon_days == 365
+    assert policies.as_dbt_var()["model_check"]["max_total_error_share"] == 0.25

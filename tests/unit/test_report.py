@@ -20,10 +20,10 @@ def test_every_chart_is_an_inline_svg_with_title_sentence_and_axis_labels(tmp_pa
     serving, warehouse = write_publication(tmp_path)
     report = build_report(serving, warehouse, tmp_path / "out" / "index.html")
     html = report.path.read_text()
-    assert report.charts == len(CHARTS) == 10
+    assert report.charts == len(CHARTS) == 12
     assert report.publication_id == "p1"
     charts = re.findall(r'<svg [^>]*data-chart="([^"]+)"', html)
-    assert len(charts) == len(set(charts)) == 10
+    assert len(charts) == len(set(charts)) == 12
     assert NO_DATA not in html
     for figure in re.findall(r'<figure class="chart".*?</figure>', html):
         assert re.search(r"<h2>[^<]+</h2><p>[^<]+</p>", figure)
@@ -40,7 +40,7 @@ def test_the_report_is_one_offline_file_without_script_or_external_reference(tmp
 def test_empty_tables_show_no_data_yet_instead_of_a_chart(tmp_path):
     serving, warehouse = write_publication(tmp_path, rows=False)
     html = build_report(serving, warehouse, tmp_path / "index.html").path.read_text()
-    assert html.count(f'<p class="no-data">{NO_DATA}</p>') == 10
+    assert html.count(f'<p class="no-data">{NO_DATA}</p>') == 12
     assert "<svg" not in html
 
 
@@ -96,3 +96,13 @@ def test_the_report_path_defaults_beside_the_serving_folder_and_winback_report_o
     assert settings.report_path == tmp_path / "report" / "index.html"
     settings = load_settings({"WINBACK_REPORT": str(tmp_path / "r.html")})
     assert settings.report_path == tmp_path / "r.html"
+
+
+def test_the_model_check_chart_sets_forecast_beside_actual_per_calibration_frequency(tmp_path):
+    serving, warehouse = write_publication(tmp_path)
+    html = build_report(serving, warehouse, tmp_path / "index.html").path.read_text()
+    figure = re.search(r'<figure class="chart" id="model-check".*?</figure>', html, re.S)
+    assert figure, "no model-check chart"
+    text = figure.group(0)
+    assert "without the last 90 days" in text and "The model passed its check" in text
+    assert "7+ forecast: 4.2" in text and "7+ actual: 3.9" in text

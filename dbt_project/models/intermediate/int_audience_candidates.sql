@@ -7,7 +7,8 @@
 -- Everybody here is contactable on the audience's channel; promotions leave out customers with
 -- an open complaint and the service list holds only them.
 with status as (
-    select customer_id, as_of_date, status, last_order_date, days_since_last_order, inactive_since
+    select customer_id, as_of_date, status, last_order_date, days_since_last_order, inactive_since,
+        clv, expected_purchases_90d, model_check_passed
     from {{ ref('customer_inactivity_status') }}
 ),
 
@@ -52,6 +53,9 @@ base as (
         status.last_order_date,
         status.days_since_last_order,
         status.inactive_since,
+        status.clv,
+        status.expected_purchases_90d,
+        status.model_check_passed,
         {{ dbt.datediff('status.inactive_since', 'status.as_of_date', 'day') }} as days_inactive,
         activity.last_category,
         activity.rfm_segment,
@@ -98,7 +102,8 @@ audience_{{ loop.index }} as (
             when expiring.points_expiring < base.loyalty_points then expiring.points_expiring
             else base.loyalty_points
         end as points_expiring,
-        cast(expiring.first_expiry as date) as points_expire_on
+        cast(expiring.first_expiry as date) as points_expire_on,
+        cast({{ audience_member_value(audience) }} as {{ type_double() }}) as member_value
     from base
     left join expiring_{{ loop.index }} as expiring on base.customer_id = expiring.customer_id
     where base.is_contactable_email
@@ -111,9 +116,7 @@ audience_{{ loop.index }} as (
       {%- if audience['rfm_segments'] %}
       and base.rfm_segment in {{ text_list(audience['rfm_segments']) }}
       {%- endif %}
-      {%- if audience['min_revenue'] is not none %}
-      and base.revenue_main_currency >= {{ audience['min_revenue'] }}
-      {%- endif %}
+      {{ audience_value_floor(audience) }}
       {%- if audience['days_inactive_min'] is not none %}
       and base.days_inactive >= {{ audience['days_inactive_min'] }}
       {%- endif %}

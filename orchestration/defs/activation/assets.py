@@ -68,12 +68,14 @@ def _dropped(con, audience: str) -> dict[str, int]:
         [audience]).fetchall())
 
 
-def _member_rows(con, audience: str):
-    """Members of one audience that pass the gate, ordered by customer id, as mappings."""
+def _member_rows(con, audience: str, by_value: bool = False):
+    """Members of one audience that pass the gate, as mappings: by customer id, or highest
+    member_value first (the audience's order_by) when `by_value`."""
+    order = "member_value DESC NULLS LAST, customer_id" if by_value else "customer_id"
     cursor = con.cursor()
     cursor.execute(
         f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = ? "
-        "AND customer_id NOT IN (SELECT customer_id FROM gate.blocked) ORDER BY customer_id",
+        f"AND customer_id NOT IN (SELECT customer_id FROM gate.blocked) ORDER BY {order}",
         [audience],
     )
     names = [d[0] for d in cursor.description]
@@ -194,7 +196,8 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                 groups = _group_counts(con, audience.name, as_of)
                 for platform_name in platforms:
                     platform = platform_for(platform_name, audience.personalisation,
-                                            limits[platform_name], audience.name)
+                                            limits[platform_name], audience.name,
+                                            valued=audience.order_by != "customer_id")
                     result = export_audience(
                         settings.export_dir,
                         con=con,
@@ -202,7 +205,8 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         platform=platform,
                         limits=limits[platform_name],
                         as_of=settings.as_of,
-                        members=_member_rows(con, audience.name),
+                        members=_member_rows(con, audience.name,
+                                             audience.order_by != "customer_id"),
                         definition={"audience_definition_hash": audience.definition_hash,
                                     **definition_common},
                         source_run=context.run_id,

@@ -43,6 +43,7 @@ class Limits:
     min_rows: int | None = None
     max_field_bytes: int | None = None
     verified: bool = True
+    value_column: str | None = None
 
     def as_manifest(self) -> dict[str, Any]:
         return {
@@ -72,11 +73,17 @@ def load_limits(path: Path) -> dict[str, Limits]:
                                       or value < 1):
                 raise PlatformConfigError(f"{path}: platform {name!r}: field {key!r} must be a "
                                           f"positive whole number or null; got {value!r}")
+        value_column = entry.get("value_column")
+        if value_column is not None and (not isinstance(value_column, str)
+                                         or not SENDGRID_FIELD.match(value_column)):
+            raise PlatformConfigError(f"{path}: platform {name!r}: field 'value_column' must be "
+                                      f"a column name ([A-Za-z0-9_]) or null; got "
+                                      f"{value_column!r}")
         limits[name] = Limits(
             checked_on=entry["checked_on"], max_rows=entry.get("max_rows"),
             max_bytes=entry.get("max_bytes"), min_rows=entry.get("min_rows"),
             max_field_bytes=entry.get("max_field_bytes"),
-            verified=bool(entry.get("verified", True)),
+            verified=bool(entry.get("verified", True)), value_column=value_column,
         )
     missing = sorted(set(PLATFORMS) - set(limits))
     if missing:
@@ -319,7 +326,25 @@ PLATFORMS: dict[str, Callable[[Sequence[str], Limits, str], Platform]] = {
 }
 
 
+def value_cell(value: Any) -> str:
+    """A member's value for a platform's value column: a non-negative number with two decimals,
+    blank when unknown."""
+    if value is None:
+        return ""
+    return f"{max(float(value), 0.0):.2f}"
+
+
 def platform_for(name: str, personalisation: Sequence[str], limits: Limits,
-                 audience: str) -> Platform:
-    """The layout of `name` for an audience with these personalisation fields."""
-    return PLATFORMS[name](tuple(personalisation), limits, audience)
+                 audience: str, *, valued: bool = False) -> Platform:
+    """The layout of `name` for an audience with these personalisation fields; an audience
+    ordered by a value (`valued`) adds the platform's value column when it takes one."""
+    platform = PLATFORMS[name](tuple(personalisation), limits, audience)
+    if not (valued and limits.value_column):
+        return platform
+    base_row = platform.row
+
+    def row(member: Member) -> tuple[str, ...]:
+        return (*base_row(member), value_cell(member.get("member_value")))
+
+    return Platform(platform.name, (*platform.header, limits.value_column), platform.identifiers,
+                    row, platform.hashed)

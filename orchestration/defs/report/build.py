@@ -200,9 +200,50 @@ def p_alive(con) -> str:
                      {"customers": [counts.get(b, 0) for b in range(P_ALIVE_BINS)]})
 
 
+def model_check(con) -> str:
+    """The BG/NBD's out-of-time check: the forecast of the holdout period against what happened,
+    per calibration frequency (Fader, Hardie & Lee 2005, figure 4)."""
+    verdict = _rows(con, """
+        SELECT bool_and(model_check_passed) FROM inactivity.customer_inactivity_status""")
+    held = {True: "The model passed its check on these numbers.",
+            False: "The model failed its check: its disagreement flag is off and value "
+                   "audiences use revenue instead of CLV.",
+            None: ""}[verdict[0][0] if verdict else None]
+    rows = _rows(con, """
+        SELECT calibration_frequency, predicted_per_customer, actual_per_customer,
+               datediff('day', calibration_end_date, as_of_date)
+        FROM inactivity.bgnbd_holdout_by_frequency ORDER BY calibration_frequency""")
+    days = f"{rows[0][3]} days" if rows else "days"
+    chart = Chart("model-check", "BG/NBD forecast vs what happened",
+                  f"The model was fitted again without the last {days} and asked how many "
+                  "purchase days each customer would have in them: forecast and actual per "
+                  "customer, by the number of repeat purchase days before (7+ = seven or more). "
+                  f"Bars of equal height mean the model fits this business. {held}".strip(),
+                  "repeat purchase days before the holdout period", "purchase days per customer")
+    categories = ["7+" if r[0] == 7 else str(r[0]) for r in rows]
+    return bar_chart(chart, categories, {"forecast": [float(r[1] or 0) for r in rows],
+                                         "actual": [float(r[2] or 0) for r in rows]}
+                     if rows else {})
+
+
+def p_alive_deciles(con) -> str:
+    chart = Chart("p-alive-deciles", "P(alive) against buying again",
+                  "Repeat buyers in tenths by the P(alive) the model gave them before the "
+                  "holdout period (1 = least likely alive): the mean P(alive) beside the share "
+                  "who did buy again within it. The share should rise with P(alive).",
+                  "P(alive) decile", "share of customers")
+    rows = _rows(con, """
+        SELECT p_alive_decile, p_alive_mean, bought_again_share
+        FROM inactivity.bgnbd_holdout_by_p_alive_decile ORDER BY p_alive_decile""")
+    return bar_chart(chart, [str(r[0]) for r in rows],
+                     {"mean P(alive)": [float(r[1] or 0) for r in rows],
+                      "bought again": [float(r[2] or 0) for r in rows]} if rows else {},
+                     fmt=percent)
+
+
 CHARTS: tuple[Callable[[duckdb.DuckDBPyConnection], str], ...] = (
     status_mix, status_changes, churn_rate, revenue_at_risk, contactable_share, hygiene_reasons,
-    audience_sizes, audience_changes, lift, p_alive,
+    audience_sizes, audience_changes, lift, p_alive, model_check, p_alive_deciles,
 )
 
 

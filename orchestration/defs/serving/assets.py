@@ -27,6 +27,8 @@ MARTS = (
     "customer_status_history",
     "customer_status_runs",
     "customer_status_transitions",
+    "bgnbd_holdout_by_frequency",
+    "bgnbd_holdout_by_p_alive_decile",
     "audience_sizes",
     "metric_churn_rate_monthly",
     "metric_reactivation_rate_monthly",

@@ -35,7 +35,10 @@ select
     candidates.main_currency,
     candidates.loyalty_points,
     cast(candidates.points_expiring as {{ dbt.type_int() }}) as points_expiring,
-    candidates.points_expire_on
+    candidates.points_expire_on,
+    candidates.clv,
+    candidates.expected_purchases_90d,
+    candidates.member_value
 from candidates
 inner join exported
     on candidates.audience = exported.audience and candidates.customer_id = exported.customer_id

@@ -19,6 +19,11 @@ bgnbd as (
     select * from {{ ref('stg_predictions__customer_bgnbd') }}
 ),
 
+-- The out-of-time check of the model for this date: its disagreement flag is trusted only then.
+model_check as (
+    select * from {{ ref('stg_predictions__bgnbd_model_check') }}
+),
+
 rules as (
     select
         activity.*,
@@ -114,8 +119,13 @@ select
     cast(bgnbd.p_alive as {{ type_double() }}) as p_alive,
     cast(bgnbd.expected_purchases_30d as {{ type_double() }}) as expected_purchases_30d,
     cast(bgnbd.expected_purchases_90d as {{ type_double() }}) as expected_purchases_90d,
+    cast(bgnbd.clv_currency as {{ dbt.type_string() }}) as clv_currency,
+    cast(bgnbd.expected_spend_per_purchase as {{ type_double() }}) as expected_spend_per_purchase,
+    cast(bgnbd.clv as {{ type_double() }}) as clv,
+    coalesce(model_check.passed, false) as model_check_passed,
     cast(case
         when classified.bgnbd_frequency < 1 or bgnbd.p_alive is null then null
+        when not coalesce(model_check.passed, false) then null
         when classified.status in ('inactive', 'lapsed')
             and bgnbd.p_alive >= {{ disagreement['p_alive_high'] }} then 'rule_inactive_model_alive'
         when classified.status in ('active', 'reactivated')
@@ -125,3 +135,4 @@ from classified
 left join signals on classified.customer_id = signals.customer_id
 left join bgnbd
     on classified.customer_id = bgnbd.customer_id and classified.as_of_date = bgnbd.as_of_date
+left join model_check on classified.as_of_date = model_check.as_of_date
