@@ -134,7 +134,7 @@ def copy_sources(warehouse: Path, target: Engine) -> None:
         source.close()
 
 
-def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch) -> None:
+def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch, select: str | None = None) -> None:
     """`dbt build` of every model, data test, unit test and contract, in this process (the Spark
     session that loaded the sources is the one dbt-spark's `method: session` uses)."""
     from dbt.cli.main import dbtRunner
@@ -149,6 +149,7 @@ def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch) -> None:
         "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
         "--vars", json.dumps(variables), "--no-partial-parse", "--quiet",
+        *(["--select", select] if select else []),
     ])
     failed = [f"{r.node.name}: {r.status}" for r in (result.result or [])
               if str(r.status) not in ("success", "pass", "no-op")]  # no-op: exposures
