@@ -286,9 +286,11 @@ def normalise_value(value: Any) -> str:
         return "\\N"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        number = float(value) if not isinstance(value, int) else value
-        return f"{number:.6f}" if isinstance(number, float) else f"{number}.000000"
+    if isinstance(value, int):
+        return f"{value}.000000"
+    if isinstance(value, float | Decimal):
+        text = f"{float(value):.6f}"
+        return "0.000000" if text == "-0.000000" else text
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
