@@ -13,7 +13,9 @@ engine's test skips with the reason when its part is missing, under CI=true it f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -141,7 +143,7 @@ def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch, select: str | None
 
     settings = load_settings(environ={}, overrides={"WINBACK_AS_OF": AS_OF,
                                                     "WINBACK_WAREHOUSE": str(tmp / "unused")})
-    settings = type(settings)(**{**settings.__dict__, "engine": engine})
+    settings = dataclasses.replace(settings, engine=engine)
     variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
     for name, value in dbt_engine_env(engine).items():
         monkeypatch.setenv(name, value)
@@ -160,6 +162,8 @@ def postgres_settings() -> PostgresSettings:
     url = os.environ.get("WINBACK_TEST_POSTGRES_URL")
     if not url:
         _unavailable("WINBACK_TEST_POSTGRES_URL is unset")
+    if importlib.util.find_spec("dbt.adapters.postgres") is None:
+        _unavailable("dbt-postgres is not installed (make install EXTRAS=dev,engines)")
     env = load_settings(environ={"WINBACK_ENGINE": "postgres",
                                  "WINBACK_POSTGRES_URL": url}).engine
     assert env.postgres is not None
@@ -203,7 +207,8 @@ def test_postgres_builds_the_same_marts_as_duckdb(duckdb_run, postgres_database,
 def test_spark_builds_the_same_marts_as_duckdb(duckdb_run, tmp_path, monkeypatch):
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         _unavailable("no Java (openjdk-17-jre-headless) for Spark")
-    pytest.importorskip("pyspark", reason="pyspark is not installed (make installs it)")
+    if importlib.util.find_spec("pyspark") is None:
+        _unavailable("pyspark is not installed (make install EXTRAS=dev,engines)")
     root, expected = duckdb_run
     spark = SparkSettings(tmp_path / "spark")
     engine = SparkEngine(spark)
