@@ -42,10 +42,21 @@
     delete from {{ relation }} where {{ condition }}
 {%- endmacro %}
 
-{#- Spark: rewrite the as_of_date partitions with the rows kept (dynamic partition overwrite
-    replaces only the partitions the select returns, so a date whose every row goes keeps its
-    rows: see the README, "Running on PostgreSQL or Spark"). -#}
+{#- Spark: drop the as_of_date partitions none of whose rows is kept, then rewrite the others
+    with the rows kept (dynamic partition overwrite replaces only the partitions the select
+    returns). -#}
 {% macro spark__delete_rows(relation, condition) -%}
+    {%- set kept = 'not coalesce(' ~ condition ~ ', false)' -%}
+    {%- if execute -%}
+        {%- set emptied = run_query(
+            'select distinct cast(as_of_date as string) from ' ~ relation
+            ~ ' except select distinct cast(as_of_date as string) from ' ~ relation
+            ~ ' where ' ~ kept) -%}
+        {%- for row in emptied.rows -%}
+            {%- do run_query('alter table ' ~ relation ~ " drop if exists partition (as_of_date = '"
+                             ~ row[0] ~ "')") -%}
+        {%- endfor -%}
+    {%- endif %}
     insert overwrite table {{ relation }} partition (as_of_date)
-    select * from {{ relation }} where not coalesce({{ condition }}, false)
+    select * from {{ relation }} where {{ kept }}
 {%- endmacro %}
