@@ -19,12 +19,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from orchestration.lib.settings import (
-    DuckDBSettings,
-    EngineSettings,
-    PostgresSettings,
-    SparkSettings,
-)
+from orchestration.lib.settings import DuckDBSettings, PostgresSettings, SparkSettings
 
 
 class Engine(Protocol):
@@ -250,17 +245,6 @@ class SparkEngine:
 
     def close(self) -> None:
         """The session stays up for the rest of the process (dbt may use it); stop() ends it."""
-
-
-def open_engine(settings: EngineSettings, *, duckdb_path: Path | None = None,
-                duckdb_limits: DuckDBSettings | None = None) -> Engine:
-    if settings.name == "postgres" and settings.postgres is not None:
-        return PostgresEngine(settings.postgres)
-    if settings.name == "spark" and settings.spark is not None:
-        return SparkEngine(settings.spark)
-    if duckdb_path is None:
-        raise ValueError("the DuckDB engine needs the warehouse path")
-    return DuckDBEngine(duckdb_path, limits=duckdb_limits)
 
 
 def copy_query(source: Engine, query: str, target: Engine, schema: str, table: str,
