@@ -2,7 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# Optional dependency groups of pyproject.toml: `make test EXTRAS=dev,engines` adds dbt-postgres,
+# dbt-spark and pyspark (CI does; DuckDB needs none of them).
+EXTRAS ?= dev
+comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DBT_DIR := dbt_project
 MANIFEST := $(DBT_DIR)/target/manifest.json
 DBT_SOURCES := $(shell find $(DBT_DIR)/models $(DBT_DIR)/macros $(DBT_DIR)/tests -type f 2>/dev/null) $(DBT_DIR)/dbt_project.yml $(DBT_DIR)/profiles.yml
@@ -12,7 +16,7 @@ DBT_SOURCES := $(shell find $(DBT_DIR)/models $(DBT_DIR)/macros $(DBT_DIR)/tests
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3"
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -49,8 +53,8 @@ docs: $(MANIFEST)
 # Re-resolve the pinned set from pyproject.toml into constraints.txt.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet --upgrade "pip==26.3" && .venv-lock/bin/pip install --quiet ".[dev]"
-	{ echo '# Exact dependency set resolved on Python 3.11 (pip install -c constraints.txt -e ".[dev]").'; \
+	.venv-lock/bin/pip install --quiet --upgrade "pip==26.3" && .venv-lock/bin/pip install --quiet ".[dev,engines]"
+	{ echo '# Exact dependency set resolved on Python 3.11 (pip install -c constraints.txt -e ".[dev,engines]").'; \
 	  echo '# Regenerate: make lock'; .venv-lock/bin/pip freeze | grep -viE '^(winback|pip|setuptools|wheel)[= @]'; } > constraints.txt
 	rm -rf .venv-lock
 

@@ -203,11 +203,12 @@ def _date(text: str) -> dt.date:
          as_of=True, verbose=True, alerts=True)
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestration.backfill import demo_history_unfinished, record_demo_history
-    from orchestration.preflight import check_configuration
+    from orchestration.preflight import check_configuration, check_pipeline_engine
     from orchestration.summary import print_run_summary
 
     settings = _settings(args)
     check_configuration(settings)
+    check_pipeline_engine(settings)
     with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
                   on_wait=lambda line: print(line, flush=True)):
         send_date = _ensure_demo_data(settings)
@@ -241,10 +242,11 @@ def cmd_run(args: argparse.Namespace) -> int:
          verbose=True, alerts=True)
 def cmd_backfill(args: argparse.Namespace) -> int:
     from orchestration import backfill
-    from orchestration.preflight import check_as_of, check_configuration
+    from orchestration.preflight import check_as_of, check_configuration, check_pipeline_engine
 
     settings = load_settings()
     check_configuration(settings)
+    check_pipeline_engine(settings)
     dates = backfill.backfill_dates(args.start, args.end, args.every)
     check_as_of(dates[-1], today=dt.datetime.now(dt.UTC).date(),
                 allow_future=args.allow_future)
@@ -273,11 +275,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from orchestration.defs.activation.assets import export_key
     from orchestration.lib.audiences import audiences_for
-    from orchestration.preflight import ConfigurationError, check_configuration, warehouse_as_of
+    from orchestration.preflight import (
+        ConfigurationError,
+        check_configuration,
+        check_pipeline_engine,
+        warehouse_as_of,
+    )
     from orchestration.summary import audience_lines
 
     settings = _settings(args)
     check_configuration(settings)
+    check_pipeline_engine(settings)
     audiences = [a for a in audiences_for(settings).audiences
                  if args.audience in (None, a.name)]
     if not audiences:

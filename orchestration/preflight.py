@@ -111,11 +111,23 @@ def check_configuration(settings: Settings) -> list[str]:
         f"inactivity policies  {settings.policies_file}",
         f"audiences            {settings.audiences_file} ({len(audiences.audiences)} audiences)",
         f"platform limits      {settings.platforms_file}",
+        f"engine               {settings.engine.label}",
         f"landing folder       {settings.landing_dir}"
         + ("" if settings.landing_configured else " (demo data when unset)"),
         *(f"SQL source           {s.entity} ({s.label})" for s in settings.sql_sources),
         "writable folders     warehouse, exports, serving, logs, alerts",
     ]
+
+
+def check_pipeline_engine(settings: Settings) -> None:
+    """The whole pipeline (ingest, hygiene, BG/NBD, GX, exports) runs on DuckDB only so far;
+    PostgreSQL and Spark take the dbt layer (README, "Running on PostgreSQL or Spark")."""
+    if settings.engine.name != "duckdb":
+        raise ConfigurationError(
+            f"WINBACK_ENGINE={settings.engine.name}: only the dbt layer runs on "
+            f"{settings.engine.name} so far (dbt build --target {settings.engine.name}, see the "
+            "README); unset WINBACK_ENGINE to run the pipeline on DuckDB"
+        )
 
 
 def check_as_of(as_of: dt.date, *, today: dt.date, allow_future: bool) -> None:

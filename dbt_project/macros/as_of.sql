@@ -19,7 +19,7 @@
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set relation = adapter.get_relation(database=target.database, schema='meta',
+    {%- set relation = adapter.get_relation(database=target.get('database'), schema='meta',
                                             identifier='run_context') -%}
     {%- if relation is none -%}
         {{- return(none) -}}

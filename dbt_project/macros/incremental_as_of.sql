@@ -19,7 +19,7 @@
     incremental tables: their marts recompute them each run from the per-customer aggregates. -#}
 
 {% macro incremental_as_of_state_relation() -%}
-    {{- return(api.Relation.create(database=target.database, schema='meta',
+    {{- return(api.Relation.create(database=target.get('database'), schema='meta',
                                    identifier='incremental_as_of_state')) -}}
 {%- endmacro %}
 
@@ -130,6 +130,16 @@
     a full build of an existing table), the model inserts them (append); the post-hook records
     the date and the watermark. A changed column list stops the run: build with --full-refresh. -#}
 {% macro incremental_as_of_config(key, grain, contract=false) -%}
+    {{ return(adapter.dispatch('incremental_as_of_config', 'winback')(key, grain, contract)) }}
+{%- endmacro %}
+
+{#- Spark's Parquet tables have no DELETE: the model is rebuilt whole each run (a table), which
+    is the result the incremental build equals by construction. -#}
+{% macro spark__incremental_as_of_config(key, grain, contract) -%}
+    {{ config(materialized='table', file_format='parquet', contract={'enforced': contract}) }}
+{%- endmacro %}
+
+{% macro default__incremental_as_of_config(key, grain, contract) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',

@@ -37,3 +37,14 @@
 {% macro duckdb__type_double() -%}
     double
 {%- endmacro %}
+
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}
+
+{#- dbt.cast on Spark (contracts cast null to each declared type): the standard type names of the
+    contracts that Spark's parser lacks. -#}
+{% macro spark__cast(field, type) -%}
+    {%- set spark_types = {'varchar': 'string', 'text': 'string', 'double precision': 'double'} -%}
+    cast({{ field }} as {{ spark_types.get(type | trim | lower, type) }})
+{%- endmacro %}

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,73 @@ class DuckDBSettings:
                 "temp_directory": str(temp)}
 
 
+# The warehouse engines of the dbt layer (WINBACK_ENGINE); DuckDB is the default and the only one
+# the Python stages (ingest, hygiene, BG/NBD, GX, exports) run on so far.
+ENGINES = ("duckdb", "postgres", "spark")
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """A PostgreSQL database the dbt layer builds in (WINBACK_ENGINE=postgres)."""
+
+    host: str
+    port: int
+    user: str
+    database: str
+    # Never logged, never in dbt's --vars (which dbt writes to target/): it reaches dbt through
+    # the environment variable DBT_ENV_SECRET_WINBACK_POSTGRES_PASSWORD, which dbt masks.
+    password: str = field(default="", repr=False)
+
+    @property
+    def label(self) -> str:
+        """Where, without the password: user@host:port/database."""
+        return f"{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def dsn(self) -> dict[str, str | int]:
+        """Keyword arguments of psycopg2.connect."""
+        return {"host": self.host, "port": self.port, "user": self.user,
+                "password": self.password, "dbname": self.database}
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """A local Spark session (dbt-spark `method: session`): tables are files under
+    `warehouse_dir`, their catalog an embedded Derby metastore in `warehouse_dir/metastore_db`."""
+
+    warehouse_dir: Path
+
+    def session_config(self) -> dict[str, str]:
+        """The SparkSession settings the dbt profile and the Python side both use."""
+        metastore = self.warehouse_dir / "metastore_db"
+        return {
+            "spark.sql.warehouse.dir": str(self.warehouse_dir / "tables"),
+            "spark.hadoop.javax.jdo.option.ConnectionURL":
+                f"jdbc:derby:;databaseName={metastore};create=true",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.warehouse_dir}",
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.sources.partitionOverwriteMode": "dynamic",
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "2",
+        }
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """WINBACK_ENGINE and the connection of the chosen engine (None for the others)."""
+
+    name: str = "duckdb"
+    postgres: PostgresSettings | None = None
+    spark: SparkSettings | None = None
+
+    @property
+    def label(self) -> str:
+        if self.postgres is not None:
+            return f"postgres ({self.postgres.label})"
+        if self.spark is not None:
+            return f"spark (session, warehouse {self.spark.warehouse_dir})"
+        return self.name
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -78,6 +146,7 @@ class Settings:
     # entity -> declared CSV encoding (WINBACK_<ENTITY>_ENCODING); absent means UTF-8
     file_encodings: Mapping[str, str] = field(default_factory=dict)
     duckdb: DuckDBSettings = field(default_factory=lambda: load_duckdb_settings({}))
+    engine: EngineSettings = field(default_factory=EngineSettings)
 
     def file_encoding(self, entity: str) -> str:
         return self.file_encodings.get(entity, "utf-8")
@@ -131,6 +200,8 @@ DEFAULTS = {
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
     "WINBACK_ALERT_DIR": "data/alerts",
+    "WINBACK_ENGINE": "duckdb",
+    "WINBACK_SPARK_WAREHOUSE": "data/spark-warehouse",
 }
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
@@ -171,6 +242,64 @@ def load_duckdb_settings(environ: Mapping[str, str]) -> DuckDBSettings:
         threads=int(threads),
         temp_directory=resolve_path(temp_dir) if temp_dir else None,
     )
+
+
+POSTGRES_PARTS = ("HOST", "PORT", "USER", "PASSWORD", "DATABASE")
+
+
+def load_engine_settings(environ: Mapping[str, str]) -> EngineSettings:
+    """WINBACK_ENGINE and its connection: PostgreSQL from WINBACK_POSTGRES_URL or from
+    WINBACK_POSTGRES_HOST/_PORT/_USER/_PASSWORD/_DATABASE (not both), Spark from
+    WINBACK_SPARK_WAREHOUSE. Errors never repeat a password."""
+    name = (environ.get("WINBACK_ENGINE") or DEFAULTS["WINBACK_ENGINE"]).strip().lower()
+    if name not in ENGINES:
+        raise SettingsError(f"WINBACK_ENGINE must be one of {', '.join(ENGINES)}, got {name!r}")
+    if name == "postgres":
+        return EngineSettings(name, postgres=_postgres_settings(environ))
+    if name == "spark":
+        warehouse = environ.get("WINBACK_SPARK_WAREHOUSE") or DEFAULTS["WINBACK_SPARK_WAREHOUSE"]
+        return EngineSettings(name, spark=SparkSettings(resolve_path(warehouse)))
+    return EngineSettings(name)
+
+
+def _postgres_settings(environ: Mapping[str, str]) -> PostgresSettings:
+    url = (environ.get("WINBACK_POSTGRES_URL") or "").strip()
+    parts = {p: (environ.get(f"WINBACK_POSTGRES_{p}") or "").strip() for p in POSTGRES_PARTS}
+    if url and any(parts.values()):
+        raise SettingsError(
+            "set either WINBACK_POSTGRES_URL or WINBACK_POSTGRES_HOST/_PORT/_USER/_PASSWORD/"
+            "_DATABASE, not both"
+        )
+    if url:
+        try:
+            split = urlsplit(url)
+            port = split.port or 5432
+        except ValueError as exc:
+            raise SettingsError(
+                "WINBACK_POSTGRES_URL must look like postgresql://user:password@host:5432/database"
+                " (its port is not a number)"
+            ) from exc
+        scheme = split.scheme.split("+")[0]
+        database = unquote(split.path.lstrip("/"))
+        if scheme not in ("postgres", "postgresql") or not split.hostname or not split.username \
+                or not database:
+            raise SettingsError(
+                "WINBACK_POSTGRES_URL must look like postgresql://user:password@host:5432/database"
+                " (scheme, user, host and database are required)"
+            )
+        return PostgresSettings(host=split.hostname, port=port, user=unquote(split.username),
+                                database=database, password=unquote(split.password or ""))
+    missing = [f"WINBACK_POSTGRES_{p}" for p in ("USER", "DATABASE") if not parts[p]]
+    if missing:
+        raise SettingsError(
+            f"WINBACK_ENGINE=postgres needs WINBACK_POSTGRES_URL, or {' and '.join(missing)} "
+            "(with WINBACK_POSTGRES_HOST, _PORT and _PASSWORD as needed)"
+        )
+    port = parts["PORT"] or "5432"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"WINBACK_POSTGRES_PORT must be a port number, got {port!r}")
+    return PostgresSettings(host=parts["HOST"] or "127.0.0.1", port=int(port), user=parts["USER"],
+                            database=parts["DATABASE"], password=parts["PASSWORD"])
 
 
 def load_settings(
@@ -266,6 +395,7 @@ def load_settings(
         sql_sources=sql_sources,
         file_encodings=file_encodings,
         duckdb=load_duckdb_settings(env),
+        engine=load_engine_settings(env),
         policies_file=resolve_path(get("WINBACK_INACTIVITY_POLICIES")),
         audiences_file=resolve_path(get("WINBACK_AUDIENCES")),
         platforms_file=resolve_path(get("WINBACK_PLATFORMS")),

@@ -11,7 +11,7 @@ from typing import Any
 
 from orchestration.lib.audiences import AudienceConfig
 from orchestration.lib.policies import Policies
-from orchestration.lib.settings import Settings
+from orchestration.lib.settings import EngineSettings, Settings
 
 
 def dbt_config_vars(
@@ -35,7 +35,29 @@ def dbt_config_vars(
         "duckdb_threads": limits["threads"],
         "inactivity_policies": policies.as_dbt_var(),
         "warehouse_path": str(settings.warehouse),
+        **dbt_engine_vars(settings.engine),
     }
+
+
+def dbt_engine_vars(engine: EngineSettings) -> dict[str, Any]:
+    """The connection of the PostgreSQL or Spark target (profiles.yml) without the password;
+    nothing for DuckDB, so a DuckDB run's vars (and dbt's partial parse) stay as they were."""
+    if engine.postgres is not None:
+        return {"postgres_host": engine.postgres.host, "postgres_port": engine.postgres.port,
+                "postgres_user": engine.postgres.user,
+                "postgres_database": engine.postgres.database}
+    if engine.spark is not None:
+        return {"spark_warehouse": str(engine.spark.warehouse_dir)}
+    return {}
+
+
+def dbt_engine_env(engine: EngineSettings) -> dict[str, str]:
+    """The environment dbt needs beside its vars: the target (WINBACK_ENGINE) and the PostgreSQL
+    password, in the variable whose value dbt masks in its output and never writes to target/."""
+    env = {"WINBACK_ENGINE": engine.name}
+    if engine.postgres is not None and engine.postgres.password:
+        env["DBT_ENV_SECRET_WINBACK_POSTGRES_PASSWORD"] = engine.postgres.password
+    return env
 
 
 def dbt_vars(

@@ -101,9 +101,9 @@ select
     cast(counts.active_at_start - counts.lost as {{ dbt.type_int() }}) as retained,
     cast(counts.reactivated as {{ dbt.type_int() }}) as reactivated,
     cast(case when counts.active_at_start > 0
-        then 1.0 * counts.lost / counts.active_at_start end as {{ type_double() }}) as churn_rate,
+        then cast(counts.lost as {{ type_double() }}) / counts.active_at_start end as {{ type_double() }}) as churn_rate,
     cast(case when counts.active_at_start > 0
-        then 1.0 * (counts.active_at_start - counts.lost) / counts.active_at_start
+        then cast(counts.active_at_start - counts.lost as {{ type_double() }}) / counts.active_at_start
         end as {{ type_double() }}) as retention_rate,
     coverage.first_as_of_date <= counts.day_before_start
         and coverage.last_as_of_date

@@ -1,0 +1,284 @@
+"""One small interface to the warehouse engines (WINBACK_ENGINE): read a query in Arrow batches,
+bulk-write a table, run a statement. DuckDB reads and writes Arrow natively, PostgreSQL writes
+with COPY, Spark with DataFrame writes.
+
+Today the dbt layer runs on all three; the comparison test (tests/integration/
+test_engine_parity.py) copies the tables dbt reads as sources from a DuckDB run through this
+interface. The pyspark and psycopg2 imports are deferred: DuckDB needs neither.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from orchestration.lib.settings import DuckDBSettings, PostgresSettings, SparkSettings
+
+
+class Engine(Protocol):
+    name: str
+
+    def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+        """The rows of `query` in Arrow batches of at most `batch_rows` rows (the reader has the
+        schema even when there is no row)."""
+        ...
+
+    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+        """Create (or replace) `schema.table` with `data`; returns the rows written."""
+        ...
+
+    def execute(self, statement: str) -> None: ...
+
+    def tables(self, schema: str) -> list[str]:
+        """The tables and views of `schema`, sorted."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, path: Path, *, read_only: bool = False,
+                 limits: DuckDBSettings | None = None) -> None:
+        from orchestration.lib.warehouse import connect
+
+        self.con = connect(path, read_only=read_only, limits=limits)
+
+    def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+        return self.con.sql(query).to_arrow_reader(batch_rows)
+
+    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+        self.con.execute(f"create schema if not exists {_quote(schema)}")
+        self.con.register("_winback_write", data)
+        try:
+            self.con.execute(f"create or replace table {_quote(schema)}.{_quote(table)} as "
+                             "select * from _winback_write")
+        finally:
+            self.con.unregister("_winback_write")
+        return data.num_rows
+
+    def execute(self, statement: str) -> None:
+        self.con.execute(statement)
+
+    def tables(self, schema: str) -> list[str]:
+        rows = self.con.execute(
+            "select table_name from information_schema.tables where table_schema = ? "
+            "order by table_name", [schema]).fetchall()
+        return [row[0] for row in rows]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _postgres_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "text"
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_int8(arrow_type) or pa.types.is_int16(arrow_type):
+        return "smallint"
+    if pa.types.is_int32(arrow_type):
+        return "integer"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_float32(arrow_type):
+        return "real"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_decimal(arrow_type):
+        return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp with time zone" if arrow_type.tz else "timestamp"
+    raise TypeError(f"no PostgreSQL type for the Arrow type {arrow_type}")
+
+
+# PostgreSQL type oids -> Arrow (numeric takes its precision and scale from the description).
+_OID_TYPES = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 25: pa.string(),
+              1043: pa.string(), 1042: pa.string(), 700: pa.float32(), 701: pa.float64(),
+              1082: pa.date32(), 1114: pa.timestamp("us"), 1184: pa.timestamp("us", tz="UTC")}
+
+
+def _arrow_type(column: Any) -> pa.DataType:
+    if column.type_code == 1700:
+        if column.precision is None or column.precision > 38:
+            return pa.decimal128(38, 9)
+        return pa.decimal128(column.precision, column.scale or 0)
+    if column.type_code not in _OID_TYPES:
+        raise TypeError(f"no Arrow type for the PostgreSQL column {column.name} "
+                        f"(type oid {column.type_code})")
+    return _OID_TYPES[column.type_code]
+
+
+def _copy_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+class PostgresEngine:
+    """psycopg2: a server-side cursor reads in batches; COPY ... FROM STDIN (CSV) writes."""
+
+    name = "postgres"
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        import psycopg2
+
+        self.con = psycopg2.connect(**settings.dsn())
+        self.con.autocommit = False
+        with self.con.cursor() as cur:
+            cur.execute("set time zone 'UTC'")
+        self.con.commit()
+
+    def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+        cur = self.con.cursor(name=f"winback_read_{id(self)}")
+        cur.itersize = batch_rows
+        cur.execute(query)
+        first = cur.fetchmany(batch_rows)
+        schema = pa.schema([(c.name, _arrow_type(c)) for c in cur.description])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            rows = first
+            try:
+                while rows:
+                    columns = list(zip(*rows, strict=True))
+                    yield pa.RecordBatch.from_arrays(
+                        [pa.array(list(values), type=field.type)
+                         for values, field in zip(columns, schema, strict=True)], schema=schema)
+                    rows = cur.fetchmany(batch_rows)
+            finally:
+                cur.close()
+                self.con.commit()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
+    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+        target = f"{_quote(schema)}.{_quote(table)}"
+        columns = ", ".join(f"{_quote(f.name)} {_postgres_type(f.type)}" for f in data.schema)
+        with self.con.cursor() as cur:
+            cur.execute(f"create schema if not exists {_quote(schema)}")
+            cur.execute(f"drop table if exists {target} cascade")
+            cur.execute(f"create table {target} ({columns})")
+            for batch in data.to_batches(max_chunksize=50_000):
+                buffer = io.StringIO()
+                writer = csv.writer(buffer)
+                for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                    writer.writerow(["\\N" if v is None else _copy_value(v) for v in row])
+                buffer.seek(0)
+                cur.copy_expert(f"copy {target} from stdin with (format csv, null '\\N')", buffer)
+        self.con.commit()
+        return data.num_rows
+
+    def execute(self, statement: str) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(statement)
+        self.con.commit()
+
+    def tables(self, schema: str) -> list[str]:
+        with self.con.cursor() as cur:
+            cur.execute("select table_name from information_schema.tables "
+                        "where table_schema = %s order by table_name", (schema,))
+            names = [row[0] for row in cur.fetchall()]
+        self.con.commit()
+        return names
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def spark_session(settings: SparkSettings):
+    """The process's SparkSession with the Winback settings (dbt-spark's `method: session`
+    reuses it, so loading the sources and the whole dbt build share one JVM)."""
+    from pyspark.sql import SparkSession
+
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.appName("winback").master("local[2]").enableHiveSupport()
+    for key, value in settings.session_config().items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+class SparkEngine:
+    """A local SparkSession: Arrow in and out (spark.sql.execution.arrow.pyspark.enabled)."""
+
+    name = "spark"
+
+    def __init__(self, settings: SparkSettings) -> None:
+        self.spark = spark_session(settings)
+        self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+
+    def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
+        table = self.spark.sql(query).toArrow()
+        return pa.RecordBatchReader.from_batches(
+            table.schema, table.to_batches(max_chunksize=batch_rows))
+
+    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+        self.spark.sql(f"create database if not exists `{schema}`")
+        frame = self.spark.createDataFrame(data)
+        frame.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{table}`")
+        return data.num_rows
+
+    def execute(self, statement: str) -> None:
+        self.spark.sql(statement)
+
+    def tables(self, schema: str) -> list[str]:
+        if not self.spark.catalog.databaseExists(schema):
+            return []
+        return sorted(t.name for t in self.spark.catalog.listTables(schema))
+
+    def close(self) -> None:
+        """The session stays up for the rest of the process (dbt may use it); stop() ends it."""
+
+
+def copy_query(source: Engine, query: str, target: Engine, schema: str, table: str,
+               batch_rows: int = 50_000) -> int:
+    """Copy the rows of `query` on `source` into `schema.table` on `target`."""
+    return target.write_table(schema, table, source.read_batches(query, batch_rows).read_all())
+
+
+def normalised_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, ...]]:
+    """Rows as tuples of text that read the same whatever engine produced them (see
+    normalise_value), columns in name order."""
+    for batch in batches:
+        order = sorted(range(batch.num_columns), key=lambda i: batch.schema.names[i].lower())
+        columns = [batch.column(i).to_pylist() for i in order]
+        for row in zip(*columns, strict=True):
+            yield tuple(normalise_value(value) for value in row)
+
+
+def normalise_value(value: Any) -> str:
+    """One value as engine-independent text: decimals and floats to 6 decimal places (the
+    engines' doubles may differ in the last bits), timestamps in UTC, booleans as true/false."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}.000000"
+    if isinstance(value, float | Decimal):
+        text = f"{float(value):.6f}"
+        return "0.000000" if text == "-0.000000" else text
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,221 @@
+"""The dbt layer gives the same marts on PostgreSQL and on Spark as on DuckDB.
+
+The hand-made landing fixture runs through the DuckDB pipeline; the tables dbt reads as sources
+(raw.*, hygiene.*, predictions.*) are copied through orchestration/lib/engines.py into a fresh
+PostgreSQL database (COPY) and into a Spark warehouse under tmp_path (DataFrame writes); `dbt
+build` (models, data tests, unit tests, contracts) runs on each for the same as-of date; every
+mart must have DuckDB's row count and order-independent checksum (values normalised across
+engines: decimals, doubles, timestamps, booleans).
+
+Needs WINBACK_TEST_POSTGRES_URL (a role that may create databases) and Java; locally each
+engine's test skips with the reason when its part is missing, under CI=true it fails instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from daily_run import run_daily
+from landing_fixture import AS_OF, write_landing
+
+from orchestration.defs.dbt.args import dbt_engine_env, dbt_vars
+from orchestration.lib.audiences import audiences_for
+from orchestration.lib.engines import (
+    DuckDBEngine,
+    Engine,
+    PostgresEngine,
+    SparkEngine,
+    copy_query,
+    normalised_rows,
+)
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import (
+    DBT_PROJECT_DIR,
+    EngineSettings,
+    PostgresSettings,
+    SparkSettings,
+    load_settings,
+)
+
+pytestmark = pytest.mark.integration
+# The folders whose tables dbt reads as sources (models/staging/*/_*__sources.yml).
+SOURCE_SCHEMAS = ("raw", "hygiene", "predictions")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}: .ci/run must provide it")
+    pytest.skip(f"engine comparison skipped: {reason}")
+
+
+def _manifest() -> dict:
+    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+
+
+def source_tables() -> list[tuple[str, str]]:
+    """(schema, table) of every dbt source."""
+    return sorted({(s["schema"], s["identifier"]) for s in _manifest()["sources"].values()})
+
+
+def mart_tables() -> list[tuple[str, str]]:
+    """(schema, table) of every model under models/marts."""
+    return sorted(
+        (node["schema"], node["alias"]) for node in _manifest()["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+    )
+
+
+def table_fingerprint(engine: Engine, schema: str, table: str) -> dict:
+    """Row count, columns, and an order-independent checksum of the whole table and of each
+    column (sums of per-row sha256 prefixes mod 2^64), to name what differs without values."""
+    modulus = 2**64
+    rows = 0
+    total = 0
+    per_column: list[int] = []
+    columns: list[str] = []
+    for batch in engine.read_batches(f"select * from {schema}.{table}"):
+        columns = sorted(name.lower() for name in batch.schema.names)
+        per_column = per_column or [0] * len(columns)
+        for row in normalised_rows([batch]):
+            rows += 1
+            digest = hashlib.sha256("\x1f".join(row).encode()).digest()
+            total = (total + int.from_bytes(digest[:8], "big")) % modulus
+            for i, value in enumerate(row):
+                part = hashlib.sha256(value.encode()).digest()
+                per_column[i] = (per_column[i] + int.from_bytes(part[:8], "big")) % modulus
+    return {"rows": rows, "checksum": total, "columns": dict(zip(columns, per_column, strict=True))}
+
+
+def differences(expected: dict, actual: dict) -> list[str]:
+    """One line per table that differs: counts, missing columns, columns whose values differ
+    (names only: the marts hold personal data)."""
+    lines = []
+    for table, want in expected.items():
+        got = actual.get(table)
+        if got == want:
+            continue
+        if got is None:
+            lines.append(f"{table}: missing")
+            continue
+        columns = sorted(set(want["columns"]) ^ set(got["columns"]))
+        differing = sorted(c for c in set(want["columns"]) & set(got["columns"])
+                           if want["columns"][c] != got["columns"][c])
+        lines.append(f"{table}: rows {got['rows']} (duckdb {want['rows']}); "
+                     f"columns only on one side {columns}; values differ in {differing}")
+    return lines
+
+
+@pytest.fixture(scope="module")
+def duckdb_run(tmp_path_factory) -> Iterator[tuple[Path, dict]]:
+    """The fixture pipeline on DuckDB and the fingerprints of its marts."""
+    root = tmp_path_factory.mktemp("duckdb_run")
+    write_landing(root / "landing")
+    run_daily(root, AS_OF)
+    engine = DuckDBEngine(root / "warehouse.duckdb", read_only=True)
+    try:
+        yield root, {f"{s}.{t}": table_fingerprint(engine, s, t) for s, t in mart_tables()}
+    finally:
+        engine.close()
+
+
+def copy_sources(warehouse: Path, target: Engine) -> None:
+    source = DuckDBEngine(warehouse, read_only=True)
+    try:
+        for schema, table in source_tables():
+            copy_query(source, f"select * from {schema}.{table}", target, schema, table)
+    finally:
+        source.close()
+
+
+def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch, select: str | None = None) -> None:
+    """`dbt build` of every model, data test, unit test and contract, in this process (the Spark
+    session that loaded the sources is the one dbt-spark's `method: session` uses)."""
+    from dbt.cli.main import dbtRunner
+
+    settings = load_settings(environ={}, overrides={"WINBACK_AS_OF": AS_OF,
+                                                    "WINBACK_WAREHOUSE": str(tmp / "unused")})
+    settings = dataclasses.replace(settings, engine=engine)
+    variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
+    for name, value in dbt_engine_env(engine).items():
+        monkeypatch.setenv(name, value)
+    result = dbtRunner().invoke([
+        "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
+        "--vars", json.dumps(variables), "--no-partial-parse", "--quiet",
+        *(["--select", select] if select else []),
+    ])
+    failed = [f"{r.node.name}: {r.status}" for r in (result.result or [])
+              if str(r.status) not in ("success", "pass", "no-op")]  # no-op: exposures
+    assert result.success and not failed, (failed, result.exception)
+
+
+def postgres_settings() -> PostgresSettings:
+    url = os.environ.get("WINBACK_TEST_POSTGRES_URL")
+    if not url:
+        _unavailable("WINBACK_TEST_POSTGRES_URL is unset")
+    if importlib.util.find_spec("dbt.adapters.postgres") is None:
+        _unavailable("dbt-postgres is not installed (make install EXTRAS=dev,engines)")
+    env = load_settings(environ={"WINBACK_ENGINE": "postgres",
+                                 "WINBACK_POSTGRES_URL": url}).engine
+    assert env.postgres is not None
+    return env.postgres
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[PostgresSettings]:
+    """A database of its own (tests may run in parallel), dropped afterwards."""
+    import psycopg2
+
+    server = postgres_settings()
+    name = f"winback_parity_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(**server.dsn())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"create database {name}")
+    try:
+        yield PostgresSettings(host=server.host, port=server.port, user=server.user,
+                               database=name, password=server.password)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {name} with (force)")
+        admin.close()
+
+
+def test_postgres_builds_the_same_marts_as_duckdb(duckdb_run, postgres_database, tmp_path,
+                                                  monkeypatch):
+    root, expected = duckdb_run
+    engine = PostgresEngine(postgres_database)
+    try:
+        copy_sources(root / "warehouse.duckdb", engine)
+        dbt_build(EngineSettings("postgres", postgres=postgres_database), tmp_path, monkeypatch)
+        actual = {f"{s}.{t}": table_fingerprint(engine, s, t) for s, t in mart_tables()}
+    finally:
+        engine.close()
+    assert len(expected) == len(mart_tables()) and sum(f["rows"] for f in expected.values()) > 0
+    assert differences(expected, actual) == []
+
+
+def test_spark_builds_the_same_marts_as_duckdb(duckdb_run, tmp_path, monkeypatch):
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        _unavailable("no Java (openjdk-17-jre-headless) for Spark")
+    if importlib.util.find_spec("pyspark") is None:
+        _unavailable("pyspark is not installed (make install EXTRAS=dev,engines)")
+    root, expected = duckdb_run
+    spark = SparkSettings(tmp_path / "spark")
+    engine = SparkEngine(spark)
+    try:
+        copy_sources(root / "warehouse.duckdb", engine)
+        dbt_build(EngineSettings("spark", spark=spark), tmp_path, monkeypatch)
+        actual = {f"{s}.{t}": table_fingerprint(engine, s, t) for s, t in mart_tables()}
+    finally:
+        engine.spark.stop()
+    assert differences(expected, actual) == []
