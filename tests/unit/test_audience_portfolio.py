@@ -1,0 +1,82 @@
+"""Audiences as a portfolio: exclusion groups (priority order) in config/audiences.yml."""
+
+import copy
+
+import pytest
+
+from orchestration.lib.audiences import AudienceConfigError, load_audiences, parse_audiences
+from orchestration.lib.settings import REPO_ROOT
+
+
+def _audience(name, purpose="promotion"):
+    return {"name": name, "description": "d", "purpose": purpose, "statuses": ["inactive"],
+            "frequency_cap_days": 0, "holdout_share": 0, "platforms": ["generic_csv"]}
+
+
+BASE = {
+    "version": "1",
+    "holdout_seed": "seed",
+    "audiences": [_audience("first"), _audience("second"), _audience("third"),
+                  _audience("service_list", purpose="service")],
+}
+
+
+def _with_groups(groups):
+    data = copy.deepcopy(BASE)
+    data["exclusion_groups"] = groups
+    return data
+
+
+def test_an_exclusion_group_keeps_its_audiences_in_priority_order_and_reaches_dbt():
+    config = parse_audiences(_with_groups([{"name": "promo", "audiences": ["second", "first"]}]))
+    (group,) = config.exclusion_groups
+    assert group.audiences == ("second", "first")
+    assert config.as_dbt_var()["exclusion_groups"] == [
+        {"name": "promo", "audiences": ["second", "first"]}]
+
+
+def test_a_file_without_exclusion_groups_has_none_and_keeps_its_definition_hashes():
+    plain = parse_audiences(copy.deepcopy(BASE))
+    assert plain.exclusion_groups == ()
+    assert plain.as_dbt_var()["exclusion_groups"] == []
+    grouped = parse_audiences(_with_groups([{"name": "promo", "audiences": ["first", "second"]}]))
+    # A grouped audience's members depend on the audiences above it: its hash says so.
+    assert grouped.get("first").definition_hash != plain.get("first").definition_hash
+    assert grouped.get("second").definition_hash != plain.get("second").definition_hash
+    assert grouped.get("third").definition_hash == plain.get("third").definition_hash
+    reordered = parse_audiences(_with_groups([{"name": "promo",
+                                               "audiences": ["second", "first"]}]))
+    assert reordered.get("first").definition_hash != grouped.get("first").definition_hash
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"name": "promo"}, "field 'exclusion_groups' must be a list"),
+        ([{"name": "promo", "audiences": ["first"]}],
+         "exclusion group 'promo': field 'audiences' must list at least two audiences"),
+        ([{"name": "promo", "audiences": ["first", "fourth"]}],
+         "exclusion group 'promo': field 'audiences' names 'fourth', which is not an audience"),
+        ([{"name": "a", "audiences": ["first", "second"]},
+          {"name": "b", "audiences": ["third", "first"]}],
+         "names 'first', which is already in the exclusion group 'a'"),
+        ([{"name": "promo", "audiences": ["first", "service_list"]}],
+         "names 'service_list', a service list; only promotion audiences"),
+        ([{"name": "Promo", "audiences": ["first", "second"]}], "field 'name' must be lower-case"),
+        ([{"name": "promo", "audiences": ["first", "second"], "priority": 1}],
+         "must have exactly the fields name and audiences"),
+        ([{"name": "promo", "audiences": ["first", "second"]},
+          {"name": "promo", "audiences": ["third", "first"]}], "is defined twice"),
+    ],
+)
+def test_invalid_exclusion_groups_fail_naming_the_group_and_field(groups, message):
+    with pytest.raises(AudienceConfigError, match=message):
+        parse_audiences(_with_groups(groups), "audiences.yml")
+
+
+def test_the_shipped_file_groups_the_promotion_audiences_that_compete_for_inactive_customers():
+    config = load_audiences(REPO_ROOT / "config" / "audiences.yml")
+    (group,) = config.exclusion_groups
+    assert group.audiences[0] == "feedback_request_inactive"
+    assert {"winback_newly_inactive", "high_value_lapsed"} <= set(group.audiences)
+    assert all(config.get(name).purpose == "promotion" for name in group.audiences)
