@@ -22,6 +22,7 @@ SUMMARY_TABLES = (
     "raw.erasure_requests",
     "raw.support_tickets",
     "raw.loyalty_ledger",
+    "raw.exclusions",
     "raw.quarantine",
     "activity.customer_activity",
     "inactivity.customer_inactivity_status",
@@ -34,6 +35,7 @@ SUMMARY_TABLES = (
     "activation.sync_audience_members",
     "activation.audience_membership_daily",
     "activation.audience_membership_history",
+    "activation.audience_exclusions_daily",
     "activation.reactivation_outcomes",
 )
 AUDIENCE_COLUMNS = ("audience", "platform", "rows", "adds", "removes", "since", "file")

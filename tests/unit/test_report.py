@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pytest
 from report_fixture import write_publication
 
@@ -96,3 +97,20 @@ def test_the_report_path_defaults_beside_the_serving_folder_and_winback_report_o
     assert settings.report_path == tmp_path / "report" / "index.html"
     settings = load_settings({"WINBACK_REPORT": str(tmp_path / "r.html")})
     assert settings.report_path == tmp_path / "r.html"
+
+
+def test_audience_changes_count_membership_spells_and_not_customers_left_out(monkeypatch):
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS warehouse")
+    con.execute("CREATE SCHEMA warehouse.activation")
+    con.execute("CREATE TABLE warehouse.activation.audience_membership_history "
+                "(entered_on DATE, left_on DATE, exclusion_reason VARCHAR)")
+    con.execute("INSERT INTO warehouse.activation.audience_membership_history VALUES "
+                "('2026-11-29', '2026-11-30', NULL), ('2026-11-30', NULL, NULL), "
+                "('2026-11-30', '2026-12-01', 'exclusion_group')")
+    drawn = {}
+    monkeypatch.setattr(build, "bar_chart",
+                        lambda chart, categories, series: drawn.update(c=categories, s=series))
+    build.audience_changes(con)
+    assert drawn == {"c": ["2026-11-29", "2026-11-30"],
+                     "s": {"added": [1.0, 1.0], "removed": [0.0, 1.0]}}
