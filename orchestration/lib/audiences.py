@@ -87,12 +87,26 @@ class ExclusionGroup:
 
 
 @dataclass(frozen=True)
+class SuppressionAudience:
+    """The do-not-contact set as a hashed exclusion audience for the ad platforms."""
+
+    name: str
+    platforms: tuple[str, ...]
+    definition_hash: str
+
+
+# Ad platforms that take a hashed exclusion audience (a customer list used to exclude).
+SUPPRESSION_PLATFORMS = ("google_customer_match", "meta")
+
+
+@dataclass(frozen=True)
 class AudienceConfig:
     version: str
     holdout_seed: str
     conversion_window_days: int
     audiences: tuple[Audience, ...]
     exclusion_groups: tuple[ExclusionGroup, ...] = ()
+    suppression_audience: SuppressionAudience | None = None
 
     def get(self, name: str) -> Audience:
         for audience in self.audiences:
@@ -263,7 +277,9 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
     return AudienceConfig(version=data["version"].strip(), holdout_seed=seed,
                           conversion_window_days=window,
                           audiences=_with_group_hashes(audiences, groups, seed),
-                          exclusion_groups=groups)
+                          exclusion_groups=groups,
+                          suppression_audience=_parse_suppression_audience(
+                              source, data.get("suppression_audience"), audiences, seed))
 
 
 # ---- priority and exclusion groups -----------------------------------------------------------
@@ -356,3 +372,36 @@ def holdout_bucket(seed: str, audience: str, customer_id: str) -> float:
 def assign_group(seed: str, audience: str, customer_id: str, holdout_share: float) -> str:
     """'holdout' for the customers whose bucket falls below the share, else 'treatment'."""
     return "holdout" if holdout_bucket(seed, audience, customer_id) < holdout_share else "treatment"
+
+
+# ---- the suppression audience ----------------------------------------------------------------
+
+
+def _parse_suppression_audience(
+    source: str, entry: Any, audiences: tuple[Audience, ...], seed: str
+) -> SuppressionAudience | None:
+    """`suppression_audience: {name, platforms}`: the do-not-contact set (opted out,
+    suppressed) written as a hashed exclusion audience for the listed ad platforms."""
+    if entry is None:
+        return None
+    where = f"{source}: suppression_audience"
+    if not isinstance(entry, dict) or set(entry) != {"name", "platforms"}:
+        raise AudienceConfigError(f"{where} must have exactly the fields name and platforms")
+    name = entry["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise AudienceConfigError(f"{where}: field 'name' must be lower-case letters, digits "
+                                  f"and _ (at most 48 characters); got {name!r}")
+    if any(a.name == name for a in audiences):
+        raise AudienceConfigError(f"{where}: field 'name' {name!r} is also an audience's name "
+                                  "(files would share a folder)")
+    platforms = entry["platforms"]
+    if (not isinstance(platforms, list) or not platforms
+            or any(p not in SUPPRESSION_PLATFORMS for p in platforms)
+            or len(set(platforms)) != len(platforms)):
+        raise AudienceConfigError(f"{where}: field 'platforms' must list, once each, some of "
+                                  f"{', '.join(SUPPRESSION_PLATFORMS)} (hashed ad platforms); "
+                                  f"got {platforms!r}")
+    return SuppressionAudience(name=name, platforms=tuple(platforms),
+                               definition_hash=_definition_hash(
+                                   {"suppression_audience": entry}, seed))
+

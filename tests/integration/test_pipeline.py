@@ -258,7 +258,7 @@ def test_every_dbt_model_shows_its_row_count_and_columns_and_exports_show_tables
         ("add", export["adds"].value), ("remove", export["removes"].value)]
     freshness = [e for e in result.get_asset_check_evaluations()
                  if e.check_name == "source_freshness"]
-    assert len(freshness) == 8 and all(e.passed for e in freshness)
+    assert len(freshness) == len(CONTRACTS) and all(e.passed for e in freshness)
 
 
 def test_the_graph_connects_every_landing_entity_to_the_export():
@@ -329,9 +329,23 @@ def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
         ("service_open_complaint", "C12", "treatment", day, False, True),
         ("winback_inactive_email", "C02", "treatment", day, False, True),
         ("winback_inactive_email", "C13", "treatment", day, False, True),
-        ("winback_newly_inactive", "C02", "treatment", day, False, True),
-        ("winback_newly_inactive", "C13", "treatment", day, False, True),
     ]
+    # Both also qualify for winback_newly_inactive, which ranks below feedback_request_inactive
+    # in the exclusion group promotion_email (config/audiences.yml): left out, with the reason.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        excluded = con.execute(
+            "SELECT audience, customer_id, exclusion_reason, excluded_by "
+            "FROM activation.audience_exclusions_daily ORDER BY 1, 2").fetchall()
+        history = con.execute(
+            "SELECT customer_id, entered_on, left_on, was_exported, exclusion_reason "
+            "FROM activation.audience_membership_history "
+            "WHERE audience = 'winback_newly_inactive' ORDER BY 1").fetchall()
+    assert excluded == [
+        ("winback_newly_inactive", "C02", "exclusion_group", "feedback_request_inactive"),
+        ("winback_newly_inactive", "C13", "exclusion_group", "feedback_request_inactive"),
+    ]
+    assert history == [("C02", day, None, False, "exclusion_group"),
+                       ("C13", day, None, False, "exclusion_group")]
 
 
 def test_every_configured_platform_file_is_written_with_its_own_header(pipeline):
@@ -348,6 +362,25 @@ def test_every_configured_platform_file_is_written_with_its_own_header(pipeline)
     service = tmp_path / "exports" / "service_open_complaint" / "hubspot" / AS_OF
     assert (service / "service_open_complaint.csv").read_text().splitlines()[1].startswith(
         "cat@example.com,Cat,Complaint")
+
+
+def test_the_suppression_audience_holds_the_hashed_opted_out_and_suppressed(pipeline):
+    import hashlib
+
+    tmp_path, _ = pipeline
+
+    def sha(value):
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    # C05 opted out, C08's address is suppressed (spelled " SUE@example.com"); C07 is erased.
+    for platform in ("google_customer_match", "meta"):
+        folder = tmp_path / "exports" / "do_not_contact" / platform / AS_OF
+        rows = (folder / "do_not_contact.csv").read_text().splitlines()[1:]
+        assert [row.split(",")[0] for row in rows] == [sha("otto@example.com"),
+                                                       sha("sue@example.com")], platform
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["members_by_reason"] == {"opted_out": 1, "suppressed": 1}
+        assert manifest["hashed"] is True
 
 
 @pytest.fixture(scope="module")

@@ -80,3 +80,30 @@ def test_the_shipped_file_groups_the_promotion_audiences_that_compete_for_inacti
     assert group.audiences[0] == "feedback_request_inactive"
     assert {"winback_newly_inactive", "high_value_lapsed"} <= set(group.audiences)
     assert all(config.get(name).purpose == "promotion" for name in group.audiences)
+
+
+def test_the_suppression_audience_is_parsed_for_the_hashed_ad_platforms_only():
+    data = copy.deepcopy(BASE)
+    data["suppression_audience"] = {"name": "do_not_contact", "platforms": ["meta"]}
+    suppression = parse_audiences(data).suppression_audience
+    assert (suppression.name, suppression.platforms) == ("do_not_contact", ("meta",))
+    assert parse_audiences(copy.deepcopy(BASE)).suppression_audience is None
+    shipped = load_audiences(REPO_ROOT / "config" / "audiences.yml").suppression_audience
+    assert set(shipped.platforms) == {"google_customer_match", "meta"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"name": "do_not_contact", "platforms": ["mailchimp"]},
+         "suppression_audience: field 'platforms' must list, once each, some of"),
+        ({"name": "first", "platforms": ["meta"]}, "'first' is also an audience's name"),
+        ({"name": "x", "platforms": ["meta"], "holdout_share": 0.1},
+         "must have exactly the fields name and platforms"),
+    ],
+)
+def test_an_invalid_suppression_audience_fails_naming_the_field(entry, message):
+    data = copy.deepcopy(BASE)
+    data["suppression_audience"] = entry
+    with pytest.raises(AudienceConfigError, match=message):
+        parse_audiences(data, "audiences.yml")

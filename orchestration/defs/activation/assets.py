@@ -11,6 +11,7 @@ import datetime as dt
 
 import dagster as dg
 
+from orchestration.defs.activation import suppression
 from orchestration.defs.activation.audience_files import (
     ExportResult,
     export_audience,
@@ -228,5 +229,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
 
 
 def build_defs(config: AudienceConfig) -> dg.Definitions:
-    """The export assets of the configured audiences (read from Settings by definitions.py)."""
-    return dg.Definitions(assets=[build_audience_exports(config)])
+    """The export assets of the configured audiences and of the suppression audience (read from
+    Settings by definitions.py)."""
+    return dg.Definitions.merge(dg.Definitions(assets=[build_audience_exports(config)]),
+                                suppression.build_defs(config))
