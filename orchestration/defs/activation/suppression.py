@@ -9,8 +9,6 @@ every audience, so the files carry SHA-256 hashes of the platform's normalised e
 only, and a person who opted in again leaves through the removes file.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
