@@ -77,15 +77,40 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
     return rows
 
 
+MATCH_COLUMNS = ("audience", "platform", "rows", "email", "phone", "name+zip", "est. matched")
+
+
+def match_rows(export_dir: Path, as_of: str, only: str | None = None) -> list[tuple[str, ...]]:
+    """The match estimate of each ad-platform export as of `as_of` (manifest field `match`)."""
+    rows = []
+    for manifest in sorted(export_dir.glob(f"{only or '*'}/*/{as_of}/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        match = data.get("match")
+        if not match or "match_rates" not in match:
+            continue
+        share = match["estimated_matchable_share"]
+        rows.append((data["audience"], data["platform"], f"{match['rows']:,}",
+                     *(f"{match['rows_with'].get(k, 0):,}"
+                       for k in ("email", "phone", "name_postal")),
+                     "-" if share is None else f"{100 * share:.1f} %"))
+    return rows
+
+
 def audience_lines(settings: Settings, only: str | None = None) -> list[str]:
     rows = audience_rows(settings.export_dir, settings.as_of.isoformat(), only)
     if not rows:
         return [f"  audiences  none exported as of {settings.as_of}"]
-    return [
+    lines = [
         f"  audiences as of {settings.as_of}, files under {settings.export_dir} "
         "(each folder also holds the adds, the removes and manifest.json)",
         *_table(AUDIENCE_COLUMNS, rows, numeric={2, 3, 4}),
     ]
+    matches = match_rows(settings.export_dir, settings.as_of.isoformat(), only)
+    if matches:
+        lines += ["  ad platforms: rows per identifier and estimated matched share "
+                  "(match_rates in config/platforms.yml)",
+                  *_table(MATCH_COLUMNS, matches, numeric={2, 3, 4, 5, 6})]
+    return lines
 
 
 def quarantine_lines(con) -> list[str]:

@@ -381,6 +381,25 @@ def test_the_suppression_audience_holds_the_hashed_opted_out_and_suppressed(pipe
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["members_by_reason"] == {"opted_out": 1, "suppressed": 1}
         assert manifest["hashed"] is True
+        # Emails only: each matches at the platform's email rate (config/platforms.yml).
+        assert manifest["match"]["rows_with"] == {"email": 2, "phone": 0, "name_postal": 0}
+        assert manifest["match"]["estimated_matchable_share"] == pytest.approx(
+            manifest["match"]["match_rates"]["email"])
+
+
+def test_each_export_reports_the_rows_its_platform_can_match(pipeline):
+    tmp_path, _ = pipeline
+
+    def match(audience, platform):
+        folder = tmp_path / "exports" / audience / platform / AS_OF
+        return json.loads((folder / "manifest.json").read_text())["match"]
+
+    # C02 and C13 have a valid email and no phone: an email platform matches both.
+    assert match("winback_inactive_email", "generic_csv") == {
+        "rows": 2, "rows_with": {"email": 2}, "estimated_matchable_share": 1.0}
+    # Nobody lapsed reaches the value floor: nothing to match, no share.
+    google = match("high_value_lapsed", "google_customer_match")
+    assert (google["rows"], google["estimated_matchable_share"]) == (0, None)
 
 
 @pytest.fixture(scope="module")

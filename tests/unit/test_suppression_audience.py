@@ -101,6 +101,9 @@ def test_a_late_opt_out_is_added_and_an_erased_customer_is_left_out(first):
     manifest = json.loads((google.result.folder / "manifest.json").read_text())
     assert manifest["hashed"] is True and manifest["rows"] == 4
     assert manifest["members_by_reason"] == {"opted_out": 2, "suppressed": 2}
+    # Two emails alone (0.5 each), two with a phone (1 - 0.5 x 0.6 = 0.7 each).
+    assert manifest["match"]["rows_with"] == {"email": 4, "phone": 2, "name_postal": 0}
+    assert manifest["match"]["estimated_matchable_share"] == pytest.approx(0.6)
 
 
 def test_no_plain_identifier_reaches_a_file_or_manifest(first):

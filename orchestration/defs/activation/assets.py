@@ -18,6 +18,11 @@ from orchestration.defs.activation.audience_files import (
     forget_erased,
 )
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
+from orchestration.defs.activation.match_rates import (
+    load_match_rates,
+    match_estimate,
+    match_metadata,
+)
 from orchestration.defs.activation.platforms import load_limits, platform_for
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
@@ -183,6 +188,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
             "audience_config_version": current.version,
             "sync_model_checksum": dbt_model_checksum(SYNC_MODEL),
         }
+        rates = load_match_rates(settings.platforms_file)
         blocked, erased = _gate_verdicts(settings)
         with open_warehouse(settings.warehouse) as con:
             _load_gate(con, blocked, erased)
@@ -193,7 +199,12 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                     continue
                 dropped = _dropped(con, audience.name)
                 groups = _group_counts(con, audience.name, as_of)
+                members_sql = (f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = "
+                               f"'{audience.name}' AND customer_id NOT IN "
+                               "(SELECT customer_id FROM gate.blocked)")
                 for platform_name in platforms:
+                    match = match_estimate(con, members_sql, platform_name,
+                                           rates.get(platform_name))
                     platform = platform_for(platform_name, audience.personalisation,
                                             limits[platform_name], audience.name)
                     result = export_audience(
@@ -207,7 +218,8 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         definition={"audience_definition_hash": audience.definition_hash,
                                     **definition_common},
                         source_run=context.run_id,
-                        extra={"members": groups, "dropped_at_write": dropped},
+                        extra={"members": groups, "dropped_at_write": dropped,
+                               "match": match},
                         # Only the generic file carries customer ids to explain a removal.
                         removal_reason_sql=(removal_reason_sql(audience.name)
                                             if platform_name == "generic_csv" else None),
@@ -222,7 +234,8 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                     )
                     yield dg.MaterializeResult(
                         asset_key=export_key(audience.name, platform_name),
-                        metadata=_metadata(result, audience, groups, dropped),
+                        metadata={**_metadata(result, audience, groups, dropped),
+                                  **match_metadata(match)},
                     )
 
     return audience_exports

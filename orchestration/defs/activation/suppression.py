@@ -22,6 +22,11 @@ from orchestration.defs.activation.audience_files import (
     forget_erased,
 )
 from orchestration.defs.activation.consent_gate import open_gate
+from orchestration.defs.activation.match_rates import (
+    load_match_rates,
+    match_estimate,
+    match_metadata,
+)
 from orchestration.defs.activation.platforms import load_limits, platform_for
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
@@ -114,6 +119,7 @@ class SuppressionFiles:
     result: ExportResult
     reasons: dict[str, int]
     added_at_write: int
+    match: dict
 
 
 def write_suppression_files(
@@ -129,20 +135,23 @@ def write_suppression_files(
         definition = {"audience_definition_hash": suppression.definition_hash,
                       "sync_model_checksum": dbt_model_checksum(SUPPRESSION_MODEL),
                       "kind": "suppression"}
+        rates = load_match_rates(settings.platforms_file)
         for platform_name in platforms:
+            match = match_estimate(con, MEMBERS_SQL, platform_name, rates.get(platform_name))
             platform = platform_for(platform_name, IDENTIFIER_FIELDS, limits[platform_name],
                                     suppression.name)
             result = export_audience(
                 settings.export_dir, con=con, audience=suppression.name, platform=platform,
                 limits=limits[platform_name], as_of=settings.as_of,
                 members=suppression_members(con), definition=definition, source_run=run_id,
-                extra={"members_by_reason": reasons, "added_at_write": added_at_write},
+                extra={"members_by_reason": reasons, "added_at_write": added_at_write,
+                       "match": match},
             )
             if result.previous_as_of:
                 forget_erased(con, suppression.name, platform_name,
                               dt.date.fromisoformat(result.previous_as_of),
                               "SELECT customer_id FROM suppression_gate.erased")
-            yield SuppressionFiles(platform_name, result, reasons, added_at_write)
+            yield SuppressionFiles(platform_name, result, reasons, added_at_write, match)
 
 
 def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefinition:
@@ -190,6 +199,7 @@ def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefi
                     "path": dg.MetadataValue.path(str(result.files[0].path)),
                     "manifest": dg.MetadataValue.path(str(result.folder / "manifest.json")),
                     "definition_hash": current.definition_hash,
+                    **match_metadata(written.match),
                 },
             )
 
