@@ -36,6 +36,7 @@ SUMMARY_TABLES = (
     "activation.audience_membership_daily",
     "activation.audience_membership_history",
     "activation.audience_exclusions_daily",
+    "activation.audience_overlap",
     "activation.reactivation_outcomes",
 )
 AUDIENCE_COLUMNS = ("audience", "platform", "rows", "adds", "removes", "since", "file")
@@ -147,6 +148,32 @@ def _warehouse_lines(con) -> list[str]:
     return lines
 
 
+# Two promotions outside a common exclusion group sharing at least this share of either one's
+# members are reported: the same customers get both messages.
+OVERLAP_WARNING_SHARE = 0.5
+
+
+def overlap_warning_lines(con, as_of) -> list[str]:
+    """Warnings for heavily overlapping promotion audiences (activation.audience_overlap)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'activation' AND table_name = 'audience_overlap'").fetchone()[0]
+    if not exists:
+        return []
+    rows = con.execute(
+        "SELECT audience_a, audience_b, overlap_customers, share_of_a, share_of_b "
+        "FROM activation.audience_overlap WHERE as_of_date = ? AND both_promotion "
+        "AND NOT same_exclusion_group AND overlap_customers > 0 "
+        "AND greatest(share_of_a, share_of_b) >= ? ORDER BY audience_a, audience_b",
+        [as_of, OVERLAP_WARNING_SHARE]).fetchall()
+    return [
+        f"  warning: promotions {a} and {b} overlap: {n:,} customers in both "
+        f"({100 * share_a:.1f} % of {a}, {100 * share_b:.1f} % of {b}); put them in one "
+        "exclusion group (config/audiences.yml) unless both messages are meant"
+        for a, b, n, share_a, share_b in rows
+    ]
+
+
 def print_run_summary(settings: Settings, out: TextIO) -> None:
     from orchestration.defs.serving.publish import stable_database_path
     from orchestration.defs.serving.summary import metric_summary
@@ -163,8 +190,10 @@ def print_run_summary(settings: Settings, out: TextIO) -> None:
     ]
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)
+        warnings = overlap_warning_lines(con, settings.as_of)
     lines.append("  metrics (metrics.* tables of the serving publication, as BI sees them)")
     lines += [f"    {line}" for line in metric_summary(settings.serving_dir)]
     lines += audience_lines(settings)
+    lines += warnings
     lines += ["", "Open the Dagster UI with `winback ui` (http://127.0.0.1:3000)."]
     out.write("\n".join(lines) + "\n")

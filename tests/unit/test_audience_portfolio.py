@@ -107,3 +107,26 @@ def test_an_invalid_suppression_audience_fails_naming_the_field(entry, message):
     data["suppression_audience"] = entry
     with pytest.raises(AudienceConfigError, match=message):
         parse_audiences(data, "audiences.yml")
+
+
+def test_the_summary_warns_of_heavily_overlapping_promotions_outside_an_exclusion_group():
+    import datetime as dt
+
+    import duckdb
+
+    from orchestration.summary import overlap_warning_lines
+
+    con = duckdb.connect()
+    assert overlap_warning_lines(con, dt.date(2026, 6, 30)) == []
+    con.execute("CREATE SCHEMA activation")
+    con.execute("CREATE TABLE activation.audience_overlap (as_of_date DATE, audience_a VARCHAR, "
+                "audience_b VARCHAR, overlap_customers INTEGER, share_of_a DOUBLE, "
+                "share_of_b DOUBLE, both_promotion BOOLEAN, same_exclusion_group BOOLEAN)")
+    con.execute("INSERT INTO activation.audience_overlap VALUES "
+                "('2026-06-30', 'a', 'b', 40, 0.4, 1.0, true, false), "   # warned
+                "('2026-06-30', 'a', 'c', 10, 0.1, 0.2, true, false), "   # light overlap
+                "('2026-06-30', 'a', 's', 50, 0.5, 1.0, false, false), "  # a service list
+                "('2026-06-30', 'b', 'd', 0, 0.0, 0.0, true, true), "     # grouped
+                "('2026-06-29', 'c', 'd', 9, 0.9, 0.9, true, false)")     # another day
+    (line,) = overlap_warning_lines(con, dt.date(2026, 6, 30))
+    assert "promotions a and b overlap: 40 customers in both (40.0 % of a, 100.0 % of b)" in line

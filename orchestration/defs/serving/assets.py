@@ -28,6 +28,7 @@ MARTS = (
     "customer_status_runs",
     "customer_status_transitions",
     "audience_sizes",
+    "audience_overlap",
     "metric_churn_rate_monthly",
     "metric_reactivation_rate_monthly",
     "metric_lift",
