@@ -28,7 +28,7 @@ RFM_SEGMENTS = (
 PURPOSES = ("promotion", "service")
 CHANNELS = ("email",)
 PLATFORMS = (
-    "generic_csv", "mailchimp", "klaviyo", "braze", "hubspot", "sendgrid",
+    "generic_csv", "mailchimp", "klaviyo", "braze", "braze_external_id", "hubspot", "sendgrid",
     "google_customer_match", "meta",
 )
 # Member columns a file may carry beyond the platform's identifiers (see the sync model).

@@ -23,6 +23,8 @@ from orchestration.lib.metadata import counts_table
 IDENTIFIERS = ("email", "phone", "name_postal")
 # What each platform matches on; email platforms import by address.
 AD_PLATFORMS = ("google_customer_match", "meta")
+# The other platforms import by address, except Braze by external_id alone.
+KEY_IDENTIFIER = {"braze_external_id": "customer_id"}
 
 
 class MatchRateConfigError(ValueError):
@@ -60,9 +62,10 @@ def _present(column: str) -> str:
 def match_estimate(con, members_sql: str, platform: str,
                    rates: dict[str, Any] | None) -> dict[str, Any]:
     """Counts per identifier and the estimated matchable share over the rows of `members_sql`
-    (columns email, phone and, when present, first_name, last_name, postal_code)."""
+    (columns customer_id, email, phone and, when present, first_name, last_name, postal_code)."""
     columns = {d[0] for d in con.execute(f"SELECT * FROM ({members_sql}) LIMIT 0").description}
-    has = {"email": _present("email"), "phone": _present("phone"),
+    has = {"customer_id": _present("customer_id"), "email": _present("email"),
+           "phone": _present("phone"),
            "name_postal": (" AND ".join(_present(c) for c in ("first_name", "last_name",
                                                                 "postal_code"))
                            if {"first_name", "last_name", "postal_code"} <= columns
@@ -71,7 +74,8 @@ def match_estimate(con, members_sql: str, platform: str,
         used = IDENTIFIERS
         rate = (rates or {}).get("rates")
     else:
-        used, rate = ("email",), {"email": 1.0}
+        key = KEY_IDENTIFIER.get(platform, "email")
+        used, rate = (key,), {key: 1.0}
     miss = " * ".join(f"(1 - {rate[k]} * CAST({has[k]} AS INTEGER))" for k in used) if rate \
         else "NULL"
     row = con.execute(
