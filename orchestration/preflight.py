@@ -24,12 +24,14 @@ class ConfigurationError(ValueError):
 def _platform_limits(settings: Settings) -> None:
     from orchestration.defs.activation.match_rates import MatchRateConfigError, load_match_rates
     from orchestration.defs.activation.platforms import load_limits
+    from orchestration.defs.activation.quotas import QuotaConfigError, load_daily_quotas
 
     path = settings.platforms_file
     try:
         load_limits(path)
         load_match_rates(path)
-    except MatchRateConfigError as exc:
+        load_daily_quotas(path)
+    except (MatchRateConfigError, QuotaConfigError) as exc:
         raise ConfigurationError(str(exc)) from None
     except FileNotFoundError:
         raise ConfigurationError(

@@ -24,6 +24,7 @@ from orchestration.defs.activation.match_rates import (
     match_metadata,
 )
 from orchestration.defs.activation.platforms import load_limits, platform_for
+from orchestration.defs.activation.quotas import load_daily_quotas, quota_check
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import (
@@ -146,8 +147,28 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "dropped_at_write": sum(dropped.values()),
         "dropped_at_write_by_reason": counts_table(dropped, count="customers"),
         "definition_hash": audience.definition_hash,
-        "warnings": dg.MetadataValue.json(result.manifest["warnings"]),
+        "warnings": dg.MetadataValue.json(
+            result.manifest["warnings"]
+            + [f"daily_quota:{q}" for q in result.manifest.get("daily_quota", {}).get(
+                "exceeded", [])]),
     }
+
+
+def _quota_checks(con, config: AudienceConfig, selected, limits, quotas) -> dict[str, dict]:
+    """Per platform with daily import quotas: the imports and rows this step will write for it,
+    all selected audiences together, against the quotas."""
+    checks = {}
+    for platform_name, platform_quotas in quotas.items():
+        audiences = [a.name for a in config.audiences if platform_name in a.platforms
+                     and export_key(a.name, platform_name) in selected]
+        if not audiences:
+            continue
+        rows = {name: con.execute(
+            f"SELECT count(*) FROM activation.{SYNC_MODEL} WHERE audience = ? "
+            "AND customer_id NOT IN (SELECT customer_id FROM gate.blocked)", [name]
+        ).fetchone()[0] for name in audiences}
+        checks[platform_name] = quota_check(rows, limits[platform_name].max_rows, platform_quotas)
+    return checks
 
 
 def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
@@ -189,9 +210,18 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
             "sync_model_checksum": dbt_model_checksum(SYNC_MODEL),
         }
         rates = load_match_rates(settings.platforms_file)
+        quotas = load_daily_quotas(settings.platforms_file)
         blocked, erased = _gate_verdicts(settings)
         with open_warehouse(settings.warehouse) as con:
             _load_gate(con, blocked, erased)
+            quota_checks = _quota_checks(con, current, selected, limits, quotas)
+            for platform_name, check in quota_checks.items():
+                if check["exceeded"]:
+                    context.log.warning(
+                        f"{platform_name}: today's exports ({check['imports_today']} imports, "
+                        f"{check['rows_today']} rows) exceed its daily import quota "
+                        f"({', '.join(check['exceeded'])} in {settings.platforms_file}); the "
+                        "uploads will take more than a day")
             for audience in current.audiences:
                 platforms = [p for p in audience.platforms
                              if export_key(audience.name, p) in selected]
@@ -219,7 +249,9 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                                     **definition_common},
                         source_run=context.run_id,
                         extra={"members": groups, "dropped_at_write": dropped,
-                               "match": match},
+                               "match": match,
+                               **({"daily_quota": quota_checks[platform_name]}
+                                  if platform_name in quota_checks else {})},
                         # Only the generic file carries customer ids to explain a removal.
                         removal_reason_sql=(removal_reason_sql(audience.name)
                                             if platform_name == "generic_csv" else None),
