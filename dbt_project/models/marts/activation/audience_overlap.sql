@@ -35,7 +35,7 @@ audience_settings as (
 {%- endfor %}
 ),
 
-overlaps as (
+pair_overlaps as (
     select
         a.audience as audience_a,
         b.audience as audience_b,
@@ -51,14 +51,14 @@ select
     size_b.audience as audience_b,
     size_a.members as members_a,
     size_b.members as members_b,
-    coalesce(overlaps.overlap_customers, 0) as overlap_customers,
-    cast(coalesce(overlaps.overlap_customers, 0) as {{ type_double() }}) / size_a.members as share_of_a,
-    cast(coalesce(overlaps.overlap_customers, 0) as {{ type_double() }}) / size_b.members as share_of_b,
+    coalesce(pair_overlaps.overlap_customers, 0) as overlap_customers,
+    cast(coalesce(pair_overlaps.overlap_customers, 0) as {{ type_double() }}) / size_a.members as share_of_a,
+    cast(coalesce(pair_overlaps.overlap_customers, 0) as {{ type_double() }}) / size_b.members as share_of_b,
     coalesce(settings_a.is_promotion and settings_b.is_promotion, false) as both_promotion,
     coalesce(settings_a.exclusion_group = settings_b.exclusion_group, false) as same_exclusion_group
 from sizes as size_a
 inner join sizes as size_b on size_a.audience < size_b.audience
-left join overlaps
-    on size_a.audience = overlaps.audience_a and size_b.audience = overlaps.audience_b
+left join pair_overlaps
+    on size_a.audience = pair_overlaps.audience_a and size_b.audience = pair_overlaps.audience_b
 left join audience_settings as settings_a on size_a.audience = settings_a.audience
 left join audience_settings as settings_b on size_b.audience = settings_b.audience
