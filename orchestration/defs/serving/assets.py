@@ -17,6 +17,7 @@ MARTS = (
     "reactivation_outcomes",
     "reactivation_outcomes_revenue",
     "sync_audience_members",
+    "sync_suppression_members",
     "customer_activity",
     "customer_revenue_by_currency",
     "contact_hygiene",
