@@ -332,39 +332,25 @@ def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
         ("service_open_complaint", "C12", "treatment", day, False, True),
         ("winback_inactive_email", "C02", "treatment", day, False, True),
         ("winback_inactive_email", "C13", "treatment", day, False, True),
+        ("winback_newly_inactive", "C02", "treatment", day, False, True),
+        ("winback_newly_inactive", "C13", "treatment", day, False, True),
     ]
-    # Both also qualify for winback_newly_inactive, which ranks below feedback_request_inactive
-    # in the exclusion group promotion_email (config/audiences.yml): left out, with the reason.
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        excluded = con.execute(
-            "SELECT audience, customer_id, exclusion_reason, excluded_by "
-            "FROM activation.audience_exclusions_daily ORDER BY 1, 2").fetchall()
-        history = con.execute(
-            "SELECT customer_id, entered_on, left_on, was_exported, exclusion_reason "
-            "FROM activation.audience_membership_history "
-            "WHERE audience = 'winback_newly_inactive' ORDER BY 1").fetchall()
-    assert excluded == [
-        ("winback_newly_inactive", "C02", "exclusion_group", "feedback_request_inactive"),
-        ("winback_newly_inactive", "C13", "exclusion_group", "feedback_request_inactive"),
-    ]
-    assert history == [("C02", day, None, False, "exclusion_group"),
-                       ("C13", day, None, False, "exclusion_group")]
 
 
-def test_every_configured_platform_file_is_written_with_its_own_header(pipeline):
-    from orchestration.lib.audiences import load_audiences
+def test_the_summary_warns_that_promotions_outside_a_group_overlap(pipeline):
+    from orchestration.summary import overlap_warning_lines
 
     tmp_path, _ = pipeline
-    for audience in load_audiences(AUDIENCES_FILE).audiences:
-        for platform in audience.platforms:
-            folder = tmp_path / "exports" / audience.name / platform / AS_OF
-            manifest = json.loads((folder / "manifest.json").read_text())
-            data = (folder / manifest["files"][0]["name"]).read_bytes()
-            first_line = data.decode().split("\r\n")[0]
-            assert first_line == ",".join(manifest["columns"]), (audience.name, platform)
-    service = tmp_path / "exports" / "service_open_complaint" / "hubspot" / AS_OF
-    assert (service / "service_open_complaint.csv").read_text().splitlines()[1].startswith(
-        "cat@example.com,Cat,Complaint")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        pair = con.execute(
+            "SELECT members_a, members_b, overlap_customers, share_of_a, same_exclusion_group "
+            "FROM activation.audience_overlap WHERE audience_a = 'feedback_request_inactive' "
+            "AND audience_b = 'winback_newly_inactive'").fetchall()
+        warnings = overlap_warning_lines(con, dt.date(2026, 6, 30))
+    # C02 and C13 are in both (winback_newly_inactive is outside the exclusion group).
+    assert pair == [(2, 2, 2, 1.0, False)]
+    assert any("feedback_request_inactive and winback_newly_inactive overlap: 2 customers"
+               in line for line in warnings)
 
 
 def test_the_suppression_audience_holds_the_hashed_opted_out_and_suppressed(pipeline):

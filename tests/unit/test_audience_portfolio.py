@@ -78,7 +78,7 @@ def test_the_shipped_file_groups_the_promotion_audiences_that_compete_for_inacti
     config = load_audiences(REPO_ROOT / "config" / "audiences.yml")
     (group,) = config.exclusion_groups
     assert group.audiences[0] == "feedback_request_inactive"
-    assert {"winback_newly_inactive", "high_value_lapsed"} <= set(group.audiences)
+    assert {"high_value_lapsed", "nudge_at_risk", "points_expiring_30d"} <= set(group.audiences)
     assert all(config.get(name).purpose == "promotion" for name in group.audiences)
 
 
