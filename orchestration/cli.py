@@ -286,10 +286,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     check_configuration(settings)
     check_pipeline_engine(settings)
-    audiences = [a for a in audiences_for(settings).audiences
+    config = audiences_for(settings)
+    # The suppression audience's files are written like an audience's (same key layout).
+    suppression = [config.suppression_audience] if config.suppression_audience else []
+    audiences = [a for a in (*config.audiences, *suppression)
                  if args.audience in (None, a.name)]
     if not audiences:
-        names = ", ".join(a.name for a in audiences_for(settings).audiences)
+        names = ", ".join(a.name for a in (*config.audiences, *suppression))
         raise ConfigurationError(
             f"{settings.audiences_file} defines no audience {args.audience!r}; one of: {names}")
     selection = [export_key(a.name, p) for a in audiences for p in a.platforms]

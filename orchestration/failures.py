@@ -34,6 +34,7 @@ WRITE_ERRNOS = {
 }
 CONFIG_ERRORS = {
     "SettingsError", "PolicyError", "AudienceConfigError", "PlatformConfigError",
+    "MatchRateConfigError", "QuotaConfigError",
     "ConfigurationError", "IngestError",
 }
 # Winback's own errors whose message is already the line to show.

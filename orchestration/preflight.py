@@ -22,11 +22,17 @@ class ConfigurationError(ValueError):
 
 
 def _platform_limits(settings: Settings) -> None:
+    from orchestration.defs.activation.match_rates import MatchRateConfigError, load_match_rates
     from orchestration.defs.activation.platforms import load_limits
+    from orchestration.defs.activation.quotas import QuotaConfigError, load_daily_quotas
 
     path = settings.platforms_file
     try:
         load_limits(path)
+        load_match_rates(path)
+        load_daily_quotas(path)
+    except (MatchRateConfigError, QuotaConfigError) as exc:
+        raise ConfigurationError(str(exc)) from None
     except FileNotFoundError:
         raise ConfigurationError(
             f"{path}: the platform limits file does not exist; set WINBACK_PLATFORMS or restore "

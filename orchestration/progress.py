@@ -82,7 +82,10 @@ def describe(step_key: str, step: StepRecord) -> str:
         rows = sum(_value(m, "rows") for _, m in step.materialized)
         adds = sum(_value(m, "adds") for _, m in step.materialized)
         removes = sum(_value(m, "removes") for _, m in step.materialized)
-        return (f"export audiences: {_plural(len(step.materialized), 'export')}, {rows:,} rows, "
+        # One step per export multi-asset: audience_exports, suppression_exports.
+        label = step_key.removesuffix("_exports").replace("_", " ")
+        label = "audiences" if label == "audience" else label
+        return (f"export {label}: {_plural(len(step.materialized), 'export')}, {rows:,} rows, "
                 f"{adds:,} adds, {removes:,} removes")
     if area == "hygiene":
         invalid = sum(_value(metadata, k) for k in metadata

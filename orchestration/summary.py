@@ -22,6 +22,7 @@ SUMMARY_TABLES = (
     "raw.erasure_requests",
     "raw.support_tickets",
     "raw.loyalty_ledger",
+    "raw.exclusions",
     "raw.quarantine",
     "activity.customer_activity",
     "inactivity.customer_inactivity_status",
@@ -34,6 +35,8 @@ SUMMARY_TABLES = (
     "activation.sync_audience_members",
     "activation.audience_membership_daily",
     "activation.audience_membership_history",
+    "activation.audience_exclusions_daily",
+    "activation.audience_overlap",
     "activation.reactivation_outcomes",
 )
 AUDIENCE_COLUMNS = ("audience", "platform", "rows", "adds", "removes", "since", "file")
@@ -75,15 +78,40 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
     return rows
 
 
+MATCH_COLUMNS = ("audience", "platform", "rows", "email", "phone", "name+zip", "est. matched")
+
+
+def match_rows(export_dir: Path, as_of: str, only: str | None = None) -> list[tuple[str, ...]]:
+    """The match estimate of each ad-platform export as of `as_of` (manifest field `match`)."""
+    rows = []
+    for manifest in sorted(export_dir.glob(f"{only or '*'}/*/{as_of}/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        match = data.get("match")
+        if not match or "match_rates" not in match:
+            continue
+        share = match["estimated_matchable_share"]
+        rows.append((data["audience"], data["platform"], f"{match['rows']:,}",
+                     *(f"{match['rows_with'].get(k, 0):,}"
+                       for k in ("email", "phone", "name_postal")),
+                     "-" if share is None else f"{100 * share:.1f} %"))
+    return rows
+
+
 def audience_lines(settings: Settings, only: str | None = None) -> list[str]:
     rows = audience_rows(settings.export_dir, settings.as_of.isoformat(), only)
     if not rows:
         return [f"  audiences  none exported as of {settings.as_of}"]
-    return [
+    lines = [
         f"  audiences as of {settings.as_of}, files under {settings.export_dir} "
         "(each folder also holds the adds, the removes and manifest.json)",
         *_table(AUDIENCE_COLUMNS, rows, numeric={2, 3, 4}),
     ]
+    matches = match_rows(settings.export_dir, settings.as_of.isoformat(), only)
+    if matches:
+        lines += ["  ad platforms: rows per identifier and estimated matched share "
+                  "(match_rates in config/platforms.yml)",
+                  *_table(MATCH_COLUMNS, matches, numeric={2, 3, 4, 5, 6})]
+    return lines
 
 
 def quarantine_lines(con) -> list[str]:
@@ -120,6 +148,32 @@ def _warehouse_lines(con) -> list[str]:
     return lines
 
 
+# Two promotions outside a common exclusion group sharing at least this share of either one's
+# members are reported: the same customers get both messages.
+OVERLAP_WARNING_SHARE = 0.5
+
+
+def overlap_warning_lines(con, as_of) -> list[str]:
+    """Warnings for heavily overlapping promotion audiences (activation.audience_overlap)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'activation' AND table_name = 'audience_overlap'").fetchone()[0]
+    if not exists:
+        return []
+    rows = con.execute(
+        "SELECT audience_a, audience_b, overlap_customers, share_of_a, share_of_b "
+        "FROM activation.audience_overlap WHERE as_of_date = ? AND both_promotion "
+        "AND NOT same_exclusion_group AND overlap_customers > 0 "
+        "AND greatest(share_of_a, share_of_b) >= ? ORDER BY audience_a, audience_b",
+        [as_of, OVERLAP_WARNING_SHARE]).fetchall()
+    return [
+        f"  warning: promotions {a} and {b} overlap: {n:,} customers in both "
+        f"({100 * share_a:.1f} % of {a}, {100 * share_b:.1f} % of {b}); put them in one "
+        "exclusion group (config/audiences.yml) unless both messages are meant"
+        for a, b, n, share_a, share_b in rows
+    ]
+
+
 def print_run_summary(settings: Settings, out: TextIO) -> None:
     from orchestration.defs.serving.publish import stable_database_path
     from orchestration.defs.serving.summary import metric_summary
@@ -136,8 +190,10 @@ def print_run_summary(settings: Settings, out: TextIO) -> None:
     ]
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)
+        warnings = overlap_warning_lines(con, settings.as_of)
     lines.append("  metrics (metrics.* tables of the serving publication, as BI sees them)")
     lines += [f"    {line}" for line in metric_summary(settings.serving_dir)]
     lines += audience_lines(settings)
+    lines += warnings
     lines += ["", "Open the Dagster UI with `winback ui` (http://127.0.0.1:3000)."]
     out.write("\n".join(lines) + "\n")

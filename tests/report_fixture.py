@@ -56,9 +56,11 @@ TABLES = {
 }
 WAREHOUSE_TABLES = {
     "activation.audience_membership_history": (
-        "audience varchar, customer_id varchar, entered_on date, left_on date",
-        [("winback_email", "c1", "2026-11-29", "2026-11-30"),
-         ("winback_email", "c2", "2026-11-30", None)]),
+        "audience varchar, customer_id varchar, entered_on date, left_on date, "
+        "exclusion_reason varchar",
+        [("winback_email", "c1", "2026-11-29", "2026-11-30", None),
+         ("winback_email", "c2", "2026-11-30", None, None),
+         ("winback_email", "c3", "2026-11-30", None, "exclusion_group")]),
 }
 
 

@@ -25,6 +25,7 @@ ENTITIES = (
     "erasure_requests",
     "support_tickets",
     "loyalty_ledger",
+    "exclusions",
 )
 ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {e: CONTRACTS[e].column_names for e in ENTITIES}
 CATEGORIES = ("apparel", "shoes", "home", "beauty", "electronics", "garden", "toys", "grocery")

@@ -291,3 +291,37 @@ def write_support_tickets(
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, folder / "support_tickets.parquet", compression="zstd")
     return m
+
+
+def write_exclusions(
+    rng: np.random.Generator, cust: Customers, clock: Clock, out_dir: Path
+) -> int:
+    """Global exclusion lists: staff by customer id, test accounts by email (spelled as another
+    system stored them), a few entries ended again, and one row naming nobody (quarantined)
+    in lists of 50 rows or more."""
+    count = min(cust.n, max(2, int(round(0.004 * cust.n))))
+    who = np.sort(rng.choice(cust.n, size=count, replace=False))
+    added = cust.created[who] + rng.integers(0, 30, count) * SECONDS_PER_DAY
+    added = np.minimum(added, clock.horizon)
+    by_email = rng.random(count) < 0.3
+    ended = rng.random(count) < 0.1
+    stamps = render_ts(clock, added, cust.offset[who], styles(rng, count)).tolist()
+    rows: list[tuple[str, ...]] = []
+    for k, i in enumerate(who.tolist()):
+        email = cust.email[i]
+        if by_email[k] and email:
+            rows.append(("test_accounts", "", f" {email.upper()} ", "qa", stamps[k], ""))
+        else:
+            rows.append(("staff", str(cust.ids[i]), "", "employee", stamps[k], ""))
+        if ended[k]:
+            until = min(int(added[k]) + int(rng.integers(30, 365)) * SECONDS_PER_DAY,
+                        clock.horizon)
+            end_stamp = render_ts(clock, np.array([until]), cust.offset[[i]], np.zeros(1, int))
+            rows.append((*rows[-1][:5], end_stamp.tolist()[0]))
+    # One row naming nobody, quarantined, where the list is long enough to stay well within
+    # WINBACK_MAX_REJECT_SHARE (a small demo's list would fail as a whole).
+    if len(rows) >= 50:
+        rows.append(("staff", "", "", "left the company", stamps[0], ""))
+    return write_csv(
+        out_dir / "exclusions" / "exclusions.csv", ENTITY_COLUMNS["exclusions"], rows
+    )

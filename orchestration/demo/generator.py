@@ -47,6 +47,7 @@ from orchestration.demo.common import ENTITIES, Clock
 from orchestration.demo.crm import (
     write_consent_and_suppressions,
     write_erasure_requests,
+    write_exclusions,
     write_support_tickets,
 )
 from orchestration.demo.customers import draw_customers, write_customers
@@ -82,9 +83,9 @@ def generate(
     if customers >= 1 << 32:
         raise ValueError("customers must be below 2**32")
     out_dir = Path(out_dir)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(10)]
     (r_cust, r_names, r_plan, r_orders, r_catalogue, r_consent, r_erasure, r_tickets,
-     r_campaign) = streams
+     r_campaign, r_exclusions) = streams
     clock = Clock.build(end_date, years)
 
     cust = draw_customers(r_cust, customers, clock)
@@ -105,4 +106,5 @@ def generate(
     counts["erasure_requests"] = write_erasure_requests(r_erasure, cust, clock, out_dir)
     counts["support_tickets"] = write_support_tickets(r_tickets, cust, clock, out_dir)
     counts["loyalty_ledger"] = l_rows
+    counts["exclusions"] = write_exclusions(r_exclusions, cust, clock, out_dir)
     return {entity: counts[entity] for entity in ENTITIES}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ RFM_SEGMENTS = (
 PURPOSES = ("promotion", "service")
 CHANNELS = ("email",)
 PLATFORMS = (
-    "generic_csv", "mailchimp", "klaviyo", "braze", "hubspot", "sendgrid",
+    "generic_csv", "mailchimp", "klaviyo", "braze", "braze_external_id", "hubspot", "sendgrid",
     "google_customer_match", "meta",
 )
 # Member columns a file may carry beyond the platform's identifiers (see the sync model).
@@ -85,11 +85,35 @@ class Audience:
 
 
 @dataclass(frozen=True)
+class ExclusionGroup:
+    """Audiences that exclude each other: a customer who qualifies for several of them goes only
+    to the first listed (the highest priority); the others record why they left them out."""
+
+    name: str
+    audiences: tuple[str, ...]  # highest priority first
+
+
+@dataclass(frozen=True)
+class SuppressionAudience:
+    """The do-not-contact set as a hashed exclusion audience for the ad platforms."""
+
+    name: str
+    platforms: tuple[str, ...]
+    definition_hash: str
+
+
+# Ad platforms that take a hashed exclusion audience (a customer list used to exclude).
+SUPPRESSION_PLATFORMS = ("google_customer_match", "meta")
+
+
+@dataclass(frozen=True)
 class AudienceConfig:
     version: str
     holdout_seed: str
     conversion_window_days: int
     audiences: tuple[Audience, ...]
+    exclusion_groups: tuple[ExclusionGroup, ...] = ()
+    suppression_audience: SuppressionAudience | None = None
 
     def get(self, name: str) -> Audience:
         for audience in self.audiences:
@@ -104,6 +128,9 @@ class AudienceConfig:
             "holdout_seed": self.holdout_seed,
             "conversion_window_days": self.conversion_window_days,
             "audiences": [a.as_dbt_var() for a in self.audiences],
+            "exclusion_groups": [
+                {"name": g.name, "audiences": list(g.audiences)} for g in self.exclusion_groups
+            ],
         }
 
 
@@ -263,8 +290,75 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
     if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 365:
         raise AudienceConfigError(f"{source}: field 'conversion_window_days' must be a whole "
                                   f"number of days from 1 to 365; got {window!r}")
+    groups = _parse_exclusion_groups(source, data.get("exclusion_groups"), audiences)
     return AudienceConfig(version=data["version"].strip(), holdout_seed=seed,
-                          conversion_window_days=window, audiences=audiences)
+                          conversion_window_days=window,
+                          audiences=_with_group_hashes(audiences, groups, seed),
+                          exclusion_groups=groups,
+                          suppression_audience=_parse_suppression_audience(
+                              source, data.get("suppression_audience"), audiences, seed))
+
+
+# ---- priority and exclusion groups -----------------------------------------------------------
+
+
+def _parse_exclusion_groups(
+    source: str, entries: Any, audiences: tuple[Audience, ...]
+) -> tuple[ExclusionGroup, ...]:
+    """`exclusion_groups`: a list of {name, audiences: [highest priority first, ...]}. An
+    audience belongs to at most one group; a group names at least two known audiences."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise AudienceConfigError(f"{source}: field 'exclusion_groups' must be a list of "
+                                  "{name, audiences} (audiences in priority order)")
+    known = {a.name: a for a in audiences}
+    grouped: dict[str, str] = {}
+    groups: list[ExclusionGroup] = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or set(entry) != {"name", "audiences"}:
+            raise AudienceConfigError(f"{source}: exclusion_groups[{index}] must have exactly "
+                                      "the fields name and audiences")
+        name = entry["name"]
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise AudienceConfigError(f"{source}: exclusion_groups[{index}]: field 'name' must be "
+                                      f"lower-case letters, digits and _; got {name!r}")
+        where = f"{source}: exclusion group {name!r}: field 'audiences'"
+        if any(g.name == name for g in groups):
+            raise AudienceConfigError(f"{source}: exclusion group {name!r} is defined twice")
+        members = entry["audiences"]
+        if not isinstance(members, list) or len(members) < 2:
+            raise AudienceConfigError(f"{where} must list at least two audiences, highest "
+                                      "priority first")
+        for member in members:
+            if member not in known:
+                raise AudienceConfigError(f"{where} names {member!r}, which is not an audience")
+            if member in grouped:
+                raise AudienceConfigError(f"{where} names {member!r}, which is already in the "
+                                          f"exclusion group {grouped[member]!r} (one group per "
+                                          "audience)")
+            if known[member].purpose != "promotion":
+                raise AudienceConfigError(f"{where} names {member!r}, a {known[member].purpose} "
+                                          "list; only promotion audiences compete for customers")
+            grouped[member] = name
+        groups.append(ExclusionGroup(name=name, audiences=tuple(members)))
+    return tuple(groups)
+
+
+def _with_group_hashes(
+    audiences: tuple[Audience, ...], groups: tuple[ExclusionGroup, ...], seed: str
+) -> tuple[Audience, ...]:
+    """A grouped audience's membership depends on its group and the audiences ranked above it,
+    so its definition hash covers them; ungrouped audiences keep their hash."""
+    out = []
+    for audience in audiences:
+        group = next((g for g in groups if audience.name in g.audiences), None)
+        if group is not None:
+            entry = {"definition_hash": audience.definition_hash, "exclusion_group": group.name,
+                     "ranked_above": list(group.audiences[:group.audiences.index(audience.name)])}
+            audience = replace(audience, definition_hash=_definition_hash(entry, seed))
+        out.append(audience)
+    return tuple(out)
 
 
 def load_audiences(path: Path) -> AudienceConfig:
@@ -295,3 +389,36 @@ def holdout_bucket(seed: str, audience: str, customer_id: str) -> float:
 def assign_group(seed: str, audience: str, customer_id: str, holdout_share: float) -> str:
     """'holdout' for the customers whose bucket falls below the share, else 'treatment'."""
     return "holdout" if holdout_bucket(seed, audience, customer_id) < holdout_share else "treatment"
+
+
+# ---- the suppression audience ----------------------------------------------------------------
+
+
+def _parse_suppression_audience(
+    source: str, entry: Any, audiences: tuple[Audience, ...], seed: str
+) -> SuppressionAudience | None:
+    """`suppression_audience: {name, platforms}`: the do-not-contact set (opted out,
+    suppressed) written as a hashed exclusion audience for the listed ad platforms."""
+    if entry is None:
+        return None
+    where = f"{source}: suppression_audience"
+    if not isinstance(entry, dict) or set(entry) != {"name", "platforms"}:
+        raise AudienceConfigError(f"{where} must have exactly the fields name and platforms")
+    name = entry["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise AudienceConfigError(f"{where}: field 'name' must be lower-case letters, digits "
+                                  f"and _ (at most 48 characters); got {name!r}")
+    if any(a.name == name for a in audiences):
+        raise AudienceConfigError(f"{where}: field 'name' {name!r} is also an audience's name "
+                                  "(files would share a folder)")
+    platforms = entry["platforms"]
+    if (not isinstance(platforms, list) or not platforms
+            or any(p not in SUPPRESSION_PLATFORMS for p in platforms)
+            or len(set(platforms)) != len(platforms)):
+        raise AudienceConfigError(f"{where}: field 'platforms' must list, once each, some of "
+                                  f"{', '.join(SUPPRESSION_PLATFORMS)} (hashed ad platforms); "
+                                  f"got {platforms!r}")
+    return SuppressionAudience(name=name, platforms=tuple(platforms),
+                               definition_hash=_definition_hash(
+                                   {"suppression_audience": entry}, seed))
+

@@ -71,6 +71,9 @@ class Contract:
     no_future: tuple[str, ...] = field(default=())
     # Set for do-not-contact entities (opt-outs, suppressions, erasure requests).
     do_not_contact: DoNotContact | None = None
+    # Optional columns of which a row needs at least one (it identifies nobody otherwise):
+    # a row with all of them blank is quarantined as `missing_any_of:<a>|<b>`.
+    any_of: tuple[str, ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -174,6 +177,23 @@ CONTRACTS: dict[str, Contract] = {
             key=("customer_id",),
             no_future=("requested_at",),
             do_not_contact=DoNotContact(identity=("customer_id",)),
+        ),
+        Contract(
+            "exclusions",
+            "Global exclusion lists (staff, test accounts, partners...): a customer listed by id "
+            "or email (at least one) is in no audience while the entry is active.",
+            (
+                _c("list_name", T.ID, doc="the list the entry belongs to"),
+                _c("customer_id", T.ID, False, doc="customer_id or email (at least one)"),
+                _c("email", T.TEXT, False, doc="normalised like customers' emails"),
+                _c("reason", T.TEXT, False),
+                _c("added_at", T.TIMESTAMP),
+                _c("removed_at", T.TIMESTAMP, False,
+                   doc="the entry's latest version decides; set to end the exclusion"),
+            ),
+            key=("list_name", "customer_id", "email", "added_at"),
+            no_future=("added_at",),
+            any_of=("customer_id", "email"),
         ),
         Contract(
             "support_tickets",

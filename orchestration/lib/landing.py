@@ -285,6 +285,9 @@ def typed_select(
     typed: list[str] = []
     # Reasons that always quarantine, and those a do-not-contact row carries as defects.
     hard: list[str] = list(extra_reasons)
+    if contract.any_of:
+        blanks = " AND ".join(f"nullif(trim({quote(c)}), '') IS NULL" for c in contract.any_of)
+        hard.append(f"CASE WHEN {blanks} THEN 'missing_any_of:{'|'.join(contract.any_of)}' END")
     soft: list[str] = []
     outputs: list[str] = []
     for col in contract.columns:

@@ -264,7 +264,7 @@ def test_every_dbt_model_shows_its_row_count_and_columns_and_exports_show_tables
         ("add", export["adds"].value), ("remove", export["removes"].value)]
     freshness = [e for e in result.get_asset_check_evaluations()
                  if e.check_name == "source_freshness"]
-    assert len(freshness) == 8 and all(e.passed for e in freshness)
+    assert len(freshness) == len(CONTRACTS) and all(e.passed for e in freshness)
 
 
 def test_the_graph_connects_every_landing_entity_to_the_export():
@@ -316,7 +316,10 @@ def test_a_failing_blocking_quality_check_stops_the_export(tmp_path, monkeypatch
     assert [e.passed for e in gx] == [False]
     assert all(e.passed for e in result.get_asset_check_evaluations()
                if e.asset_check_key.name == "gx_contact_hygiene")
-    assert not (tmp_path / "exports").exists()
+    # No audience file; the suppression audience does not read the failed table and only ever
+    # keeps people out of paid reach, so it is still written.
+    written = {p.name for p in (tmp_path / "exports").iterdir()} - {".staging"}
+    assert written <= {"do_not_contact"}
 
 
 def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
@@ -340,20 +343,58 @@ def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
     ]
 
 
-def test_every_configured_platform_file_is_written_with_its_own_header(pipeline):
-    from orchestration.lib.audiences import load_audiences
+def test_the_summary_warns_that_promotions_outside_a_group_overlap(pipeline):
+    from orchestration.summary import overlap_warning_lines
 
     tmp_path, _ = pipeline
-    for audience in load_audiences(AUDIENCES_FILE).audiences:
-        for platform in audience.platforms:
-            folder = tmp_path / "exports" / audience.name / platform / AS_OF
-            manifest = json.loads((folder / "manifest.json").read_text())
-            data = (folder / manifest["files"][0]["name"]).read_bytes()
-            first_line = data.decode().split("\r\n")[0]
-            assert first_line == ",".join(manifest["columns"]), (audience.name, platform)
-    service = tmp_path / "exports" / "service_open_complaint" / "hubspot" / AS_OF
-    assert (service / "service_open_complaint.csv").read_text().splitlines()[1].startswith(
-        "cat@example.com,Cat,Complaint")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        pair = con.execute(
+            "SELECT members_a, members_b, overlap_customers, share_of_a, same_exclusion_group "
+            "FROM activation.audience_overlap WHERE audience_a = 'feedback_request_inactive' "
+            "AND audience_b = 'winback_newly_inactive'").fetchall()
+        warnings = overlap_warning_lines(con, dt.date(2026, 6, 30))
+    # C02 and C13 are in both (winback_newly_inactive is outside the exclusion group).
+    assert pair == [(2, 2, 2, 1.0, False)]
+    assert any("feedback_request_inactive and winback_newly_inactive overlap: 2 customers"
+               in line for line in warnings)
+
+
+def test_the_suppression_audience_holds_the_hashed_opted_out_and_suppressed(pipeline):
+    import hashlib
+
+    tmp_path, _ = pipeline
+
+    def sha(value):
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    # C05 opted out, C08's address is suppressed (spelled " SUE@example.com"); C07 is erased.
+    for platform in ("google_customer_match", "meta"):
+        folder = tmp_path / "exports" / "do_not_contact" / platform / AS_OF
+        rows = (folder / "do_not_contact.csv").read_text().splitlines()[1:]
+        assert [row.split(",")[0] for row in rows] == [sha("otto@example.com"),
+                                                       sha("sue@example.com")], platform
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["members_by_reason"] == {"opted_out": 1, "suppressed": 1}
+        assert manifest["hashed"] is True
+        # Emails only: each matches at the platform's email rate (config/platforms.yml).
+        assert manifest["match"]["rows_with"] == {"email": 2, "phone": 0, "name_postal": 0}
+        assert manifest["match"]["estimated_matchable_share"] == pytest.approx(
+            manifest["match"]["match_rates"]["email"])
+
+
+def test_each_export_reports_the_rows_its_platform_can_match(pipeline):
+    tmp_path, _ = pipeline
+
+    def match(audience, platform):
+        folder = tmp_path / "exports" / audience / platform / AS_OF
+        return json.loads((folder / "manifest.json").read_text())["match"]
+
+    # C02 and C13 have a valid email and no phone: an email platform matches both.
+    assert match("winback_inactive_email", "generic_csv") == {
+        "rows": 2, "rows_with": {"email": 2}, "estimated_matchable_share": 1.0}
+    # Nobody lapsed reaches the value floor: nothing to match, no share.
+    google = match("high_value_lapsed", "google_customer_match")
+    assert (google["rows"], google["estimated_matchable_share"]) == (0, None)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def test_the_thresholds_are_read_from_the_dbt_sources_once_declared():
     by_table = {s.table: s for s in declared}
     assert set(by_table) == {f"raw.{e}" for e in (
         "orders", "order_items", "loyalty_ledger", "customers", "consent_events",
-        "suppressions", "erasure_requests", "support_tickets")}
+        "suppressions", "erasure_requests", "support_tickets", "exclusions")}
     orders = by_table["raw.orders"]
     assert (orders.key, orders.loaded_at_field, orders.warn_after, orders.error_after) == (
         dg.AssetKey(["raw", "orders"]), "_loaded_at", DAY, 3 * DAY)
@@ -61,7 +61,7 @@ def test_freshness_is_measured_from_now_with_dbts_warn_and_error_levels(age, req
 def test_one_non_blocking_check_per_source_on_the_ingest_asset():
     specs = list(source_freshness_checks.check_specs)
     assert {s.asset_key for s in specs} <= {a.key for a in ingest_assets}
-    assert len(specs) == 8
+    assert len(specs) == 9
     assert all(s.name == CHECK_NAME and not s.blocking and s.description for s in specs)
 
 
@@ -89,7 +89,7 @@ def test_the_checks_read_the_latest_load_of_each_table_from_the_warehouse(tmp_pa
     assert outcomes["support_tickets"] == (True, error)  # optional, never delivered
     assert outcomes["order_items"] == (True, error)  # optional, no table yet
     assert outcomes["customers"] == (False, error)  # required, no table yet
-    assert len(outcomes) == 8 and not result.get_asset_materialization_events()
+    assert len(outcomes) == 9 and not result.get_asset_materialization_events()
 
 
 def test_marts_and_exports_carry_the_daily_freshness_policy():

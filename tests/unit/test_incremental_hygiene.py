@@ -26,6 +26,7 @@ def _raw(warehouse, customers, suppressions=(), erased=()):
                     "(customer_id VARCHAR, email VARCHAR, phone VARCHAR, country VARCHAR)")
         con.execute("CREATE OR REPLACE TABLE raw.suppressions (email VARCHAR)")
         con.execute("CREATE OR REPLACE TABLE raw.erasure_requests (customer_id VARCHAR)")
+        con.execute("CREATE OR REPLACE TABLE raw.exclusions (email VARCHAR)")
         for table, rows in (("customers", customers), ("suppressions", suppressions),
                             ("erasure_requests", erased)):
             for row in rows:

@@ -75,6 +75,7 @@ def test_each_platform_file_matches_its_golden_file_byte_for_byte(tmp_path, name
         ("mailchimp", b"Email Address,First Name,Last Name,Phone Number,Country,"),
         ("klaviyo", b"Email,First Name,Last Name,Phone Number,"),
         ("braze", b"external_id,email,first_name,last_name,phone,country,"),
+        ("braze_external_id", b"external_id\r\nC02\r\n"),
         ("hubspot", b"Email,First Name,Last Name,Phone Number,Country/Region,Postal Code,"),
         ("sendgrid", b"email,first_name,last_name,phone_number,country,postal_code,"),
         ("generic_csv", b"customer_id,email,first_name,last_name,"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pytest
 from report_fixture import write_publication
 
@@ -106,3 +107,20 @@ def test_the_model_check_chart_sets_forecast_beside_actual_per_calibration_frequ
     text = figure.group(0)
     assert "without the last 90 days" in text and "The model passed its check" in text
     assert "7+ forecast: 4.2" in text and "7+ actual: 3.9" in text
+
+
+def test_audience_changes_count_membership_spells_and_not_customers_left_out(monkeypatch):
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS warehouse")
+    con.execute("CREATE SCHEMA warehouse.activation")
+    con.execute("CREATE TABLE warehouse.activation.audience_membership_history "
+                "(entered_on DATE, left_on DATE, exclusion_reason VARCHAR)")
+    con.execute("INSERT INTO warehouse.activation.audience_membership_history VALUES "
+                "('2026-11-29', '2026-11-30', NULL), ('2026-11-30', NULL, NULL), "
+                "('2026-11-30', '2026-12-01', 'exclusion_group')")
+    drawn = {}
+    monkeypatch.setattr(build, "bar_chart",
+                        lambda chart, categories, series: drawn.update(c=categories, s=series))
+    build.audience_changes(con)
+    assert drawn == {"c": ["2026-11-29", "2026-11-30"],
+                     "s": {"added": [1.0, 1.0], "removed": [0.0, 1.0]}}

@@ -1,11 +1,14 @@
 {%- set config = audiences() -%}
 {%- set default_points_window = 30 -%}
+{%- set groups = config.get('exclusion_groups') or [] -%}
 
 -- Who qualifies for each configured audience as of the run date (config/audiences.yml, passed
 -- as the var `audiences`), before the frequency cap, with the holdout group and every column an
 -- export may carry. Filters are generated from structured fields, never from SQL in the config.
 -- Everybody here is contactable on the audience's channel; promotions leave out customers with
--- an open complaint and the service list holds only them.
+-- an open complaint and the service list holds only them. Customers left out by a global
+-- exclusion list or by a higher-priority audience of the same exclusion group stay here with
+-- exclusion_reason and excluded_by set, so the membership history can say why.
 with status as (
     select customer_id, as_of_date, status, last_order_date, days_since_last_order, inactive_since,
         clv, expected_purchases_90d, model_check_passed
@@ -144,15 +147,95 @@ shares as (
         cast({{ audience['frequency_cap_days'] }} as {{ dbt.type_int() }}) as frequency_cap_days
     {{ 'union all' if not loop.last }}
 {%- endfor %}
+),
+
+-- Exclusion groups (config/audiences.yml): each grouped audience with its group and its rank,
+-- 1 = highest priority.
+priorities as (
+{%- for group in groups %}
+{%- set group_loop = loop %}
+{%- for name in group['audiences'] %}
+    select
+        cast('{{ name }}' as {{ dbt.type_string() }}) as audience,
+        cast('{{ group["name"] }}' as {{ dbt.type_string() }}) as exclusion_group,
+        cast({{ loop.index }} as {{ dbt.type_int() }}) as group_priority
+    {{ 'union all' if not (loop.last and group_loop.last) }}
+{%- endfor %}
+{%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as audience,
+        cast(null as {{ dbt.type_string() }}) as exclusion_group,
+        cast(null as {{ dbt.type_int() }}) as group_priority
+    where 1 = 0
+{%- endfor %}
+),
+
+-- Customers on a global exclusion list, by customer id or by normalised email (the first list
+-- by name when several apply).
+global_exclusions as (
+    select customer_id, email_normalized, list_name from {{ ref('int_global_exclusions_as_of') }}
+),
+
+listed as (
+    select base.customer_id, global_exclusions.list_name
+    from base
+    inner join global_exclusions on base.customer_id = global_exclusions.customer_id
+    union all
+    select base.customer_id, global_exclusions.list_name
+    from base
+    inner join global_exclusions on base.email = global_exclusions.email_normalized
+),
+
+listed_customers as (
+    select customer_id, min(list_name) as list_name from listed group by customer_id
+),
+
+assessed as (
+    select
+        candidates.*,
+        shares.frequency_cap_days,
+        case
+            when {{ holdout_bucket(config['holdout_seed'], 'candidates.audience', 'candidates.customer_id') }}
+                < shares.holdout_below then 'holdout'
+            else 'treatment'
+        end as holdout_group,
+        priorities.exclusion_group,
+        priorities.group_priority,
+        listed_customers.list_name as exclusion_list
+    from candidates
+    inner join shares on candidates.audience = shares.audience
+    left join priorities on candidates.audience = priorities.audience
+    left join listed_customers on candidates.customer_id = listed_customers.customer_id
+),
+
+-- Within a group, a customer goes to the highest-priority audience they qualify for (global
+-- exclusions first: a listed customer wins nothing). The group decides before the holdout and
+-- the frequency cap, so a lower audience never gets a higher one's holdout or capped members.
+group_winners as (
+    select customer_id, exclusion_group, audience as winner
+    from (
+        select
+            customer_id,
+            exclusion_group,
+            audience,
+            row_number() over (partition by customer_id, exclusion_group order by group_priority) as rank_in_group
+        from assessed
+        where exclusion_group is not null and exclusion_list is null
+    ) as ranked
+    where rank_in_group = 1
 )
 
 select
-    candidates.*,
-    shares.frequency_cap_days,
+    assessed.*,
     case
-        when {{ holdout_bucket(config['holdout_seed'], 'candidates.audience', 'candidates.customer_id') }}
-            < shares.holdout_below then 'holdout'
-        else 'treatment'
-    end as holdout_group
-from candidates
-inner join shares on candidates.audience = shares.audience
+        when assessed.exclusion_list is not null then 'global_exclusion'
+        when group_winners.winner <> assessed.audience then 'exclusion_group'
+    end as exclusion_reason,
+    case
+        when assessed.exclusion_list is not null then assessed.exclusion_list
+        when group_winners.winner <> assessed.audience then group_winners.winner
+    end as excluded_by
+from assessed
+left join group_winners
+    on assessed.customer_id = group_winners.customer_id
+    and assessed.exclusion_group = group_winners.exclusion_group

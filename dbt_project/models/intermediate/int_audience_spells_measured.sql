@@ -7,7 +7,7 @@
 with spells as (
     select audience, customer_id, holdout_group, entered_on as send_date
     from {{ ref('audience_membership_history') }}
-    where not is_capped
+    where not is_capped and exclusion_reason is null
 ),
 
 purchases as (

@@ -11,13 +11,20 @@ import datetime as dt
 
 import dagster as dg
 
+from orchestration.defs.activation import suppression
 from orchestration.defs.activation.audience_files import (
     ExportResult,
     export_audience,
     forget_erased,
 )
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
+from orchestration.defs.activation.match_rates import (
+    load_match_rates,
+    match_estimate,
+    match_metadata,
+)
 from orchestration.defs.activation.platforms import load_limits, platform_for
+from orchestration.defs.activation.quotas import load_daily_quotas, quota_check
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import (
@@ -142,8 +149,28 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "dropped_at_write": sum(dropped.values()),
         "dropped_at_write_by_reason": counts_table(dropped, count="customers"),
         "definition_hash": audience.definition_hash,
-        "warnings": dg.MetadataValue.json(result.manifest["warnings"]),
+        "warnings": dg.MetadataValue.json(
+            result.manifest["warnings"]
+            + [f"daily_quota:{q}" for q in result.manifest.get("daily_quota", {}).get(
+                "exceeded", [])]),
     }
+
+
+def _quota_checks(con, config: AudienceConfig, selected, limits, quotas) -> dict[str, dict]:
+    """Per platform with daily import quotas: the imports and rows this step will write for it,
+    all selected audiences together, against the quotas."""
+    checks = {}
+    for platform_name, platform_quotas in quotas.items():
+        audiences = [a.name for a in config.audiences if platform_name in a.platforms
+                     and export_key(a.name, platform_name) in selected]
+        if not audiences:
+            continue
+        rows = {name: con.execute(
+            f"SELECT count(*) FROM activation.{SYNC_MODEL} WHERE audience = ? "
+            "AND customer_id NOT IN (SELECT customer_id FROM gate.blocked)", [name]
+        ).fetchone()[0] for name in audiences}
+        checks[platform_name] = quota_check(rows, limits[platform_name].max_rows, platform_quotas)
+    return checks
 
 
 def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
@@ -184,9 +211,19 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
             "audience_config_version": current.version,
             "sync_model_checksum": dbt_model_checksum(SYNC_MODEL),
         }
+        rates = load_match_rates(settings.platforms_file)
+        quotas = load_daily_quotas(settings.platforms_file)
         blocked, erased = _gate_verdicts(settings)
         with open_warehouse(settings.warehouse) as con:
             _load_gate(con, blocked, erased)
+            quota_checks = _quota_checks(con, current, selected, limits, quotas)
+            for platform_name, check in quota_checks.items():
+                if check["exceeded"]:
+                    context.log.warning(
+                        f"{platform_name}: today's exports ({check['imports_today']} imports, "
+                        f"{check['rows_today']} rows) exceed its daily import quota "
+                        f"({', '.join(check['exceeded'])} in {settings.platforms_file}); the "
+                        "uploads will take more than a day")
             for audience in current.audiences:
                 platforms = [p for p in audience.platforms
                              if export_key(audience.name, p) in selected]
@@ -194,7 +231,12 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                     continue
                 dropped = _dropped(con, audience.name)
                 groups = _group_counts(con, audience.name, as_of)
+                members_sql = (f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = "
+                               f"'{audience.name}' AND customer_id NOT IN "
+                               "(SELECT customer_id FROM gate.blocked)")
                 for platform_name in platforms:
+                    match = match_estimate(con, members_sql, platform_name,
+                                           rates.get(platform_name))
                     platform = platform_for(platform_name, audience.personalisation,
                                             limits[platform_name], audience.name,
                                             valued=audience.order_by != "customer_id")
@@ -210,7 +252,10 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         definition={"audience_definition_hash": audience.definition_hash,
                                     **definition_common},
                         source_run=context.run_id,
-                        extra={"members": groups, "dropped_at_write": dropped},
+                        extra={"members": groups, "dropped_at_write": dropped,
+                               "match": match,
+                               **({"daily_quota": quota_checks[platform_name]}
+                                  if platform_name in quota_checks else {})},
                         # Only the generic file carries customer ids to explain a removal.
                         removal_reason_sql=(removal_reason_sql(audience.name)
                                             if platform_name == "generic_csv" else None),
@@ -225,12 +270,15 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                     )
                     yield dg.MaterializeResult(
                         asset_key=export_key(audience.name, platform_name),
-                        metadata=_metadata(result, audience, groups, dropped),
+                        metadata={**_metadata(result, audience, groups, dropped),
+                                  **match_metadata(match)},
                     )
 
     return audience_exports
 
 
 def build_defs(config: AudienceConfig) -> dg.Definitions:
-    """The export assets of the configured audiences (read from Settings by definitions.py)."""
-    return dg.Definitions(assets=[build_audience_exports(config)])
+    """The export assets of the configured audiences and of the suppression audience (read from
+    Settings by definitions.py)."""
+    return dg.Definitions.merge(dg.Definitions(assets=[build_audience_exports(config)]),
+                                suppression.build_defs(config))

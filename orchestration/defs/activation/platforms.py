@@ -258,6 +258,13 @@ def _braze(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
                         {}).build(fields, limits, audience)
 
 
+def _braze_external_id(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
+    """Braze by `external_id` alone: no attribute columns (personalisation ignored), so an
+    import consumes no data points; use the import's tag or a segment on it to target."""
+    return _PlainLayout("braze_external_id", (("external_id", "customer_id"),),
+                        {}).build((), limits, audience)
+
+
 def _hubspot(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
     renamed = {"first_name": "First Name", "last_name": "Last Name", "phone": "Phone Number",
                "country": "Country/Region", "postal_code": "Postal Code"}
@@ -319,6 +326,7 @@ PLATFORMS: dict[str, Callable[[Sequence[str], Limits, str], Platform]] = {
     "mailchimp": _mailchimp,
     "klaviyo": _klaviyo,
     "braze": _braze,
+    "braze_external_id": _braze_external_id,
     "hubspot": _hubspot,
     "sendgrid": _sendgrid,
     "google_customer_match": _google,

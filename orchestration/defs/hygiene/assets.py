@@ -58,7 +58,8 @@ _LIVE_CUSTOMERS = (
 )
 EMAIL_VALUES_SQL = (
     f"SELECT email FROM {_LIVE_CUSTOMERS} AND email IS NOT NULL "
-    "UNION SELECT email FROM raw.suppressions WHERE email IS NOT NULL"
+    "UNION SELECT email FROM raw.suppressions WHERE email IS NOT NULL "
+    "UNION SELECT email FROM raw.exclusions WHERE email IS NOT NULL"
 )
 # Keyed like stg_crm__customers: country trimmed and upper-cased.
 PHONE_VALUES_SQL = (
@@ -165,16 +166,18 @@ def _counts_by(con: duckdb.DuckDBPyConnection, column: str, table: str) -> dict[
 
 @dg.asset(
     key=["hygiene", "email_checks"],
-    deps=[raw_asset_key(e) for e in ("customers", "suppressions", "erasure_requests")],
+    deps=[raw_asset_key(e)
+          for e in ("customers", "suppressions", "exclusions", "erasure_requests")],
     group_name="hygiene",
     kinds={"python", "duckdb"},
 )
 def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> dg.MaterializeResult:
-    """Every distinct email string in the CRM (erased customers excepted) and in the suppression
-    list, trimmed, validated (syntax and IDN, no DNS) and lower-cased, with a reason code when
-    invalid, and flags for role addresses (info@, noreply@, ...) and disposable domains
-    (disposable-email-domains list). Suppressions go through the same normaliser so that they
-    match customers' addresses. Only strings not checked on an earlier run are validated."""
+    """Every distinct email string in the CRM (erased customers excepted), the suppression list
+    and the exclusion lists, trimmed, validated (syntax and IDN, no DNS) and lower-cased, with a
+    reason code when invalid, and flags for role addresses (info@, noreply@, ...) and disposable
+    domains (disposable-email-domains list). Suppressions and exclusion lists go through the same
+    normaliser so that they match customers' addresses. Only strings not checked on an earlier
+    run are validated."""
     settings = winback.settings()
     fingerprint = email_rules_fingerprint()
 

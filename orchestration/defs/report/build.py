@@ -157,15 +157,17 @@ def audience_sizes(con) -> str:
 
 def audience_changes(con) -> str:
     chart = Chart("audience-changes", "Customers added to and removed from audiences per day",
-                  "Spells started (added) and ended (removed) per run date, all audiences.",
+                  "Membership spells started (added) and ended (removed) per run date, all "
+                  "audiences (customers left out by an exclusion are not counted).",
                   "run date", "customers")
     rows = _rows(con, """
         SELECT day, change, count(*) FROM (
             SELECT entered_on AS day, 'added' AS change
             FROM warehouse.activation.audience_membership_history
+            WHERE exclusion_reason IS NULL
             UNION ALL
             SELECT left_on, 'removed' FROM warehouse.activation.audience_membership_history
-            WHERE left_on IS NOT NULL)
+            WHERE left_on IS NOT NULL AND exclusion_reason IS NULL)
         GROUP BY ALL ORDER BY day""")
     categories, series = _pivot(rows, ("added", "removed"))
     return bar_chart(chart, categories, series)

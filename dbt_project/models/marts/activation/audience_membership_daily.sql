@@ -3,7 +3,8 @@
 ]) }}
 
 -- depends_on: {{ ref('int_customers_erased') }}
--- Audience membership per as-of date: every qualifying customer with their group (treatment or
+-- Audience membership per as-of date: every qualifying customer (not left out by a global
+-- exclusion list or an exclusion group: see audience_exclusions_daily) with their group (treatment or
 -- holdout), the day their current spell in the audience started, and whether the frequency cap
 -- holds them back. A run replaces its own as-of date only and reads earlier dates only, so a
 -- rerun of day D leaves D+1 untouched. Erased customers are removed from every date.
@@ -15,6 +16,7 @@
 with candidates as (
     select as_of_date, audience, customer_id, holdout_group, definition_hash, frequency_cap_days
     from {{ ref('int_audience_candidates') }}
+    where exclusion_reason is null
 ),
 
 {% if is_incremental() %}
