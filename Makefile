@@ -38,8 +38,11 @@ $(DAGSTER_HOME)/dagster.yaml:
 run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/winback run
 
+# pytest-xdist workers, one per core by default (`make test TEST_WORKERS=1` for one process);
+# tests that share a module-scoped fixture stay on one worker (tests/conftest.py, README).
+TEST_WORKERS ?= auto
 test: $(MANIFEST)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 demo: $(STAMP)
 	$(VENV)/bin/winback demo

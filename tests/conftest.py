@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,12 +12,61 @@ sys.path.insert(0, str(TESTS_DIR))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """dagster-dbt reads the manifest when the definitions import: build it if it is missing."""
+    """dagster-dbt reads the manifest when the definitions import: build it if it is missing.
+    Under pytest-xdist only the controller builds it, before it starts the workers."""
     from orchestration.defs.dbt.args import dbt_parse
     from orchestration.lib.settings import REPO_ROOT
 
+    if hasattr(session.config, "workerinput"):
+        return
     if not (REPO_ROOT / "dbt_project" / "target" / "manifest.json").exists():
         dbt_parse(REPO_ROOT / "dbt_project")
+
+
+SHARED_SCOPES = {"package", "module", "class"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on pytest-xdist workers with `--dist loadgroup`: every test of
+    a module that uses a module- (or class-) scoped fixture goes to the worker that builds it,
+    so a fixture that runs the pipeline once runs once; every other test goes wherever a worker
+    is free. (tryfirst: xdist reads the groups in its own hook of the same name.)"""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        if definitions is None:
+            continue
+        if any(fixturedef.scope in SHARED_SCOPES
+               for fixturedefs in definitions.name2fixturedefs.values()
+               for fixturedef in fixturedefs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dbt_target_per_worker(tmp_path_factory: pytest.TempPathFactory):
+    """Every dbt this test process starts (dagster-dbt's steps, `dbt` subprocesses, `winback`
+    subprocesses) writes its target/ files and dbt.log under this worker's temporary folder,
+    not in dbt_project/target: a `dbt ls` or `dbt test` rewriting target/manifest.json there
+    while another worker's process loads the definitions from it would hand that process half
+    a file. dbt and dagster-dbt both read DBT_TARGET_PATH; dbt_project/target keeps the
+    manifest that `make manifest` built, and its parse state seeds this folder's."""
+    from orchestration.lib.settings import DBT_PROJECT_DIR
+
+    target = tmp_path_factory.getbasetemp() / "dbt_target"
+    target.mkdir(exist_ok=True)
+    state = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if state.exists():
+        shutil.copyfile(state, target / state.name)
+    saved = {name: os.environ.get(name) for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH")}
+    os.environ["DBT_TARGET_PATH"] = os.environ["DBT_LOG_PATH"] = str(target)
+    yield target
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
