@@ -38,11 +38,12 @@ $(DAGSTER_HOME)/dagster.yaml:
 run: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/winback run
 
-# pytest-xdist workers, one per core by default (`make test TEST_WORKERS=1` for one process);
-# tests that share a module-scoped fixture stay on one worker (tests/conftest.py, README).
+# pytest-xdist workers, one per core by default (`make test TEST_WORKERS=1`: one process).
+# --dist loadscope sends each test module to one worker, so a module-scoped fixture (one
+# pipeline run shared by a module's tests) runs once (README, Tests in parallel).
 TEST_WORKERS ?= auto
 test: $(MANIFEST)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 demo: $(STAMP)
 	$(VENV)/bin/winback demo

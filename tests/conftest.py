@@ -23,27 +23,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         dbt_parse(REPO_ROOT / "dbt_project")
 
 
-SHARED_SCOPES = {"package", "module", "class"}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`make test` runs the suite on pytest-xdist workers with `--dist loadgroup`: every test of
-    a module that uses a module- (or class-) scoped fixture goes to the worker that builds it,
-    so a fixture that runs the pipeline once runs once; every other test goes wherever a worker
-    is free. (tryfirst: xdist reads the groups in its own hook of the same name.)"""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        definitions = getattr(item, "_fixtureinfo", None)
-        if definitions is None:
-            continue
-        if any(fixturedef.scope in SHARED_SCOPES
-               for fixturedefs in definitions.name2fixturedefs.values()
-               for fixturedef in fixturedefs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_target_per_worker(tmp_path_factory: pytest.TempPathFactory):
     """Every dbt this test process starts (dagster-dbt's steps, `dbt` subprocesses, `winback`

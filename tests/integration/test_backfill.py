@@ -1,8 +1,8 @@
 """`winback backfill` as a user runs it, on the hand-computed landing fixture: seven days of
-history, an identical second backfill, and a backfill that fails on day 4 and resumes there."""
+history, an identical second backfill, and a backfill that fails on day 4 and resumes there.
+(The demo's year of history: test_demo_history.py.)"""
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -11,6 +11,7 @@ import sys
 
 import duckdb
 import pytest
+from export_files import export_digests
 from landing_fixture import AS_OF, write_landing
 
 pytestmark = pytest.mark.integration
@@ -54,17 +55,7 @@ def _marts(root):
 
 
 def _exports(root):
-    """Every export file's bytes; a manifest without `source_run` (the run that first wrote the
-    date, which differs between two folders)."""
-    files = {}
-    for path in sorted((root / "exports").rglob("*")):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        if path.name == "manifest.json":
-            data = json.dumps({**json.loads(data), "source_run": None}, sort_keys=True).encode()
-        files[str(path.relative_to(root / "exports"))] = hashlib.sha256(data).hexdigest()
-    return files
+    return export_digests(root / "exports")
 
 
 @pytest.fixture(scope="module")
@@ -132,31 +123,3 @@ def test_a_backfill_that_fails_on_day_4_resumes_there_and_ends_like_an_uninterru
     assert not (tmp_path / "warehouse.duckdb.backfill.json").exists()
     assert _marts(tmp_path) == _marts(uninterrupted)
     assert _exports(tmp_path) == _exports(uninterrupted)
-
-
-def test_the_demo_history_records_a_year_of_statuses_and_writes_no_export(tmp_path):
-    from dataclasses import replace
-
-    from daily_run import run_daily
-
-    from orchestration.backfill import record_demo_history
-    from orchestration.lib.settings import load_settings
-
-    write_landing(tmp_path / "landing")
-    run_daily(tmp_path, LAST)
-    settings = replace(load_settings(environ=_env(tmp_path)), as_of=LAST)
-    exports_before = _exports(tmp_path)
-
-    dates = record_demo_history(
-        settings, lambda day, assets: run_daily(tmp_path, day, asset_selection=assets),
-        echo=lambda _: None,
-    )
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-        runs = [d for (d,) in con.execute(
-            "SELECT as_of_date FROM inactivity.customer_status_runs ORDER BY 1").fetchall()]
-        months = con.execute(
-            "SELECT count(*) FROM inactivity.customer_churn_monthly").fetchone()[0]
-    assert runs == [*dates, LAST]
-    assert (LAST - dates[0]).days >= 360
-    assert months >= 12
-    assert _exports(tmp_path) == exports_before
