@@ -1,6 +1,7 @@
-"""`winback backfill` as a user runs it, on the hand-computed landing fixture: seven days of
-history, an identical second backfill, and a backfill that fails on day 4 and resumes there.
-(The demo's year of history: test_demo_history.py.)"""
+"""`winback backfill` as a user runs it, on the hand-computed landing fixture: four days of
+history, an identical second backfill, and a backfill that fails on day 3 and resumes there.
+(Four days rather than a week: each date is a whole run, and nothing here depends on the
+length. The demo's year of history: test_demo_history.py.)"""
 
 import datetime as dt
 import json
@@ -17,7 +18,8 @@ from landing_fixture import AS_OF, write_landing
 pytestmark = pytest.mark.integration
 
 LAST = dt.date.fromisoformat(AS_OF)
-WEEK = [LAST - dt.timedelta(days=n) for n in range(6, -1, -1)]
+DAYS = [LAST - dt.timedelta(days=n) for n in range(3, -1, -1)]
+FAILING = 2  # the index in DAYS of the date whose export is blocked
 EXPORT = ("winback_inactive_email", "generic_csv")
 # Every table dbt builds or the pipeline writes from the as-of date (not the raw loads, whose
 # _loaded_at differs between folders).
@@ -38,13 +40,13 @@ def _env(root):
 
 def _started(day):
     """The line `winback backfill` prints as it starts a date's run."""
-    return f"Backfill {WEEK.index(day) + 1}/{len(WEEK)}: {day}"
+    return f"Backfill {DAYS.index(day) + 1}/{len(DAYS)}: {day}"
 
 
 def _backfill(root):
     return subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "backfill",
-         "--start", WEEK[0].isoformat(), "--end", WEEK[-1].isoformat()],
+         "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat()],
         env=_env(root), capture_output=True, text=True, timeout=1800,
     )
 
@@ -72,7 +74,7 @@ def backfilled(tmp_path_factory):
     return root, done
 
 
-def test_a_seven_day_backfill_records_seven_days_of_history_in_date_order(backfilled):
+def test_a_four_day_backfill_records_four_days_of_history_in_date_order(backfilled):
     root, done = backfilled
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         runs = [d for (d,) in con.execute(
@@ -80,42 +82,43 @@ def test_a_seven_day_backfill_records_seven_days_of_history_in_date_order(backfi
         membership = [d for (d,) in con.execute(
             "SELECT DISTINCT as_of_date FROM activation.audience_membership_daily ORDER BY 1"
         ).fetchall()]
-    assert runs == WEEK
-    assert membership == WEEK
-    started = [done.stdout.index(_started(d)) for d in WEEK]
+    assert runs == DAYS
+    assert membership == DAYS
+    started = [done.stdout.index(_started(d)) for d in DAYS]
     assert started == sorted(started)
-    assert all((root / "exports" / EXPORT[0] / EXPORT[1] / d.isoformat()).is_dir() for d in WEEK)
+    assert all((root / "exports" / EXPORT[0] / EXPORT[1] / d.isoformat()).is_dir() for d in DAYS)
 
 
-def test_a_second_backfill_of_the_same_week_leaves_every_mart_and_export_identical(backfilled):
+def test_a_second_backfill_of_the_same_days_leaves_every_mart_and_export_identical(backfilled):
     root, _ = backfilled
     marts = _marts(root)
     exports = {p: p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file()}
     done = _backfill(root)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Resuming" not in done.stdout
-    assert all(_started(d) in done.stdout for d in WEEK)
+    assert all(_started(d) in done.stdout for d in DAYS)
     assert _marts(root) == marts
     assert {p: p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file()} == exports
 
 
-def test_a_backfill_that_fails_on_day_4_resumes_there_and_ends_like_an_uninterrupted_one(
+def test_a_backfill_that_fails_on_day_3_resumes_there_and_ends_like_an_uninterrupted_one(
     backfilled, tmp_path
 ):
     uninterrupted, _ = backfilled
     write_landing(tmp_path / "landing")
-    # A file where day 4's export folder goes makes that day's export step fail.
-    blocker = tmp_path / "exports" / EXPORT[0] / EXPORT[1] / WEEK[3].isoformat()
+    # A file where day 3's export folder goes makes that day's export step fail.
+    blocker = tmp_path / "exports" / EXPORT[0] / EXPORT[1] / DAYS[FAILING].isoformat()
     blocker.parent.mkdir(parents=True)
     blocker.write_text("not a folder")
 
     failed = _backfill(tmp_path)
     assert failed.returncode == 1
-    assert _started(WEEK[3]) in failed.stdout and _started(WEEK[4]) not in failed.stdout
+    assert _started(DAYS[FAILING]) in failed.stdout
+    assert _started(DAYS[FAILING + 1]) not in failed.stdout
     progress = json.loads((tmp_path / "warehouse.duckdb.backfill.json").read_text())
-    assert progress["done"] == [d.isoformat() for d in WEEK[:3]]
+    assert progress["done"] == [d.isoformat() for d in DAYS[:FAILING]]
 
-    # Repair what the failed step left where day 4's folder goes (the file, or the folder it
+    # Repair what the failed step left where day 3's folder goes (the file, or the folder it
     # published before failing), as an operator would.
     if blocker.is_dir():
         shutil.rmtree(blocker)
@@ -123,8 +126,9 @@ def test_a_backfill_that_fails_on_day_4_resumes_there_and_ends_like_an_uninterru
         blocker.unlink()
     resumed = _backfill(tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"3 of 7 dates done, continuing at {WEEK[3]}" in resumed.stdout
-    assert not any(_started(d) in resumed.stdout for d in WEEK[:3])
+    assert f"2 of 4 dates done, continuing at {DAYS[FAILING]}" in resumed.stdout
+    assert not any(_started(d) in resumed.stdout for d in DAYS[:FAILING])
+    assert all(_started(d) in resumed.stdout for d in DAYS[FAILING:])
     assert not (tmp_path / "warehouse.duckdb.backfill.json").exists()
     assert _marts(tmp_path) == _marts(uninterrupted)
     assert _exports(tmp_path) == _exports(uninterrupted)
