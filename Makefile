@@ -36,8 +36,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 run: $(MANIFEST)
 	$(VENV)/bin/winback run
 
+# pytest-xdist workers, one per core by default (`make test TEST_WORKERS=1`: one process).
+# --dist loadscope sends each test module to one worker, so a module-scoped fixture (one
+# pipeline run shared by a module's tests) runs once (README, Tests in parallel). Modules go
+# out in collection order, tests/integration first: xdist's default would send the modules
+# with the most tests first, which leaves the few slow whole-pipeline tests for the end.
+TEST_WORKERS ?= auto
 test: $(MANIFEST)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 demo: $(STAMP)
 	$(VENV)/bin/winback demo

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,12 +12,46 @@ sys.path.insert(0, str(TESTS_DIR))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """dagster-dbt reads the manifest when the definitions import: build it if it is missing."""
+    """dagster-dbt reads the manifest when the definitions import: build it if it is missing.
+    Under pytest-xdist only the controller builds it, before it starts the workers."""
     from orchestration.defs.dbt.args import dbt_parse
     from orchestration.lib.settings import REPO_ROOT
 
+    if hasattr(session.config, "workerinput"):
+        return
     if not (REPO_ROOT / "dbt_project" / "target" / "manifest.json").exists():
         dbt_parse(REPO_ROOT / "dbt_project")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.TempPathFactory):
+    """Every dbt this test process starts (dagster-dbt's steps, `dbt` subprocesses, `winback`
+    subprocesses) writes its target/ files and dbt.log under this worker's temporary folder,
+    not in dbt_project/target: a `dbt ls` or `dbt test` rewriting target/manifest.json there
+    while another worker's process loads the definitions from it would hand that process half
+    a file. dbt and dagster-dbt both read DBT_TARGET_PATH; dbt_project/target keeps the
+    manifest that `make manifest` built, and its parse state seeds this folder's.
+
+    DAGSTER_HOME (which `make` exports as the repository's .dagster_home) is unset for the
+    session: runs in process use an ephemeral instance, and a test that needs a persistent one
+    sets it under its own tmp_path."""
+    from orchestration.lib.settings import DBT_PROJECT_DIR
+
+    target = tmp_path_factory.getbasetemp() / "dbt_target"
+    target.mkdir(exist_ok=True)
+    state = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if state.exists():
+        shutil.copyfile(state, target / state.name)
+    saved = {name: os.environ.get(name)
+             for name in ("DBT_TARGET_PATH", "DBT_LOG_PATH", "DAGSTER_HOME")}
+    os.environ["DBT_TARGET_PATH"] = os.environ["DBT_LOG_PATH"] = str(target)
+    os.environ.pop("DAGSTER_HOME", None)
+    yield target
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

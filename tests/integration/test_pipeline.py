@@ -4,6 +4,7 @@
 import csv
 import datetime as dt
 import json
+import os
 import re
 import subprocess
 
@@ -210,8 +211,9 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(pipeline):
 
 
 def _dbt_step_logs(result) -> dict[str, list[dict]]:
-    """The dbt.log events of each dbt step of the run (dagster-dbt names the target folders)."""
-    target = winback_project.project_dir / winback_project.target_path
+    """The dbt.log events of each dbt step of the run (dagster-dbt names the folders inside the
+    target folder: DBT_TARGET_PATH, which tests/conftest.py sets per test process)."""
+    target = winback_project.project_dir / os.environ.get("DBT_TARGET_PATH", "target")
     return {
         step: [json.loads(line) for line in (folder / "dbt.log").read_text().splitlines()]
         for step in ("winback_dbt_models", "winback_dbt_models_after_statistics")

@@ -36,8 +36,8 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
     invocation = dbt.cli(args, context=context)
     yield from with_table_stats(invocation, settings.warehouse, context.log.warning)
-    keep_partial_parse(invocation.target_path,
-                       winback_project.project_dir / winback_project.target_path)
+    # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.
+    keep_partial_parse(invocation.target_path, invocation.target_path.parent)
 
 
 @dbt_assets(

@@ -31,11 +31,13 @@ def write_run_context(settings: Settings, run_id: str) -> None:
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
     """Make an invocation's parse state the one the next invocation starts from.
 
-    dagster-dbt gives every invocation its own target folder and seeds it with the project's
-    target/partial_parse.msgpack, which `dbt parse` wrote without the run's vars, so dbt would
-    parse everything again on every step. Copying the state back (atomically, so a concurrent
-    invocation reads either file whole) lets the next step and the next day parse only what
-    changed; dbt itself checks the vars, profile and file hashes and re-parses when they differ.
+    dagster-dbt gives every invocation its own folder inside the target folder
+    (dbt_project/target, or DBT_TARGET_PATH when set: the tests set it) and seeds it with the
+    target folder's partial_parse.msgpack, which `dbt parse` wrote without the run's vars, so
+    dbt would parse everything again on every step. Copying the state back to that target
+    folder (atomically, so a concurrent invocation reads either file whole) lets the next step
+    and the next day parse only what changed; dbt itself checks the vars, profile and file
+    hashes and re-parses when they differ.
     """
     state = invocation_target / PARTIAL_PARSE_FILE
     if not state.exists():
