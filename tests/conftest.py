@@ -10,6 +10,14 @@ import pytest
 TESTS_DIR = Path(__file__).parent
 sys.path.insert(0, str(TESTS_DIR))
 
+# A pytest-xdist worker runs from execnet's bootstrap, whose __main__ has no file and no spec.
+# pyspark (the engines extra) takes such a process for its own doctest run: importing
+# pyspark.sql.connect, which Great Expectations does on import, then calls sys.exit(0) and the
+# GX gate dies with SystemExit. Give the worker's __main__ the file a real program has.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """dagster-dbt reads the manifest when the definitions import: build it if it is missing.

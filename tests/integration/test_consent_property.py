@@ -27,7 +27,7 @@ from orchestration.defs.activation import assets as activation
 from orchestration.defs.dbt.args import dbt_executable, dbt_vars
 from orchestration.defs.hygiene.assets import email_checks, phone_checks
 from orchestration.defs.ingest.loader import load_entity
-from orchestration.defs.predictions.assets import customer_bgnbd
+from orchestration.defs.predictions.assets import customer_bgnbd, customer_bgnbd_holdout
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.contacts import check_email
@@ -174,7 +174,10 @@ def _build(root: Path, compiled_nodes) -> WinbackConfig:
             after_statistics.add(node["unique_id"])
     for step in ("before", "after"):
         if step == "after":
-            customer_bgnbd(dg.build_asset_context(), winback=config)
+            predicted = dg.materialize([customer_bgnbd, customer_bgnbd_holdout],
+                                       resources={"winback": config},
+                                       partition_key=AS_OF.isoformat())
+            assert predicted.success
         with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
             for node in models:
                 if (node["unique_id"] in after_statistics) != (step == "after"):
