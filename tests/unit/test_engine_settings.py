@@ -2,6 +2,7 @@
 profile without the password in --vars, never shown in a message."""
 
 import datetime as dt
+import importlib.util
 import json
 import os
 from argparse import Namespace
@@ -82,6 +83,8 @@ def test_bad_engine_settings_fail_in_one_line_without_the_password(env, mentions
     assert SECRET not in message and "\n" not in message
 
 
+@pytest.mark.skipif(importlib.util.find_spec("dbt.adapters.postgres") is None,
+                    reason="dbt-postgres is not installed (make test EXTRAS=dev,engines)")
 def test_the_profile_picks_the_engines_target_with_the_password_from_the_secret_variable(
         monkeypatch, tmp_path):
     env = {"WINBACK_ENGINE": "postgres",
