@@ -273,7 +273,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
          option("--audience", metavar="NAME", help="only this audience (default: every audience)"),
          as_of=True, verbose=True, alerts=True)
 def cmd_export(args: argparse.Namespace) -> int:
-    from orchestration.defs.activation.assets import export_key
+    from orchestration.lib.asset_keys import export_key
     from orchestration.lib.audiences import audiences_for
     from orchestration.preflight import (
         ConfigurationError,

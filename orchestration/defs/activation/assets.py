@@ -27,6 +27,7 @@ from orchestration.defs.activation.platforms import load_limits, platform_for
 from orchestration.defs.activation.quotas import load_daily_quotas, quota_check
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.asset_keys import export_key
 from orchestration.lib.audiences import (
     Audience,
     AudienceConfig,
@@ -41,10 +42,6 @@ from orchestration.lib.warehouse import open_warehouse
 SYNC_MODEL = "sync_audience_members"
 MEMBERSHIP_MODEL = "audience_membership_daily"
 FETCH_ROWS = 10_000
-
-
-def export_key(audience: str, platform: str) -> dg.AssetKey:
-    return dg.AssetKey(["exports", f"{audience}_{platform}"])
 
 
 def _gate_verdicts(settings) -> tuple:

@@ -30,6 +30,7 @@ from orchestration.defs.activation.match_rates import (
 from orchestration.defs.activation.platforms import load_limits, platform_for
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
+from orchestration.lib.asset_keys import export_key
 from orchestration.lib.audiences import AudienceConfig, SuppressionAudience, load_audiences
 from orchestration.lib.freshness import DAILY_FRESHNESS
 from orchestration.lib.metadata import counts_table
@@ -53,11 +54,6 @@ WHERE h.customer_id NOT IN (SELECT customer_id FROM gate_erased)
        OR h.email_normalized IN (SELECT email_normalized FROM gate_suppressed))
   AND (h.email_normalized IS NOT NULL OR h.phone_e164 IS NOT NULL)
 """
-
-
-def suppression_key(name: str, platform: str) -> dg.AssetKey:
-    """The same key layout as every audience export (`assets.export_key`)."""
-    return dg.AssetKey(["exports", f"{name}_{platform}"])
 
 
 def gate_additions(settings) -> tuple[pa.Table, pa.Table]:
@@ -157,7 +153,7 @@ def write_suppression_files(
 def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(
-            key=suppression_key(suppression.name, platform),
+            key=export_key(suppression.name, platform),
             deps=[dbt_model_key(SUPPRESSION_MODEL), dbt_model_key("contact_hygiene")],
             group_name="activation",
             kinds={"csv"},
@@ -182,13 +178,13 @@ def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefi
                              f"audience {suppression.name!r} this code location was loaded "
                              "with. Reload the code location (or restart the run).")
         selected = [p for p in current.platforms
-                    if suppression_key(current.name, p) in context.selected_asset_keys]
+                    if export_key(current.name, p) in context.selected_asset_keys]
         for written in write_suppression_files(settings, current, selected, context.run_id):
             result = written.result
             context.log.info(f"{current.name} -> {written.platform}: {result.rows} rows, "
                              f"{result.added} adds, {result.removed} removes")
             yield dg.MaterializeResult(
-                asset_key=suppression_key(current.name, written.platform),
+                asset_key=export_key(current.name, written.platform),
                 metadata={
                     "dagster/row_count": result.rows,
                     "rows": result.rows,
