@@ -43,10 +43,19 @@ def connect(
     con.execute("SET TimeZone = 'UTC'")
     # SET rather than connect(config=...): DuckDB refuses a second in-process connection to the
     # same file with a different config, and callers may already hold a plain one.
+    # DuckDB refuses any SET of temp_directory (even to the same folder) once a query of this
+    # process has spilled there, and a second connection to the file shares that state: set only
+    # what differs.
     for name, value in (limits or load_duckdb_settings(os.environ)).for_warehouse(path).items():
+        if name == "temp_directory" and _setting(con, name) == value:
+            continue
         quoted = value.replace("'", "''")
         con.execute(f"SET {name} = '{quoted}'")
     return con
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    return str(con.execute("SELECT current_setting(?)", [name]).fetchone()[0])
 
 
 @contextmanager

@@ -31,10 +31,31 @@ def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_du
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
     credentials = _credentials(json.loads(args[2]))
     assert credentials.path == str(tmp_path / "wh.duckdb")
-    assert credentials.settings == {
-        "TimeZone": "UTC", "memory_limit": "750MB", "threads": "3",
-        "temp_directory": str(tmp_path / "wh.duckdb.tmp"),
-    }
+    assert credentials.settings == {"TimeZone": "UTC", "memory_limit": "750MB", "threads": "3"}
+    assert credentials.config_options == {"temp_directory": str(tmp_path / "wh.duckdb.tmp")}
+
+
+def test_dbt_keeps_running_models_and_tests_after_one_of_them_spilled(tmp_path):
+    """dbt-duckdb applies the profile's `settings` to each node's cursor; a SET of the spill
+    folder after a spill fails (seen at 10M orders: every test after the first spill errored)."""
+    from dbt.adapters.duckdb.environments import Environment
+
+    settings = load_settings(
+        environ={"WINBACK_DUCKDB_MEMORY_LIMIT": "64MB", "WINBACK_DUCKDB_THREADS": "1"},
+        overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")},
+        today=dt.date(2026, 6, 30),
+    )
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    credentials = _credentials(json.loads(args[2]))
+    con = Environment.initialize_db(credentials)
+    try:
+        heavy = "SELECT count(*) FROM (SELECT i, count(*) FROM range(3000000) t(i) GROUP BY i)"
+        for _node in range(3):
+            cursor = Environment.initialize_cursor(credentials, con.cursor())
+            assert cursor.execute(heavy).fetchone() == (3000000,)
+        assert any((tmp_path / "wh.duckdb.tmp").iterdir())
+    finally:
+        con.close()
 
 
 def test_dbt_alone_reads_the_limits_from_the_environment(monkeypatch, tmp_path):
@@ -42,6 +63,6 @@ def test_dbt_alone_reads_the_limits_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("WINBACK_DUCKDB_THREADS", "1")
     monkeypatch.setenv("WINBACK_WAREHOUSE", str(tmp_path / "wh.duckdb"))
     monkeypatch.delenv("WINBACK_DUCKDB_TEMP_DIR", raising=False)
-    settings = _credentials({}).settings
-    assert (settings["memory_limit"], settings["threads"]) == ("1GB", "1")
-    assert Path(settings["temp_directory"]) == tmp_path / "wh.duckdb.tmp"
+    credentials = _credentials({})
+    assert (credentials.settings["memory_limit"], credentials.settings["threads"]) == ("1GB", "1")
+    assert Path(credentials.config_options["temp_directory"]) == tmp_path / "wh.duckdb.tmp"

@@ -45,3 +45,21 @@ def test_a_query_over_the_memory_limit_spills_to_the_temp_folder_rather_than_fai
         assert any((tmp_path / "spill").iterdir())  # it spilled where configured
     finally:
         con.close()
+
+
+def test_a_second_connection_after_a_spill_opens_and_spills_again(tmp_path):
+    """A run opens the warehouse many times in one process (ingest, hygiene, GX, exports); once a
+    query has spilled, DuckDB refuses to SET the spill folder again, even to the same folder."""
+    limits = load_duckdb_settings({"WINBACK_DUCKDB_MEMORY_LIMIT": "64MB",
+                                   "WINBACK_DUCKDB_THREADS": "1"})
+    first = connect(tmp_path / "wh.duckdb", limits=limits)
+    try:
+        assert first.execute(HEAVY).fetchone() == (3000000,)
+        assert any((tmp_path / "wh.duckdb.tmp").iterdir())
+        second = connect(tmp_path / "wh.duckdb", limits=limits)
+        try:
+            assert second.execute(HEAVY).fetchone() == (3000000,)
+        finally:
+            second.close()
+    finally:
+        first.close()
