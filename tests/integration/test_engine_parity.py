@@ -7,11 +7,13 @@ build` (models, data tests, unit tests, contracts) runs on each for the same as-
 mart must have DuckDB's row count and order-independent checksum (values normalised across
 engines: decimals, doubles, timestamps, booleans).
 
-Needs the engines extra (`make test EXTRAS=dev,engines`), WINBACK_TEST_POSTGRES_URL (a role
-that may create databases) and Java. Without the extra both tests skip with the reason: CI does
-not install it yet (with it, the marts added by the audience portfolio work fail on PostgreSQL
-and Spark, and pyspark's import-time warnings reach `winback`'s stderr; issue 13). With the
-extra installed, a missing database or Java under CI=true fails instead of skipping.
+Every mart is compared, the audience portfolio's (audience_overlap, audience_exclusions_daily and
+the rest of marts/activation) included; predictions.* is copied from the DuckDB run, not
+recomputed on the other engines.
+
+Needs the engines extra (`make test EXTRAS=dev,engines`, which .ci/run installs),
+WINBACK_TEST_POSTGRES_URL (a role that may create databases) and Java. Locally a missing one
+skips the test with the reason; under CI=true it fails instead.
 """
 
 from __future__ import annotations
@@ -166,8 +168,7 @@ def postgres_settings() -> PostgresSettings:
     if not url:
         _unavailable("WINBACK_TEST_POSTGRES_URL is unset")
     if importlib.util.find_spec("dbt.adapters.postgres") is None:
-        pytest.skip("engine comparison skipped: dbt-postgres is not installed "
-                    "(make test EXTRAS=dev,engines)")
+        _unavailable("dbt-postgres is not installed (make test EXTRAS=dev,engines)")
     env = load_settings(environ={"WINBACK_ENGINE": "postgres",
                                  "WINBACK_POSTGRES_URL": url}).engine
     assert env.postgres is not None
@@ -211,9 +212,9 @@ def test_postgres_builds_the_same_marts_as_duckdb(duckdb_run, postgres_database,
 def test_spark_builds_the_same_marts_as_duckdb(duckdb_run, tmp_path, monkeypatch):
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         _unavailable("no Java (openjdk-17-jre-headless) for Spark")
-    if importlib.util.find_spec("pyspark") is None:
-        pytest.skip("engine comparison skipped: pyspark is not installed "
-                    "(make test EXTRAS=dev,engines)")
+    if (importlib.util.find_spec("pyspark") is None
+            or importlib.util.find_spec("dbt.adapters.spark") is None):
+        _unavailable("pyspark or dbt-spark is not installed (make test EXTRAS=dev,engines)")
     root, expected = duckdb_run
     spark = SparkSettings(tmp_path / "spark")
     engine = SparkEngine(spark)

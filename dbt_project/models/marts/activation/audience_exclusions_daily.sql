@@ -1,5 +1,5 @@
 {{ daily_incremental_config(post_hook=[
-    "delete from {{ this }} where customer_id in (select customer_id from {{ ref('int_customers_erased') }})"
+    "{{ delete_rows(this, 'customer_id in (select customer_id from ' ~ ref('int_customers_erased') ~ ')') }}"
 ]) }}
 
 -- depends_on: {{ ref('int_customers_erased') }}
