@@ -456,3 +456,40 @@ def test_one_customer_withdrawing_consent_is_exactly_one_remove_on_the_next_expo
                               "WHERE audience = 'winback_inactive_email'")
     assert history["C13"]["left_on"] == dt.date(2026, 7, 1)
     assert history["C02"]["left_on"] is None
+
+
+def test_an_ad_list_below_the_platform_minimum_fails_the_step_after_the_other_files(
+        pipeline, tmp_path, monkeypatch):
+    """With config/platforms.yml's minimum of 100 (the tests run without it), the fixture's
+    ad platform lists are too small: those files are not written, every other export is, and
+    the step fails with one line per list (counts only)."""
+    import shutil
+
+    from platforms_fixture import PLATFORMS_FILE
+
+    from orchestration.lib.asset_keys import export_key
+
+    source, _ = pipeline
+    shutil.copytree(source / "landing", tmp_path / "landing")
+    shutil.copyfile(source / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("WINBACK_PLATFORMS", str(PLATFORMS_FILE))
+    config = audiences_for(load_settings())
+    keys = [export_key(a.name, p) for a in config.audiences for p in a.platforms]
+    keys += [export_key("do_not_contact", p) for p in config.suppression_audience.platforms]
+    result = run_daily(tmp_path, AS_OF, asset_selection=keys, expect_success=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    messages = sorted(e.step_failure_data.user_failure_data.description for e in failures)
+    assert len(messages) == 2  # the audience exports' step and the suppression step
+    assert "high_value_lapsed -> google_customer_match: 0 rows, below the platform's minimum " \
+        "audience size of 100" in messages[0] + messages[1]
+    assert "do_not_contact -> meta: 2 rows, below the platform's minimum audience size of " \
+        "100" in messages[0] + messages[1]
+    assert "@" not in "".join(messages)
+    exports = tmp_path / "exports"
+    for audience, platform in (("high_value_lapsed", "google_customer_match"),
+                               ("high_value_lapsed", "meta"),
+                               ("do_not_contact", "google_customer_match")):
+        assert not (exports / audience / platform).exists()
+    assert (exports / "high_value_lapsed" / "generic_csv" / AS_OF / "manifest.json").is_file()
+    assert (exports / EXPORT / "winback_inactive_email.csv").is_file()

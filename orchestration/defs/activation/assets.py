@@ -19,11 +19,12 @@ from orchestration.defs.activation.audience_files import (
 )
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
 from orchestration.defs.activation.match_rates import (
+    fail_below_minimum,
     load_match_rates,
     match_estimate,
     match_metadata,
 )
-from orchestration.defs.activation.platforms import load_limits, platform_for
+from orchestration.defs.activation.platforms import below_minimum, load_limits, platform_for
 from orchestration.defs.activation.quotas import load_daily_quotas, quota_check
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
@@ -147,8 +148,7 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "dropped_at_write_by_reason": counts_table(dropped, count="customers"),
         "definition_hash": audience.definition_hash,
         "warnings": dg.MetadataValue.json(
-            result.manifest["warnings"]
-            + [f"daily_quota:{q}" for q in result.manifest.get("daily_quota", {}).get(
+            [f"daily_quota:{q}" for q in result.manifest.get("daily_quota", {}).get(
                 "exceeded", [])]),
     }
 
@@ -211,6 +211,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
         rates = load_match_rates(settings.platforms_file)
         quotas = load_daily_quotas(settings.platforms_file)
         blocked, erased = _gate_verdicts(settings)
+        too_small: list[str] = []
         with open_warehouse(settings.warehouse) as con:
             _load_gate(con, blocked, erased)
             quota_checks = _quota_checks(con, current, selected, limits, quotas)
@@ -234,6 +235,12 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                 for platform_name in platforms:
                     match = match_estimate(con, members_sql, platform_name,
                                            rates.get(platform_name))
+                    message = below_minimum(audience.name, platform_name, match["rows"],
+                                            limits[platform_name])
+                    if message:
+                        context.log.error(message)
+                        too_small.append(message)
+                        continue
                     platform = platform_for(platform_name, audience.personalisation,
                                             limits[platform_name], audience.name,
                                             valued=audience.order_by != "customer_id")
@@ -270,6 +277,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         metadata={**_metadata(result, audience, groups, dropped),
                                   **match_metadata(match)},
                     )
+        fail_below_minimum(too_small)
 
     return audience_exports
 
