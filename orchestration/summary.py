@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from orchestration.lib.audiences import AudienceConfig, audiences_for
 from orchestration.lib.settings import Settings
 
 SUMMARY_TABLES = (
@@ -149,12 +150,14 @@ def _warehouse_lines(con) -> list[str]:
 
 
 # Two promotions outside a common exclusion group sharing at least this share of either one's
-# members are reported: the same customers get both messages.
+# members are reported, unless config/audiences.yml declares their overlap intended: the same
+# customers get both messages.
 OVERLAP_WARNING_SHARE = 0.5
 
 
-def overlap_warning_lines(con, as_of) -> list[str]:
-    """Warnings for heavily overlapping promotion audiences (activation.audience_overlap)."""
+def overlap_warning_lines(con, as_of, config: AudienceConfig) -> list[str]:
+    """Warnings for heavily overlapping promotion audiences (activation.audience_overlap) whose
+    overlap `intended_overlaps` does not declare."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = 'activation' AND table_name = 'audience_overlap'").fetchone()[0]
@@ -169,8 +172,9 @@ def overlap_warning_lines(con, as_of) -> list[str]:
     return [
         f"  warning: promotions {a} and {b} overlap: {n:,} customers in both "
         f"({100 * share_a:.1f} % of {a}, {100 * share_b:.1f} % of {b}); put them in one "
-        "exclusion group (config/audiences.yml) unless both messages are meant"
-        for a, b, n, share_a, share_b in rows
+        "exclusion group (config/audiences.yml), or list them under intended_overlaps if both "
+        "messages are meant"
+        for a, b, n, share_a, share_b in rows if not config.overlap_is_intended(a, b)
     ]
 
 
@@ -190,7 +194,7 @@ def print_run_summary(settings: Settings, out: TextIO) -> None:
     ]
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)
-        warnings = overlap_warning_lines(con, settings.as_of)
+        warnings = overlap_warning_lines(con, settings.as_of, audiences_for(settings))
     lines.append("  metrics (metrics.* tables of the serving publication, as BI sees them)")
     lines += [f"    {line}" for line in metric_summary(settings.serving_dir)]
     lines += audience_lines(settings)

@@ -94,6 +94,15 @@ class ExclusionGroup:
 
 
 @dataclass(frozen=True)
+class IntendedOverlap:
+    """Promotion audiences meant to reach the same customers (each pair of them): their
+    overlap is no warning. `reason` says why both messages are meant."""
+
+    audiences: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class SuppressionAudience:
     """The do-not-contact set as a hashed exclusion audience for the ad platforms."""
 
@@ -114,6 +123,11 @@ class AudienceConfig:
     audiences: tuple[Audience, ...]
     exclusion_groups: tuple[ExclusionGroup, ...] = ()
     suppression_audience: SuppressionAudience | None = None
+    intended_overlaps: tuple[IntendedOverlap, ...] = ()
+
+    def overlap_is_intended(self, a: str, b: str) -> bool:
+        """Whether an `intended_overlaps` entry names both audiences."""
+        return any(a in o.audiences and b in o.audiences for o in self.intended_overlaps)
 
     def get(self, name: str) -> Audience:
         for audience in self.audiences:
@@ -296,7 +310,9 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
                           audiences=_with_group_hashes(audiences, groups, seed),
                           exclusion_groups=groups,
                           suppression_audience=_parse_suppression_audience(
-                              source, data.get("suppression_audience"), audiences, seed))
+                              source, data.get("suppression_audience"), audiences, seed),
+                          intended_overlaps=_parse_intended_overlaps(
+                              source, data.get("intended_overlaps"), audiences, groups))
 
 
 # ---- priority and exclusion groups -----------------------------------------------------------
@@ -343,6 +359,47 @@ def _parse_exclusion_groups(
             grouped[member] = name
         groups.append(ExclusionGroup(name=name, audiences=tuple(members)))
     return tuple(groups)
+
+
+def _parse_intended_overlaps(
+    source: str, entries: Any, audiences: tuple[Audience, ...],
+    groups: tuple[ExclusionGroup, ...],
+) -> tuple[IntendedOverlap, ...]:
+    """`intended_overlaps`: a list of {audiences: [two or more promotions], reason}. Every pair
+    of the listed audiences may share customers without a warning in the run summary."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise AudienceConfigError(f"{source}: field 'intended_overlaps' must be a list of "
+                                  "{audiences, reason}")
+    known = {a.name: a for a in audiences}
+    out = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: intended_overlaps[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"audiences", "reason"}:
+            raise AudienceConfigError(f"{where} must have exactly the fields audiences and "
+                                      "reason")
+        reason = entry["reason"]
+        if not isinstance(reason, str) or not reason.strip():
+            raise AudienceConfigError(f"{where}: field 'reason' must say why both messages are "
+                                      "meant (text)")
+        members = entry["audiences"]
+        if (not isinstance(members, list) or len(members) < 2
+                or len(set(map(str, members))) != len(members)):
+            raise AudienceConfigError(f"{where}: field 'audiences' must list two or more "
+                                      "different audiences")
+        for member in members:
+            if member not in known or known[member].purpose != "promotion":
+                raise AudienceConfigError(f"{where}: field 'audiences' names {member!r}, which "
+                                          "is not a promotion audience")
+        for group in groups:
+            shared = [m for m in members if m in group.audiences]
+            if len(shared) > 1:
+                raise AudienceConfigError(
+                    f"{where}: field 'audiences' names {shared[0]!r} and {shared[1]!r}, which "
+                    f"share the exclusion group {group.name!r}: they never overlap")
+        out.append(IntendedOverlap(audiences=tuple(members), reason=reason.strip()))
+    return tuple(out)
 
 
 def _with_group_hashes(

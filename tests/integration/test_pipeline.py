@@ -345,7 +345,10 @@ def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
     ]
 
 
-def test_the_summary_warns_that_promotions_outside_a_group_overlap(pipeline):
+def test_the_summary_warns_only_of_overlaps_the_config_does_not_declare(pipeline):
+    import yaml
+
+    from orchestration.lib.audiences import parse_audiences
     from orchestration.summary import overlap_warning_lines
 
     tmp_path, _ = pipeline
@@ -354,11 +357,17 @@ def test_the_summary_warns_that_promotions_outside_a_group_overlap(pipeline):
             "SELECT members_a, members_b, overlap_customers, share_of_a, same_exclusion_group "
             "FROM activation.audience_overlap WHERE audience_a = 'feedback_request_inactive' "
             "AND audience_b = 'winback_newly_inactive'").fetchall()
-        warnings = overlap_warning_lines(con, dt.date(2026, 6, 30))
+        config = audiences_for(load_settings())
+        shipped = overlap_warning_lines(con, dt.date(2026, 6, 30), config)
+        data = yaml.safe_load(AUDIENCES_FILE.read_text())
+        del data["intended_overlaps"]
+        undeclared = overlap_warning_lines(con, dt.date(2026, 6, 30), parse_audiences(data))
     # C02 and C13 are in both (winback_newly_inactive is outside the exclusion group).
     assert pair == [(2, 2, 2, 1.0, False)]
+    # The shipped file declares that overlap intended; without the declaration it is warned.
+    assert shipped == []
     assert any("feedback_request_inactive and winback_newly_inactive overlap: 2 customers"
-               in line for line in warnings)
+               in line for line in undeclared)
 
 
 def test_the_suppression_audience_holds_the_hashed_opted_out_and_suppressed(pipeline):
