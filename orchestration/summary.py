@@ -7,11 +7,13 @@ values, so the terminal holds no personal data.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
 from orchestration.lib.audiences import AudienceConfig, audiences_for
+from orchestration.lib.formatting import lift_text
 from orchestration.lib.settings import Settings
 
 SUMMARY_TABLES = (
@@ -178,6 +180,31 @@ def overlap_warning_lines(con, as_of, config: AudienceConfig) -> list[str]:
     ]
 
 
+def variant_lift_lines(con) -> list[str]:
+    """Per audience split into variants and per variant: the lift of the variant's treated
+    customers over the holdout, pooled over the send dates whose conversion window has ended
+    (activation.reactivation_outcomes_by_variant), with a 95 % Wald interval."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'activation' "
+        "AND table_name = 'reactivation_outcomes_by_variant'").fetchone()[0]
+    if not exists:
+        return []
+    rows = con.execute(
+        "SELECT audience, variant, sum(treated_customers), sum(treated_conversions), "
+        "sum(holdout_customers), sum(holdout_conversions) "
+        "FROM activation.reactivation_outcomes_by_variant WHERE is_window_complete "
+        "GROUP BY audience, variant HAVING sum(holdout_customers) > 0 "
+        "ORDER BY audience, variant").fetchall()
+    lines = []
+    for audience, variant, treated, treated_won, holdout, holdout_won in rows:
+        p_t, p_h = treated_won / treated, holdout_won / holdout
+        error = math.sqrt(p_t * (1 - p_t) / treated + p_h * (1 - p_h) / holdout)
+        lift = p_t - p_h
+        lines.append(f"    lift {audience} variant {variant} (vs the holdout): "
+                     f"{lift_text(lift, lift - 1.959964 * error, lift + 1.959964 * error)}")
+    return lines
+
+
 def print_run_summary(settings: Settings, out: TextIO) -> None:
     from orchestration.defs.serving.publish import stable_database_path
     from orchestration.defs.serving.summary import metric_summary
@@ -195,8 +222,10 @@ def print_run_summary(settings: Settings, out: TextIO) -> None:
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)
         warnings = overlap_warning_lines(con, settings.as_of, audiences_for(settings))
+        variant_lifts = variant_lift_lines(con)
     lines.append("  metrics (metrics.* tables of the serving publication, as BI sees them)")
     lines += [f"    {line}" for line in metric_summary(settings.serving_dir)]
+    lines += variant_lifts
     lines += audience_lines(settings)
     lines += warnings
     lines += ["", "Open the Dagster UI with `winback ui` (http://127.0.0.1:3000)."]

@@ -408,6 +408,9 @@ def test_each_export_reports_the_rows_its_platform_can_match(pipeline):
     assert (google["rows"], google["estimated_matchable_share"]) == (0, None)
 
 
+POINTS_AUDIENCE = "points_waiting_e"
+
+
 @pytest.fixture(scope="module")
 def holdout_pipeline(tmp_path_factory):
     """The fixture with a config whose holdout share puts C02 (bucket 0.02) in the holdout of
@@ -417,6 +420,18 @@ def holdout_pipeline(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("holdout")
     config = yaml.safe_load((AUDIENCES_FILE).read_text())
     config["audiences"][0]["holdout_share"] = 0.05
+    # A/B/n splits on two audiences (test_variants_...).
+    for audience in config["audiences"]:
+        if audience["name"] in ("winback_newly_inactive", "feedback_request_inactive"):
+            audience["variants"] = [{"name": "a", "share": 0.4}, {"name": "b", "share": 0.3},
+                                    {"name": "c", "share": 0.3}]
+    # The points audience renamed so that its holdout hash puts C02 (bucket 0.009) in the
+    # holdout and C13 (0.63) in the treatment, and widened to their crossings 20 and 31 days
+    # before the as-of date (test_points_...).
+    text = yaml.safe_dump(config).replace("points_waiting_inactive", POINTS_AUDIENCE)
+    config = yaml.safe_load(text)
+    next(a for a in config["audiences"]
+         if a["name"] == POINTS_AUDIENCE)["days_inactive"] = {"max": 40}
     path = tmp_path / "audiences.yml"
     path.write_text(yaml.safe_dump(config))
     write_landing(tmp_path / "landing")
@@ -446,6 +461,70 @@ def test_holdout_members_are_recorded_but_never_exported(holdout_pipeline):
     assert "C02" not in exported and "C13" in exported
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["members"] == {"treatment": 1, "holdout": 1, "capped": 0}
+
+
+def test_variants_split_the_treated_members_as_python_assigns_them(holdout_pipeline):
+    """The dbt macro and orchestration/lib/audiences.py give every member the same variant;
+    the holdout has none; the generic file carries the variant column."""
+    from orchestration.lib.audiences import assign_variant, load_audiences
+
+    tmp_path = holdout_pipeline
+    config = load_audiences(tmp_path / "audiences.yml")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT audience, customer_id, holdout_group, variant, is_exported "
+            "FROM activation.audience_membership_daily WHERE as_of_date = ?",
+            [dt.date.fromisoformat(AS_OF)]).fetchall()
+        history = con.execute(
+            "SELECT audience, customer_id, variant FROM activation.audience_membership_history "
+            "WHERE exclusion_reason IS NULL AND entered_on = ?",
+            [dt.date.fromisoformat(AS_OF)]).fetchall()
+    split = [r for r in rows if config.get(r[0]).variants and r[2] == "treatment"]
+    assert len(split) >= 3
+    for audience, customer, group, variant, _ in rows:
+        expected = (assign_variant(config.holdout_seed, config.get(audience), customer)
+                    if group == "treatment" else None)
+        assert variant == expected, (audience, customer)
+    assert {(a, c): v for a, c, v in history} == {(a, c): v for a, c, _, v, _ in rows}
+    folder = tmp_path / "exports" / "feedback_request_inactive" / "generic_csv" / AS_OF
+    with open(folder / "feedback_request_inactive.csv", newline="") as handle:
+        exported = {r["customer_id"]: r["variant"] for r in csv.DictReader(handle)}
+    assert exported == {c: v for a, c, _, v, e in rows
+                        if a == "feedback_request_inactive" and e}
+    assert exported
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sum(manifest["members"]["variants"].values()) == len(exported)
+
+
+def test_points_go_to_the_treated_crossing_once_and_never_to_the_holdout(holdout_pipeline):
+    """C13 (treatment, crossed 2026-05-30) gets one grant on the first date; C02 (holdout)
+    none. The next date (C13 opted out, already granted) writes an empty file and no new id."""
+    from orchestration.defs.activation.points import grant_id
+
+    tmp_path = holdout_pipeline
+    folder = tmp_path / "exports" / POINTS_AUDIENCE / "loyalty_points"
+    with open(folder / AS_OF / "points_grants.csv", newline="") as handle:
+        grants = list(csv.DictReader(handle))
+    assert grants == [{"grant_id": grant_id("C13", dt.date(2026, 5, 30)), "customer_id": "C13",
+                       "points": "200", "reason": "inactivity_threshold",
+                       "crossed_on": "2026-05-30", "expires_on": "2026-08-29"}]
+    with open(folder / "2026-07-01" / "points_grants.csv", newline="") as handle:
+        assert list(csv.DictReader(handle)) == []
+    manifest = json.loads((folder / AS_OF / "manifest.json").read_text())
+    assert manifest["members"] == {"eligible": 1, "issued_before": 0, "granted": 1}
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        issued = con.execute("SELECT customer_id, crossed_on, issued_on "
+                             "FROM activation.points_grants_issued").fetchall()
+        holdout = con.execute(
+            "SELECT holdout_group FROM activation.audience_membership_daily WHERE audience = ? "
+            "AND customer_id = 'C02' AND as_of_date = ?",
+            [POINTS_AUDIENCE, dt.date.fromisoformat(AS_OF)]).fetchall()
+    assert issued == [("C13", dt.date(2026, 5, 30), dt.date(2026, 6, 30))]
+    assert holdout == [("holdout",)]
+    # The message's file lists C13 (the treated member) only.
+    message = (tmp_path / "exports" / POINTS_AUDIENCE / "generic_csv" / AS_OF
+               / f"{POINTS_AUDIENCE}.csv").read_text()
+    assert "C13" in message and "C02" not in message
 
 
 def test_one_customer_withdrawing_consent_is_exactly_one_remove_on_the_next_export(
