@@ -64,6 +64,8 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
     previous = None
     for manifest in sorted(export_dir.glob(f"{only or '*'}/*/{as_of}/manifest.json")):
         data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data["platform"] == POINTS_PLATFORM:
+            continue  # a points-grant file, no audience export (points_lines)
         folder = manifest.parent.relative_to(export_dir)
         first, *more = data["files"]
         file = str(folder / first["name"]) + (
@@ -79,6 +81,27 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
         ))
         previous = data["audience"]
     return rows
+
+
+POINTS_PLATFORM = "loyalty_points"
+
+
+def points_lines(export_dir: Path, as_of: str) -> list[str]:
+    """The points-grant files written as of `as_of` (orchestration/defs/activation/points.py)."""
+    lines = []
+    for manifest in sorted(export_dir.glob(f"*/{POINTS_PLATFORM}/{as_of}/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        members = data["members"]
+        lines.append(
+            f"  points grants for the loyalty system ({data['audience']}): "
+            f"{_plural(data['rows'], 'grant')}, {data['points']:,} points, "
+            f"{members['issued_before']:,} crossings granted before, file "
+            f"{manifest.parent.relative_to(export_dir) / data['files'][0]['name']}")
+    return lines
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 MATCH_COLUMNS = ("audience", "platform", "rows", "email", "phone", "name+zip", "est. matched")
@@ -114,6 +137,8 @@ def audience_lines(settings: Settings, only: str | None = None) -> list[str]:
         lines += ["  ad platforms: rows per identifier and estimated matched share "
                   "(match_rates in config/platforms.yml)",
                   *_table(MATCH_COLUMNS, matches, numeric={2, 3, 4, 5, 6})]
+    if only is None:
+        lines += points_lines(settings.export_dir, settings.as_of.isoformat())
     return lines
 
 

@@ -186,3 +186,20 @@ def test_an_audience_with_no_crossing_window_cannot_carry_grants():
     data["points_grant"] = RULE
     with pytest.raises(AudienceConfigError, match="with days_inactive max"):
         parse_audiences(data, "audiences.yml")
+
+
+def test_the_summary_and_progress_report_the_grant_file_not_as_an_audience_export(warehouse):
+    from orchestration.progress import StepRecord, describe
+    from orchestration.summary import audience_rows, points_lines
+
+    _run(warehouse, CROSSED)
+    exports = warehouse / "exports"
+    assert audience_rows(exports, "2026-06-10") == []
+    assert points_lines(exports, "2026-06-10") == [
+        f"  points grants for the loyalty system ({AUDIENCE}): 2 grants, 1,200 points, 0 "
+        f"crossings granted before, file {AUDIENCE}/loyalty_points/2026-06-10/points_grants.csv"]
+    step = StepRecord(started=0.0, materialized=[
+        (("exports", f"{AUDIENCE}_loyalty_points"),
+         {"grants": 2, "points": 1200, "issued_before": 0, "dagster/row_count": 2})])
+    assert describe(f"exports__{AUDIENCE}_loyalty_points", step) == (
+        "points grants: 2 grants, 1,200 points, 0 issued before")
