@@ -581,3 +581,27 @@ def test_an_ad_list_below_the_platform_minimum_fails_the_step_after_the_other_fi
         assert not (exports / audience / platform).exists()
     assert (exports / "high_value_lapsed" / "generic_csv" / AS_OF / "manifest.json").is_file()
     assert (exports / EXPORT / "winback_inactive_email.csv").is_file()
+
+
+def test_no_customer_is_in_two_promotions_of_one_exclusion_group_on_a_day(holdout_pipeline):
+    from orchestration.lib.audiences import load_audiences
+
+    tmp_path = holdout_pipeline
+    config = load_audiences(tmp_path / "audiences.yml")
+    group_of = {name: g.name for g in config.exclusion_groups for name in g.audiences}
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT as_of_date, audience, customer_id "
+                           "FROM activation.audience_membership_daily").fetchall()
+        left_out = con.execute(
+            "SELECT audience, customer_id, excluded_by FROM activation.audience_exclusions_daily "
+            "WHERE exclusion_reason = 'exclusion_group'").fetchall()
+    seen: dict[tuple, str] = {}
+    for day, audience, customer in rows:
+        if audience in group_of:
+            key = (day, group_of[audience], customer)
+            assert key not in seen, (key, seen.get(key), audience)
+            seen[key] = audience
+    # The groups did decide something: C02 and C13 (crossed 20 and 31 days before) qualify for
+    # the points audience (widened to 40 days here) and the offer; the points come first.
+    assert sorted(left_out) == [("winback_newly_inactive", c, POINTS_AUDIENCE)
+                                for c in ("C02", "C02", "C13")]

@@ -77,8 +77,10 @@ def test_invalid_exclusion_groups_fail_naming_the_group_and_field(groups, messag
 
 def test_the_shipped_file_groups_the_promotion_audiences_that_compete_for_inactive_customers():
     config = load_audiences(REPO_ROOT / "config" / "audiences.yml")
-    (group,) = config.exclusion_groups
+    group, newly = config.exclusion_groups
     assert group.audiences[0] == "feedback_request_inactive"
+    # The week after crossing: the points message first, then the offer.
+    assert newly.audiences == ("points_waiting_inactive", "winback_newly_inactive")
     assert {"high_value_lapsed", "nudge_at_risk", "points_expiring_30d"} <= set(group.audiences)
     assert all(config.get(name).purpose == "promotion" for name in group.audiences)
 

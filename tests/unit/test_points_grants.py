@@ -201,5 +201,5 @@ def test_the_summary_and_progress_report_the_grant_file_not_as_an_audience_expor
     step = StepRecord(started=0.0, materialized=[
         (("exports", f"{AUDIENCE}_loyalty_points"),
          {"grants": 2, "points": 1200, "issued_before": 0, "dagster/row_count": 2})])
-    assert describe(f"exports__{AUDIENCE}_loyalty_points", step) == (
+    assert describe("points_grants", step) == (
         "points grants: 2 grants, 1,200 points, 0 issued before")

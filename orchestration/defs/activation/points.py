@@ -154,16 +154,21 @@ def write_points_grants(settings, grant: PointsGrant, run_id: str) -> GrantFile:
 
 
 def build_points_grants(grant: PointsGrant) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=export_key(grant.audience, PLATFORM),
-        deps=[dbt_model_key(SYNC_MODEL), dbt_model_key("contact_hygiene")],
-        group_name="activation",
-        kinds={"csv"},
-        description=f"Loyalty points for the treated members of {grant.audience} (customers "
-        "who crossed the inactivity threshold lately): one grant per crossing, with an id "
-        "derived from customer and crossing date, in a file per as-of date with a manifest.",
-        metadata={"audience": grant.audience, "platform": PLATFORM},
-        freshness_policy=DAILY_FRESHNESS,
+    # A multi_asset of one spec: @asset flags its backfill_policy parameter as beta on import.
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(
+            key=export_key(grant.audience, PLATFORM),
+            deps=[dbt_model_key(SYNC_MODEL), dbt_model_key("contact_hygiene")],
+            group_name="activation",
+            kinds={"csv"},
+            description=f"Loyalty points for the treated members of {grant.audience} "
+            "(customers who crossed the inactivity threshold lately): one grant per crossing, "
+            "with an id derived from customer and crossing date, in a file per as-of date with "
+            "a manifest.",
+            metadata={"audience": grant.audience, "platform": PLATFORM},
+            freshness_policy=DAILY_FRESHNESS,
+        )],
+        name="points_grants",
         partitions_def=daily_partitions,
         backfill_policy=one_date_per_run,
     )
