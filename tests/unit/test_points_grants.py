@@ -15,6 +15,7 @@ from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.settings import REPO_ROOT, load_settings
 from orchestration.lib.warehouse import open_warehouse
 
+GOLDEN = Path(__file__).parents[1] / "golden"
 CROSSED = dt.date(2026, 6, 10)
 GRANT = load_audiences(REPO_ROOT / "config" / "audiences.yml").points_grant
 AUDIENCE = GRANT.audience
@@ -88,6 +89,8 @@ def test_a_grant_lists_points_by_the_revenue_band_an_expiry_and_the_crossing_id(
         {"grant_id": grant_id("P2", CROSSED), "customer_id": "P2", "points": "200",
          "reason": "inactivity_threshold", "crossed_on": "2026-06-10",
          "expires_on": "2026-08-09"}]
+    # Byte for byte (RFC 4180, CRLF, no BOM): tests/golden/points_grants.csv.
+    assert written.file.path.read_bytes() == (GOLDEN / "points_grants.csv").read_bytes()
     assert written.folder == warehouse / "exports" / AUDIENCE / "loyalty_points" / "2026-06-10"
     assert written.manifest["points"] == 1200
     assert grant_id("P1", CROSSED) != grant_id("P1", CROSSED + dt.timedelta(days=1))
