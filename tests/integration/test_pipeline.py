@@ -30,8 +30,8 @@ pytestmark = pytest.mark.integration
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
 
 
-def _run(tmp_path, as_of=AS_OF, expect_success=True):
-    return run_daily(tmp_path, as_of, expect_success=expect_success)
+def _run(tmp_path, as_of=AS_OF, expect_success=True, definitions=None):
+    return run_daily(tmp_path, as_of, expect_success=expect_success, definitions=definitions)
 
 
 @pytest.fixture(scope="module")
@@ -437,11 +437,15 @@ def holdout_pipeline(tmp_path_factory):
     write_landing(tmp_path / "landing")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WINBACK_AUDIENCES", str(path))
-        _run(tmp_path)
+        # The code location of this config (it names the points audience differently).
+        from orchestration.definitions import build_defs
+
+        definitions = build_defs(load_settings())
+        _run(tmp_path, definitions=definitions)
         (tmp_path / "landing" / "consent_events" / "later.jsonl").write_text(json.dumps({
             "customer_id": "C13", "channel": "email", "status": "opted_out",
             "source": "preference_centre", "occurred_at": "2026-07-01T08:00:00Z"}) + "\n")
-        _run(tmp_path, as_of="2026-07-01")
+        _run(tmp_path, as_of="2026-07-01", definitions=definitions)
     return tmp_path
 
 
