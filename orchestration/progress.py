@@ -78,6 +78,10 @@ def describe(step_key: str, step: StepRecord) -> str:
         return f"{label}: {_plural(len(step.materialized), 'model')} built, tests {_checks(step)}"
     if area == "raw" and "rows_loaded" in metadata:
         return _ingest(name, metadata)
+    if area == "exports" and "grants" in metadata:
+        return (f"points grants: {_plural(_value(metadata, 'grants'), 'grant')}, "
+                f"{_value(metadata, 'points'):,} points, "
+                f"{_value(metadata, 'issued_before'):,} issued before")
     if area == "exports":
         rows = sum(_value(m, "rows") for _, m in step.materialized)
         adds = sum(_value(m, "adds") for _, m in step.materialized)

@@ -7,10 +7,13 @@ values, so the terminal holds no personal data.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from orchestration.lib.audiences import AudienceConfig, audiences_for
+from orchestration.lib.formatting import lift_text
 from orchestration.lib.settings import Settings
 
 SUMMARY_TABLES = (
@@ -61,6 +64,8 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
     previous = None
     for manifest in sorted(export_dir.glob(f"{only or '*'}/*/{as_of}/manifest.json")):
         data = json.loads(manifest.read_text(encoding="utf-8"))
+        if data["platform"] == POINTS_PLATFORM:
+            continue  # a points-grant file, no audience export (points_lines)
         folder = manifest.parent.relative_to(export_dir)
         first, *more = data["files"]
         file = str(folder / first["name"]) + (
@@ -76,6 +81,27 @@ def audience_rows(export_dir: Path, as_of: str, only: str | None = None) -> list
         ))
         previous = data["audience"]
     return rows
+
+
+POINTS_PLATFORM = "loyalty_points"
+
+
+def points_lines(export_dir: Path, as_of: str) -> list[str]:
+    """The points-grant files written as of `as_of` (orchestration/defs/activation/points.py)."""
+    lines = []
+    for manifest in sorted(export_dir.glob(f"*/{POINTS_PLATFORM}/{as_of}/manifest.json")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        members = data["members"]
+        lines.append(
+            f"  points grants for the loyalty system ({data['audience']}): "
+            f"{_plural(data['rows'], 'grant')}, {data['points']:,} points, "
+            f"{members['issued_before']:,} crossings granted before, file "
+            f"{manifest.parent.relative_to(export_dir) / data['files'][0]['name']}")
+    return lines
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 MATCH_COLUMNS = ("audience", "platform", "rows", "email", "phone", "name+zip", "est. matched")
@@ -111,6 +137,8 @@ def audience_lines(settings: Settings, only: str | None = None) -> list[str]:
         lines += ["  ad platforms: rows per identifier and estimated matched share "
                   "(match_rates in config/platforms.yml)",
                   *_table(MATCH_COLUMNS, matches, numeric={2, 3, 4, 5, 6})]
+    if only is None:
+        lines += points_lines(settings.export_dir, settings.as_of.isoformat())
     return lines
 
 
@@ -149,12 +177,14 @@ def _warehouse_lines(con) -> list[str]:
 
 
 # Two promotions outside a common exclusion group sharing at least this share of either one's
-# members are reported: the same customers get both messages.
+# members are reported, unless config/audiences.yml declares their overlap intended: the same
+# customers get both messages.
 OVERLAP_WARNING_SHARE = 0.5
 
 
-def overlap_warning_lines(con, as_of) -> list[str]:
-    """Warnings for heavily overlapping promotion audiences (activation.audience_overlap)."""
+def overlap_warning_lines(con, as_of, config: AudienceConfig) -> list[str]:
+    """Warnings for heavily overlapping promotion audiences (activation.audience_overlap) whose
+    overlap `intended_overlaps` does not declare."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = 'activation' AND table_name = 'audience_overlap'").fetchone()[0]
@@ -169,9 +199,35 @@ def overlap_warning_lines(con, as_of) -> list[str]:
     return [
         f"  warning: promotions {a} and {b} overlap: {n:,} customers in both "
         f"({100 * share_a:.1f} % of {a}, {100 * share_b:.1f} % of {b}); put them in one "
-        "exclusion group (config/audiences.yml) unless both messages are meant"
-        for a, b, n, share_a, share_b in rows
+        "exclusion group (config/audiences.yml), or list them under intended_overlaps if both "
+        "messages are meant"
+        for a, b, n, share_a, share_b in rows if not config.overlap_is_intended(a, b)
     ]
+
+
+def variant_lift_lines(con) -> list[str]:
+    """Per audience split into variants and per variant: the lift of the variant's treated
+    customers over the holdout, pooled over the send dates whose conversion window has ended
+    (activation.reactivation_outcomes_by_variant), with a 95 % Wald interval."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'activation' "
+        "AND table_name = 'reactivation_outcomes_by_variant'").fetchone()[0]
+    if not exists:
+        return []
+    rows = con.execute(
+        "SELECT audience, variant, sum(treated_customers), sum(treated_conversions), "
+        "sum(holdout_customers), sum(holdout_conversions) "
+        "FROM activation.reactivation_outcomes_by_variant WHERE is_window_complete "
+        "GROUP BY audience, variant HAVING sum(holdout_customers) > 0 "
+        "ORDER BY audience, variant").fetchall()
+    lines = []
+    for audience, variant, treated, treated_won, holdout, holdout_won in rows:
+        p_t, p_h = treated_won / treated, holdout_won / holdout
+        error = math.sqrt(p_t * (1 - p_t) / treated + p_h * (1 - p_h) / holdout)
+        lift = p_t - p_h
+        lines.append(f"    lift {audience} variant {variant} (vs the holdout): "
+                     f"{lift_text(lift, lift - 1.959964 * error, lift + 1.959964 * error)}")
+    return lines
 
 
 def print_run_summary(settings: Settings, out: TextIO) -> None:
@@ -190,9 +246,11 @@ def print_run_summary(settings: Settings, out: TextIO) -> None:
     ]
     with open_warehouse(settings.warehouse, read_only=True) as con:
         lines += _warehouse_lines(con)
-        warnings = overlap_warning_lines(con, settings.as_of)
+        warnings = overlap_warning_lines(con, settings.as_of, audiences_for(settings))
+        variant_lifts = variant_lift_lines(con)
     lines.append("  metrics (metrics.* tables of the serving publication, as BI sees them)")
     lines += [f"    {line}" for line in metric_summary(settings.serving_dir)]
+    lines += variant_lifts
     lines += audience_lines(settings)
     lines += warnings
     lines += ["", "Open the Dagster UI with `winback ui` (http://127.0.0.1:3000)."]

@@ -62,6 +62,24 @@ def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.T
             os.environ[name] = value
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _ad_platforms_without_minimum_sizes(tmp_path_factory: pytest.TempPathFactory):
+    """The hand-made data sets hold a few customers, so every ad platform list is below the
+    platforms' minimum audience size (100) and its export would fail the step: runs use
+    config/platforms.yml without min_rows (WINBACK_PLATFORMS). Tests of the minimum set
+    WINBACK_PLATFORMS back to config/platforms.yml."""
+    from platforms_fixture import platforms_without_minimums
+
+    saved = os.environ.get("WINBACK_PLATFORMS")
+    os.environ["WINBACK_PLATFORMS"] = str(
+        platforms_without_minimums(tmp_path_factory.getbasetemp()))
+    yield
+    if saved is None:
+        os.environ.pop("WINBACK_PLATFORMS", None)
+    else:
+        os.environ["WINBACK_PLATFORMS"] = saved
+
+
 @pytest.fixture(autouse=True)
 def _failure_logs_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Commands called in process write their failure logs under the test's folder, not data/."""

@@ -19,7 +19,10 @@ def run_daily(
     asset_selection: list[dg.AssetKey] | None = None,
     expect_success: bool = True,
     instance: dg.DagsterInstance | None = None,
+    definitions: dg.Definitions | None = None,
 ) -> dg.ExecuteInProcessResult:
+    """`definitions`: the code location to run (default: the one loaded with the default
+    configuration; pass build_defs(load_settings()) for a config that names other audiences)."""
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
     run = daily_run(
         as_of,
@@ -28,7 +31,7 @@ def run_daily(
         export_dir=root / "exports",
         serving_dir=root / "serving",
     )
-    result = defs.resolve_job_def("winback_daily").execute_in_process(
+    result = (definitions or defs).resolve_job_def("winback_daily").execute_in_process(
         run_config=run.run_config, partition_key=run.partition_key, raise_on_error=False,
         asset_selection=asset_selection, instance=instance,
     )

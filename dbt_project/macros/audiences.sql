@@ -16,7 +16,7 @@
              'days_inactive_min': none, 'days_inactive_max': none,
              'points_expiring_within_days': none, 'channel': 'email', 'frequency_cap_days': 0,
              'holdout_share': 0, 'min_clv': none, 'min_expected_purchases_90d': none,
-             'order_by': 'customer_id'}]}) -}}
+             'order_by': 'customer_id', 'variants': []}]}) -}}
     {%- endif -%}
     {{- return(config) -}}
 {%- endmacro %}
@@ -32,6 +32,28 @@
 {% macro holdout_bucket(seed, audience_expr, customer_expr) -%}
     {%- set hashed = dbt.hash(dbt.concat(["'" ~ seed ~ "|'", audience_expr, "'|'", customer_expr])) -%}
     {{ return(adapter.dispatch('hex8_to_bigint', 'winback')(hashed)) }}
+{%- endmacro %}
+
+{#- The variant bucket: the holdout's scheme with another salt, md5(seed|variant|audience|
+    customer_id), so variants are independent of the holdout split. orchestration/lib/
+    audiences.py (variant_bucket) computes the same number. -#}
+{% macro variant_bucket(seed, audience_expr, customer_expr) -%}
+    {{ return(holdout_bucket(seed ~ '|variant', audience_expr, customer_expr)) }}
+{%- endmacro %}
+
+{#- The variant of a treated member of `audience` (one with variants): the first variant, in
+    the order listed, whose cumulative share x 2^32 is above the customer's variant bucket; the
+    last takes the rest. assign_variant in orchestration/lib/audiences.py does the same. -#}
+{% macro audience_variant(audience, seed, customer_expr) -%}
+    {%- set ns = namespace(cumulative=0.0) -%}
+    {%- set bucket = variant_bucket(seed, "'" ~ audience['name'] ~ "'", customer_expr) -%}
+    case
+    {%- for variant in audience['variants'][:-1] %}
+        {%- set ns.cumulative = ns.cumulative + variant['share'] %}
+        when {{ bucket }} < {{ ns.cumulative * 4294967296 }} then '{{ variant['name'] }}'
+    {%- endfor %}
+        else '{{ audience['variants'][-1]['name'] }}'
+    end
 {%- endmacro %}
 
 {% macro default__hex8_to_bigint(hex_expression) -%}

@@ -47,8 +47,18 @@ _SEED = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _KNOWN_KEYS = {
     "name", "description", "purpose", "statuses", "rfm_segments", "min_revenue",
     "days_inactive", "points_expiring_within_days", "channel", "frequency_cap_days",
-    "holdout_share", "platforms", "personalisation", "order_by", *MODEL_FLOORS,
+    "holdout_share", "platforms", "personalisation", "order_by", "variants", *MODEL_FLOORS,
 }
+# Shares of an audience's variants must sum to 1 within this.
+SHARE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named part of an audience's treated group (A/B/n split), with its share of it."""
+
+    name: str
+    share: float
 
 
 class AudienceConfigError(ValueError):
@@ -75,6 +85,7 @@ class Audience:
     min_clv: float | None = None
     min_expected_purchases_90d: float | None = None
     order_by: str = "customer_id"
+    variants: tuple[Variant, ...] = ()
 
     def as_dbt_var(self) -> dict[str, Any]:
         data = asdict(self)
@@ -91,6 +102,40 @@ class ExclusionGroup:
 
     name: str
     audiences: tuple[str, ...]  # highest priority first
+
+
+@dataclass(frozen=True)
+class IntendedOverlap:
+    """Promotion audiences meant to reach the same customers (each pair of them): their
+    overlap is no warning. `reason` says why both messages are meant."""
+
+    audiences: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class PointsBand:
+    """Customers whose lifetime revenue (main currency) reaches `min_revenue` get `points`."""
+
+    min_revenue: float
+    points: int
+
+
+@dataclass(frozen=True)
+class PointsGrant:
+    """Loyalty points granted when a customer crosses the inactivity threshold, to the treated
+    members of `audience` (an email audience of recently inactive customers)."""
+
+    audience: str
+    reason: str
+    expiry_days: int
+    bands: tuple[PointsBand, ...]  # highest floor first; the last floor is 0
+    definition_hash: str
+
+    def points_for(self, revenue: float | None) -> int:
+        """The points of the first band whose floor the revenue reaches (no revenue: 0)."""
+        value = float(revenue or 0)
+        return next(b.points for b in self.bands if value >= b.min_revenue)
 
 
 @dataclass(frozen=True)
@@ -114,6 +159,12 @@ class AudienceConfig:
     audiences: tuple[Audience, ...]
     exclusion_groups: tuple[ExclusionGroup, ...] = ()
     suppression_audience: SuppressionAudience | None = None
+    intended_overlaps: tuple[IntendedOverlap, ...] = ()
+    points_grant: PointsGrant | None = None
+
+    def overlap_is_intended(self, a: str, b: str) -> bool:
+        """Whether an `intended_overlaps` entry names both audiences."""
+        return any(a in o.audiences and b in o.audiences for o in self.intended_overlaps)
 
     def get(self, name: str) -> Audience:
         for audience in self.audiences:
@@ -255,14 +306,46 @@ def _parse_audience(source: str, index: int, entry: Any, seed: str) -> Audience:
                                           "only when the day's model check passed, min_revenue "
                                           "otherwise")
     order_by = f.choice("order_by", ORDER_BY, default="customer_id")
+    variants = _parse_variants(f, entry.get("variants"), purpose)
     return Audience(
-        **floors, order_by=order_by,
+        **floors, order_by=order_by, variants=variants,
         name=name, description=description, purpose=purpose, statuses=statuses,
         rfm_segments=segments, min_revenue=min_revenue, days_inactive_min=days_min,
         days_inactive_max=days_max, points_expiring_within_days=points, channel=channel,
         frequency_cap_days=cap, holdout_share=holdout, platforms=platforms,
         personalisation=personalisation, definition_hash=_definition_hash(entry, seed),
     )
+
+
+def _parse_variants(f: _Fields, entries: Any, purpose: str) -> tuple[Variant, ...]:
+    """`variants: [{name, share}, ...]`: two or more named parts of the treated group whose
+    shares sum to 1 (the holdout is kept out first)."""
+    if entries is None:
+        return ()
+    if purpose == "service":
+        raise f.error("variants", "cannot split a service list (service is not an experiment)")
+    if not isinstance(entries, list) or len(entries) < 2:
+        raise f.error("variants", "must list at least two variants {name, share}")
+    variants = []
+    for index, entry in enumerate(entries):
+        field = f"variants[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"name", "share"}:
+            raise f.error(field, "must have exactly the fields name and share")
+        name = entry["name"]
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise f.error(f"{field}.name", "must be lower-case letters, digits and _ "
+                                           f"(starting with a letter); got {name!r}")
+        if any(v.name == name for v in variants):
+            raise f.error(f"{field}.name", f"{name!r} is used twice")
+        share = f.number(f"{field}.share", entry["share"], minimum=0, below=1)
+        if share == 0:
+            raise f.error(f"{field}.share", "must be above 0")
+        variants.append(Variant(name=name, share=share))
+    total = sum(v.share for v in variants)
+    if abs(total - 1) > SHARE_TOLERANCE:
+        raise f.error("variants", f"shares must sum to 1 (of the treated group); they sum to "
+                                  f"{total:g}")
+    return tuple(variants)
 
 
 def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
@@ -296,7 +379,11 @@ def parse_audiences(data: Any, source: str = "audiences.yml") -> AudienceConfig:
                           audiences=_with_group_hashes(audiences, groups, seed),
                           exclusion_groups=groups,
                           suppression_audience=_parse_suppression_audience(
-                              source, data.get("suppression_audience"), audiences, seed))
+                              source, data.get("suppression_audience"), audiences, seed),
+                          intended_overlaps=_parse_intended_overlaps(
+                              source, data.get("intended_overlaps"), audiences, groups),
+                          points_grant=_parse_points_grant(
+                              source, data.get("points_grant"), audiences, seed))
 
 
 # ---- priority and exclusion groups -----------------------------------------------------------
@@ -345,6 +432,47 @@ def _parse_exclusion_groups(
     return tuple(groups)
 
 
+def _parse_intended_overlaps(
+    source: str, entries: Any, audiences: tuple[Audience, ...],
+    groups: tuple[ExclusionGroup, ...],
+) -> tuple[IntendedOverlap, ...]:
+    """`intended_overlaps`: a list of {audiences: [two or more promotions], reason}. Every pair
+    of the listed audiences may share customers without a warning in the run summary."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise AudienceConfigError(f"{source}: field 'intended_overlaps' must be a list of "
+                                  "{audiences, reason}")
+    known = {a.name: a for a in audiences}
+    out = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: intended_overlaps[{index}]"
+        if not isinstance(entry, dict) or set(entry) != {"audiences", "reason"}:
+            raise AudienceConfigError(f"{where} must have exactly the fields audiences and "
+                                      "reason")
+        reason = entry["reason"]
+        if not isinstance(reason, str) or not reason.strip():
+            raise AudienceConfigError(f"{where}: field 'reason' must say why both messages are "
+                                      "meant (text)")
+        members = entry["audiences"]
+        if (not isinstance(members, list) or len(members) < 2
+                or len(set(map(str, members))) != len(members)):
+            raise AudienceConfigError(f"{where}: field 'audiences' must list two or more "
+                                      "different audiences")
+        for member in members:
+            if member not in known or known[member].purpose != "promotion":
+                raise AudienceConfigError(f"{where}: field 'audiences' names {member!r}, which "
+                                          "is not a promotion audience")
+        for group in groups:
+            shared = [m for m in members if m in group.audiences]
+            if len(shared) > 1:
+                raise AudienceConfigError(
+                    f"{where}: field 'audiences' names {shared[0]!r} and {shared[1]!r}, which "
+                    f"share the exclusion group {group.name!r}: they never overlap")
+        out.append(IntendedOverlap(audiences=tuple(members), reason=reason.strip()))
+    return tuple(out)
+
+
 def _with_group_hashes(
     audiences: tuple[Audience, ...], groups: tuple[ExclusionGroup, ...], seed: str
 ) -> tuple[Audience, ...]:
@@ -389,6 +517,103 @@ def holdout_bucket(seed: str, audience: str, customer_id: str) -> float:
 def assign_group(seed: str, audience: str, customer_id: str, holdout_share: float) -> str:
     """'holdout' for the customers whose bucket falls below the share, else 'treatment'."""
     return "holdout" if holdout_bucket(seed, audience, customer_id) < holdout_share else "treatment"
+
+
+def variant_bucket(seed: str, audience: str, customer_id: str) -> float:
+    """The holdout's scheme with another salt, md5(seed|variant|audience|customer_id), so the
+    variant is independent of the holdout split. The dbt macro `variant_bucket` matches it."""
+    return holdout_bucket(f"{seed}|variant", audience, customer_id)
+
+
+def assign_variant(seed: str, audience: Audience, customer_id: str) -> str | None:
+    """The variant of a treated customer: the first whose cumulative share (in the order
+    listed) is above the customer's variant bucket; None for an audience without variants."""
+    if not audience.variants:
+        return None
+    bucket = variant_bucket(seed, audience.name, customer_id)
+    cumulative = 0.0
+    for variant in audience.variants[:-1]:
+        cumulative += variant.share
+        if bucket < cumulative:
+            return variant.name
+    return audience.variants[-1].name
+
+
+# ---- points at the inactivity point -----------------------------------------------------------
+
+_REASON = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+MAX_EXPIRY_DAYS = 3650
+
+
+def _parse_points_grant(
+    source: str, entry: Any, audiences: tuple[Audience, ...], seed: str
+) -> PointsGrant | None:
+    """`points_grant: {audience, reason, expiry_days, points}`. `points` is a whole number (the
+    same for everyone) or a list of bands {min_revenue, points}, highest floor first, the last
+    with min_revenue 0 so every customer has one. The audience must be a promotion of inactive
+    customers only, limited to recent crossings (days_inactive max)."""
+    if entry is None:
+        return None
+    where = f"{source}: points_grant"
+    fields = {"audience", "reason", "expiry_days", "points"}
+    if not isinstance(entry, dict) or set(entry) != fields:
+        raise AudienceConfigError(f"{where} must have exactly the fields "
+                                  f"{', '.join(sorted(fields))}")
+    audience = next((a for a in audiences if a.name == entry["audience"]), None)
+    if audience is None:
+        raise AudienceConfigError(f"{where}: field 'audience' names {entry['audience']!r}, "
+                                  "which is not an audience")
+    if (audience.purpose != "promotion" or audience.statuses != ("inactive",)
+            or audience.days_inactive_max is None):
+        raise AudienceConfigError(
+            f"{where}: field 'audience' names {audience.name!r}, which must be a promotion of "
+            "the status inactive alone with days_inactive max (the customers who crossed the "
+            "threshold lately)")
+    reason = entry["reason"]
+    if not isinstance(reason, str) or not _REASON.match(reason):
+        raise AudienceConfigError(f"{where}: field 'reason' must be lower-case letters, digits "
+                                  f"and _ (a code for the loyalty system); got {reason!r}")
+    expiry = entry["expiry_days"]
+    if (isinstance(expiry, bool) or not isinstance(expiry, int)
+            or not 1 <= expiry <= MAX_EXPIRY_DAYS):
+        raise AudienceConfigError(f"{where}: field 'expiry_days' must be a whole number of days "
+                                  f"from 1 to {MAX_EXPIRY_DAYS}; got {expiry!r}")
+    return PointsGrant(audience=audience.name, reason=reason, expiry_days=expiry,
+                       bands=_parse_points_bands(where, entry["points"]),
+                       definition_hash=_definition_hash({"points_grant": entry}, seed))
+
+
+def _points(where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AudienceConfigError(f"{where} must be a whole number of points >= 1; "
+                                  f"got {value!r}")
+    return value
+
+
+def _parse_points_bands(where: str, points: Any) -> tuple[PointsBand, ...]:
+    if not isinstance(points, list):
+        return (PointsBand(0.0, _points(f"{where}: field 'points'", points)),)
+    if not points:
+        raise AudienceConfigError(f"{where}: field 'points' must be a number or a non-empty "
+                                  "list of {min_revenue, points}")
+    bands = []
+    for index, band in enumerate(points):
+        field = f"{where}: field 'points[{index}]'"
+        if not isinstance(band, dict) or set(band) != {"min_revenue", "points"}:
+            raise AudienceConfigError(f"{field} must have exactly the fields min_revenue and "
+                                      "points")
+        floor = band["min_revenue"]
+        if isinstance(floor, bool) or not isinstance(floor, int | float) or floor < 0:
+            raise AudienceConfigError(f"{field}: min_revenue must be a number >= 0; "
+                                      f"got {floor!r}")
+        if bands and floor >= bands[-1].min_revenue:
+            raise AudienceConfigError(f"{field}: min_revenue must be below the band before "
+                                      "it (highest floor first)")
+        bands.append(PointsBand(float(floor), _points(f"{field}: points", band["points"])))
+    if bands[-1].min_revenue != 0:
+        raise AudienceConfigError(f"{where}: field 'points': the last band must have "
+                                  "min_revenue 0 so every customer gets points")
+    return tuple(bands)
 
 
 # ---- the suppression audience ----------------------------------------------------------------

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.integration
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
 
 
-def _run(tmp_path, as_of=AS_OF, expect_success=True):
-    return run_daily(tmp_path, as_of, expect_success=expect_success)
+def _run(tmp_path, as_of=AS_OF, expect_success=True, definitions=None):
+    return run_daily(tmp_path, as_of, expect_success=expect_success, definitions=definitions)
 
 
 @pytest.fixture(scope="module")
@@ -345,7 +345,10 @@ def test_audience_membership_matches_the_hand_computed_audiences(pipeline):
     ]
 
 
-def test_the_summary_warns_that_promotions_outside_a_group_overlap(pipeline):
+def test_the_summary_warns_only_of_overlaps_the_config_does_not_declare(pipeline):
+    import yaml
+
+    from orchestration.lib.audiences import parse_audiences
     from orchestration.summary import overlap_warning_lines
 
     tmp_path, _ = pipeline
@@ -354,11 +357,17 @@ def test_the_summary_warns_that_promotions_outside_a_group_overlap(pipeline):
             "SELECT members_a, members_b, overlap_customers, share_of_a, same_exclusion_group "
             "FROM activation.audience_overlap WHERE audience_a = 'feedback_request_inactive' "
             "AND audience_b = 'winback_newly_inactive'").fetchall()
-        warnings = overlap_warning_lines(con, dt.date(2026, 6, 30))
+        config = audiences_for(load_settings())
+        shipped = overlap_warning_lines(con, dt.date(2026, 6, 30), config)
+        data = yaml.safe_load(AUDIENCES_FILE.read_text())
+        del data["intended_overlaps"]
+        undeclared = overlap_warning_lines(con, dt.date(2026, 6, 30), parse_audiences(data))
     # C02 and C13 are in both (winback_newly_inactive is outside the exclusion group).
     assert pair == [(2, 2, 2, 1.0, False)]
+    # The shipped file declares that overlap intended; without the declaration it is warned.
+    assert shipped == []
     assert any("feedback_request_inactive and winback_newly_inactive overlap: 2 customers"
-               in line for line in warnings)
+               in line for line in undeclared)
 
 
 def test_the_suppression_audience_holds_the_hashed_opted_out_and_suppressed(pipeline):
@@ -399,6 +408,9 @@ def test_each_export_reports_the_rows_its_platform_can_match(pipeline):
     assert (google["rows"], google["estimated_matchable_share"]) == (0, None)
 
 
+POINTS_AUDIENCE = "points_waiting_e"
+
+
 @pytest.fixture(scope="module")
 def holdout_pipeline(tmp_path_factory):
     """The fixture with a config whose holdout share puts C02 (bucket 0.02) in the holdout of
@@ -408,16 +420,32 @@ def holdout_pipeline(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("holdout")
     config = yaml.safe_load((AUDIENCES_FILE).read_text())
     config["audiences"][0]["holdout_share"] = 0.05
+    # A/B/n splits on two audiences (test_variants_...).
+    for audience in config["audiences"]:
+        if audience["name"] in ("winback_newly_inactive", "feedback_request_inactive"):
+            audience["variants"] = [{"name": "a", "share": 0.4}, {"name": "b", "share": 0.3},
+                                    {"name": "c", "share": 0.3}]
+    # The points audience renamed so that its holdout hash puts C02 (bucket 0.009) in the
+    # holdout and C13 (0.63) in the treatment, and widened to their crossings 20 and 31 days
+    # before the as-of date (test_points_...).
+    text = yaml.safe_dump(config).replace("points_waiting_inactive", POINTS_AUDIENCE)
+    config = yaml.safe_load(text)
+    next(a for a in config["audiences"]
+         if a["name"] == POINTS_AUDIENCE)["days_inactive"] = {"max": 40}
     path = tmp_path / "audiences.yml"
     path.write_text(yaml.safe_dump(config))
     write_landing(tmp_path / "landing")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WINBACK_AUDIENCES", str(path))
-        _run(tmp_path)
+        # The code location of this config (it names the points audience differently).
+        from orchestration.definitions import build_defs
+
+        definitions = build_defs(load_settings())
+        _run(tmp_path, definitions=definitions)
         (tmp_path / "landing" / "consent_events" / "later.jsonl").write_text(json.dumps({
             "customer_id": "C13", "channel": "email", "status": "opted_out",
             "source": "preference_centre", "occurred_at": "2026-07-01T08:00:00Z"}) + "\n")
-        _run(tmp_path, as_of="2026-07-01")
+        _run(tmp_path, as_of="2026-07-01", definitions=definitions)
     return tmp_path
 
 
@@ -439,6 +467,70 @@ def test_holdout_members_are_recorded_but_never_exported(holdout_pipeline):
     assert manifest["members"] == {"treatment": 1, "holdout": 1, "capped": 0}
 
 
+def test_variants_split_the_treated_members_as_python_assigns_them(holdout_pipeline):
+    """The dbt macro and orchestration/lib/audiences.py give every member the same variant;
+    the holdout has none; the generic file carries the variant column."""
+    from orchestration.lib.audiences import assign_variant, load_audiences
+
+    tmp_path = holdout_pipeline
+    config = load_audiences(tmp_path / "audiences.yml")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT audience, customer_id, holdout_group, variant, is_exported "
+            "FROM activation.audience_membership_daily WHERE as_of_date = ?",
+            [dt.date.fromisoformat(AS_OF)]).fetchall()
+        history = con.execute(
+            "SELECT audience, customer_id, variant FROM activation.audience_membership_history "
+            "WHERE exclusion_reason IS NULL AND entered_on = ?",
+            [dt.date.fromisoformat(AS_OF)]).fetchall()
+    split = [r for r in rows if config.get(r[0]).variants and r[2] == "treatment"]
+    assert len(split) >= 3
+    for audience, customer, group, variant, _ in rows:
+        expected = (assign_variant(config.holdout_seed, config.get(audience), customer)
+                    if group == "treatment" else None)
+        assert variant == expected, (audience, customer)
+    assert {(a, c): v for a, c, v in history} == {(a, c): v for a, c, _, v, _ in rows}
+    folder = tmp_path / "exports" / "feedback_request_inactive" / "generic_csv" / AS_OF
+    with open(folder / "feedback_request_inactive.csv", newline="") as handle:
+        exported = {r["customer_id"]: r["variant"] for r in csv.DictReader(handle)}
+    assert exported == {c: v for a, c, _, v, e in rows
+                        if a == "feedback_request_inactive" and e}
+    assert exported
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sum(manifest["members"]["variants"].values()) == len(exported)
+
+
+def test_points_go_to_the_treated_crossing_once_and_never_to_the_holdout(holdout_pipeline):
+    """C13 (treatment, crossed 2026-05-30) gets one grant on the first date; C02 (holdout)
+    none. The next date (C13 opted out, already granted) writes an empty file and no new id."""
+    from orchestration.defs.activation.points import grant_id
+
+    tmp_path = holdout_pipeline
+    folder = tmp_path / "exports" / POINTS_AUDIENCE / "loyalty_points"
+    with open(folder / AS_OF / "points_grants.csv", newline="") as handle:
+        grants = list(csv.DictReader(handle))
+    assert grants == [{"grant_id": grant_id("C13", dt.date(2026, 5, 30)), "customer_id": "C13",
+                       "points": "200", "reason": "inactivity_threshold",
+                       "crossed_on": "2026-05-30", "expires_on": "2026-08-29"}]
+    with open(folder / "2026-07-01" / "points_grants.csv", newline="") as handle:
+        assert list(csv.DictReader(handle)) == []
+    manifest = json.loads((folder / AS_OF / "manifest.json").read_text())
+    assert manifest["members"] == {"eligible": 1, "issued_before": 0, "granted": 1}
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        issued = con.execute("SELECT customer_id, crossed_on, issued_on "
+                             "FROM activation.points_grants_issued").fetchall()
+        holdout = con.execute(
+            "SELECT holdout_group FROM activation.audience_membership_daily WHERE audience = ? "
+            "AND customer_id = 'C02' AND as_of_date = ?",
+            [POINTS_AUDIENCE, dt.date.fromisoformat(AS_OF)]).fetchall()
+    assert issued == [("C13", dt.date(2026, 5, 30), dt.date(2026, 6, 30))]
+    assert holdout == [("holdout",)]
+    # The message's file lists C13 (the treated member) only.
+    message = (tmp_path / "exports" / POINTS_AUDIENCE / "generic_csv" / AS_OF
+               / f"{POINTS_AUDIENCE}.csv").read_text()
+    assert "C13" in message and "C02" not in message
+
+
 def test_one_customer_withdrawing_consent_is_exactly_one_remove_on_the_next_export(
     holdout_pipeline
 ):
@@ -456,3 +548,64 @@ def test_one_customer_withdrawing_consent_is_exactly_one_remove_on_the_next_expo
                               "WHERE audience = 'winback_inactive_email'")
     assert history["C13"]["left_on"] == dt.date(2026, 7, 1)
     assert history["C02"]["left_on"] is None
+
+
+def test_an_ad_list_below_the_platform_minimum_fails_the_step_after_the_other_files(
+        pipeline, tmp_path, monkeypatch):
+    """With config/platforms.yml's minimum of 100 (the tests run without it), the fixture's
+    ad platform lists are too small: those files are not written, every other export is, and
+    the step fails with one line per list (counts only)."""
+    import shutil
+
+    from platforms_fixture import PLATFORMS_FILE
+
+    from orchestration.lib.asset_keys import export_key
+
+    source, _ = pipeline
+    shutil.copytree(source / "landing", tmp_path / "landing")
+    shutil.copyfile(source / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv("WINBACK_PLATFORMS", str(PLATFORMS_FILE))
+    config = audiences_for(load_settings())
+    keys = [export_key(a.name, p) for a in config.audiences for p in a.platforms]
+    keys += [export_key("do_not_contact", p) for p in config.suppression_audience.platforms]
+    result = run_daily(tmp_path, AS_OF, asset_selection=keys, expect_success=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    messages = sorted(e.step_failure_data.user_failure_data.description for e in failures)
+    assert len(messages) == 2  # the audience exports' step and the suppression step
+    assert "high_value_lapsed -> google_customer_match: 0 rows, below the platform's minimum " \
+        "audience size of 100" in messages[0] + messages[1]
+    assert "do_not_contact -> meta: 2 rows, below the platform's minimum audience size of " \
+        "100" in messages[0] + messages[1]
+    assert "@" not in "".join(messages)
+    exports = tmp_path / "exports"
+    for audience, platform in (("high_value_lapsed", "google_customer_match"),
+                               ("high_value_lapsed", "meta"),
+                               ("do_not_contact", "google_customer_match")):
+        assert not (exports / audience / platform).exists()
+    assert (exports / "high_value_lapsed" / "generic_csv" / AS_OF / "manifest.json").is_file()
+    assert (exports / EXPORT / "winback_inactive_email.csv").is_file()
+
+
+def test_no_customer_is_in_two_promotions_of_one_exclusion_group_on_a_day(holdout_pipeline):
+    from orchestration.lib.audiences import load_audiences
+
+    tmp_path = holdout_pipeline
+    config = load_audiences(tmp_path / "audiences.yml")
+    group_of = {name: g.name for g in config.exclusion_groups for name in g.audiences}
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT as_of_date, audience, customer_id "
+                           "FROM activation.audience_membership_daily").fetchall()
+        left_out = con.execute(
+            "SELECT audience, customer_id, excluded_by FROM activation.audience_exclusions_daily "
+            "WHERE exclusion_reason = 'exclusion_group'").fetchall()
+    seen: dict[tuple, str] = {}
+    for day, audience, customer in rows:
+        if audience in group_of:
+            key = (day, group_of[audience], customer)
+            assert key not in seen, (key, seen.get(key), audience)
+            seen[key] = audience
+    # The groups did decide something: C02 and C13 (crossed 20 and 31 days before) qualify for
+    # the points audience (widened to 40 days here) and the offer; the points come first.
+    assert sorted(left_out) == [("winback_newly_inactive", c, POINTS_AUDIENCE)
+                                for c in ("C02", "C02", "C13")]

@@ -120,12 +120,6 @@ def test_the_manifest_lists_rows_and_sha256_per_part_with_definition_and_limits(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-def test_a_meta_list_under_100_people_carries_a_warning(tmp_path):
-    limits = Limits(checked_on=dt.date(2026, 11, 27), min_rows=100)
-    assert _export(tmp_path, D1, ["C1"], platform="meta", limits=limits).manifest[
-        "warnings"] == ["below_min_rows"]
-
-
 KILLED_WRITER = textwrap.dedent("""
     import datetime as dt, os, sys, time
     from pathlib import Path

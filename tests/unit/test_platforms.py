@@ -8,13 +8,17 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pytest
+import yaml
 
 from orchestration.defs.activation.atomic_files import ExportLimitError, write_csv_parts
+from orchestration.defs.activation.match_rates import fail_below_minimum
 from orchestration.defs.activation.platforms import (
     PLATFORMS,
     Limits,
     PlatformConfigError,
+    below_minimum,
     load_limits,
     normalise_email,
     normalise_phone_google,
@@ -214,3 +218,46 @@ def test_a_row_larger_than_the_byte_limit_is_an_error_and_leaves_no_file(tmp_pat
     with pytest.raises(ExportLimitError, match="does not fit"):
         write_csv_parts(tmp_path, "x", ("id",), [("C" * 50,)], max_bytes=20)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_ad_platforms_minimum_audience_size_comes_with_its_source():
+    limits = load_limits(PLATFORMS_FILE)
+    for name in ("google_customer_match", "meta"):
+        assert limits[name].min_rows == 100
+        assert limits[name].min_rows_source.startswith("https://")
+    # The email platforms import any size: no minimum.
+    assert {n for n, v in limits.items() if v.min_rows} == {"google_customer_match", "meta"}
+
+
+def _limits_file(tmp_path, platform, entry):
+    data = yaml.safe_load(PLATFORMS_FILE.read_text())
+    data["platforms"][platform].update(entry)
+    path = tmp_path / "platforms.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_minimum_on_an_email_platform_or_without_its_source_is_rejected(tmp_path):
+    path = _limits_file(tmp_path, "klaviyo", {"min_rows": 10, "min_rows_source": "x"})
+    with pytest.raises(PlatformConfigError,
+                       match="platform 'klaviyo': field 'min_rows' applies only to the ad"):
+        load_limits(path)
+    path = _limits_file(tmp_path, "meta", {"min_rows_source": None})
+    with pytest.raises(PlatformConfigError, match="platform 'meta': field 'min_rows_source'"):
+        load_limits(path)
+
+
+def test_an_ad_export_below_the_minimum_fails_with_one_line_of_counts():
+    limits = load_limits(PLATFORMS_FILE)["meta"]
+    assert below_minimum("high_value_lapsed", "meta", 100, limits) is None
+    message = below_minimum("high_value_lapsed", "meta", 99, limits)
+    assert message == (
+        "high_value_lapsed -> meta: 99 rows, below the platform's minimum audience size of 100 "
+        f"(min_rows in the platform limits file, {limits.min_rows_source}); file not written")
+    assert "\n" not in message
+    with pytest.raises(dg.Failure) as failure:
+        fail_below_minimum([message, "x -> google_customer_match: 0 rows, ..."])
+    assert failure.value.description.startswith(
+        "2 ad platform export(s) below the platform's minimum audience size, not written "
+        "(every other export was): high_value_lapsed -> meta: 99 rows")
+    fail_below_minimum([])  # nothing below: the step succeeds

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from platforms_fixture import PLATFORMS_FILE, platforms_without_minimums
 
-from orchestration.defs.activation.suppression import write_suppression_files
+from orchestration.defs.activation.suppression import BelowMinimum, write_suppression_files
 from orchestration.defs.ingest.loader import load_entity
 from orchestration.lib.audiences import SuppressionAudience
 from orchestration.lib.contracts import CONTRACTS
@@ -58,10 +59,14 @@ def _warehouse(tmp_path: Path, mart) -> Path:
     return path
 
 
-def _run(tmp_path: Path, landing: Path, as_of: str, run_id: str = "r1"):
+def _run(tmp_path: Path, landing: Path, as_of: str, run_id: str = "r1",
+         platforms: Path | None = None):
+    """Write the files; the platform limits have no minimum size unless `platforms` is given
+    (this list of four is far below the ad platforms' 100)."""
     settings = load_settings(environ={}, overrides={
         "WINBACK_WAREHOUSE": str(tmp_path / "w.duckdb"), "WINBACK_LANDING_DIR": str(landing),
-        "WINBACK_EXPORT_DIR": str(tmp_path / "exports"), "WINBACK_AS_OF": as_of})
+        "WINBACK_EXPORT_DIR": str(tmp_path / "exports"), "WINBACK_AS_OF": as_of,
+        "WINBACK_PLATFORMS": str(platforms or platforms_without_minimums(tmp_path))})
     return {w.platform: w for w in write_suppression_files(
         settings, SUPPRESSION, SUPPRESSION.platforms, run_id)}
 
@@ -77,6 +82,18 @@ def first(tmp_path):
                        consent="C9,email,opted_out,web,2026-06-30T08:00:00Z\n",
                        erasures="C5,2026-06-30T09:00:00Z\n")
     return tmp_path, landing, _run(tmp_path, landing, "2026-06-30")
+
+
+def test_a_suppression_list_below_the_ad_platforms_minimum_is_not_written(tmp_path):
+    _warehouse(tmp_path, MART)
+    landing = _landing(tmp_path / "landing")
+    written = _run(tmp_path, landing, "2026-06-30", platforms=PLATFORMS_FILE)
+    assert {p: type(w) for p, w in written.items()} == {
+        "google_customer_match": BelowMinimum, "meta": BelowMinimum}
+    assert written["meta"].message.startswith(
+        "do_not_contact -> meta: 4 rows, below the platform's minimum audience size of 100")
+    assert not any(value in written["meta"].message for value in PERSONAL)
+    assert not (tmp_path / "exports" / "do_not_contact").exists()
 
 
 @pytest.mark.parametrize("platform", ["google_customer_match", "meta"])

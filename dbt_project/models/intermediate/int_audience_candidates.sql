@@ -227,6 +227,20 @@ group_winners as (
 
 select
     assessed.*,
+    -- The A/B/n variant of a treated member (null for the holdout and audiences without
+    -- variants): md5 of seed|variant|audience|customer_id, independent of the holdout split.
+    {%- set split = config['audiences'] | selectattr('variants') | list %}
+    cast(
+    {%- if split %}
+        case when assessed.holdout_group = 'treatment' then
+            case assessed.audience
+            {%- for audience in split %}
+                when '{{ audience["name"] }}' then {{ audience_variant(audience, config['holdout_seed'], 'assessed.customer_id') }}
+            {%- endfor %}
+            end
+        end
+    {%- else %} null
+    {%- endif %} as {{ dbt.type_string() }}) as variant,
     case
         when assessed.exclusion_list is not null then 'global_exclusion'
         when group_winners.winner <> assessed.audience then 'exclusion_group'

@@ -5,7 +5,7 @@
 -- window after the send date (the day the spell started), per currency. Purchases count up to
 -- the run's as-of date. A spell without a purchase in the window has one row with no currency.
 with spells as (
-    select audience, customer_id, holdout_group, entered_on as send_date
+    select audience, customer_id, holdout_group, variant, entered_on as send_date
     from {{ ref('audience_membership_history') }}
     where not is_capped and exclusion_reason is null
 ),
@@ -21,6 +21,7 @@ select
     spells.send_date,
     spells.customer_id,
     spells.holdout_group,
+    spells.variant,
     purchases.currency,
     count(purchases.order_date) as purchases_count,
     sum(purchases.revenue_amount) as revenue
@@ -30,4 +31,5 @@ left join purchases
     and purchases.order_date > spells.send_date
     and purchases.order_date <= {{ dbt.dateadd('day', window, 'spells.send_date') }}
 group by
-    spells.audience, spells.send_date, spells.customer_id, spells.holdout_group, purchases.currency
+    spells.audience, spells.send_date, spells.customer_id, spells.holdout_group, spells.variant,
+    purchases.currency

@@ -11,7 +11,7 @@ import datetime as dt
 
 import dagster as dg
 
-from orchestration.defs.activation import suppression
+from orchestration.defs.activation import points, suppression
 from orchestration.defs.activation.audience_files import (
     ExportResult,
     export_audience,
@@ -19,11 +19,12 @@ from orchestration.defs.activation.audience_files import (
 )
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
 from orchestration.defs.activation.match_rates import (
+    fail_below_minimum,
     load_match_rates,
     match_estimate,
     match_metadata,
 )
-from orchestration.defs.activation.platforms import load_limits, platform_for
+from orchestration.defs.activation.platforms import below_minimum, load_limits, platform_for
 from orchestration.defs.activation.quotas import load_daily_quotas, quota_check
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
@@ -106,15 +107,28 @@ def removal_reason_sql(audience: str) -> str:
     )
 
 
-def _group_counts(con, audience: str, as_of: str) -> dict[str, int]:
+def export_fields(audience: Audience) -> tuple[str, ...]:
+    """The member columns an audience's files carry: its personalisation, and `variant` when it
+    is split into variants (plain email platforms; the ad platforms' layouts are fixed)."""
+    return audience.personalisation + (("variant",) if audience.variants else ())
+
+
+def _group_counts(con, audience: Audience, as_of: str) -> dict:
     row = con.execute(
         "SELECT count(*) FILTER (WHERE holdout_group = 'treatment' AND NOT is_capped), "
         "count(*) FILTER (WHERE holdout_group = 'holdout' AND NOT is_capped), "
         "count(*) FILTER (WHERE is_capped) "
         f"FROM activation.{MEMBERSHIP_MODEL} WHERE audience = ? AND as_of_date = ?",
-        [audience, as_of],
+        [audience.name, as_of],
     ).fetchone()
-    return {"treatment": row[0], "holdout": row[1], "capped": row[2]}
+    counts = {"treatment": row[0], "holdout": row[1], "capped": row[2]}
+    if audience.variants:
+        per_variant = dict(con.execute(
+            f"SELECT variant, count(*) FROM activation.{MEMBERSHIP_MODEL} WHERE audience = ? "
+            "AND as_of_date = ? AND is_exported GROUP BY variant", [audience.name, as_of]
+        ).fetchall())
+        counts["variants"] = {v.name: per_variant.get(v.name, 0) for v in audience.variants}
+    return counts
 
 
 def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict:
@@ -147,8 +161,7 @@ def _metadata(result: ExportResult, audience: Audience, groups, dropped) -> dict
         "dropped_at_write_by_reason": counts_table(dropped, count="customers"),
         "definition_hash": audience.definition_hash,
         "warnings": dg.MetadataValue.json(
-            result.manifest["warnings"]
-            + [f"daily_quota:{q}" for q in result.manifest.get("daily_quota", {}).get(
+            [f"daily_quota:{q}" for q in result.manifest.get("daily_quota", {}).get(
                 "exceeded", [])]),
     }
 
@@ -211,6 +224,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
         rates = load_match_rates(settings.platforms_file)
         quotas = load_daily_quotas(settings.platforms_file)
         blocked, erased = _gate_verdicts(settings)
+        too_small: list[str] = []
         with open_warehouse(settings.warehouse) as con:
             _load_gate(con, blocked, erased)
             quota_checks = _quota_checks(con, current, selected, limits, quotas)
@@ -227,14 +241,20 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                 if not platforms:
                     continue
                 dropped = _dropped(con, audience.name)
-                groups = _group_counts(con, audience.name, as_of)
+                groups = _group_counts(con, audience, as_of)
                 members_sql = (f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = "
                                f"'{audience.name}' AND customer_id NOT IN "
                                "(SELECT customer_id FROM gate.blocked)")
                 for platform_name in platforms:
                     match = match_estimate(con, members_sql, platform_name,
                                            rates.get(platform_name))
-                    platform = platform_for(platform_name, audience.personalisation,
+                    message = below_minimum(audience.name, platform_name, match["rows"],
+                                            limits[platform_name])
+                    if message:
+                        context.log.error(message)
+                        too_small.append(message)
+                        continue
+                    platform = platform_for(platform_name, export_fields(audience),
                                             limits[platform_name], audience.name,
                                             valued=audience.order_by != "customer_id")
                     result = export_audience(
@@ -270,12 +290,13 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         metadata={**_metadata(result, audience, groups, dropped),
                                   **match_metadata(match)},
                     )
+        fail_below_minimum(too_small)
 
     return audience_exports
 
 
 def build_defs(config: AudienceConfig) -> dg.Definitions:
-    """The export assets of the configured audiences and of the suppression audience (read from
-    Settings by definitions.py)."""
+    """The export assets of the configured audiences, of the suppression audience and of the
+    points grant (read from Settings by definitions.py)."""
     return dg.Definitions.merge(dg.Definitions(assets=[build_audience_exports(config)]),
-                                suppression.build_defs(config))
+                                suppression.build_defs(config), points.build_defs(config))

@@ -266,8 +266,6 @@ def _write_folder(
                     "files": [f.as_manifest() for f in removes],
                     **({"by_reason": dict(sorted(reasons.items()))} if removal_reason_sql
                        else {})},
-        "warnings": (["below_min_rows"] if limits.min_rows and position < limits.min_rows
-                     else []),
         **dict(extra or {}),
     }
     return body, files, adds, removes

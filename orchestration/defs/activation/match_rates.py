@@ -16,6 +16,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import yaml
 
 from orchestration.lib.metadata import counts_table
@@ -102,3 +103,17 @@ def match_metadata(estimate: dict[str, Any]) -> dict[str, Any]:
         "rows_with_identifier": counts_table(estimate["rows_with"], label="identifier"),
         "estimated_matchable_share": share if share is not None else "no rows",
     }
+
+
+def fail_below_minimum(messages: list[str]) -> None:
+    """After every other file of the step is written: fail the step (so the run is red and
+    the alert fires) naming each export left unwritten for being below its platform's minimum."""
+    if messages:
+        raise dg.Failure(
+            description=(f"{len(messages)} ad platform export(s) below the platform's minimum "
+                         "audience size, not written (every other export was): "
+                         + "; ".join(messages)),
+            metadata={"below_minimum": dg.MetadataValue.json(messages)},
+            allow_retries=False,
+        )
+

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from orchestration.defs.activation.match_rates import AD_PLATFORMS
 from orchestration.lib.contacts import FORMULA_PREFIXES
 
 Member = Mapping[str, Any]
@@ -44,6 +45,7 @@ class Limits:
     max_field_bytes: int | None = None
     verified: bool = True
     value_column: str | None = None
+    min_rows_source: str | None = None
 
     def as_manifest(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,21 @@ class Limits:
             "min_rows": self.min_rows,
             "verified": self.verified,
         }
+
+
+# The ad platforms have a documented minimum audience size (min_rows in config/platforms.yml):
+# below it a list never serves, so the export is not written (below_minimum).
+MIN_ROWS_PLATFORMS = AD_PLATFORMS
+
+
+def below_minimum(audience: str, platform: str, rows: int, limits: Limits) -> str | None:
+    """The one line that fails an ad platform's export with fewer rows than the platform's
+    documented minimum audience size (counts only, no personal data); None when it is not."""
+    if limits.min_rows is None or rows >= limits.min_rows:
+        return None
+    return (f"{audience} -> {platform}: {rows:,} rows, below the platform's minimum audience "
+            f"size of {limits.min_rows:,} (min_rows in the platform limits file, "
+            f"{limits.min_rows_source}); file not written")
 
 
 def load_limits(path: Path) -> dict[str, Limits]:
@@ -73,6 +90,17 @@ def load_limits(path: Path) -> dict[str, Limits]:
                                       or value < 1):
                 raise PlatformConfigError(f"{path}: platform {name!r}: field {key!r} must be a "
                                           f"positive whole number or null; got {value!r}")
+        if entry.get("min_rows") is not None:
+            if name not in MIN_ROWS_PLATFORMS:
+                raise PlatformConfigError(
+                    f"{path}: platform {name!r}: field 'min_rows' applies only to the ad "
+                    f"platforms ({', '.join(MIN_ROWS_PLATFORMS)}), whose lists do not serve "
+                    "below a documented size")
+            source = entry.get("min_rows_source")
+            if not isinstance(source, str) or not source.strip():
+                raise PlatformConfigError(
+                    f"{path}: platform {name!r}: field 'min_rows_source' is required beside "
+                    "min_rows (where the vendor documents the minimum)")
         value_column = entry.get("value_column")
         if value_column is not None and (not isinstance(value_column, str)
                                          or not SENDGRID_FIELD.match(value_column)):
@@ -84,6 +112,7 @@ def load_limits(path: Path) -> dict[str, Limits]:
             max_bytes=entry.get("max_bytes"), min_rows=entry.get("min_rows"),
             max_field_bytes=entry.get("max_field_bytes"),
             verified=bool(entry.get("verified", True)), value_column=value_column,
+            min_rows_source=entry.get("min_rows_source"),
         )
     missing = sorted(set(PLATFORMS) - set(limits))
     if missing:

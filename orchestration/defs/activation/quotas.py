@@ -2,8 +2,8 @@
 rolling 24 hours (HubSpot: 50 imports and 500,000 rows on free tools; 500 imports and 10,000,000
 rows on paid subscriptions). `daily_quotas` in config/platforms.yml declares them; when the day's
 exports for a platform, all audiences together, would exceed one, every one of them carries a
-warning (manifest `warnings`, asset metadata and the run log) instead of failing: the files are
-still valid, only the upload takes longer than a day.
+warning (manifest `daily_quota`, the asset's `warnings` metadata and the run log) instead of
+failing: the files are still valid, only the upload takes longer than a day.
 """
 
 import math

@@ -23,11 +23,12 @@ from orchestration.defs.activation.audience_files import (
 )
 from orchestration.defs.activation.consent_gate import open_gate
 from orchestration.defs.activation.match_rates import (
+    fail_below_minimum,
     load_match_rates,
     match_estimate,
     match_metadata,
 )
-from orchestration.defs.activation.platforms import load_limits, platform_for
+from orchestration.defs.activation.platforms import below_minimum, load_limits, platform_for
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.asset_keys import export_key
@@ -118,10 +119,19 @@ class SuppressionFiles:
     match: dict
 
 
+@dataclass(frozen=True)
+class BelowMinimum:
+    """A platform whose list would be below its minimum audience size: not written."""
+
+    platform: str
+    message: str
+
+
 def write_suppression_files(
     settings, suppression: SuppressionAudience, platforms, run_id: str
-) -> Iterator[SuppressionFiles]:
-    """Run the gate, then write the suppression audience's folder for each platform."""
+) -> Iterator[SuppressionFiles | BelowMinimum]:
+    """Run the gate, then write the suppression audience's folder for each platform (not for
+    a platform whose minimum audience size the list is below)."""
     limits = load_limits(settings.platforms_file)
     blocked_now, erased = gate_additions(settings)
     with open_warehouse(settings.warehouse) as con:
@@ -134,6 +144,11 @@ def write_suppression_files(
         rates = load_match_rates(settings.platforms_file)
         for platform_name in platforms:
             match = match_estimate(con, MEMBERS_SQL, platform_name, rates.get(platform_name))
+            message = below_minimum(suppression.name, platform_name, match["rows"],
+                                    limits[platform_name])
+            if message:
+                yield BelowMinimum(platform_name, message)
+                continue
             platform = platform_for(platform_name, IDENTIFIER_FIELDS, limits[platform_name],
                                     suppression.name)
             result = export_audience(
@@ -179,7 +194,12 @@ def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefi
                              "with. Reload the code location (or restart the run).")
         selected = [p for p in current.platforms
                     if export_key(current.name, p) in context.selected_asset_keys]
+        too_small = []
         for written in write_suppression_files(settings, current, selected, context.run_id):
+            if isinstance(written, BelowMinimum):
+                context.log.error(written.message)
+                too_small.append(written.message)
+                continue
             result = written.result
             context.log.info(f"{current.name} -> {written.platform}: {result.rows} rows, "
                              f"{result.added} adds, {result.removed} removes")
@@ -198,6 +218,7 @@ def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefi
                     **match_metadata(written.match),
                 },
             )
+        fail_below_minimum(too_small)
 
     return suppression_exports
 

@@ -5,7 +5,8 @@
 -- depends_on: {{ ref('int_customers_erased') }}
 -- Audience membership per as-of date: every qualifying customer (not left out by a global
 -- exclusion list or an exclusion group: see audience_exclusions_daily) with their group (treatment or
--- holdout), the day their current spell in the audience started, and whether the frequency cap
+-- holdout), a treated member's variant when the audience is split into variants, the day their
+-- current spell in the audience started, and whether the frequency cap
 -- holds them back. A run replaces its own as-of date only and reads earlier dates only, so a
 -- rerun of day D leaves D+1 untouched. Erased customers are removed from every date.
 --
@@ -14,7 +15,8 @@
 -- capped when an uncapped spell of the same audience started fewer than frequency_cap_days
 -- days earlier. The cap applies to both groups alike, so the holdout stays comparable.
 with candidates as (
-    select as_of_date, audience, customer_id, holdout_group, definition_hash, frequency_cap_days
+    select as_of_date, audience, customer_id, holdout_group, variant, definition_hash,
+        frequency_cap_days
     from {{ ref('int_audience_candidates') }}
     where exclusion_reason is null
 ),
@@ -62,6 +64,7 @@ decided as (
         candidates.audience,
         candidates.customer_id,
         candidates.holdout_group,
+        candidates.variant,
         candidates.definition_hash,
         coalesce(previous.spell_started_on, candidates.as_of_date) as spell_started_on,
         case
@@ -86,6 +89,7 @@ select
     audience,
     customer_id,
     holdout_group,
+    variant,
     definition_hash,
     spell_started_on,
     is_capped,

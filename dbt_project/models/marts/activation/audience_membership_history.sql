@@ -31,6 +31,7 @@ spells as (
         customer_id,
         spell_started_on,
         max(holdout_group) as holdout_group,
+        max(variant) as variant,
         max(definition_hash) as definition_hash,
         max(case when is_capped then 1 else 0 end) = 1 as is_capped,
         max(as_of_date) as last_member_on
@@ -67,6 +68,7 @@ select
     spells.audience,
     spells.customer_id,
     spells.holdout_group,
+    spells.variant,
     spells.spell_started_on as entered_on,
     (select min(run_dates.as_of_date) from run_dates
      where run_dates.as_of_date > spells.last_member_on) as left_on,
@@ -84,6 +86,7 @@ select
     exclusion_spells.audience,
     exclusion_spells.customer_id,
     cast(null as {{ dbt.type_string() }}) as holdout_group,
+    cast(null as {{ dbt.type_string() }}) as variant,
     exclusion_spells.entered_on,
     (select min(run_dates.as_of_date) from run_dates
      where run_dates.as_of_date > exclusion_spells.last_member_on) as left_on,

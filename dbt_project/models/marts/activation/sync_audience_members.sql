@@ -19,6 +19,7 @@ select
     candidates.as_of_date,
     candidates.definition_hash,
     exported.spell_started_on as entered_on,
+    candidates.variant,
     candidates.email,
     candidates.phone,
     candidates.first_name,
