@@ -66,3 +66,20 @@ def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.T
 def _failure_logs_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Commands called in process write their failure logs under the test's folder, not data/."""
     monkeypatch.setenv("WINBACK_LOG_DIR", str(tmp_path / "logs"))
+
+
+@pytest.fixture(scope="session")
+def fixture_run(tmp_path_factory: pytest.TempPathFactory,
+                _dbt_target_per_worker_and_no_shared_dagster_home):
+    """The hand-made landing fixture run once per test process as of its date
+    (tests/fixture_run.py): read its folders and events as they are; to write, copy it first
+    (`fixture_run.copy(tmp_path)`). The dbt target fixture comes first: the run's dbt steps
+    write under the worker's folder."""
+    from fixture_run import build_fixture_run, changed_files
+
+    run = build_fixture_run(tmp_path_factory.mktemp("fixture_run"))
+    before = run.snapshot()
+    yield run
+    changed = changed_files(before, run.snapshot())
+    assert not changed, (f"a test wrote into the shared fixture run ({changed[:5]}): "
+                         "it must work on fixture_run.copy(tmp_path)")
