@@ -31,6 +31,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         dbt_parse(REPO_ROOT / "dbt_project")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "pipeline_runs(n): the module's cost in whole pipeline runs; make test starts "
+        "the costliest modules first")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Costliest modules first. `make test` hands whole modules to its workers in collection
+    order (`--dist loadscope --no-loadscope-reorder`), so a long module collected last would run
+    alone at the end. A module states its cost with `pytest.mark.pipeline_runs(n)`: how many whole
+    pipeline runs (or their worth in time) its tests make; unmarked modules count 0 and keep
+    their order after the marked ones. Every worker collects, and sorts, the same way."""
+    runs: dict[str, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("pipeline_runs")
+        module = item.nodeid.split("::")[0]
+        runs[module] = max(runs.get(module, 0), marker.args[0] if marker else 0)
+    items.sort(key=lambda item: -runs[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.TempPathFactory):
     """Every dbt this test process starts (dagster-dbt's steps, `dbt` subprocesses, `winback`

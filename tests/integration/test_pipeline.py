@@ -26,7 +26,7 @@ from orchestration.lib.settings import REPO_ROOT, load_settings
 
 AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(5)]
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
 
 
