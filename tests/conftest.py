@@ -31,6 +31,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         dbt_parse(REPO_ROOT / "dbt_project")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "pipeline_runs(n): the module's cost in whole pipeline runs; make test starts "
+        "the costliest modules first")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Costliest modules first. `make test` hands whole modules to its workers in collection
+    order (`--dist loadscope --no-loadscope-reorder`), so a long module collected last would run
+    alone at the end. A module states its cost with `pytest.mark.pipeline_runs(n)`: how many whole
+    pipeline runs (or their worth in time) its tests make; unmarked modules count 0 and keep
+    their order after the marked ones. Every worker collects, and sorts, the same way."""
+    runs: dict[str, float] = {}
+    for item in items:
+        marker = item.get_closest_marker("pipeline_runs")
+        module = item.nodeid.split("::")[0]
+        runs[module] = max(runs.get(module, 0), marker.args[0] if marker else 0)
+    items.sort(key=lambda item: -runs[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.TempPathFactory):
     """Every dbt this test process starts (dagster-dbt's steps, `dbt` subprocesses, `winback`
@@ -84,3 +104,20 @@ def _ad_platforms_without_minimum_sizes(tmp_path_factory: pytest.TempPathFactory
 def _failure_logs_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Commands called in process write their failure logs under the test's folder, not data/."""
     monkeypatch.setenv("WINBACK_LOG_DIR", str(tmp_path / "logs"))
+
+
+@pytest.fixture(scope="session")
+def fixture_run(tmp_path_factory: pytest.TempPathFactory,
+                _dbt_target_per_worker_and_no_shared_dagster_home):
+    """The hand-made landing fixture run once per test process as of its date
+    (tests/fixture_run.py): read its folders and events as they are; to write, copy it first
+    (`fixture_run.copy(tmp_path)`). The dbt target fixture comes first: the run's dbt steps
+    write under the worker's folder."""
+    from fixture_run import build_fixture_run, changed_files
+
+    run = build_fixture_run(tmp_path_factory.mktemp("fixture_run"))
+    before = run.snapshot()
+    yield run
+    changed = changed_files(before, run.snapshot())
+    assert not changed, (f"a test wrote into the shared fixture run ({changed[:5]}): "
+                         "it must work on fixture_run.copy(tmp_path)")

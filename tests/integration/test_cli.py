@@ -12,7 +12,7 @@ from landing_fixture import AS_OF, write_landing
 
 from orchestration.defs.report.build import CHARTS
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
 
 
 def _env(tmp_path, **extra):
@@ -83,6 +83,7 @@ def test_the_summary_groups_audiences_with_paths_relative_to_the_export_folder(f
     assert "inactive" in out and "prospect" in out
     assert f"files under {tmp_path / 'exports'}" in out
     assert f"  report     {tmp_path / 'report' / 'index.html'}  <- " in out
+    assert f"  serving    {tmp_path / 'serving' / 'winback.duckdb'}  <- " in out
     relative = f"winback_inactive_email/generic_csv/{AS_OF}/winback_inactive_email.csv"
     [row] = [line for line in out.splitlines() if line.rstrip().endswith(relative)]
     assert row.split()[:3] == ["winback_inactive_email", "generic_csv", "2"]

@@ -12,7 +12,7 @@ from orchestration.definitions import build_defs
 from orchestration.lib.run_config import daily_run
 from orchestration.lib.settings import load_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(1)]
 
 CUSTOM = """\
 version: "custom-1"

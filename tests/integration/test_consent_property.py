@@ -36,7 +36,7 @@ from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import REPO_ROOT, load_settings
 from orchestration.lib.warehouse import open_warehouse
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 AS_OF = dt.date(2026, 6, 30)
 DB_NAME = "prop"  # compiled SQL names relations "prop"."<schema>"."<table>"
 EXPORT_ASSETS = [activation.build_audience_exports(audiences_for(load_settings()))]

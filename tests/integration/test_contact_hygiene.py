@@ -14,7 +14,7 @@ from daily_run import run_daily
 from landing_fixture import AS_OF
 from metadata_tables import table_counts
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(4)]
 EXPORT_DIR = "winback_inactive_email/generic_csv"
 EXPORT_KEY = dg.AssetKey(["exports", "winback_inactive_email_generic_csv"])
 

@@ -15,15 +15,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-import dagster as dg
 import pytest
 from browser import Page, find_chromium
-from daily_run import run_daily
-from landing_fixture import AS_OF, write_landing
+from landing_fixture import AS_OF
 
-from orchestration.lib.dagster_home import ensure_dagster_yaml
 from orchestration.lib.warehouse import open_warehouse
 
+pytestmark = pytest.mark.pipeline_runs(3)  # dagster dev and Chromium start-up
 MART = "inactivity/customer_inactivity_status"
 
 
@@ -47,20 +45,17 @@ def _wait_until_served(url: str, process: subprocess.Popen, log: Path, timeout: 
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """One recorded run as of the fixture's date, and the UI serving its instance."""
+def served(fixture_run, tmp_path_factory):
+    """One recorded run as of the fixture's date (a copy of the shared fixture run and its
+    instance, tests/fixture_run.py), and the UI serving that instance."""
     chromium = find_chromium()
-    root = tmp_path_factory.mktemp("ui")
+    root = fixture_run.copy(tmp_path_factory.mktemp("ui"))
     home = root / "dagster_home"
-    ensure_dagster_yaml(home)
-    write_landing(root / "landing")
     env = {**os.environ, "DAGSTER_HOME": str(home),
            "WINBACK_LANDING_DIR": str(root / "landing"),
            "WINBACK_WAREHOUSE": str(root / "warehouse.duckdb"),
            "WINBACK_EXPORT_DIR": str(root / "exports"),
            "WINBACK_SERVING_DIR": str(root / "serving")}
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        run_daily(root, AS_OF, instance=instance)
     with open_warehouse(root / "warehouse.duckdb", read_only=True) as con:
         (rows,) = con.execute(
             "SELECT count(*) FROM inactivity.customer_inactivity_status").fetchone()

@@ -14,7 +14,7 @@ from metadata_tables import table_counts, table_rows
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.settings import load_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 # Exported in the base fixture (tests/landing_fixture.py): customer ids and addresses.
 BLOCKED = {"C02": "zoe.old@example.com", "C12": "cat@example.com", "C13": "ivy@example.com"}
 NEXT_DAY = "2026-07-01"

@@ -51,7 +51,7 @@ from orchestration.lib.settings import (
     load_settings,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(15)]  # Spark: minutes
 # The folders whose tables dbt reads as sources (models/staging/*/_*__sources.yml).
 SOURCE_SCHEMAS = ("raw", "hygiene", "predictions")
 

@@ -12,7 +12,7 @@ from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
 from metadata_tables import table_rows
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 ORDERS_HEADER = "order_id,customer_id,ordered_at,status,currency,amount,updated_at\n"
 EXPORT = f"winback_inactive_email/generic_csv/{AS_OF}/winback_inactive_email.csv"
 

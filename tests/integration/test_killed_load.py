@@ -11,7 +11,7 @@ import time
 import duckdb
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(1)]
 
 HEADER = "order_id,customer_id,ordered_at,status,currency,amount,updated_at"
 CHILD = textwrap.dedent(

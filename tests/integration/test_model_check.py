@@ -17,7 +17,7 @@ from daily_run import run_daily
 from orchestration import demo
 from orchestration.lib.policies import ModelCheck
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 END = dt.date(2026, 6, 30)
 CALIBRATION_END = END - dt.timedelta(days=ModelCheck().holdout_days)
 HOLDOUT_ASSETS = [dg.AssetKey(["predictions", "customer_bgnbd_holdout"]),

@@ -26,7 +26,7 @@ from orchestration.lib.settings import REPO_ROOT, load_settings
 
 AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(5)]
 EXPORT = "winback_inactive_email/generic_csv/" + AS_OF
 
 
@@ -35,11 +35,9 @@ def _run(tmp_path, as_of=AS_OF, expect_success=True, definitions=None):
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("pipeline")
-    write_landing(tmp_path / "landing")
-    result = _run(tmp_path)
-    return tmp_path, result
+def pipeline(fixture_run):
+    """The fixture run as of AS_OF, shared with other modules (tests/fixture_run.py): read."""
+    return fixture_run.root, fixture_run.result
 
 
 def _rows(tmp_path, sql):
@@ -178,8 +176,8 @@ def test_manifest_describes_the_file_it_sits_beside(pipeline):
     assert manifest["source_run"]
 
 
-def test_a_second_run_for_the_same_date_writes_byte_identical_exports(pipeline):
-    tmp_path, _ = pipeline
+def test_a_second_run_for_the_same_date_writes_byte_identical_exports(fixture_run, tmp_path):
+    fixture_run.copy(tmp_path)
     folder = tmp_path / "exports"
     before = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert len(before) >= 4 * 14  # every audience and platform: file, adds, removes, manifest
@@ -233,8 +231,10 @@ def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_p
     assert "PartialParsingEnabled" in second and "UnableToPartialParse" not in second
 
 
-def test_dbt_unit_tests_pass_in_the_test_suite(pipeline):
-    tmp_path, _ = pipeline
+def test_dbt_unit_tests_pass_in_the_test_suite(fixture_run, tmp_path):
+    import shutil
+
+    shutil.copyfile(fixture_run.warehouse, tmp_path / "warehouse.duckdb")
     settings = load_settings(environ={}, overrides={
         "WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(tmp_path / "warehouse.duckdb")})
     done = subprocess.run(

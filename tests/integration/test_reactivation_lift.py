@@ -19,7 +19,7 @@ from orchestration.lib.settings import REPO_ROOT
 
 AUDIENCES_FILE = REPO_ROOT / "config" / "audiences.yml"
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
 END = dt.date(2026, 6, 30)
 TARGET, CONTROL = "feedback_request_inactive", "winback_newly_inactive"
 EFFECT = 0.3

@@ -11,11 +11,11 @@ import textwrap
 import duckdb
 import pytest
 from daily_run import run_daily
-from landing_fixture import AS_OF, write_landing
+from landing_fixture import AS_OF
 
 from orchestration.defs.serving.publish import current_publication, stable_database_path
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 
 # Each pass resolves `current` once, then checks that the manifest, every Parquet file (sha256
 # and rows) and the publication's DuckDB file agree; the connection opened first stays open.
@@ -62,10 +62,9 @@ READER = textwrap.dedent("""
 
 
 def test_readers_during_full_runs_never_break_them_and_always_see_a_whole_publication(
-        tmp_path):
-    write_landing(tmp_path / "landing")
+        fixture_run, tmp_path):
+    fixture_run.copy(tmp_path)  # the first publication, as of AS_OF
     as_of = dt.date.fromisoformat(AS_OF)
-    run_daily(tmp_path, as_of)
     serving = tmp_path / "serving"
     opened_first = current_publication(serving).name
     stop = tmp_path / "stop-reading"

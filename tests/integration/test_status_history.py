@@ -17,12 +17,13 @@ import pytest
 from landing_fixture import write_landing
 from test_pipeline import _run
 
-from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+from orchestration.defs.dbt.args import dbt_config_vars, dbt_executable
+from orchestration.defs.dbt.state import write_run_context
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import REPO_ROOT, load_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
 DBT_DIR = REPO_ROOT / "dbt_project"
 DAYS = [dt.date(2026, 6, 5) + dt.timedelta(days=i) for i in range(10)]
 HISTORY_SQL = """
@@ -37,10 +38,14 @@ def _dbt_for_day(warehouse, day: dt.date) -> None:
         environ={},
         overrides={"WINBACK_AS_OF": day.isoformat(), "WINBACK_WAREHOUSE": str(warehouse)},
     )
+    # The date reaches dbt as in the pipeline's dbt step: in meta.run_context, with the same vars
+    # every day, so dbt parses the project once for the whole backfill, not once per date.
+    write_run_context(settings, f"test-{day}")
     # A separate process, as in the pipeline (dbt-duckdb keeps its connection open in-process).
     result = subprocess.run([
         dbt_executable(), "run", "--select", "+customer_status_history +customer_churn_monthly",
-        "--vars", json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings))),
+        "--vars", json.dumps(dbt_config_vars(settings, policies_for(settings),
+                                             audiences_for(settings))),
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
     ], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
