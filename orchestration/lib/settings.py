@@ -168,6 +168,8 @@ class Settings:
     alert_webhook_url: str | None = None
     # The HTML report (WINBACK_REPORT); None means report/index.html beside the serving folder.
     report: Path | None = None
+    # Processes that validate many new emails and phones (WINBACK_CHECK_WORKERS).
+    check_workers: int = 2
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -199,6 +201,7 @@ DEFAULTS = {
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
+    "WINBACK_CHECK_WORKERS": "2",
     "WINBACK_ALERT_DIR": "data/alerts",
     "WINBACK_ENGINE": "duckdb",
     "WINBACK_SPARK_WAREHOUSE": "data/spark-warehouse",
@@ -302,6 +305,13 @@ def _postgres_settings(environ: Mapping[str, str]) -> PostgresSettings:
                             database=parts["DATABASE"], password=parts["PASSWORD"])
 
 
+def _positive_int(name: str, value: str) -> int:
+    value = value.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str | None] | None = None,
@@ -341,6 +351,7 @@ def load_settings(
         raise SettingsError(
             f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
         )
+    check_workers = _positive_int("WINBACK_CHECK_WORKERS", get("WINBACK_CHECK_WORKERS"))
     run_wait = get("WINBACK_RUN_WAIT_SECONDS").strip()
     run_wait_error = SettingsError(
         f"WINBACK_RUN_WAIT_SECONDS must be a number of seconds, 0 or more, got {run_wait!r}"
@@ -406,4 +417,5 @@ def load_settings(
         alert_dir=resolve_path(get("WINBACK_ALERT_DIR")),
         alert_webhook_url=webhook,
         report=resolve_path(get("WINBACK_REPORT")) if get("WINBACK_REPORT") else None,
+        check_workers=check_workers,
     )

@@ -230,7 +230,7 @@ def test_the_next_export_lists_removals_with_a_reason_and_a_run_logs_no_personal
 def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
     tmp_path, monkeypatch
 ):
-    import orchestration.defs.hygiene.assets as hygiene
+    import orchestration.defs.hygiene.rows as rows
     from orchestration.lib.contacts import PhoneCheck, check_phone
 
     def regressed_check_phone(raw, country):
@@ -239,7 +239,7 @@ def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
         return PhoneCheck(raw, result.phone_extension, result.phone_type, result.is_valid,
                           result.invalid_reason) if result.is_valid else result
 
-    monkeypatch.setattr(hygiene, "check_phone", regressed_check_phone)
+    monkeypatch.setattr(rows, "check_phone", regressed_check_phone)
     write_contacts_landing(tmp_path / "landing")
     result = _run(tmp_path)
 

@@ -45,6 +45,8 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_RUN_WAIT_SECONDS", "nan", "WINBACK_RUN_WAIT_SECONDS"),
         ("WINBACK_DUCKDB_MEMORY_LIMIT", "lots", "WINBACK_DUCKDB_MEMORY_LIMIT"),
         ("WINBACK_DUCKDB_THREADS", "0", "WINBACK_DUCKDB_THREADS"),
+        ("WINBACK_CHECK_WORKERS", "0", "WINBACK_CHECK_WORKERS"),
+        ("WINBACK_CHECK_WORKERS", "two", "WINBACK_CHECK_WORKERS"),
         ("WINBACK_ALERT_WEBHOOK_URL", "hooks.example.com/x", "WINBACK_ALERT_WEBHOOK_URL"),
     ],
 )
@@ -86,6 +88,11 @@ def test_duckdb_limits_come_from_the_environment(tmp_path):
                                       "WINBACK_DUCKDB_TEMP_DIR": str(tmp_path / "spill")})
     assert settings.duckdb.for_warehouse(settings.warehouse) == {
         "memory_limit": "512MB", "threads": "4", "temp_directory": str(tmp_path / "spill")}
+
+
+def test_contact_check_workers_default_to_the_cores_of_a_small_machine():
+    assert load_settings(environ={}).check_workers == 2
+    assert load_settings(environ={"WINBACK_CHECK_WORKERS": " 4 "}).check_workers == 4
 
 
 def test_alerts_go_to_data_alerts_and_to_a_webhook_only_when_one_is_set(tmp_path):
