@@ -55,7 +55,8 @@ def connect(
 
 
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
-    return str(con.execute("SELECT current_setting(?)", [name]).fetchone()[0])
+    # fetchall, not fetchone: an unfinished result blocks the caller's next query on `con`.
+    return str(con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0])
 
 
 @contextmanager
