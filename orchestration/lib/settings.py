@@ -170,6 +170,8 @@ class Settings:
     report: Path | None = None
     # Processes that validate many new emails and phones (WINBACK_CHECK_WORKERS).
     check_workers: int = 2
+    # Rows a Great Expectations suite validates per run at most (WINBACK_GX_MAX_ROWS).
+    gx_max_rows: int = 50_000
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -202,6 +204,7 @@ DEFAULTS = {
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
     "WINBACK_CHECK_WORKERS": "2",
+    "WINBACK_GX_MAX_ROWS": "50000",
     "WINBACK_ALERT_DIR": "data/alerts",
     "WINBACK_ENGINE": "duckdb",
     "WINBACK_SPARK_WAREHOUSE": "data/spark-warehouse",
@@ -351,7 +354,9 @@ def load_settings(
         raise SettingsError(
             f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
         )
-    check_workers = _positive_int("WINBACK_CHECK_WORKERS", get("WINBACK_CHECK_WORKERS"))
+    check_workers, gx_max_rows = (
+        _positive_int(name, get(name)) for name in ("WINBACK_CHECK_WORKERS", "WINBACK_GX_MAX_ROWS")
+    )
     run_wait = get("WINBACK_RUN_WAIT_SECONDS").strip()
     run_wait_error = SettingsError(
         f"WINBACK_RUN_WAIT_SECONDS must be a number of seconds, 0 or more, got {run_wait!r}"
@@ -418,4 +423,5 @@ def load_settings(
         alert_webhook_url=webhook,
         report=resolve_path(get("WINBACK_REPORT")) if get("WINBACK_REPORT") else None,
         check_workers=check_workers,
+        gx_max_rows=gx_max_rows,
     )

@@ -295,6 +295,8 @@ def test_a_next_run_checks_only_new_contacts_and_its_marts_equal_a_full_rebuild(
               if e.asset_check_key.name == "gx_contact_hygiene"]
     assert gate.passed and gate.metadata["full_validation"].value is False
     assert gate.metadata["rows_validated"].value < gate.metadata["rows_skipped_unchanged"].value
+    assert (gate.metadata["rows_pending"].value, gate.metadata["max_rows_per_run"].value) == (
+        0, 50_000)
 
     rebuilt = _copy(incremental, tmp_path / "rebuilt")
     with duckdb.connect(str(rebuilt / "warehouse.duckdb")) as con:
