@@ -168,6 +168,10 @@ class Settings:
     alert_webhook_url: str | None = None
     # The HTML report (WINBACK_REPORT); None means report/index.html beside the serving folder.
     report: Path | None = None
+    # Processes that validate many new emails and phones (WINBACK_CHECK_WORKERS).
+    check_workers: int = 2
+    # Rows a Great Expectations suite validates per run at most (WINBACK_GX_MAX_ROWS).
+    gx_max_rows: int = 50_000
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -199,6 +203,8 @@ DEFAULTS = {
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
+    "WINBACK_CHECK_WORKERS": "2",
+    "WINBACK_GX_MAX_ROWS": "50000",
     "WINBACK_ALERT_DIR": "data/alerts",
     "WINBACK_ENGINE": "duckdb",
     "WINBACK_SPARK_WAREHOUSE": "data/spark-warehouse",
@@ -302,6 +308,13 @@ def _postgres_settings(environ: Mapping[str, str]) -> PostgresSettings:
                             database=parts["DATABASE"], password=parts["PASSWORD"])
 
 
+def _positive_int(name: str, value: str) -> int:
+    value = value.strip()
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, str | None] | None = None,
@@ -341,6 +354,9 @@ def load_settings(
         raise SettingsError(
             f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
         )
+    check_workers, gx_max_rows = (
+        _positive_int(name, get(name)) for name in ("WINBACK_CHECK_WORKERS", "WINBACK_GX_MAX_ROWS")
+    )
     run_wait = get("WINBACK_RUN_WAIT_SECONDS").strip()
     run_wait_error = SettingsError(
         f"WINBACK_RUN_WAIT_SECONDS must be a number of seconds, 0 or more, got {run_wait!r}"
@@ -406,4 +422,6 @@ def load_settings(
         alert_dir=resolve_path(get("WINBACK_ALERT_DIR")),
         alert_webhook_url=webhook,
         report=resolve_path(get("WINBACK_REPORT")) if get("WINBACK_REPORT") else None,
+        check_workers=check_workers,
+        gx_max_rows=gx_max_rows,
     )

@@ -230,7 +230,7 @@ def test_the_next_export_lists_removals_with_a_reason_and_a_run_logs_no_personal
 def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
     tmp_path, monkeypatch
 ):
-    import orchestration.defs.hygiene.assets as hygiene
+    import orchestration.defs.hygiene.rows as rows
     from orchestration.lib.contacts import PhoneCheck, check_phone
 
     def regressed_check_phone(raw, country):
@@ -239,7 +239,7 @@ def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
         return PhoneCheck(raw, result.phone_extension, result.phone_type, result.is_valid,
                           result.invalid_reason) if result.is_valid else result
 
-    monkeypatch.setattr(hygiene, "check_phone", regressed_check_phone)
+    monkeypatch.setattr(rows, "check_phone", regressed_check_phone)
     write_contacts_landing(tmp_path / "landing")
     result = _run(tmp_path)
 
@@ -295,6 +295,8 @@ def test_a_next_run_checks_only_new_contacts_and_its_marts_equal_a_full_rebuild(
               if e.asset_check_key.name == "gx_contact_hygiene"]
     assert gate.passed and gate.metadata["full_validation"].value is False
     assert gate.metadata["rows_validated"].value < gate.metadata["rows_skipped_unchanged"].value
+    assert (gate.metadata["rows_pending"].value, gate.metadata["max_rows_per_run"].value) == (
+        0, 50_000)
 
     rebuilt = _copy(incremental, tmp_path / "rebuilt")
     with duckdb.connect(str(rebuilt / "warehouse.duckdb")) as con:

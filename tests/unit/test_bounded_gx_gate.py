@@ -60,8 +60,9 @@ def frames(monkeypatch):
     return seen
 
 
-def _validate(con, suite=SUITE, **kwargs):
-    return bounded.validate_changed_rows(con, suite, TABLE, "customer_id", **kwargs)
+def _validate(con, suite=SUITE, max_rows=100_000, **kwargs):
+    return bounded.validate_changed_rows(con, suite, TABLE, "customer_id", max_rows=max_rows,
+                                         **kwargs)
 
 
 def test_rows_that_passed_are_not_validated_again_and_a_changed_row_is(con, frames):
@@ -141,3 +142,40 @@ def test_rows_gone_from_the_table_leave_no_stored_hash(con):
     _validate(con)
     stored = con.execute("SELECT count(*) FROM quality.gx_passed_rows").fetchone()[0]
     assert stored == 1
+
+
+def test_a_run_validates_at_most_max_rows_and_the_rest_on_later_runs_oldest_first(con, frames):
+    _table(con, [_row(f"C{i}") for i in range(1, 6)])
+    first = _validate(con, max_rows=2)
+    assert frames == [["C1", "C2"]]
+    assert (first.outcome.rows, first.rows_pending, first.rows_skipped_unchanged) == (2, 3, 0)
+
+    # C0 arrives after C3-C5 have waited a run: they go first although C0 sorts before them.
+    _table(con, [_row(f"C{i}") for i in range(6)])
+    frames.clear()
+    second = _validate(con, max_rows=2)
+    assert frames == [["C3", "C4"]]
+    assert (second.outcome.rows, second.rows_pending, second.rows_skipped_unchanged) == (2, 2, 2)
+
+    frames.clear()
+    third = _validate(con, max_rows=10)
+    assert frames == [["C5", "C0"]]
+    assert (third.outcome.rows, third.rows_pending, third.rows_skipped_unchanged) == (2, 0, 4)
+    assert con.execute("SELECT count(*) FROM quality.gx_pending_rows").fetchone()[0] == 0
+
+
+def test_a_failing_row_blocks_every_run_until_fixed_however_many_new_rows_arrive(con, frames):
+    _table(con, [_row("C1", is_email_suppressed=True), _row("C2")])
+    assert not _validate(con, max_rows=1).outcome.success
+
+    for run in range(3):
+        # New rows each run, more than the bound: the failing row waited longest, so it is
+        # validated again (and fails the gate) before any of them.
+        _table(con, [_row("C1", is_email_suppressed=True), _row("C2")]
+               + [_row(f"N{run}{i}") for i in range(3)])
+        frames.clear()
+        result = _validate(con, max_rows=1)
+        assert frames == [["C1"]] and not result.outcome.success
+
+    _table(con, [_row("C1"), _row("C2")])
+    assert _validate(con, max_rows=1).outcome.success

@@ -1,6 +1,7 @@
 """The hygiene assets on their own, on hand-made raw tables: results kept by value across runs,
 only new values validated, unreferenced and erased values dropped, a rules change rebuilds."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +9,7 @@ import duckdb
 import pytest
 
 import orchestration.defs.hygiene.assets as hygiene
+import orchestration.defs.hygiene.rows as rows
 import orchestration.lib.contacts as contacts
 from orchestration.defs.resources import WinbackConfig
 
@@ -48,8 +50,8 @@ def calls(monkeypatch):
         seen["phone"].append((raw, country))
         return contacts.check_phone(raw, country)
 
-    monkeypatch.setattr(hygiene, "check_email", email)
-    monkeypatch.setattr(hygiene, "check_phone", phone)
+    monkeypatch.setattr(rows, "check_email", email)
+    monkeypatch.setattr(rows, "check_phone", phone)
     return seen
 
 
@@ -138,7 +140,7 @@ def test_a_failed_run_leaves_the_previous_table_and_rules(tmp_path, calls, monke
         raise RuntimeError("checker failed")
 
     monkeypatch.setattr(contacts, "CONTACT_RULES_VERSION", contacts.CONTACT_RULES_VERSION + 1)
-    monkeypatch.setattr(hygiene, "check_email", broken)
+    monkeypatch.setattr(rows, "check_email", broken)
     result = dg.materialize([hygiene.email_checks], raise_on_error=False,
                             resources={"winback": WinbackConfig(warehouse=str(warehouse))})
     assert not result.success
@@ -157,3 +159,40 @@ def test_an_edit_of_the_contact_rules_module_changes_both_fingerprints(tmp_path,
     monkeypatch.setattr(contacts, "__file__", str(edited))
     after = (contacts.email_rules_fingerprint(), contacts.phone_rules_fingerprint())
     assert before[0] != after[0] and before[1] != after[1]
+
+
+def test_many_new_values_are_checked_by_worker_processes_with_the_same_results(
+    tmp_path, monkeypatch
+):
+    """Issue 10: a cold run at scale validates in several processes; the tables must not change."""
+    customers = [
+        (f"C{i}", f"{'  ' if i % 7 == 0 else ''}User{i}@Example{i % 5}.com" if i % 11 else "bad@",
+         f"07911 {i:06d}" if i % 3 else f"+49 30 {i:07d}", "GB" if i % 3 else " de ")
+        for i in range(300)
+    ]
+    serial, pooled = tmp_path / "serial.duckdb", tmp_path / "pooled.duckdb"
+    for warehouse in (serial, pooled):
+        _raw(warehouse, customers, suppressions=["bad@", "USER1@example1.com"])
+    monkeypatch.setenv("WINBACK_CHECK_WORKERS", "1")
+    _run(serial)
+
+    tasks = []
+    run_in_worker = rows._Worker.run
+
+    def counted(worker, check, chunk):
+        tasks.append((worker._process.pid, len(chunk)))
+        return run_in_worker(worker, check, chunk)
+
+    monkeypatch.setattr(rows._Worker, "run", counted)
+    monkeypatch.setattr(hygiene, "POOL_MIN_VALUES", 100)
+    monkeypatch.setattr(hygiene, "CHUNK_ROWS", 40)
+    monkeypatch.setattr(hygiene, "BATCH_ROWS", 70)
+    monkeypatch.setenv("WINBACK_CHECK_WORKERS", "2")
+    metadata = _run(pooled)
+
+    assert _tables(pooled) == _tables(serial)
+    # 274 distinct email strings and 300 phones, all checked in chunks of at most 40 values.
+    checked = [metadata[t]["values_checked"].value for t in ("email_checks", "phone_checks")]
+    assert checked == [274, 300]
+    assert sum(n for _, n in tasks) == sum(checked) and max(n for _, n in tasks) == 40
+    assert len({pid for pid, _ in tasks}) == 4 and os.getpid() not in {pid for pid, _ in tasks}

@@ -45,6 +45,9 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_RUN_WAIT_SECONDS", "nan", "WINBACK_RUN_WAIT_SECONDS"),
         ("WINBACK_DUCKDB_MEMORY_LIMIT", "lots", "WINBACK_DUCKDB_MEMORY_LIMIT"),
         ("WINBACK_DUCKDB_THREADS", "0", "WINBACK_DUCKDB_THREADS"),
+        ("WINBACK_CHECK_WORKERS", "0", "WINBACK_CHECK_WORKERS"),
+        ("WINBACK_CHECK_WORKERS", "two", "WINBACK_CHECK_WORKERS"),
+        ("WINBACK_GX_MAX_ROWS", "-5", "WINBACK_GX_MAX_ROWS"),
         ("WINBACK_ALERT_WEBHOOK_URL", "hooks.example.com/x", "WINBACK_ALERT_WEBHOOK_URL"),
     ],
 )
@@ -86,6 +89,13 @@ def test_duckdb_limits_come_from_the_environment(tmp_path):
                                       "WINBACK_DUCKDB_TEMP_DIR": str(tmp_path / "spill")})
     assert settings.duckdb.for_warehouse(settings.warehouse) == {
         "memory_limit": "512MB", "threads": "4", "temp_directory": str(tmp_path / "spill")}
+
+
+def test_check_workers_and_the_gx_bound_have_small_machine_defaults_and_come_from_the_env():
+    default = load_settings(environ={})
+    assert (default.check_workers, default.gx_max_rows) == (2, 50_000)
+    settings = load_settings(environ={"WINBACK_CHECK_WORKERS": " 4 ", "WINBACK_GX_MAX_ROWS": "10"})
+    assert (settings.check_workers, settings.gx_max_rows) == (4, 10)
 
 
 def test_alerts_go_to_data_alerts_and_to_a_webhook_only_when_one_is_set(tmp_path):

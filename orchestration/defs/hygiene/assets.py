@@ -4,7 +4,7 @@ no stored row has yet (an anti-join in DuckDB, read in batches so memory stays b
 values nothing references any more, and rebuilds a table when its rules fingerprint changes, so
 the table always equals a full rebuild. dbt joins the results back by value."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,21 +12,26 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
+from orchestration.defs.hygiene.rows import check_chunks, check_rows, email_row, phone_row
 from orchestration.defs.hygiene.summary import contact_hygiene_counts
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.asset_keys import raw_asset_key
 from orchestration.lib.contacts import (
     DISPOSABLE_LIST_VERSION,
     ROLE_LOCAL_PARTS,
-    check_email,
-    check_phone,
     email_rules_fingerprint,
     phone_rules_fingerprint,
 )
 from orchestration.lib.metadata import counts_table
 from orchestration.lib.warehouse import open_warehouse
 
-BATCH_ROWS = 50_000
+BATCH_ROWS = 50_000  # checked values per insert
+# Values per read from DuckDB and per task of a worker process: large enough that pickling and
+# scheduling cost little per value, small enough that every worker stays busy to the end.
+CHUNK_ROWS = 5_000
+# Fewer pending values than this are checked in this process: starting a worker (a new
+# interpreter importing email-validator and phonenumbers, ~0.3 s) costs more than it saves.
+POOL_MIN_VALUES = 20_000
 EMAIL_CHECKS_SCHEMA = pa.schema(
     [
         ("email_raw", pa.string()),
@@ -83,13 +88,16 @@ def refresh_checks_table(
     key: Sequence[str],
     values_sql: str,
     fingerprint: str,
-    check: Callable[[tuple[Any, ...]], Sequence[Any]],
+    check: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+    workers: int = 1,
 ) -> ChecksRefresh:
     """Bring `hygiene.<table>` (one row per distinct key, the first columns of `schema`) in line
     with the values `values_sql` selects, in one transaction (a failure leaves the previous
     table): rebuild it when `fingerprint` differs from the one stored in hygiene.rules, delete
     the keys no longer selected, and add check(value) for each value without a row, in batches.
-    Keys compare with IS NOT DISTINCT FROM, so a null country is a key like any other."""
+    With `workers` > 1 and at least POOL_MIN_VALUES values to check, that many processes check
+    them (`check` must then be a module-level function); this connection alone writes. Keys
+    compare with IS NOT DISTINCT FROM, so a null country is a key like any other."""
     columns = ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in schema)
     target = f"hygiene.{table}"
     values = ", ".join(f"v{i}" for i in range(len(key)))
@@ -124,18 +132,19 @@ def refresh_checks_table(
             f"FROM hygiene_values v WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {matches}) "
             f"ORDER BY n"
         )
+        pending = con.execute("SELECT count(*) FROM hygiene_pending").fetchone()[0]
+        chunks = _pending_chunks(con, values)
         checked = 0
-        while rows := con.execute(
-            f"SELECT {values} FROM hygiene_pending WHERE n > ? AND n <= ? ORDER BY n",
-            [checked, checked + BATCH_ROWS],
-        ).fetchall():
-            batch = pa.Table.from_pylist(
-                [dict(zip(schema.names, check(row), strict=True)) for row in rows], schema=schema
-            )
-            con.register("checks_batch", batch)
-            con.execute(f"INSERT INTO {target} SELECT * FROM checks_batch")
-            con.unregister("checks_batch")
-            checked += len(rows)
+        results: list[tuple[Any, ...]] = []
+        for checked_rows in _checked_chunks(chunks, check, pending, workers):
+            results += checked_rows
+            if len(results) >= BATCH_ROWS:
+                _insert(con, target, schema, results)
+                checked += len(results)
+                results = []
+        if results:
+            _insert(con, target, schema, results)
+            checked += len(results)
         con.execute("DROP TABLE hygiene_pending")
         con.execute("DROP TABLE hygiene_values")
         con.execute("COMMIT")
@@ -143,6 +152,43 @@ def refresh_checks_table(
         con.execute("ROLLBACK")
         raise
     return ChecksRefresh(checked=checked, reused=reused, pruned=pruned, rebuilt=rebuilt)
+
+
+def _pending_chunks(con: duckdb.DuckDBPyConnection, values: str) -> Iterator[list[tuple[Any, ...]]]:
+    done = 0
+    while rows := con.execute(
+        f"SELECT {values} FROM hygiene_pending WHERE n > ? AND n <= ? ORDER BY n",
+        [done, done + CHUNK_ROWS],
+    ).fetchall():
+        yield rows
+        done += len(rows)
+
+
+def _checked_chunks(
+    chunks: Iterable[list[tuple[Any, ...]]],
+    check: Callable[[tuple[Any, ...]], tuple[Any, ...]],
+    pending: int,
+    workers: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """check_rows over each chunk, in order: here, or in `workers` processes (rows.py)."""
+    if workers < 2 or pending < POOL_MIN_VALUES:
+        for rows in chunks:
+            yield check_rows(check, rows)
+    else:
+        yield from check_chunks(chunks, check, workers)
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, target: str, schema: pa.Schema, rows: list[tuple[Any, ...]]
+) -> None:
+    columns = zip(*rows, strict=True)
+    batch = pa.Table.from_arrays(
+        [pa.array(column, type=f.type) for column, f in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
+    con.register("checks_batch", batch)
+    con.execute(f"INSERT INTO {target} SELECT * FROM checks_batch")
+    con.unregister("checks_batch")
 
 
 def _refresh_metadata(refresh: ChecksRefresh, fingerprint: str) -> dict[str, Any]:
@@ -180,17 +226,10 @@ def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
     run are validated."""
     settings = winback.settings()
     fingerprint = email_rules_fingerprint()
-
-    def check(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        (raw,) = row
-        result = check_email(raw)
-        return (raw, result.email_normalized, result.is_valid, result.invalid_reason,
-                result.is_role_address, result.is_disposable_domain)
-
     with open_warehouse(settings.warehouse) as con:
         refresh = refresh_checks_table(
             con, "email_checks", EMAIL_CHECKS_SCHEMA, ["email_raw"], EMAIL_VALUES_SQL,
-            fingerprint, check,
+            fingerprint, email_row, workers=settings.check_workers,
         )
         reasons = _counts_by(con, "invalid_reason", "email_checks")
         role, disposable = con.execute(
@@ -228,17 +267,10 @@ def phone_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
     line, ...), and a reason code otherwise. Only pairs not checked on an earlier run are parsed."""
     settings = winback.settings()
     fingerprint = phone_rules_fingerprint()
-
-    def check(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        raw, country = row
-        result = check_phone(raw, country)
-        return (raw, country, result.phone_e164, result.phone_extension, result.phone_type,
-                result.is_valid, result.invalid_reason)
-
     with open_warehouse(settings.warehouse) as con:
         refresh = refresh_checks_table(
             con, "phone_checks", PHONE_CHECKS_SCHEMA, ["phone_raw", "country_code"],
-            PHONE_VALUES_SQL, fingerprint, check,
+            PHONE_VALUES_SQL, fingerprint, phone_row, workers=settings.check_workers,
         )
         reasons = _counts_by(con, "invalid_reason", "phone_checks")
         types = _counts_by(con, "phone_type", "phone_checks")

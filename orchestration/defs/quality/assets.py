@@ -1,5 +1,6 @@
 """Great Expectations suites run as Dagster asset checks on the rows of a table that changed
-since they last passed, read from DuckDB in bounded batches (see bounded.py)."""
+since they last passed, at most WINBACK_GX_MAX_ROWS of them per run, read from DuckDB in
+bounded batches (see bounded.py)."""
 
 import dagster as dg
 
@@ -15,8 +16,9 @@ def build_suite_check(
 ) -> dg.AssetChecksDefinition:
     """Check `model` against expectations/<model>.json; a blocking failure stops downstream.
     Only the key and the columns the suite names are read, and only for rows that have not
-    passed this suite before (all rows, in batches, on the first run or after the suite changed);
-    the dbt tests on the same model cover the whole table."""
+    passed this suite before (all rows on the first run or after the suite changed), at most
+    `gx_max_rows` of them per run, those waiting longest first; the dbt tests on the same model
+    cover the whole table on every run."""
     asset_key = dbt_model_key(model)
     table = ".".join(asset_key.path)
 
@@ -27,13 +29,16 @@ def build_suite_check(
         settings = winback.settings()
         suite = load_suite(model)
         with open_warehouse(settings.warehouse) as con:
-            bounded = validate_changed_rows(con, suite, table, key)
+            bounded = validate_changed_rows(con, suite, table, key,
+                                            max_rows=settings.gx_max_rows)
         outcome = bounded.outcome
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "rows_validated": outcome.rows,
+                "rows_pending": bounded.rows_pending,
+                "max_rows_per_run": settings.gx_max_rows,
                 "rows_skipped_unchanged": bounded.rows_skipped_unchanged,
                 "batches": bounded.batches,
                 "full_validation": bounded.full_validation,

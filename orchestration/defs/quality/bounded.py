@@ -1,10 +1,15 @@
 """Great Expectations on what changed: a suite validates only the rows of its table whose suite
-columns it has not passed before, read from DuckDB in fixed-size batches so memory stays bounded.
+columns it has not passed before, at most `max_rows` of them per run (oldest first), read from
+DuckDB in fixed-size batches so memory and time stay bounded.
 
 `quality.gx_passed_rows` holds a 64-bit hash of the suite's columns (key included) for each row
 that passed; a row that failed is not stored, so it is validated again on the next run even when
 unchanged. `quality.gx_suites` holds a fingerprint of the suite file and of the libraries that
-compute the hash and the verdicts; when it changes, every row is validated again. Expectations
+compute the hash and the verdicts; when it changes, every row is validated again.
+`quality.gx_pending_rows` holds the hash of each row waiting for validation (not passed yet)
+with the time it started waiting; a run validates the `max_rows` that waited longest, so the
+rest wait for the next runs and a failing row, which keeps waiting, is validated (and blocks)
+again on every run until it is fixed. Expectations
 therefore judge a row, or a batch of rows: table-wide properties (uniqueness across the table,
 row counts) are the dbt tests' job, which run on the whole table at severity error.
 """
@@ -36,6 +41,8 @@ _STATE_TABLES = (
     "(suite VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)",
     "CREATE TABLE IF NOT EXISTS quality.gx_passed_rows "
     "(suite VARCHAR NOT NULL, row_hash UBIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS quality.gx_pending_rows "
+    "(suite VARCHAR NOT NULL, row_hash UBIGINT NOT NULL, waiting_since TIMESTAMPTZ NOT NULL)",
 )
 _HASH_COLUMN = "_gx_row_hash"
 
@@ -44,6 +51,8 @@ _HASH_COLUMN = "_gx_row_hash"
 class BoundedOutcome:
     outcome: SuiteOutcome
     rows_skipped_unchanged: int
+    # Rows not passed yet that this run left for the next ones (over max_rows).
+    rows_pending: int
     batches: int
     full_validation: bool
 
@@ -65,10 +74,12 @@ def validate_changed_rows(
     table: str,
     key: str,
     *,
+    max_rows: int,
     vectors_per_batch: int = VECTORS_PER_BATCH,
 ) -> BoundedOutcome:
-    """Validate the rows of `table` that have not passed `suite_json` before, in batches, and
-    record the rows of the batches that passed. `con` must be writable."""
+    """Validate at most `max_rows` of the rows of `table` that have not passed `suite_json`
+    before, those waiting longest first (then by key), in batches, and record the rows of the
+    batches that passed. `con` must be writable."""
     name = suite_json["name"]
     columns = suite_columns(suite_json, key)
     row_hash = f"hash({', '.join(columns)})"
@@ -86,12 +97,45 @@ def validate_changed_rows(
         con.execute("COMMIT")
     total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-    con.execute(
-        f"SELECT {', '.join(columns)}, {row_hash} AS {_HASH_COLUMN} FROM {table} "
-        f"WHERE {row_hash} NOT IN "
-        f"(SELECT row_hash FROM quality.gx_passed_rows WHERE suite = ?) "
-        f"ORDER BY {key}, {_HASH_COLUMN}",
+    # The rows waiting for validation are exactly those not passed; each keeps the time it
+    # started waiting.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE gx_not_passed AS SELECT DISTINCT {row_hash} AS row_hash "
+            f"FROM {table} WHERE {row_hash} NOT IN "
+            f"(SELECT row_hash FROM quality.gx_passed_rows WHERE suite = ?)",
+            [name],
+        )
+        con.execute(
+            "DELETE FROM quality.gx_pending_rows WHERE suite = ? "
+            "AND row_hash NOT IN (SELECT row_hash FROM gx_not_passed)",
+            [name],
+        )
+        con.execute(
+            "INSERT INTO quality.gx_pending_rows SELECT ?, row_hash, current_timestamp "
+            "FROM gx_not_passed WHERE row_hash NOT IN "
+            "(SELECT row_hash FROM quality.gx_pending_rows WHERE suite = ?)",
+            [name, name],
+        )
+        con.execute("DROP TABLE gx_not_passed")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    waiting = con.execute(
+        f"SELECT count(*) FROM {table} WHERE {row_hash} IN "
+        f"(SELECT row_hash FROM quality.gx_pending_rows WHERE suite = ?)",
         [name],
+    ).fetchone()[0]
+
+    con.execute(
+        f"SELECT {', '.join(f't.{c}' for c in columns)}, t.{_HASH_COLUMN} "
+        f"FROM (SELECT {', '.join(columns)}, {row_hash} AS {_HASH_COLUMN} FROM {table}) t "
+        f"JOIN (SELECT row_hash, waiting_since FROM quality.gx_pending_rows WHERE suite = ?) p "
+        f"ON t.{_HASH_COLUMN} = p.row_hash "
+        f"ORDER BY p.waiting_since, t.{key}, t.{_HASH_COLUMN} LIMIT ?",
+        [name, max_rows],
     )
     validator: SuiteValidator | None = None
     outcomes: list[SuiteOutcome] = []
@@ -118,6 +162,11 @@ def validate_changed_rows(
                 "INSERT INTO quality.gx_passed_rows SELECT DISTINCT ?, row_hash FROM gx_passed",
                 [name],
             )
+            con.execute(
+                "DELETE FROM quality.gx_pending_rows WHERE suite = ? "
+                "AND row_hash IN (SELECT row_hash FROM gx_passed)",
+                [name],
+            )
             con.unregister("gx_passed")
         con.execute("COMMIT")
     except BaseException:
@@ -125,4 +174,4 @@ def validate_changed_rows(
         raise
 
     merged = merge_outcomes(name, outcomes)
-    return BoundedOutcome(merged, total - merged.rows, len(outcomes), full)
+    return BoundedOutcome(merged, total - waiting, waiting - merged.rows, len(outcomes), full)
