@@ -484,7 +484,9 @@ def test_variants_split_the_treated_members_as_python_assigns_them(holdout_pipel
             "WHERE exclusion_reason IS NULL AND entered_on = ?",
             [dt.date.fromisoformat(AS_OF)]).fetchall()
     split = [r for r in rows if config.get(r[0]).variants and r[2] == "treatment"]
-    assert len(split) >= 3
+    # C02 and C13 in feedback_request_inactive (winback_newly_inactive loses them to the
+    # points audience here), in two different variants.
+    assert len({r[3] for r in split}) >= 2
     for audience, customer, group, variant, _ in rows:
         expected = (assign_variant(config.holdout_seed, config.get(audience), customer)
                     if group == "treatment" else None)

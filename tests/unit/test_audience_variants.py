@@ -117,3 +117,27 @@ def test_the_email_platforms_carry_the_variant_column_and_the_ad_platforms_do_no
     assert "Variant" in mailchimp.header
     meta = platform_for("meta", export_fields(offer), NO_LIMITS, "offer")
     assert "variant" not in meta.header
+
+
+def test_the_summary_gives_each_variant_its_lift_over_the_holdout_on_ended_windows():
+    import duckdb
+
+    from orchestration.summary import variant_lift_lines
+
+    con = duckdb.connect()
+    assert variant_lift_lines(con) == []
+    con.execute("CREATE SCHEMA activation")
+    con.execute("CREATE TABLE activation.reactivation_outcomes_by_variant (audience VARCHAR, "
+                "send_date DATE, variant VARCHAR, is_window_complete BOOLEAN, "
+                "treated_customers INTEGER, treated_conversions INTEGER, "
+                "holdout_customers INTEGER, holdout_conversions INTEGER)")
+    con.execute("INSERT INTO activation.reactivation_outcomes_by_variant VALUES "
+                "('offer', '2026-06-01', 'a', true, 100, 30, 50, 10), "
+                "('offer', '2026-06-02', 'a', true, 100, 30, 50, 10), "   # pooled with 06-01
+                "('offer', '2026-06-01', 'b', true, 100, 20, 50, 10), "
+                "('offer', '2026-07-20', 'b', false, 100, 90, 50, 0)")    # window still open
+    lines = variant_lift_lines(con)
+    # a: 60/200 - 20/100 = +10 pp, Wald SE sqrt(.3 x .7 / 200 + .2 x .8 / 100) = 0.0515.
+    assert lines == [
+        "    lift offer variant a (vs the holdout): +10.0 pp (95% CI -0.1 to +20.1 pp)",
+        "    lift offer variant b (vs the holdout): +0.0 pp (95% CI -13.6 to +13.6 pp)"]
