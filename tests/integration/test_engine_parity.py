@@ -29,8 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daily_run import run_daily
-from landing_fixture import AS_OF, write_landing
+from landing_fixture import AS_OF
 
 from orchestration.defs.dbt.args import dbt_engine_env, dbt_vars
 from orchestration.lib.audiences import audiences_for
@@ -120,11 +119,10 @@ def differences(expected: dict, actual: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def duckdb_run(tmp_path_factory) -> Iterator[tuple[Path, dict]]:
-    """The fixture pipeline on DuckDB and the fingerprints of its marts."""
-    root = tmp_path_factory.mktemp("duckdb_run")
-    write_landing(root / "landing")
-    run_daily(root, AS_OF)
+def duckdb_run(fixture_run) -> Iterator[tuple[Path, dict]]:
+    """The fixture pipeline on DuckDB (the shared run, tests/fixture_run.py, read only) and the
+    fingerprints of its marts."""
+    root = fixture_run.root
     engine = DuckDBEngine(root / "warehouse.duckdb", read_only=True)
     try:
         yield root, {f"{s}.{t}": table_fingerprint(engine, s, t) for s, t in mart_tables()}
