@@ -3,9 +3,10 @@ processes that do it for large batches. No Dagster import: each worker imports t
 
 A worker is `python -m orchestration.defs.hygiene.rows`: it reads pickled (check, rows) tasks
 from stdin and writes the pickled results to stdout, one at a time. Plain subprocesses rather
-than multiprocessing: spawn and forkserver re-run the parent's main script in every worker
-(which a test runner's or an embedding program's main may not survive), and fork would copy a
-process that runs DuckDB's and Dagster's threads, whose locks may be held at that moment."""
+than multiprocessing: spawn and forkserver import the parent's main script in every worker (a
+script without a main guard runs again; a pytest-xdist worker's main is no file at all), and
+fork would copy a process that runs DuckDB's and Dagster's threads, whose locks may be held at
+that moment."""
 
 from __future__ import annotations
 
