@@ -7,13 +7,13 @@ test_demo_history.py."""
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import duckdb
 import pytest
+from cli_env import cli_env
 from export_files import export_digests
 from landing_fixture import AS_OF, write_landing
 
@@ -30,15 +30,13 @@ MART_SCHEMAS = ("activity", "inactivity", "activation", "contacts", "predictions
 
 
 def _env(root):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_HOME"))}
-    env.update(
+    return cli_env(
         WINBACK_LANDING_DIR=str(root / "landing"),
         WINBACK_WAREHOUSE=str(root / "warehouse.duckdb"),
         WINBACK_EXPORT_DIR=str(root / "exports"),
         WINBACK_SERVING_DIR=str(root / "serving"),
         WINBACK_LOG_DIR=str(root / "logs"),
     )
-    return env
 
 
 def _started(day):

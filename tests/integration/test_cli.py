@@ -8,6 +8,7 @@ import textwrap
 import time
 
 import pytest
+from cli_env import cli_env
 from landing_fixture import AS_OF, write_landing
 
 from orchestration.defs.report.build import CHARTS
@@ -16,8 +17,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
 
 
 def _env(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_HOME"))}
-    env.update(
+    return cli_env(
         WINBACK_LANDING_DIR=str(tmp_path / "landing"),
         WINBACK_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
         WINBACK_EXPORT_DIR=str(tmp_path / "exports"),
@@ -26,7 +26,6 @@ def _env(tmp_path, **extra):
         WINBACK_AS_OF=AS_OF,
         **extra,
     )
-    return env
 
 
 def _winback(*args, env):

@@ -2,7 +2,6 @@
 break a run, one-line errors with a log file, and no personal data anywhere a run writes."""
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -10,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_env import cli_env
 from landing_fixture import AS_OF, write_csv_file, write_landing
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(5)]
@@ -27,17 +27,15 @@ SENTINELS = (SENTINEL_EMAIL, SENTINEL_EMAIL.upper(), "+447700900461", "770090046
 
 
 def _env(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_HOME"))}
-    env.update(
+    return cli_env(
         WINBACK_LANDING_DIR=str(tmp_path / "landing"),
         WINBACK_WAREHOUSE=str(tmp_path / "warehouse" / "winback.duckdb"),
         WINBACK_EXPORT_DIR=str(tmp_path / "exports"),
         WINBACK_SERVING_DIR=str(tmp_path / "serving"),
         WINBACK_LOG_DIR=str(tmp_path / "logs"),
         WINBACK_AS_OF=AS_OF,
+        **extra,
     )
-    env.update(extra)
-    return env
 
 
 def _dagster_home(tmp_path):
