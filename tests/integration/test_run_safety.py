@@ -27,15 +27,15 @@ SENTINELS = (SENTINEL_EMAIL, SENTINEL_EMAIL.upper(), "+447700900461", "770090046
 
 
 def _env(tmp_path, **extra):
-    return cli_env(
-        WINBACK_LANDING_DIR=str(tmp_path / "landing"),
-        WINBACK_WAREHOUSE=str(tmp_path / "warehouse" / "winback.duckdb"),
-        WINBACK_EXPORT_DIR=str(tmp_path / "exports"),
-        WINBACK_SERVING_DIR=str(tmp_path / "serving"),
-        WINBACK_LOG_DIR=str(tmp_path / "logs"),
-        WINBACK_AS_OF=AS_OF,
+    return cli_env(**{
+        "WINBACK_LANDING_DIR": str(tmp_path / "landing"),
+        "WINBACK_WAREHOUSE": str(tmp_path / "warehouse" / "winback.duckdb"),
+        "WINBACK_EXPORT_DIR": str(tmp_path / "exports"),
+        "WINBACK_SERVING_DIR": str(tmp_path / "serving"),
+        "WINBACK_LOG_DIR": str(tmp_path / "logs"),
+        "WINBACK_AS_OF": AS_OF,
         **extra,
-    )
+    })
 
 
 def _dagster_home(tmp_path):

@@ -34,8 +34,8 @@ def test_the_shipped_audience_file_loads_with_every_spec_tactic():
     config = load_audiences(AUDIENCES_FILE)
     names = {a.name for a in config.audiences}
     assert names == {"winback_inactive_email", "winback_newly_inactive",
-                     "feedback_request_inactive", "nudge_at_risk",
-                     "high_value_lapsed", "points_expiring_30d", "service_open_complaint"}
+                     "feedback_request_inactive", "nudge_at_risk", "high_value_lapsed",
+                     "points_expiring_30d", "points_waiting_inactive", "service_open_complaint"}
     assert config.get("service_open_complaint").purpose == "service"
     assert config.get("service_open_complaint").holdout_share == 0
     assert {"google_customer_match", "meta"} <= set(config.get("high_value_lapsed").platforms)

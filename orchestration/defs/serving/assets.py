@@ -16,6 +16,7 @@ MARTS = (
     "audience_membership_history",
     "reactivation_outcomes",
     "reactivation_outcomes_revenue",
+    "reactivation_outcomes_by_variant",
     "sync_audience_members",
     "sync_suppression_members",
     "customer_activity",
