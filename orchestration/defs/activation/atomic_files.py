@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,23 @@ def staging_folder(staging: Path) -> Path:
 AT_FDCWD = -100
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
+
+
+@contextmanager
+def staged_in_transaction(con: Any, staging: Path) -> Iterator[Path]:
+    """A fresh folder under `staging` (older leftovers swept) inside a transaction on the
+    warehouse connection `con`: the block writes the folder and publishes it; leaving the block
+    commits, an error rolls the warehouse back and deletes the staged folder."""
+    sweep_staging(staging)
+    staged = staging_folder(staging)
+    con.begin()
+    try:
+        yield staged
+        con.commit()
+    except BaseException:
+        con.rollback()
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
 
 
 @functools.cache

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -37,8 +36,7 @@ from orchestration.defs.activation.atomic_files import (
     WrittenFile,
     batches,
     publish_folder,
-    staging_folder,
-    sweep_staging,
+    staged_in_transaction,
     write_manifest,
 )
 from orchestration.defs.activation.platforms import Limits, Platform
@@ -157,11 +155,8 @@ def export_audience(
     removes file gets a `removal_reason` column and the manifest counts by reason."""
     folder = export_dir / audience / platform.name / as_of.isoformat()
     staging = export_dir / STAGING_DIR
-    sweep_staging(staging)
     ensure_export_tables(con)
-    staged = staging_folder(staging)
-    con.begin()
-    try:
+    with staged_in_transaction(con, staging) as staged:
         body, files, adds, removes = _write_folder(
             con, staged, audience=audience, platform=platform, limits=limits, as_of=as_of,
             members=members, definition=definition, extra=extra,
@@ -169,11 +164,6 @@ def export_audience(
         body["source_run"] = _source_run(folder / MANIFEST_NAME, body, source_run)
         write_manifest(staged / MANIFEST_NAME, body)
         publish_folder(staged, folder)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
 
     def published(group: list[WrittenFile]) -> list[WrittenFile]:
         return [replace(f, path=folder / f.path.name) for f in group]

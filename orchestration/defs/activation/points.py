@@ -19,7 +19,6 @@ it: a crash in between issues them again, with the same ids, on the next run.
 
 import datetime as dt
 import hashlib
-import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,7 @@ from orchestration.defs.activation.atomic_files import (
     CsvParts,
     WrittenFile,
     publish_folder,
-    staging_folder,
-    sweep_staging,
+    staged_in_transaction,
     write_manifest,
 )
 from orchestration.defs.activation.audience_files import _source_run
@@ -104,10 +102,7 @@ def write_points_grants(settings, grant: PointsGrant, run_id: str) -> GrantFile:
         candidates = [(grant_id(c, crossed), c, grant.points_for(revenue), grant.reason,
                        crossed, as_of + dt.timedelta(days=grant.expiry_days), as_of)
                       for c, crossed, revenue in eligible]
-        sweep_staging(staging)
-        staged = staging_folder(staging)
-        con.begin()
-        try:
+        with staged_in_transaction(con, staging) as staged:
             # An erased customer's grants are forgotten (they never qualify again).
             con.execute(f"DELETE FROM {ISSUED} WHERE customer_id IN "
                         "(SELECT customer_id FROM gate_erased)")
@@ -145,11 +140,6 @@ def write_points_grants(settings, grant: PointsGrant, run_id: str) -> GrantFile:
             body["source_run"] = _source_run(folder / "manifest.json", body, run_id)
             write_manifest(staged / "manifest.json", body)
             publish_folder(staged, folder)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            shutil.rmtree(staged, ignore_errors=True)
-            raise
     return GrantFile(folder, replace(written, path=folder / written.path.name), body)
 
 
