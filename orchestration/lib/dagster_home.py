@@ -98,6 +98,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 INSTANCE_YAML = """\
 telemetry:
   enabled: false
+# No first-visit "Join the Dagster community" sign-up dialog over the UI: it loads a form from
+# dagster.io (unreachable where the pipeline usually runs) and covers the page a second after
+# it opens.
+nux:
+  enabled: false
 # One run in progress at a time: a backfill from the UI then runs its dates in the order it
 # queued them, instead of several runs waiting on the warehouse's run lock at once.
 concurrency:

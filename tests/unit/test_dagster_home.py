@@ -32,6 +32,7 @@ def test_the_instance_yaml_selects_the_pooled_storage_and_one_run_at_a_time(home
         # what the daemon that dequeues runs reads: a UI backfill runs its dates one by one
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert not instance.telemetry_enabled
+        assert not instance.nux_enabled  # no sign-up dialog over the UI on first visit
 
 
 def test_runs_written_through_the_pooled_storage_are_read_by_another_instance(home):
