@@ -40,6 +40,33 @@ def test_fit_reproduces_the_published_cdnow_estimates(spend_fit):
     assert spend_fit.log_likelihood == pytest.approx(-4055.9, abs=0.1)
 
 
+def test_the_fit_converges_whatever_order_the_buyers_come_in():
+    """A currency's CLV is dropped when its fit did not converge. The same buyers in another row
+    order (the warehouse returns them unordered) must fit alike: here scipy's line search stops
+    at the optimum for 10 of 100 orders, and the fit still counts as converged."""
+    rng = np.random.default_rng(8)
+    x = rng.geometric(0.4, 700).astype(float)
+    nu = rng.gamma(2.9, 1 / 80.0, 700)
+    m = np.round(rng.gamma(2.3 * x, 1 / (nu * x)), 2)  # the mean of x purchases ~ Gamma(p, nu)
+    fits = [gamma_gamma.fit(x[order], m[order])
+            for order in (rng.permutation(len(x)) for _ in range(100))]
+    assert all(fit.converged for fit in fits)
+    p = np.array([fit.p for fit in fits])
+    assert np.ptp(p) < 1e-6 * p.mean()
+
+
+def test_a_fit_stopped_by_its_iteration_limit_is_not_converged(repeat_buyers):
+    from scipy import optimize
+
+    def cut_short(*args, **kwargs):
+        return minimize(*args, **{**kwargs, "options": {**kwargs["options"], "maxiter": 2}})
+
+    minimize = optimize.minimize
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gamma_gamma.optimize, "minimize", cut_short)
+        assert not gamma_gamma.fit(*repeat_buyers).converged
+
+
 def test_frequency_and_spend_correlation_is_the_published_weak_one(repeat_buyers):
     assert gamma_gamma.frequency_spend_correlation(*repeat_buyers) == pytest.approx(0.11, abs=0.01)
 

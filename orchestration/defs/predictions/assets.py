@@ -144,7 +144,8 @@ def fit_spend_models(con: duckdb.DuckDBPyConnection) -> tuple[pa.Table, list[dic
     for currency in currencies:
         x, m = con.execute(
             "SELECT repeat_days, repeat_average_spend FROM customer_spend "
-            "WHERE currency = $1 AND repeat_days > 0 AND repeat_average_spend > 0",
+            "WHERE currency = $1 AND repeat_days > 0 AND repeat_average_spend > 0 "
+            "ORDER BY customer_id",  # the same sums in the same order: a rerun fits the same
             [currency],
         ).fetchnumpy().values()
         row: dict = {"currency": currency, "repeat_buyers": len(x)}

@@ -77,6 +77,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from orchestration.defs.predictions.optimum import reached_optimum
+
 __all__ = [
     "BGNBDParams",
     "FitDiagnostics",
@@ -112,7 +114,7 @@ class BGNBDParams:
         log_likelihood: maximised total (weighted) log-likelihood.
         n_customers: total customer weight used in the fit (the number of
             customers when no weights are given).
-        converged: whether the optimiser reported success.
+        converged: whether the optimiser reached the optimum (``optimum.reached_optimum``).
     """
 
     r: float
@@ -397,7 +399,8 @@ def fit(
     Returns:
         :class:`BGNBDParams` with the estimates, the maximised log-likelihood,
         the total customer weight and the optimiser's convergence flag.
-        ``converged`` only reports the optimiser's success: data that cannot
+        ``converged`` only reports that the optimiser reached a stationary point
+        (:func:`~orchestration.defs.predictions.optimum.reached_optimum`): data that cannot
         identify the model (e.g. no repeat purchases at all, or a handful of
         customers) still "converge", to extreme parameter values within
         ``exp(+-20)``.
@@ -433,7 +436,7 @@ def fit(
     )
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     total, _ = _loglik_and_grad(r, alpha, a, b, g, want_grad=False)
-    converged = bool(result.success) and bool(np.isfinite(total))
+    converged = reached_optimum(result, _LOG_BOUND) and bool(np.isfinite(total))
     return BGNBDParams(
         r=r,
         alpha=alpha,

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from orchestration.defs.predictions import bgnbd
+from orchestration.defs.predictions.optimum import reached_optimum
 
 FloatArray = NDArray[np.float64]
 _LOG_BOUND = 20.0
@@ -146,7 +147,8 @@ def fit(
     )
     p, q, gamma = (float(v) for v in np.exp(result.x))
     total = _loglik(p, q, gamma, x, m, w)
-    return GammaGammaParams(p, q, gamma, total, total_weight, bool(result.success))
+    return GammaGammaParams(p, q, gamma, total, total_weight,
+                            reached_optimum(result, _LOG_BOUND) and bool(np.isfinite(total)))
 
 
 def expected_average_spend(
