@@ -125,3 +125,15 @@ def write_landing(root: Path) -> Path:
         [("T1", "C12", "2026-06-01T00:00:00Z", "", "complaint", "2")],
     )
     return root
+
+
+def do_not_contact_landing(root: Path, consent: str = "", erasures: str = "") -> Path:
+    """A landing folder of the do-not-contact entities only: the CSV rows of `consent` and
+    `erasures` (header lines included by this function), no suppression."""
+    for entity, header, body in (
+            ("consent_events", "customer_id,channel,status,source,occurred_at", consent),
+            ("suppressions", "email,reason,occurred_at", ""),
+            ("erasure_requests", "customer_id,requested_at", erasures)):
+        (root / entity).mkdir(parents=True, exist_ok=True)
+        (root / entity / "a.csv").write_text(header + "\n" + body, encoding="utf-8")
+    return root

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from landing_fixture import do_not_contact_landing
 
 from orchestration.defs.activation.points import grant_id, write_points_grants
 from orchestration.defs.ingest.loader import load_entity
@@ -24,29 +25,17 @@ AUDIENCE = GRANT.audience
 MEMBERS = [("P1", "p1@example.com", CROSSED, 600.0), ("P2", "p2@example.com", CROSSED, 50.0)]
 
 
-def _csv(folder: Path, entity: str, header: str, body: str = "") -> None:
-    (folder / entity).mkdir(parents=True, exist_ok=True)
-    (folder / entity / "a.csv").write_text(header + "\n" + body, encoding="utf-8")
-
-
-def _landing(root: Path, consent: str = "", erasures: str = "") -> Path:
-    _csv(root, "consent_events", "customer_id,channel,status,source,occurred_at", consent)
-    _csv(root, "suppressions", "email,reason,occurred_at")
-    _csv(root, "erasure_requests", "customer_id,requested_at", erasures)
-    return root
-
-
 @pytest.fixture
 def warehouse(tmp_path):
     """Everyone opted in (loaded); the landing folder holds nothing new until a test adds it."""
     consent = "".join(f"{c},email,opted_in,web,2026-01-01T00:00:00Z\n"
                       for c in ("P1", "P2", "P3"))
-    ingested = _landing(tmp_path / "ingested", consent)
+    ingested = do_not_contact_landing(tmp_path / "ingested", consent)
     with open_warehouse(tmp_path / "w.duckdb") as con:
         for entity in ("consent_events", "suppressions", "erasure_requests"):
             load_entity(con, CONTRACTS[entity], ingested)
         con.execute("CREATE SCHEMA activation")
-    _landing(tmp_path / "landing")
+    do_not_contact_landing(tmp_path / "landing")
     return tmp_path
 
 
@@ -129,8 +118,9 @@ def test_an_opted_out_or_erased_customer_gets_no_grant_and_the_erased_is_forgott
     _run(warehouse, CROSSED, members=members)
     assert [row[1] for row in _issued(warehouse)] == ["P1", "P2", "P3"]
     # After that: P2 opts out (a landing file not loaded yet), P3 asks for erasure.
-    _landing(warehouse / "landing", consent="P2,email,opted_out,web,2026-06-11T08:00:00Z\n",
-             erasures="P3,2026-06-11T09:00:00Z\n")
+    do_not_contact_landing(warehouse / "landing",
+                           consent="P2,email,opted_out,web,2026-06-11T08:00:00Z\n",
+                           erasures="P3,2026-06-11T09:00:00Z\n")
     p4 = ("P4", "p4@example.com", CROSSED + dt.timedelta(days=1), 10.0)
     written = _run(warehouse, CROSSED + dt.timedelta(days=1), members=[*members, p4])
     # P4 has no consent event at all: not contactable, no grant either.

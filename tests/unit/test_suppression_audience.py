@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from landing_fixture import do_not_contact_landing
 from platforms_fixture import PLATFORMS_FILE, platforms_without_minimums
 
 from orchestration.defs.activation.suppression import BelowMinimum, write_suppression_files
@@ -29,21 +30,10 @@ CONTACTS = [("C1", "out@example.com", "+447700900001"), ("C2", "bounced@example.
 PERSONAL = [value for row in CONTACTS + MART for value in row[1:3] if value]
 
 
-def _csv(folder: Path, entity: str, header: str, body: str = "") -> None:
-    (folder / entity).mkdir(parents=True, exist_ok=True)
-    (folder / entity / "a.csv").write_text(header + "\n" + body, encoding="utf-8")
-
-
-def _landing(root: Path, consent: str = "", erasures: str = "") -> Path:
-    _csv(root, "consent_events", "customer_id,channel,status,source,occurred_at", consent)
-    _csv(root, "suppressions", "email,reason,occurred_at")
-    _csv(root, "erasure_requests", "customer_id,requested_at", erasures)
-    return root
-
-
 def _warehouse(tmp_path: Path, mart) -> Path:
     path = tmp_path / "w.duckdb"
-    ingested = _landing(tmp_path / "ingested", "C9,email,opted_in,web,2026-01-01T00:00:00Z\n")
+    ingested = do_not_contact_landing(tmp_path / "ingested",
+                                      "C9,email,opted_in,web,2026-01-01T00:00:00Z\n")
     with open_warehouse(path) as con:
         for entity in ("consent_events", "suppressions", "erasure_requests"):
             load_entity(con, CONTRACTS[entity], ingested)
@@ -78,7 +68,7 @@ def _sha(value: str) -> str:
 @pytest.fixture
 def first(tmp_path):
     _warehouse(tmp_path, MART)
-    landing = _landing(tmp_path / "landing",
+    landing = do_not_contact_landing(tmp_path / "landing",
                        consent="C9,email,opted_out,web,2026-06-30T08:00:00Z\n",
                        erasures="C5,2026-06-30T09:00:00Z\n")
     return tmp_path, landing, _run(tmp_path, landing, "2026-06-30")
@@ -86,7 +76,7 @@ def first(tmp_path):
 
 def test_a_suppression_list_below_the_ad_platforms_minimum_is_not_written(tmp_path):
     _warehouse(tmp_path, MART)
-    landing = _landing(tmp_path / "landing")
+    landing = do_not_contact_landing(tmp_path / "landing")
     written = _run(tmp_path, landing, "2026-06-30", platforms=PLATFORMS_FILE)
     assert {p: type(w) for p, w in written.items()} == {
         "google_customer_match": BelowMinimum, "meta": BelowMinimum}
@@ -136,7 +126,7 @@ def test_someone_who_opts_in_again_leaves_through_the_removes_file(first):
     # The next day C1 opted in again (gone from the mart); the late files are loaded by then.
     _warehouse(tmp_path, [row for row in MART if row[0] not in ("C1", "C5")]
                + [("C9", "late@example.com", "+33612345678", "opted_out")])
-    landing = _landing(tmp_path / "landing2", erasures="C5,2026-06-30T09:00:00Z\n")
+    landing = do_not_contact_landing(tmp_path / "landing2", erasures="C5,2026-06-30T09:00:00Z\n")
     written = _run(tmp_path, landing, "2026-07-01", run_id="r2")
     meta = written["meta"].result
     assert (meta.rows, meta.added, meta.removed) == (3, 0, 1)
