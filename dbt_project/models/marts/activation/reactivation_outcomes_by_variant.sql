@@ -58,33 +58,6 @@ rates as (
     from treated
     left join holdout
         on treated.audience = holdout.audience and treated.send_date = holdout.send_date
-),
-
-lift as (
-    select
-        *,
-        treated_conversion_rate - holdout_conversion_rate as absolute_lift,
-        sqrt(
-            treated_conversion_rate * (1 - treated_conversion_rate) / treated_customers
-            + holdout_conversion_rate * (1 - holdout_conversion_rate) / holdout_customers
-        ) as lift_standard_error
-    from rates
 )
 
-select
-    audience,
-    send_date,
-    variant,
-    {{ as_of_date() }} as as_of_date,
-    cast({{ window }} as {{ dbt.type_int() }}) as conversion_window_days,
-    {{ dbt.dateadd('day', window, 'send_date') }} <= {{ as_of_date() }} as is_window_complete,
-    cast(treated_customers as {{ dbt.type_int() }}) as treated_customers,
-    cast(treated_conversions as {{ dbt.type_int() }}) as treated_conversions,
-    cast(treated_conversion_rate as {{ type_double() }}) as treated_conversion_rate,
-    cast(holdout_customers as {{ dbt.type_int() }}) as holdout_customers,
-    cast(holdout_conversions as {{ dbt.type_int() }}) as holdout_conversions,
-    cast(holdout_conversion_rate as {{ type_double() }}) as holdout_conversion_rate,
-    cast(absolute_lift as {{ type_double() }}) as absolute_lift,
-    cast(absolute_lift - 1.959964 * lift_standard_error as {{ type_double() }}) as lift_ci_low,
-    cast(absolute_lift + 1.959964 * lift_standard_error as {{ type_double() }}) as lift_ci_high
-from lift
+{{ conversion_lift('rates', ['audience', 'send_date', 'variant'], window) }}
