@@ -119,7 +119,8 @@ def test_the_default_publication_of_the_real_dbt_project_has_no_personal_column(
     assert {t.name for t in tables} >= {
         "customer_activity", "customer_inactivity_status", "customer_status_history",
         "customer_churn_monthly", "contact_hygiene_summary", "audience_sizes",
-        "reactivation_outcomes", "metric_churn_rate_monthly", "metric_reactivation_rate_monthly",
+        "reactivation_outcomes", "reactivation_outcomes_by_variant",
+        "metric_churn_rate_monthly", "metric_reactivation_rate_monthly",
         "metric_lift", "metric_contactable_share", "metric_revenue_at_risk"}
     assert not served & personal
     assert not {c for *_, c in served if PERSONAL_NAME.search(c)}
