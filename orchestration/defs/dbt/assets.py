@@ -15,7 +15,11 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
-from orchestration.defs.dbt.state import keep_partial_parse, write_run_context
+from orchestration.defs.dbt.state import (
+    keep_partial_parse,
+    prune_invocation_folders,
+    write_run_context,
+)
 from orchestration.defs.dbt.table_stats import with_table_stats
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
@@ -35,9 +39,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
     invocation = dbt.cli(args, context=context)
-    yield from with_table_stats(invocation, settings.warehouse, context.log.warning)
-    # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.
-    keep_partial_parse(invocation.target_path, invocation.target_path.parent)
+    try:
+        yield from with_table_stats(invocation, settings.warehouse, context.log.warning)
+        # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.
+        keep_partial_parse(invocation.target_path, invocation.target_path.parent)
+    finally:
+        prune_invocation_folders(invocation.target_path.parent, context.op_def.name)
 
 
 @dbt_assets(

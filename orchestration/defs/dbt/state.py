@@ -1,5 +1,5 @@
-"""What a dbt step leaves behind for dbt: the run's as-of date in the warehouse, and dbt's
-partial-parse state for the next invocation."""
+"""What a dbt step leaves behind for dbt: the run's as-of date in the warehouse, dbt's
+partial-parse state for the next invocation, and a bounded number of invocation folders."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from orchestration.lib.warehouse import open_warehouse
 RUN_CONTEXT_SCHEMA = "meta"
 RUN_CONTEXT_TABLE = "run_context"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Invocation folders kept per dbt step (a week of daily runs): each holds that invocation's
+# manifest, run_results.json and compiled SQL (~6 MB), for looking into a run after the fact.
+KEEP_INVOCATIONS = 7
 
 
 def write_run_context(settings: Settings, run_id: str) -> None:
@@ -45,3 +48,24 @@ def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
     pending = project_target / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
     shutil.copyfile(state, pending)
     os.replace(pending, project_target / PARTIAL_PARSE_FILE)
+
+
+def prune_invocation_folders(project_target: Path, step: str, keep: int = KEEP_INVOCATIONS) -> None:
+    """Delete all but the newest `keep` invocation folders of the dbt step `step`.
+
+    dagster-dbt gives every invocation a new folder `<step>-<run id[:7]>-<random[:7]>` in the
+    target folder and never removes it: a daily schedule piled up ~12 MB a day. Other folders
+    and files of the target folder are left alone."""
+    prefix = f"{step}-"
+    folders = [
+        path for path in project_target.glob(f"{prefix}*")
+        if path.is_dir() and _is_invocation_name(path.name[len(prefix):])
+    ]
+    folders.sort(key=lambda path: (path.stat().st_mtime, path.name), reverse=True)
+    for stale in folders[keep:]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _is_invocation_name(suffix: str) -> bool:
+    run, _, unique = suffix.partition("-")
+    return len(run) == 7 and len(unique) == 7 and all(c in "0123456789abcdef-" for c in suffix)
