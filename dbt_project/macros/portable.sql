@@ -48,3 +48,18 @@
     {%- set spark_types = {'varchar': 'string', 'text': 'string', 'double precision': 'double'} -%}
     cast({{ field }} as {{ spark_types.get(type | trim | lower, type) }})
 {%- endmacro %}
+
+{#- A string compared byte by byte, whatever the database's collation: `a < b` on names must
+    pick the same order on every engine (PostgreSQL compares in the database's locale, where
+    'high_value' and 'highvalue' may sort the other way round). -#}
+{% macro bytewise(expression) -%}
+    {{ return(adapter.dispatch('bytewise', 'winback')(expression)) }}
+{%- endmacro %}
+
+{% macro default__bytewise(expression) -%}
+    {{ expression }}
+{%- endmacro %}
+
+{% macro postgres__bytewise(expression) -%}
+    ({{ expression }} collate "C")
+{%- endmacro %}

@@ -175,7 +175,9 @@ def postgres_settings() -> PostgresSettings:
 
 @pytest.fixture
 def postgres_database() -> Iterator[PostgresSettings]:
-    """A database of its own (tests may run in parallel), dropped afterwards."""
+    """A database of its own (tests may run in parallel), dropped afterwards. Its collation is
+    ICU's en-US, as production databases' usually are a language's, not the server's C: a model
+    whose results depend on how strings sort shows up here."""
     import psycopg2
 
     server = postgres_settings()
@@ -183,7 +185,8 @@ def postgres_database() -> Iterator[PostgresSettings]:
     admin = psycopg2.connect(**server.dsn())
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute(f"create database {name}")
+        cur.execute(f"create database {name} template template0 "
+                    "locale_provider icu icu_locale 'en-US'")
     try:
         yield PostgresSettings(host=server.host, port=server.port, user=server.user,
                                database=name, password=server.password)

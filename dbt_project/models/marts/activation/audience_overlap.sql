@@ -41,7 +41,8 @@ pair_overlaps as (
         b.audience as audience_b,
         cast(count(*) as {{ dbt.type_int() }}) as overlap_customers
     from members as a
-    inner join members as b on a.customer_id = b.customer_id and a.audience < b.audience
+    inner join members as b on a.customer_id = b.customer_id
+        and {{ bytewise('a.audience') }} < {{ bytewise('b.audience') }}
     group by a.audience, b.audience
 )
 
@@ -57,7 +58,7 @@ select
     coalesce(settings_a.is_promotion and settings_b.is_promotion, false) as both_promotion,
     coalesce(settings_a.exclusion_group = settings_b.exclusion_group, false) as same_exclusion_group
 from sizes as size_a
-inner join sizes as size_b on size_a.audience < size_b.audience
+inner join sizes as size_b on {{ bytewise('size_a.audience') }} < {{ bytewise('size_b.audience') }}
 left join pair_overlaps
     on size_a.audience = pair_overlaps.audience_a and size_b.audience = pair_overlaps.audience_b
 left join audience_settings as settings_a on size_a.audience = settings_a.audience
