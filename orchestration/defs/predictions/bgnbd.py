@@ -77,6 +77,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from orchestration.defs.predictions.blas import one_blas_thread
 from orchestration.defs.predictions.optimum import reached_optimum
 
 __all__ = [
@@ -324,6 +325,7 @@ def _loglik_and_grad(
     return total, grad
 
 
+@one_blas_thread
 def log_likelihood(
     params_tuple: tuple[float, float, float, float] | BGNBDParams,
     frequency: ArrayLike,
@@ -368,6 +370,7 @@ def _default_initial(g: _Groups) -> tuple[float, float, float, float]:
     return 1.0, float(np.clip(alpha0, 1e-6, 1e6)), 1.0, 1.0
 
 
+@one_blas_thread
 def fit(
     frequency: ArrayLike,
     recency: ArrayLike,
@@ -475,6 +478,7 @@ class FitDiagnostics:
     well_conditioned: bool
 
 
+@one_blas_thread
 def fit_diagnostics(
     params: BGNBDParams | tuple[float, float, float, float],
     frequency: ArrayLike,

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from orchestration.defs.predictions import bgnbd
+from orchestration.defs.predictions.blas import one_blas_thread
 from orchestration.defs.predictions.optimum import reached_optimum
 
 FloatArray = NDArray[np.float64]
@@ -88,6 +89,7 @@ def _loglik(p: float, q: float, gamma: float, x: FloatArray, m: FloatArray, w: F
     return float(np.dot(w, per))
 
 
+@one_blas_thread
 def log_likelihood(
     params: GammaGammaParams | tuple[float, float, float],
     frequency: ArrayLike,
@@ -108,6 +110,7 @@ def _param_tuple(
     return p, q, gamma
 
 
+@one_blas_thread
 def fit(
     frequency: ArrayLike, average_spend: ArrayLike, weights: ArrayLike | None = None
 ) -> GammaGammaParams:
