@@ -3,7 +3,7 @@ bulk-write a table, run a statement. DuckDB reads and writes Arrow natively, Pos
 with COPY, Spark with DataFrame writes.
 
 Today the dbt layer runs on all three; the comparison test (tests/integration/
-test_engine_parity.py) copies the tables dbt reads as sources from a DuckDB run through this
+test_engine_parity_*.py) copies the tables dbt reads as sources from a DuckDB run through this
 interface. The pyspark and psycopg2 imports are deferred: DuckDB needs neither.
 """
 
