@@ -55,16 +55,14 @@ def test_the_fit_converges_whatever_order_the_buyers_come_in():
     assert np.ptp(p) < 1e-6 * p.mean()
 
 
-def test_a_fit_stopped_by_its_iteration_limit_is_not_converged(repeat_buyers):
-    from scipy import optimize
+def test_a_fit_stopped_by_its_iteration_limit_is_not_converged(repeat_buyers, monkeypatch):
+    minimize = gamma_gamma.optimize.minimize
 
     def cut_short(*args, **kwargs):
         return minimize(*args, **{**kwargs, "options": {**kwargs["options"], "maxiter": 2}})
 
-    minimize = optimize.minimize
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gamma_gamma.optimize, "minimize", cut_short)
-        assert not gamma_gamma.fit(*repeat_buyers).converged
+    monkeypatch.setattr(gamma_gamma.optimize, "minimize", cut_short)
+    assert not gamma_gamma.fit(*repeat_buyers).converged
 
 
 def test_frequency_and_spend_correlation_is_the_published_weak_one(repeat_buyers):

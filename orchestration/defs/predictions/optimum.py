@@ -29,5 +29,6 @@ def reached_optimum(result: OptimizeResult, bound: float) -> bool:
     if result.status != _LINE_SEARCH_STOPPED:
         return False  # iteration limit, or the objective gave no usable value
     x, grad = np.asarray(result.x), np.asarray(result.jac)
-    projected = np.where((x <= -bound) & (grad > 0) | (x >= bound) & (grad < 0), 0.0, grad)
+    held_by_bound = ((x <= -bound) & (grad > 0)) | ((x >= bound) & (grad < 0))
+    projected = np.where(held_by_bound, 0.0, grad)
     return bool(np.all(np.isfinite(projected)) and np.max(np.abs(projected)) < GRADIENT_TOL)
