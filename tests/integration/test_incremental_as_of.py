@@ -112,6 +112,28 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, tmp_p
         assert con.execute(
             "SELECT DISTINCT as_of_date::VARCHAR FROM meta.incremental_as_of_state"
         ).fetchall() == [(D2,)]
+        # the changed keys were computed once, relative to the run of D1: the late file's
+        # orders, the orders placed or updated between D1 and D2, the newly erased customer's,
+        # and every customer any version of them names (O05 moved from C04 to C06)
+        assert con.execute(
+            "SELECT as_of_date::VARCHAR, baseline_as_of::VARCHAR"
+            " FROM intermediate.int_as_of_changed_keys WHERE key_grain = 'baseline'"
+        ).fetchall() == [(D2, D1)]
+        changed = con.execute(
+            "SELECT key_grain, list(key_id ORDER BY key_id)"
+            " FROM intermediate.int_as_of_changed_keys WHERE key_grain <> 'baseline'"
+            " GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        assert changed == [
+            ("customer", ["C01", "C03", "C04", "C05", "C06", "C11", "C12"]),
+            ("order", ["O02", "O03", "O05", "O09", "O17", "O20", "O21"]),
+        ]
+        # each model applied them: its record is this build's watermark
+        assert con.execute(
+            "SELECT count(*) FROM meta.incremental_as_of_state AS s"
+            " JOIN intermediate.int_as_of_changed_keys AS c ON c.key_grain = 'baseline'"
+            " AND s.watermark = c.watermark AND s.raw_rows = c.raw_rows"
+        ).fetchone()[0] == 4
         # the late data is there (guards a comparison of two equally stale tables)
         assert con.execute(
             "SELECT customer_id FROM intermediate.int_orders_as_of WHERE order_id = 'O05'"
@@ -122,4 +144,11 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, tmp_p
 def test_a_run_for_an_earlier_date_equals_a_fresh_run_of_that_date(incremental,
                                                                      tmp_path_factory):
     _run_tables(incremental, D1)
+    with duckdb.connect(str(incremental / "warehouse.duckdb"), read_only=True) as con:
+        # no changes relative to D2: every incremental model rebuilt
+        assert con.execute(
+            "SELECT as_of_date::VARCHAR, baseline_as_of, (SELECT count(*)"
+            " FROM intermediate.int_as_of_changed_keys) FROM intermediate.int_as_of_changed_keys"
+            " WHERE key_grain = 'baseline'"
+        ).fetchall() == [(D1, None, 1)]
     _assert_same(incremental / "warehouse.duckdb", _fresh(tmp_path_factory, D1))
