@@ -9,7 +9,9 @@
       - orders with a version of a customer whose erasure request arrived since,
       - orders with order lines loaded since (customer_activity's last category);
     and per customer: every customer named by any raw version of such an order (so an order that
-    moves to another customer recomputes both), and the newly erased.
+    moves to another customer recomputes both), and the newly erased. int_customers_as_of (grain
+    'crm_customer') likewise recomputes the customers with a CRM row loaded since, a version whose
+    created_at or version time falls between the two cutoffs, or a new erasure request.
     These keys are computed once per run, by the model int_as_of_changed_keys (one row per changed
     order and per changed customer, and one 'baseline' row): since its own previous build, whose
     as-of date, raw watermark (max _loaded_at of the raw tables read, so no clock is compared with
@@ -62,6 +64,7 @@
         (select count(*) from {{ source('shop', 'orders') }} {{ where }})
         + (select count(*) from {{ source('shop', 'order_items') }} {{ where }})
         + (select count(*) from {{ source('crm', 'erasure_requests') }} {{ where }})
+        + (select count(*) from {{ source('crm', 'customers') }} {{ where }})
 {%- endmacro %}
 
 {#- The latest _loaded_at of the raw tables these models read. -#}
@@ -73,6 +76,8 @@
         select max(_loaded_at) from {{ source('shop', 'order_items') }}
         union all
         select max(_loaded_at) from {{ source('crm', 'erasure_requests') }}
+        union all
+        select max(_loaded_at) from {{ source('crm', 'customers') }}
     ) as loads
 {%- endmacro %}
 
@@ -80,13 +85,18 @@
     cast('{{ previous.watermark }}' as timestamp with time zone)
 {%- endmacro %}
 
-{#- Orders whose row in int_orders_as_of may differ from the previous build (see the top). -#}
-{% macro as_of_changed_orders(previous) -%}
-    {#- The raw timestamps are timezone-aware: compared with UTC literals, not converted per row. -#}
+{#- The raw timestamps are timezone-aware: compared with UTC literals, not converted per row.
+    [previous cutoff, cutoff). -#}
+{% macro as_of_cutoffs(previous) -%}
     {%- set day = modules.datetime.datetime.strptime(previous.as_of, '%Y-%m-%d') -%}
     {%- set next_day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') -%}
-    {%- set previous_cutoff = utc_literal(day + modules.datetime.timedelta(days=1)) -%}
-    {%- set cutoff = utc_literal(next_day + modules.datetime.timedelta(days=1)) -%}
+    {{- return([utc_literal(day + modules.datetime.timedelta(days=1)),
+                utc_literal(next_day + modules.datetime.timedelta(days=1))]) -}}
+{%- endmacro %}
+
+{#- Orders whose row in int_orders_as_of may differ from the previous build (see the top). -#}
+{% macro as_of_changed_orders(previous) -%}
+    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
     select order_id from {{ source('shop', 'orders') }}
     where _loaded_at > {{ incremental_as_of_watermark(previous) }}
         or (ordered_at >= {{ previous_cutoff }} and ordered_at < {{ cutoff }})
@@ -118,11 +128,39 @@
     where _loaded_at > {{ incremental_as_of_watermark(previous) }}
 {%- endmacro %}
 
-{#- The SQL of int_as_of_changed_keys: key_grain 'order' / 'customer' with key_id, and one row
-    key_grain 'baseline' with this build's as_of_date, watermark and raw_rows and, when the
-    changes are relative to the previous build, that build's (baseline_*; else null). -#}
+{#- Customers whose row in int_customers_as_of may differ from the previous build. -#}
+{% macro as_of_changed_crm_customers(previous) -%}
+    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
+    select customer_id from {{ source('crm', 'customers') }}
+    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
+        or (created_at >= {{ previous_cutoff }} and created_at < {{ cutoff }})
+        or (coalesce(updated_at, created_at) >= {{ previous_cutoff }}
+            and coalesce(updated_at, created_at) < {{ cutoff }})
+    union
+    select customer_id from {{ source('crm', 'erasure_requests') }}
+    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
+{%- endmacro %}
+
+{#- The SQL of int_as_of_changed_keys: key_grain 'order' / 'customer' / 'crm_customer' with
+    key_id, and one row key_grain 'baseline' with this build's as_of_date, watermark and
+    raw_rows and, when the changes are relative to the previous build, that build's
+    (baseline_*; else null). -#}
 {% macro as_of_changed_keys_sql() -%}
     {{ return(adapter.dispatch('as_of_changed_keys_sql', 'winback')()) }}
+{%- endmacro %}
+
+{#- Config of int_as_of_changed_keys: a table, whose pre-hook creates the state table the
+    incremental as-of models (all built after it) record their builds in. -#}
+{% macro as_of_changed_keys_config() -%}
+    {{ return(adapter.dispatch('as_of_changed_keys_config', 'winback')()) }}
+{%- endmacro %}
+
+{% macro default__as_of_changed_keys_config() -%}
+    {{ config(materialized='table', pre_hook=["{{ incremental_as_of_create_state() }}"]) }}
+{%- endmacro %}
+
+{% macro spark__as_of_changed_keys_config() -%}
+    {{ config(materialized='table', file_format='parquet') }}
 {%- endmacro %}
 
 {#- Spark rebuilds its as-of tables whole each run (spark__incremental_as_of_config): only the
@@ -186,6 +224,9 @@
     ),
     changed_customers as (
         {{ as_of_changed_customers('changed_orders', previous) }}
+    ),
+    changed_crm_customers as (
+        {{ as_of_changed_crm_customers(previous) }}
     )
     {%- endif %}
     select
@@ -204,6 +245,8 @@
     select 'order', order_id, null, null, null, null, null, null from changed_orders
     union all
     select 'customer', customer_id, null, null, null, null, null, null from changed_customers
+    union all
+    select 'crm_customer', customer_id, null, null, null, null, null, null from changed_crm_customers
     {%- endif %}
 {%- endmacro %}
 
@@ -226,10 +269,10 @@
     )
 {%- endmacro %}
 
-{#- The rows of `key` (grain 'order' or 'customer') this run recomputes: the changed ones, or all
-    when the model rebuilds. -#}
+{#- The rows of `key` (grain 'order', 'customer' or 'crm_customer') this run recomputes: the
+    changed ones, or all when the model rebuilds. -#}
 {% macro as_of_recompute(key, grain) -%}
-    {%- if grain not in ('order', 'customer') -%}
+    {%- if grain not in ('order', 'customer', 'crm_customer') -%}
         {{ exceptions.raise_compiler_error("as_of_changed_filter: unknown grain " ~ grain) }}
     {%- endif -%}
     ({{ key }} in (
@@ -249,9 +292,11 @@
 {%- endmacro %}
 
 {#- Config of an incremental as-of model keyed on `key` (order_id or customer_id) of `grain`
-    ('order' or 'customer'). The pre-hooks delete the rows about to be recomputed (all of them on
-    a full build of an existing table), the model inserts them (append); the post-hook records
-    the date and the changed keys' watermark. A changed column list stops the run: build with --full-refresh. -#}
+    ('order', 'customer' or 'crm_customer'). The pre-hook deletes the rows about to be recomputed
+    (all of them on a full build of an existing table), the model inserts them (append); the
+    post-hooks record the date and the changed keys' watermark (the state table is created by
+    int_as_of_changed_keys, built first: models building in parallel on PostgreSQL raced to
+    create it). A changed column list stops the run: build with --full-refresh. -#}
 {% macro incremental_as_of_config(key, grain, contract=false) -%}
     {{ return(adapter.dispatch('incremental_as_of_config', 'winback')(key, grain, contract)) }}
 {%- endmacro %}
