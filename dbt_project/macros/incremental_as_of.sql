@@ -9,48 +9,50 @@
       - orders with a version of a customer whose erasure request arrived since,
       - orders with order lines loaded since (customer_activity's last category);
     and per customer: every customer named by any raw version of such an order (so an order that
-    moves to another customer recomputes both).
-    The previous as-of date and the raw watermark (max _loaded_at of the raw tables read, so no
-    clock is compared with another) are kept per model in meta.incremental_as_of_state, written in
-    the model's transaction, with the count of raw rows read: raw tables are append-only, so a
-    deleted raw row (by hand, or a reload) shows as fewer rows up to the watermark than the build
-    recorded, and the model rebuilds. Raw lineage (_loaded_at) is not in staging, so these
-    macros read the sources directly. Time-dependent columns (days since, RFM, as_of_date) stay out of the
-    incremental tables: their marts recompute them each run from the per-customer aggregates. -#}
+    moves to another customer recomputes both), and the newly erased. int_customers_as_of (grain
+    'crm_customer') likewise recomputes the customers with a CRM row loaded since, a version whose
+    created_at or version time falls between the two cutoffs, or a new erasure request.
+    These keys are computed once per run, by the model int_as_of_changed_keys (one row per changed
+    order and per changed customer, and one 'baseline' row): since its own previous build, whose
+    as-of date, raw watermark (max _loaded_at of the raw tables read, so no clock is compared with
+    another) and count of raw rows its baseline row keeps. Raw tables are append-only, so a
+    deleted raw row (by hand, or a reload) shows as fewer rows up to the watermark than recorded:
+    the baseline is then empty and every model rebuilds, as it does for an earlier date.
+    Each incremental model records in meta.incremental_as_of_state (in its transaction) the date
+    it was built for and the watermark and raw row count of the changed keys it applied; a run
+    updates it incrementally only when that record is the changed keys' baseline and the changed
+    keys were built for this date over the raw rows there are now. Otherwise (a model not built
+    with the others, a failed run, a selection without int_as_of_changed_keys) it rebuilds. The
+    test is SQL in the model and its delete, so no model runs a metadata query of its own.
+    Time-dependent columns (days since, RFM, as_of_date) stay out of the incremental tables:
+    their marts recompute them each run from the per-customer aggregates. -#}
 
 {% macro incremental_as_of_state_relation() -%}
     {{- return(api.Relation.create(database=target.get('database'), schema='meta',
                                    identifier='incremental_as_of_state')) -}}
 {%- endmacro %}
 
-{#- The previous build of this model, {as_of: 'YYYY-MM-DD', watermark: text}, when this run may
-    update it incrementally: it exists, no --full-refresh, and D is not earlier. Else none (full
-    build). Both go into the SQL as literals: a scalar subquery in the filter costs DuckDB a
-    nested-loop join over every raw row. -#}
-{% macro incremental_as_of_previous() -%}
-    {#- A unit test has no `this`: it always tests the full build. -#}
-    {%- if not execute or this is none or not is_incremental() -%}
+{#- The previous build of int_as_of_changed_keys, {as_of: 'YYYY-MM-DD', watermark: text}, when
+    this run may compute changes since it: it exists and D is not earlier. Else none (every
+    incremental model rebuilds). The values go into the SQL as literals: a scalar subquery in the
+    filter costs DuckDB a nested-loop join over every raw row. -#}
+{% macro as_of_changes_previous() -%}
+    {%- if not execute or this is none -%}
         {{- return(none) -}}
     {%- endif -%}
-    {%- set state = incremental_as_of_state_relation() -%}
-    {%- if adapter.get_relation(database=state.database, schema=state.schema,
-                                identifier=state.identifier) is none -%}
+    {%- if adapter.get_relation(database=this.database, schema=this.schema,
+                                identifier=this.identifier) is none -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set rows = run_query("select cast(as_of_date as " ~ dbt.type_string() ~ "), cast(watermark as "
-                             ~ dbt.type_string() ~ "), raw_rows from " ~ state
-                             ~ " where model_name = '" ~ this.identifier ~ "'") -%}
-    {%- if rows | length != 1 -%}
+                             ~ dbt.type_string() ~ ") from " ~ this
+                             ~ " where key_grain = 'baseline'") -%}
+    {%- if rows | length != 1 or rows.columns[0].values()[0] is none -%}
         {{- return(none) -}}
     {%- endif -%}
     {%- set previous = {'as_of': rows.columns[0].values()[0] | string,
                         'watermark': rows.columns[1].values()[0] | string} -%}
     {%- if as_of_date_string() < previous.as_of -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {%- set still_there = run_query(incremental_as_of_raw_rows(
-        "where _loaded_at <= " ~ incremental_as_of_watermark(previous))) -%}
-    {%- if (still_there.columns[0].values()[0] | int) != (rows.columns[2].values()[0] | int) -%}
         {{- return(none) -}}
     {%- endif -%}
     {{- return(previous) -}}
@@ -62,19 +64,39 @@
         (select count(*) from {{ source('shop', 'orders') }} {{ where }})
         + (select count(*) from {{ source('shop', 'order_items') }} {{ where }})
         + (select count(*) from {{ source('crm', 'erasure_requests') }} {{ where }})
+        + (select count(*) from {{ source('crm', 'customers') }} {{ where }})
+{%- endmacro %}
+
+{#- The latest _loaded_at of the raw tables these models read. -#}
+{% macro incremental_as_of_current_watermark() -%}
+    select coalesce(max(loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone))
+    from (
+        select max(_loaded_at) as loaded_at from {{ source('shop', 'orders') }}
+        union all
+        select max(_loaded_at) from {{ source('shop', 'order_items') }}
+        union all
+        select max(_loaded_at) from {{ source('crm', 'erasure_requests') }}
+        union all
+        select max(_loaded_at) from {{ source('crm', 'customers') }}
+    ) as loads
 {%- endmacro %}
 
 {% macro incremental_as_of_watermark(previous) -%}
     cast('{{ previous.watermark }}' as timestamp with time zone)
 {%- endmacro %}
 
-{#- Orders whose row in int_orders_as_of may differ from the previous build (see the top). -#}
-{% macro as_of_changed_orders(previous) -%}
-    {#- The raw timestamps are timezone-aware: compared with UTC literals, not converted per row. -#}
+{#- The raw timestamps are timezone-aware: compared with UTC literals, not converted per row.
+    [previous cutoff, cutoff). -#}
+{% macro as_of_cutoffs(previous) -%}
     {%- set day = modules.datetime.datetime.strptime(previous.as_of, '%Y-%m-%d') -%}
     {%- set next_day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') -%}
-    {%- set previous_cutoff = utc_literal(day + modules.datetime.timedelta(days=1)) -%}
-    {%- set cutoff = utc_literal(next_day + modules.datetime.timedelta(days=1)) -%}
+    {{- return([utc_literal(day + modules.datetime.timedelta(days=1)),
+                utc_literal(next_day + modules.datetime.timedelta(days=1))]) -}}
+{%- endmacro %}
+
+{#- Orders whose row in int_orders_as_of may differ from the previous build (see the top). -#}
+{% macro as_of_changed_orders(previous) -%}
+    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
     select order_id from {{ source('shop', 'orders') }}
     where _loaded_at > {{ incremental_as_of_watermark(previous) }}
         or (ordered_at >= {{ previous_cutoff }} and ordered_at < {{ cutoff }})
@@ -95,40 +117,186 @@
     cast('{{ moment.strftime("%Y-%m-%d %H:%M:%S") }}+00' as timestamp with time zone)
 {%- endmacro %}
 
-{#- Customers whose order aggregates may differ: those of any raw version of a changed order,
-    and the newly erased. -#}
-{% macro as_of_changed_customers(previous) -%}
-    select customer_id from {{ source('shop', 'orders') }}
-    where order_id in ({{ as_of_changed_orders(previous) }})
+{#- Customers whose order aggregates may differ: those of any raw version of a changed order
+    (read from the changed orders already computed), and the newly erased. -#}
+{% macro as_of_changed_customers(changed_orders, previous) -%}
+    select orders.customer_id
+    from {{ source('shop', 'orders') }} as orders
+    inner join {{ changed_orders }} as changed on orders.order_id = changed.order_id
     union
     select customer_id from {{ source('crm', 'erasure_requests') }}
     where _loaded_at > {{ incremental_as_of_watermark(previous) }}
 {%- endmacro %}
 
-{% macro as_of_changed_keys(grain, previous) -%}
-    {%- if grain == 'order' -%}
-        {{ as_of_changed_orders(previous) }}
-    {%- elif grain == 'customer' -%}
-        {{ as_of_changed_customers(previous) }}
-    {%- else -%}
-        {{ exceptions.raise_compiler_error("as_of_changed_keys: unknown grain " ~ grain) }}
-    {%- endif -%}
+{#- Customers whose row in int_customers_as_of may differ from the previous build. -#}
+{% macro as_of_changed_crm_customers(previous) -%}
+    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
+    select customer_id from {{ source('crm', 'customers') }}
+    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
+        or (created_at >= {{ previous_cutoff }} and created_at < {{ cutoff }})
+        or (coalesce(updated_at, created_at) >= {{ previous_cutoff }}
+            and coalesce(updated_at, created_at) < {{ cutoff }})
+    union
+    select customer_id from {{ source('crm', 'erasure_requests') }}
+    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
 {%- endmacro %}
 
-{#- In the model's where clause: true, or on an incremental run `<key> in (changed keys)`. -#}
+{#- The SQL of int_as_of_changed_keys: key_grain 'order' / 'customer' / 'crm_customer' with
+    key_id, and one row key_grain 'baseline' with this build's as_of_date, watermark and
+    raw_rows and, when the changes are relative to the previous build, that build's
+    (baseline_*; else null). -#}
+{% macro as_of_changed_keys_sql() -%}
+    {{ return(adapter.dispatch('as_of_changed_keys_sql', 'winback')()) }}
+{%- endmacro %}
+
+{#- Config of int_as_of_changed_keys: a table, whose pre-hook creates the state table the
+    incremental as-of models (all built after it) record their builds in. -#}
+{% macro as_of_changed_keys_config() -%}
+    {{ return(adapter.dispatch('as_of_changed_keys_config', 'winback')()) }}
+{%- endmacro %}
+
+{% macro default__as_of_changed_keys_config() -%}
+    {{ config(materialized='table', pre_hook=["{{ incremental_as_of_create_state() }}"]) }}
+{%- endmacro %}
+
+{% macro spark__as_of_changed_keys_config() -%}
+    {{ config(materialized='table', file_format='parquet') }}
+{%- endmacro %}
+
+{#- Spark rebuilds its as-of tables whole each run (spark__incremental_as_of_config): only the
+    baseline row, empty. -#}
+{% macro spark__as_of_changed_keys_sql() -%}
+    select
+        cast('baseline' as string) as key_grain,
+        cast(null as string) as key_id,
+        {{ as_of_date() }} as as_of_date,
+        cast(null as timestamp) as watermark,
+        cast(null as bigint) as raw_rows,
+        cast(null as date) as baseline_as_of,
+        cast(null as timestamp) as baseline_watermark,
+        cast(null as bigint) as baseline_raw_rows
+{%- endmacro %}
+
+{% macro default__as_of_changed_keys_sql() -%}
+    {%- set previous = as_of_changes_previous() -%}
+    with current_state as (
+        select
+            {{ as_of_date() }} as as_of_date,
+            ({{ incremental_as_of_current_watermark() }}) as watermark,
+            cast(({{ incremental_as_of_raw_rows() }}) as bigint) as raw_rows
+    ),
+    {%- if previous is none %}
+    baseline as (
+        select
+            cast(null as date) as baseline_as_of,
+            cast(null as timestamp with time zone) as baseline_watermark,
+            cast(null as bigint) as baseline_raw_rows
+    )
+    {%- else %}
+    {#- The previous build's values, exact, from the table this build replaces; kept only when
+        no raw row up to its watermark has gone. -#}
+    previous_state as (
+        select as_of_date, watermark, raw_rows from {{ this }} where key_grain = 'baseline'
+    ),
+    raw_rows_then as (
+        select cast(({{ incremental_as_of_raw_rows(
+            "where _loaded_at <= " ~ incremental_as_of_watermark(previous)) }}) as bigint) as raw_rows
+    ),
+    baseline as (
+        select
+            previous_state.as_of_date as baseline_as_of,
+            previous_state.watermark as baseline_watermark,
+            previous_state.raw_rows as baseline_raw_rows
+        from previous_state
+        inner join raw_rows_then on previous_state.raw_rows = raw_rows_then.raw_rows
+        union all
+        select
+            cast(null as date),
+            cast(null as timestamp with time zone),
+            cast(null as bigint)
+        where not exists (
+            select 1 from previous_state
+            inner join raw_rows_then on previous_state.raw_rows = raw_rows_then.raw_rows
+        )
+    ),
+    changed_orders as (
+        {{ as_of_changed_orders(previous) }}
+    ),
+    changed_customers as (
+        {{ as_of_changed_customers('changed_orders', previous) }}
+    ),
+    changed_crm_customers as (
+        {{ as_of_changed_crm_customers(previous) }}
+    )
+    {%- endif %}
+    select
+        cast('baseline' as {{ dbt.type_string() }}) as key_grain,
+        cast(null as {{ dbt.type_string() }}) as key_id,
+        current_state.as_of_date,
+        current_state.watermark,
+        current_state.raw_rows,
+        baseline.baseline_as_of,
+        baseline.baseline_watermark,
+        baseline.baseline_raw_rows
+    from current_state
+    cross join baseline
+    {%- if previous is not none %}
+    union all
+    select 'order', order_id, null, null, null, null, null, null from changed_orders
+    union all
+    select 'customer', customer_id, null, null, null, null, null, null from changed_customers
+    union all
+    select 'crm_customer', customer_id, null, null, null, null, null, null from changed_crm_customers
+    {%- endif %}
+{%- endmacro %}
+
+{#- True when this run updates the model incrementally: its recorded build is the changed keys'
+    baseline, and the changed keys were built for this date over the raw rows there are now
+    (so a model selected without int_as_of_changed_keys, after new raw rows or for another
+    date, rebuilds). Uncorrelated: the database evaluates it once. -#}
+{% macro as_of_incremental_condition() -%}
+    exists (
+        select 1
+        from {{ ref('int_as_of_changed_keys') }} as changes
+        inner join {{ incremental_as_of_state_relation() }} as state
+            on state.model_name = '{{ this.identifier }}'
+            and state.as_of_date = changes.baseline_as_of
+            and state.watermark = changes.baseline_watermark
+            and state.raw_rows = changes.baseline_raw_rows
+        where changes.key_grain = 'baseline'
+            and changes.as_of_date = {{ as_of_date() }}
+            and changes.raw_rows = ({{ incremental_as_of_raw_rows() }})
+    )
+{%- endmacro %}
+
+{#- The rows of `key` (grain 'order', 'customer' or 'crm_customer') this run recomputes: the
+    changed ones, or all when the model rebuilds. -#}
+{% macro as_of_recompute(key, grain) -%}
+    {%- if grain not in ('order', 'customer', 'crm_customer') -%}
+        {{ exceptions.raise_compiler_error("as_of_changed_filter: unknown grain " ~ grain) }}
+    {%- endif -%}
+    ({{ key }} in (
+        select key_id from {{ ref('int_as_of_changed_keys') }} where key_grain = '{{ grain }}'
+    ) or not {{ as_of_incremental_condition() }})
+{%- endmacro %}
+
+{#- In the model's where clause: true on a first build, else the keys this run recomputes. The
+    model names int_as_of_changed_keys in a depends_on comment (used here only when executing). -#}
 {% macro as_of_changed_filter(key, grain) -%}
-    {%- set previous = incremental_as_of_previous() -%}
-    {%- if previous is none -%}
+    {#- A unit test has no `this`: it always tests the full build. -#}
+    {%- if not execute or this is none or not is_incremental() -%}
         1 = 1
     {%- else -%}
-        {{ key }} in ({{ as_of_changed_keys(grain, previous) }})
+        {{ as_of_recompute(key, grain) }}
     {%- endif -%}
 {%- endmacro %}
 
 {#- Config of an incremental as-of model keyed on `key` (order_id or customer_id) of `grain`
-    ('order' or 'customer'). The pre-hooks delete the rows about to be recomputed (all of them on
-    a full build of an existing table), the model inserts them (append); the post-hook records
-    the date and the watermark. A changed column list stops the run: build with --full-refresh. -#}
+    ('order', 'customer' or 'crm_customer'). The pre-hook deletes the rows about to be recomputed
+    (all of them on a full build of an existing table), the model inserts them (append); the
+    post-hooks record the date and the changed keys' watermark (the state table is created by
+    int_as_of_changed_keys, built first: models building in parallel on PostgreSQL raced to
+    create it). A changed column list stops the run: build with --full-refresh. -#}
 {% macro incremental_as_of_config(key, grain, contract=false) -%}
     {{ return(adapter.dispatch('incremental_as_of_config', 'winback')(key, grain, contract)) }}
 {%- endmacro %}
@@ -170,11 +338,7 @@
 
 {% macro incremental_as_of_delete(key, grain) -%}
     {%- if is_incremental() -%}
-        {%- set previous = incremental_as_of_previous() -%}
-        delete from {{ this }}
-        {%- if previous is not none %}
-        where {{ key }} in ({{ as_of_changed_keys(grain, previous) }})
-        {%- endif -%}
+        delete from {{ this }} where {{ as_of_recompute(key, grain) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -182,20 +346,16 @@
     delete from {{ incremental_as_of_state_relation() }} where model_name = '{{ this.identifier }}'
 {%- endmacro %}
 
+{#- The build's date, and the watermark and raw row count of the changed keys it applied. -#}
 {% macro incremental_as_of_record_state() -%}
     {%- set state = incremental_as_of_state_relation() -%}
     insert into {{ state }} (model_name, as_of_date, watermark, raw_rows, built_at)
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},
-        coalesce(max(loaded_at), cast('1900-01-01 00:00:00+00' as timestamp with time zone)),
-        ({{ incremental_as_of_raw_rows() }}),
+        watermark,
+        raw_rows,
         {{ dbt.current_timestamp() }}
-    from (
-        select max(_loaded_at) as loaded_at from {{ source('shop', 'orders') }}
-        union all
-        select max(_loaded_at) from {{ source('shop', 'order_items') }}
-        union all
-        select max(_loaded_at) from {{ source('crm', 'erasure_requests') }}
-    ) as loads
+    from {{ ref('int_as_of_changed_keys') }}
+    where key_grain = 'baseline'
 {%- endmacro %}

@@ -1,10 +1,11 @@
 """Issue 10: the incremental as-of models give the same tables as a full rebuild.
 
 One warehouse runs day D1, then receives a late order file (an order for an earlier day, a new
-version of an order, an order moving to another customer, late order lines) and a new erasure
-request, and runs D2 (the next run after a gap, so orders placed in between become visible); a
-fresh warehouse fed every file at once runs D2. Then the first warehouse reruns D1 (an earlier
-date after a later one), which must equal a fresh run of D1 with all files.
+version of an order, an order moving to another customer, late order lines), a late CRM file (a
+new version of a customer, a customer created between D1 and D2, a version known only after D2)
+and a new erasure request, and runs D2 (the next run after a gap, so orders placed in between
+become visible); a fresh warehouse fed every file at once runs D2. Then the first warehouse
+reruns D1 (an earlier date after a later one), which must equal a fresh run of D1 with all files.
 """
 
 from pathlib import Path
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 D1 = AS_OF  # 2026-06-30
 D2 = "2026-07-06"  # O03, placed 2026-07-05, becomes visible
 TABLES = [
+    "intermediate.int_customers_as_of",
     "intermediate.int_orders_as_of",
     "intermediate.int_customer_purchase_days",
     "intermediate.int_customer_currency_revenue",
@@ -30,6 +32,8 @@ TABLES = [
 ]
 ORDER_COLUMNS = ["order_id", "customer_id", "ordered_at", "status", "currency", "amount",
                  "updated_at"]
+CUSTOMER_COLUMNS = ["customer_id", "first_name", "last_name", "email", "phone", "country",
+                    "postal_code", "created_at", "updated_at"]
 
 
 def _write_late_files(landing: Path) -> None:
@@ -51,6 +55,16 @@ def _write_late_files(landing: Path) -> None:
     write_csv_file(landing / "order_items" / "late_items.csv",
                    ["order_id", "line_no", "sku", "category", "quantity", "unit_price"],
                    [("O05", "1", "SKU-9", "toys", "1", "10.00")])
+    write_csv_file(landing / "customers" / "late_customers.csv", CUSTOMER_COLUMNS, [
+        # a new version of C03, known after D1: moved to Germany
+        ("C03", "Nev", "Never", "nev@example.com", "", "DE", "", "2025-01-01T00:00:00Z",
+         "2026-07-02T09:00:00Z"),
+        # created between D1 and D2
+        ("C14", "Kim", "Late", "kim@example.com", "", "GB", "", "2026-07-04T09:00:00Z", ""),
+        # a version of C04 updated after D2: invisible as of D2
+        ("C04", "Mo", "Multi", "mo@example.com", "", "AT", "", "2025-01-01T00:00:00Z",
+         "2026-07-20T09:00:00Z"),
+    ])
     write_csv_file(landing / "erasure_requests" / "late_erasure.csv",
                    ["customer_id", "requested_at"], [("C12", "2026-07-01T00:00:00Z")])
 
@@ -112,14 +126,48 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, tmp_p
         assert con.execute(
             "SELECT DISTINCT as_of_date::VARCHAR FROM meta.incremental_as_of_state"
         ).fetchall() == [(D2,)]
+        # the changed keys were computed once, relative to the run of D1: the late file's
+        # orders, the orders placed or updated between D1 and D2, the newly erased customer's,
+        # and every customer any version of them names (O05 moved from C04 to C06)
+        assert con.execute(
+            "SELECT as_of_date::VARCHAR, baseline_as_of::VARCHAR"
+            " FROM intermediate.int_as_of_changed_keys WHERE key_grain = 'baseline'"
+        ).fetchall() == [(D2, D1)]
+        changed = con.execute(
+            "SELECT key_grain, list(key_id ORDER BY key_id)"
+            " FROM intermediate.int_as_of_changed_keys WHERE key_grain <> 'baseline'"
+            " GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        assert changed == [
+            ("crm_customer", ["C03", "C04", "C12", "C14"]),
+            ("customer", ["C01", "C03", "C04", "C05", "C06", "C11", "C12"]),
+            ("order", ["O02", "O03", "O05", "O09", "O17", "O20", "O21"]),
+        ]
+        # each model applied them: its record is this build's watermark
+        assert con.execute(
+            "SELECT count(*) FROM meta.incremental_as_of_state AS s"
+            " JOIN intermediate.int_as_of_changed_keys AS c ON c.key_grain = 'baseline'"
+            " AND s.watermark = c.watermark AND s.raw_rows = c.raw_rows"
+        ).fetchone()[0] == 5
         # the late data is there (guards a comparison of two equally stale tables)
         assert con.execute(
             "SELECT customer_id FROM intermediate.int_orders_as_of WHERE order_id = 'O05'"
         ).fetchall() == [("C06",)]
+        assert con.execute(
+            "SELECT customer_id, country_code FROM intermediate.int_customers_as_of"
+            " WHERE customer_id IN ('C03', 'C04', 'C14') ORDER BY ALL"
+        ).fetchall() == [("C03", "DE"), ("C04", "DE"), ("C14", "GB")]
     _assert_same(warehouse, _fresh(tmp_path_factory, D2))
 
 
 def test_a_run_for_an_earlier_date_equals_a_fresh_run_of_that_date(incremental,
                                                                      tmp_path_factory):
     _run_tables(incremental, D1)
+    with duckdb.connect(str(incremental / "warehouse.duckdb"), read_only=True) as con:
+        # no changes relative to D2: every incremental model rebuilt
+        assert con.execute(
+            "SELECT as_of_date::VARCHAR, baseline_as_of, (SELECT count(*)"
+            " FROM intermediate.int_as_of_changed_keys) FROM intermediate.int_as_of_changed_keys"
+            " WHERE key_grain = 'baseline'"
+        ).fetchall() == [(D1, None, 1)]
     _assert_same(incremental / "warehouse.duckdb", _fresh(tmp_path_factory, D1))

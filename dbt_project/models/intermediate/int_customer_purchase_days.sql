@@ -3,7 +3,7 @@
 -- Incremental (macros/incremental_as_of.sql): a next-day run recomputes only the customers of
 -- changed orders; an earlier date rebuilds.
 -- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
--- depends_on: {{ source('crm', 'erasure_requests') }}
+-- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }} {{ ref('int_as_of_changed_keys') }}
 {{ incremental_as_of_config('customer_id', 'customer') }}
 
 with purchase_days as (

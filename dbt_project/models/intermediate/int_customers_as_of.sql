@@ -1,9 +1,17 @@
 -- One row per customer known by the end of the as-of day, latest attributes delivered by then
 -- (if every version was delivered later, the earliest one); erased customers removed.
+-- Incremental (macros/incremental_as_of.sql): a next-day run re-ranks only the customers touched
+-- by new CRM rows, by the moving cutoff or by new erasures; an earlier date rebuilds.
+-- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
+-- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }}
+-- depends_on: {{ ref('int_as_of_changed_keys') }}
+{{ incremental_as_of_config('customer_id', 'crm_customer') }}
+
 with customers as (
     select *
     from {{ ref('stg_crm__customers') }}
-    where created_at is null or created_at < {{ as_of_cutoff() }}
+    where (created_at is null or created_at < {{ as_of_cutoff() }})
+        and {{ as_of_changed_filter('customer_id', 'crm_customer') }}
 ),
 
 erased as (

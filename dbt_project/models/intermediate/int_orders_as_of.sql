@@ -5,7 +5,7 @@
 -- Incremental (macros/incremental_as_of.sql): a next-day run re-ranks only the orders touched by
 -- new raw rows, by the moving cutoff or by new erasures; an earlier date rebuilds.
 -- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
--- depends_on: {{ source('crm', 'erasure_requests') }}
+-- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }} {{ ref('int_as_of_changed_keys') }}
 {{ incremental_as_of_config('order_id', 'order') }}
 
 with orders as (
