@@ -35,6 +35,22 @@ def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_du
     assert credentials.config_options == {"temp_directory": str(tmp_path / "wh.duckdb.tmp")}
 
 
+def test_dbt_builds_as_many_models_at_once_as_duckdb_has_threads(tmp_path):
+    """Independent models run side by side (issue 10: one node at a time left a core idle while
+    dbt compiled and queried metadata); the queries share one database's thread pool."""
+    for threads in ("1", "2", "3"):
+        settings = load_settings(
+            environ={"WINBACK_DUCKDB_THREADS": threads},
+            overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")},
+            today=dt.date(2026, 6, 30),
+        )
+        args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+        set_invocation_context(os.environ.copy())
+        set_from_args(Namespace(profiles_dir=str(DBT_PROJECT_DIR)), None)
+        profile = load_profile(str(DBT_PROJECT_DIR), json.loads(args[2]))
+        assert profile.threads == int(threads)
+
+
 def test_dbt_keeps_running_models_and_tests_after_one_of_them_spilled(tmp_path):
     """dbt-duckdb applies the profile's `settings` to each node's cursor; a SET of the spill
     folder after a spill fails (seen at 10M orders: every test after the first spill errored)."""
