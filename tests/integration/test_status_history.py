@@ -10,7 +10,6 @@ from lapsed to reactivated.
 
 import datetime as dt
 import json
-import os
 import subprocess
 
 import duckdb
@@ -18,7 +17,7 @@ import pytest
 from landing_fixture import write_landing
 from test_pipeline import _run
 
-from orchestration.defs.dbt.args import dbt_config_vars, dbt_executable, dbt_warehouse_env
+from orchestration.defs.dbt.args import dbt_config_vars, dbt_executable
 from orchestration.defs.dbt.state import write_run_context
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
@@ -48,7 +47,7 @@ def _dbt_for_day(warehouse, day: dt.date) -> None:
         "--vars", json.dumps(dbt_config_vars(settings, policies_for(settings),
                                              audiences_for(settings))),
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
-    ], capture_output=True, text=True, env={**os.environ, **dbt_warehouse_env(settings)})
+    ], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
 
 

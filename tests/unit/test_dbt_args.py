@@ -4,15 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.dbt.args import dbt_build_args, dbt_vars, dbt_warehouse_env
+from orchestration.defs.dbt.args import dbt_build_args, dbt_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import Settings
 
 
-def _settings(as_of: dt.date, days: int | None = None, warehouse: str = "/w/x.duckdb"
-              ) -> Settings:
-    return Settings(Path("/l"), Path(warehouse), Path("/e"), as_of, "UTC", days, 0.05)
+def _settings(as_of: dt.date, days: int | None = None) -> Settings:
+    return Settings(Path("/l"), Path("/w/x.duckdb"), Path("/e"), as_of, "UTC", days, 0.05)
 
 
 def _args(settings: Settings, select: str | None = None) -> list[str]:
@@ -27,19 +26,19 @@ def _args(settings: Settings, select: str | None = None) -> list[str]:
         (_settings(dt.date(2024, 2, 29), 90), "marts", 90, ["--select", "marts"]),
     ],
 )
-def test_build_args_carry_policies_audiences_and_duckdb_limits_and_the_env_the_warehouse(
+def test_build_args_carry_policies_audiences_warehouse_and_duckdb_limits(
     settings, select, threshold, expected_tail
 ):
     args = _args(settings, select)
     assert args[:2] == ["build", "--vars"]
     variables = json.loads(args[2])
-    assert set(variables) == {"audiences", "inactivity_policies", "duckdb_memory_limit",
-                              "duckdb_threads"}
+    assert set(variables) == {"audiences", "inactivity_policies", "warehouse_path",
+                              "duckdb_memory_limit", "duckdb_threads", "duckdb_temp_directory"}
     assert variables["audiences"]["conversion_window_days"] == 30
     assert "winback_inactive_email" in {a["name"] for a in variables["audiences"]["audiences"]}
-    assert (variables["duckdb_memory_limit"], variables["duckdb_threads"]) == ("2GB", "2")
-    assert dbt_warehouse_env(settings) == {"WINBACK_WAREHOUSE": "/w/x.duckdb",
-                                           "WINBACK_DUCKDB_TEMP_DIR": "/w/x.duckdb.tmp"}
+    assert variables["warehouse_path"] == "/w/x.duckdb"
+    assert (variables["duckdb_memory_limit"], variables["duckdb_threads"],
+            variables["duckdb_temp_directory"]) == ("2GB", "2", "/w/x.duckdb.tmp")
     policies = variables["inactivity_policies"]
     assert policies["fixed_threshold_days"] == threshold
     assert policies["version"] and policies["cadence"]["enabled"] is True
@@ -52,16 +51,8 @@ def test_build_args_do_not_change_with_the_as_of_date_so_dbt_keeps_its_partial_p
     assert _args(_settings(dt.date(2026, 1, 1))) == _args(_settings(dt.date(2026, 1, 2)))
 
 
-def test_build_args_do_not_change_with_the_warehouse_so_each_test_folder_keeps_the_parse():
-    # The path was a --vars value: every run on a new warehouse (each test's folder) re-parsed.
-    assert _args(_settings(dt.date(2026, 1, 1), warehouse="/a/x.duckdb")) == _args(
-        _settings(dt.date(2026, 1, 1), warehouse="/b/y.duckdb"))
-
-
-def test_vars_to_run_dbt_by_hand_add_the_warehouse_and_the_as_of_date_to_the_build_vars():
+def test_vars_to_run_dbt_by_hand_add_the_as_of_date_to_the_build_vars():
     settings = _settings(dt.date(2026, 6, 30))
     by_hand = dbt_vars(settings, policies_for(settings), audiences_for(settings))
     assert by_hand.pop("as_of_date") == "2026-06-30"
-    assert by_hand.pop("warehouse_path") == "/w/x.duckdb"
-    assert by_hand.pop("duckdb_temp_directory") == "/w/x.duckdb.tmp"
     assert by_hand == json.loads(_args(settings)[2])

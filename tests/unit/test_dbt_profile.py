@@ -10,7 +10,7 @@ from dbt.config.runtime import load_profile
 from dbt.flags import set_from_args
 from dbt_common.context import set_invocation_context
 
-from orchestration.defs.dbt.args import dbt_build_args, dbt_warehouse_env
+from orchestration.defs.dbt.args import dbt_build_args
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import DBT_PROJECT_DIR, load_settings
@@ -22,28 +22,20 @@ def _credentials(cli_vars):
     return load_profile(str(DBT_PROJECT_DIR), cli_vars).credentials
 
 
-def _step_credentials(settings, monkeypatch):
-    """The credentials of a dbt step: its vars, and its warehouse in the environment."""
-    for name, value in dbt_warehouse_env(settings).items():
-        monkeypatch.setenv(name, value)
-    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
-    return _credentials(json.loads(args[2]))
-
-
-def test_the_profile_passes_the_runs_warehouse_memory_limit_threads_and_spill_folder_to_duckdb(
-        tmp_path, monkeypatch):
+def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_duckdb(tmp_path):
     settings = load_settings(
         environ={"WINBACK_DUCKDB_MEMORY_LIMIT": "750MB", "WINBACK_DUCKDB_THREADS": "3"},
         overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")},
         today=dt.date(2026, 6, 30),
     )
-    credentials = _step_credentials(settings, monkeypatch)
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    credentials = _credentials(json.loads(args[2]))
     assert credentials.path == str(tmp_path / "wh.duckdb")
     assert credentials.settings == {"TimeZone": "UTC", "memory_limit": "750MB", "threads": "3"}
     assert credentials.config_options == {"temp_directory": str(tmp_path / "wh.duckdb.tmp")}
 
 
-def test_dbt_keeps_running_models_and_tests_after_one_of_them_spilled(tmp_path, monkeypatch):
+def test_dbt_keeps_running_models_and_tests_after_one_of_them_spilled(tmp_path):
     """dbt-duckdb applies the profile's `settings` to each node's cursor; a SET of the spill
     folder after a spill fails (seen at 10M orders: every test after the first spill errored)."""
     from dbt.adapters.duckdb.environments import Environment
@@ -53,7 +45,8 @@ def test_dbt_keeps_running_models_and_tests_after_one_of_them_spilled(tmp_path, 
         overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")},
         today=dt.date(2026, 6, 30),
     )
-    credentials = _step_credentials(settings, monkeypatch)
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    credentials = _credentials(json.loads(args[2]))
     con = Environment.initialize_db(credentials)
     try:
         heavy = "SELECT count(*) FROM (SELECT i, count(*) FROM range(3000000) t(i) GROUP BY i)"

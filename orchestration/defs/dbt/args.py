@@ -17,36 +17,26 @@ from orchestration.lib.settings import EngineSettings, Settings
 def dbt_config_vars(
     settings: Settings, policies: Policies, audiences: AudienceConfig
 ) -> dict[str, Any]:
-    """The vars of a production dbt step: configuration only, the same from one day to the next
-    and from one warehouse to another.
+    """The vars of a production dbt step: configuration only, the same from one day to the next.
 
     dbt drops its partial parse whenever `--vars` change (a full parse, ~6 s per invocation), so
     the as-of date is not among them: the dbt step writes it to meta.run_context (state.py),
-    which macros/as_of.sql reads when dbt executes. Nor is the warehouse's path: the step hands
-    it to dbt in the environment (`dbt_warehouse_env`), which profiles.yml reads; dbt checks only
-    the names of the profile's connection fields, not their values, so a run on another
-    warehouse (every test's own folder) keeps the parse. A new policy or audience file still costs
-    one full parse, which is rare. An environment variable was the other way in for the date:
-    dbt 1.11 records each env_var() read while parsing a model and re-parses the files that read
-    it when its value changes (every model using the as-of date); one read only while executing
-    escapes that, but rests on undocumented behaviour and would carry the date in the environment.
+    which macros/as_of.sql reads when dbt executes. A new policy or audience file still costs one
+    full parse, which is rare. An environment variable was the other way in: dbt 1.11 records each
+    env_var() read while parsing and re-parses the files that read it when its value changes
+    (every model using the as-of date); one read only while executing escapes that, but rests on
+    undocumented behaviour and would carry the date in the environment.
     """
     limits = settings.duckdb.for_warehouse(settings.warehouse)
     return {
         "audiences": audiences.as_dbt_var(),
         "duckdb_memory_limit": limits["memory_limit"],
+        "duckdb_temp_directory": limits["temp_directory"],
         "duckdb_threads": limits["threads"],
         "inactivity_policies": policies.as_dbt_var(),
+        "warehouse_path": str(settings.warehouse),
         **dbt_engine_vars(settings.engine),
     }
-
-
-def dbt_warehouse_env(settings: Settings) -> dict[str, str]:
-    """The DuckDB warehouse of a dbt step and its spill folder, as the environment variables
-    profiles.yml falls back to when the vars do not name them (see dbt_config_vars)."""
-    limits = settings.duckdb.for_warehouse(settings.warehouse)
-    return {"WINBACK_WAREHOUSE": str(settings.warehouse),
-            "WINBACK_DUCKDB_TEMP_DIR": limits["temp_directory"]}
 
 
 def dbt_engine_vars(engine: EngineSettings) -> dict[str, Any]:
@@ -73,13 +63,9 @@ def dbt_engine_env(engine: EngineSettings) -> dict[str, str]:
 def dbt_vars(
     settings: Settings, policies: Policies, audiences: AudienceConfig
 ) -> dict[str, Any]:
-    """The vars to run dbt by hand (`winback dbt-vars`) or in tests: the configuration, the
-    warehouse and its spill folder, and the as-of date, which wins over the date of the last run
-    in meta.run_context."""
-    limits = settings.duckdb.for_warehouse(settings.warehouse)
+    """The vars to run dbt by hand (`winback dbt-vars`) or in tests: the configuration and the
+    as-of date, which wins over the date of the last run in meta.run_context."""
     return {**dbt_config_vars(settings, policies, audiences),
-            "duckdb_temp_directory": limits["temp_directory"],
-            "warehouse_path": str(settings.warehouse),
             "as_of_date": settings.as_of.isoformat()}
 
 

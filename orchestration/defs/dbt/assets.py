@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.dbt.args import dbt_build_args, dbt_executable, dbt_warehouse_env
+from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import (
@@ -33,13 +33,12 @@ AFTER_PREDICTIONS = "source:predictions+"
 # dbt invocation.
 
 
-def _build(context: dg.AssetExecutionContext, dbt: WinbackDbtCliResource, winback: WinbackConfig):
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
     settings = winback.settings()
     write_run_context(settings, context.run_id)
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
-    # The warehouse goes in the environment, not the vars: dbt keeps its parse (args.py).
-    invocation = dbt.cli(args, context=context, env=dbt_warehouse_env(settings))
+    invocation = dbt.cli(args, context=context)
     try:
         yield from with_table_stats(invocation, settings.warehouse, context.log.warning)
         # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-from dagster_dbt import DbtCliInvocation, DbtCliResource
+from dagster_dbt import DbtCliResource
 from packaging import version
 
 
@@ -30,24 +27,3 @@ class WinbackDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: list[str]) -> None:
         return None
-
-    def cli(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
-            **kwargs) -> DbtCliInvocation:
-        """dagster-dbt's `cli`, with `env` added to the environment of this one dbt process
-        (dagster-dbt copies os.environ when it starts dbt, before this returns)."""
-        with _environment(env or {}):
-            return super().cli(args, **kwargs)
-
-
-@contextmanager
-def _environment(env: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
