@@ -1,11 +1,18 @@
 """`winback backfill` as a user runs it, on the hand-computed landing fixture: three dates of
-history (`--every 2`), an identical second backfill, and a backfill that fails on its second
-date and resumes there. Each date is a whole run, so three dates, the fewest that show a date
-done before the failure and one left after it; the date ranges, the progress file and resuming
-over longer ranges are tests/unit/test_backfill_progress.py's. The demo's year of history:
-test_demo_history.py."""
+history (`--every 2`), a second backfill over dates already done, and a backfill that fails on
+its second date and resumes there. Each date is a whole run, so three dates, the fewest that
+show a date done before the failure and one left after it; the second backfill recomputes the
+last two (a past date after a later one, and the last), which shows the same as recomputing all
+three for one run less. The command runs in this process (`cli.main`, as the `winback` script
+calls it): a subprocess would load Python, Dagster and the definitions again for each backfill;
+only the failing backfill runs as a process of its own, which ends as a user's would.
+The date ranges, the progress file and resuming over longer ranges are
+tests/unit/test_backfill_progress.py's; the `winback` script as a process, test_cli.py's. The
+demo's year of history: test_demo_history.py."""
 
+import contextlib
 import datetime as dt
+import io
 import json
 import shutil
 import subprocess
@@ -17,7 +24,9 @@ from cli_env import cli_env
 from export_files import export_digests
 from landing_fixture import AS_OF, write_landing
 
-pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(10)]
+from orchestration import cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(9)]
 
 LAST = dt.date.fromisoformat(AS_OF)
 EVERY = 2
@@ -29,28 +38,46 @@ EXPORT = ("winback_inactive_email", "generic_csv")
 MART_SCHEMAS = ("activity", "inactivity", "activation", "contacts", "predictions")
 
 
-def _env(root):
-    return cli_env(
-        WINBACK_LANDING_DIR=str(root / "landing"),
-        WINBACK_WAREHOUSE=str(root / "warehouse.duckdb"),
-        WINBACK_EXPORT_DIR=str(root / "exports"),
-        WINBACK_SERVING_DIR=str(root / "serving"),
-        WINBACK_LOG_DIR=str(root / "logs"),
-    )
-
-
 def _started(day):
     """The line `winback backfill` prints as it starts a date's run."""
     return f"Backfill {DAYS.index(day) + 1}/{len(DAYS)}: {day}"
 
 
-def _backfill(root):
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "backfill",
-         "--start", DAYS[0].isoformat(), "--end", DAYS[-1].isoformat(),
-         "--every", str(EVERY)],
-        env=_env(root), capture_output=True, text=True, timeout=1800,
-    )
+def _settings(root):
+    return {
+        "WINBACK_LANDING_DIR": str(root / "landing"),
+        "WINBACK_WAREHOUSE": str(root / "warehouse.duckdb"),
+        "WINBACK_EXPORT_DIR": str(root / "exports"),
+        "WINBACK_SERVING_DIR": str(root / "serving"),
+        "WINBACK_LOG_DIR": str(root / "logs"),
+    }
+
+
+def _argv(start):
+    return ["backfill", "--start", start.isoformat(), "--end", DAYS[-1].isoformat(),
+            "--every", str(EVERY)]
+
+
+def _backfill(root, start=DAYS[0]):
+    """`winback backfill` from `start` to the last date on the folders under `root`, in this
+    process: its exit code and what it printed (stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as env, contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        for name, value in _settings(root).items():
+            env.setenv(name, value)
+        code = cli.main(_argv(start))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _backfill_process(root):
+    """The same in a process of its own, which ends after the backfill: what a failed export
+    leaves in exports/.staging carries the process id, and a later run removes it once that
+    process is gone (a resume in the same process would find it still alive)."""
+    done = subprocess.run([sys.executable, "-m", "orchestration.cli", *_argv(DAYS[0])],
+                          env=cli_env(**_settings(root)), capture_output=True, text=True,
+                          timeout=1800)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _marts(root):
@@ -71,13 +98,13 @@ def _exports(root):
 def backfilled(tmp_path_factory):
     root = tmp_path_factory.mktemp("backfill")
     write_landing(root / "landing")
-    done = _backfill(root)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return root, done
+    code, out, err = _backfill(root)
+    assert code == 0, err[-2000:]
+    return root, out
 
 
 def test_a_backfill_records_the_history_of_each_date_in_date_order(backfilled):
-    root, done = backfilled
+    root, out = backfilled
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         runs = [d for (d,) in con.execute(
             "SELECT as_of_date FROM inactivity.customer_status_runs ORDER BY 1").fetchall()]
@@ -86,21 +113,25 @@ def test_a_backfill_records_the_history_of_each_date_in_date_order(backfilled):
         ).fetchall()]
     assert runs == DAYS
     assert membership == DAYS
-    started = [done.stdout.index(_started(d)) for d in DAYS]
+    started = [out.index(_started(d)) for d in DAYS]
     assert started == sorted(started)
     assert all((root / "exports" / EXPORT[0] / EXPORT[1] / d.isoformat()).is_dir() for d in DAYS)
 
 
-def test_a_second_backfill_of_the_same_days_leaves_every_mart_and_export_identical(backfilled):
-    root, _ = backfilled
-    marts = _marts(root)
-    exports = {p: p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file()}
-    done = _backfill(root)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Resuming" not in done.stdout
-    assert all(_started(d) in done.stdout for d in DAYS)
-    assert _marts(root) == marts
-    assert {p: p.read_bytes() for p in (root / "exports").rglob("*") if p.is_file()} == exports
+def test_a_second_backfill_over_days_already_done_leaves_every_mart_and_export_identical(
+    backfilled, tmp_path
+):
+    done, _ = backfilled
+    again = shutil.copytree(done, tmp_path / "again", symlinks=True)
+    code, out, err = _backfill(again, start=DAYS[1])
+    assert code == 0, err[-2000:]
+    assert "Resuming" not in out
+    assert f"Backfill 1/2: {DAYS[1]}" in out and f"Backfill 2/2: {DAYS[2]}" in out
+    assert _marts(again) == _marts(done)
+    files = {p.relative_to(done): p.read_bytes() for p in (done / "exports").rglob("*")
+             if p.is_file()}
+    assert {p.relative_to(again): p.read_bytes() for p in (again / "exports").rglob("*")
+            if p.is_file()} == files
 
 
 def test_a_backfill_that_fails_on_a_date_resumes_there_and_ends_like_an_uninterrupted_one(
@@ -113,10 +144,11 @@ def test_a_backfill_that_fails_on_a_date_resumes_there_and_ends_like_an_uninterr
     blocker.parent.mkdir(parents=True)
     blocker.write_text("not a folder")
 
-    failed = _backfill(tmp_path)
-    assert failed.returncode == 1
-    assert _started(DAYS[FAILING]) in failed.stdout
-    assert _started(DAYS[FAILING + 1]) not in failed.stdout
+    code, out, err = _backfill_process(tmp_path)
+    assert code == 1
+    assert len(err.splitlines()) == 1, err[-2000:]
+    assert _started(DAYS[FAILING]) in out
+    assert _started(DAYS[FAILING + 1]) not in out
     progress = json.loads((tmp_path / "warehouse.duckdb.backfill.json").read_text())
     assert progress["done"] == [d.isoformat() for d in DAYS[:FAILING]]
 
@@ -126,11 +158,11 @@ def test_a_backfill_that_fails_on_a_date_resumes_there_and_ends_like_an_uninterr
         shutil.rmtree(blocker)
     else:
         blocker.unlink()
-    resumed = _backfill(tmp_path)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"{FAILING} of {len(DAYS)} dates done, continuing at {DAYS[FAILING]}" in resumed.stdout
-    assert not any(_started(d) in resumed.stdout for d in DAYS[:FAILING])
-    assert all(_started(d) in resumed.stdout for d in DAYS[FAILING:])
+    code, out, err = _backfill(tmp_path)
+    assert code == 0, err[-2000:]
+    assert f"{FAILING} of {len(DAYS)} dates done, continuing at {DAYS[FAILING]}" in out
+    assert not any(_started(d) in out for d in DAYS[:FAILING])
+    assert all(_started(d) in out for d in DAYS[FAILING:])
     assert not (tmp_path / "warehouse.duckdb.backfill.json").exists()
     assert _marts(tmp_path) == _marts(uninterrupted)
     assert _exports(tmp_path) == _exports(uninterrupted)

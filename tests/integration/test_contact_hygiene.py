@@ -228,20 +228,24 @@ def test_the_next_export_lists_removals_with_a_reason_and_a_run_logs_no_personal
 
 
 def test_a_dirty_hygiene_table_fails_the_blocking_gate_and_no_file_is_written(
-    tmp_path, monkeypatch
+    pipeline, tmp_path
 ):
-    import orchestration.defs.hygiene.rows as rows
-    from orchestration.lib.contacts import PhoneCheck, check_phone
+    """A normaliser regression, as the hygiene step would store it: valid phones kept as their
+    raw string instead of E.164. contact_hygiene is rebuilt from it on the module's warehouse
+    (the steps before it would only rebuild what is there), then the gate and the exports."""
+    from orchestration.lib.asset_keys import export_key
+    from orchestration.lib.audiences import audiences_for
+    from orchestration.lib.settings import load_settings
 
-    def regressed_check_phone(raw, country):
-        # A normaliser regression: the raw string passes through as if it were E.164.
-        result = check_phone(raw, country)
-        return PhoneCheck(raw, result.phone_extension, result.phone_type, result.is_valid,
-                          result.invalid_reason) if result.is_valid else result
-
-    monkeypatch.setattr(rows, "check_phone", regressed_check_phone)
-    write_contacts_landing(tmp_path / "landing")
-    result = _run(tmp_path)
+    shutil.copytree(pipeline[0] / "landing", tmp_path / "landing")
+    shutil.copy(pipeline[0] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("UPDATE hygiene.phone_checks SET phone_e164 = phone_raw WHERE is_valid")
+    config = audiences_for(load_settings())
+    keys = [dg.AssetKey(["contacts", "contact_hygiene"])]
+    keys += [export_key(a.name, p) for a in config.audiences for p in a.platforms]
+    keys += [export_key("do_not_contact", p) for p in config.suppression_audience.platforms]
+    result = _run(tmp_path, asset_selection=keys)
 
     assert not result.success
     [gate] = [e for e in result.get_asset_check_evaluations()

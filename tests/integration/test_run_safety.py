@@ -2,6 +2,7 @@
 break a run, one-line errors with a log file, and no personal data anywhere a run writes."""
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import pytest
 from cli_env import cli_env
 from landing_fixture import AS_OF, write_csv_file, write_landing
 
-pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(5)]
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(4)]
 
 CUSTOMER_HEADER = ["customer_id", "first_name", "last_name", "email", "phone", "country",
                    "postal_code", "created_at", "updated_at"]
@@ -66,18 +67,43 @@ def _one_line(stderr):
     return lines[0]
 
 
-def test_two_runs_started_together_both_succeed_one_after_the_other(tmp_path):
-    """Regression: both failed (the DuckDB lock was per step), and on a fresh DAGSTER_HOME the
-    loser crashed with SQLite's "table runs already exists"."""
-    write_landing(tmp_path / "landing")
-    env = _env(tmp_path, DAGSTER_HOME=_dagster_home(tmp_path))
+def _sentinel_landing(landing):
+    """The landing fixture and one customer whose email, phone and names are the sentinels."""
+    write_landing(landing)
+    write_csv_file(landing / "customers" / "sentinel.csv", CUSTOMER_HEADER, [
+        ("C90", SENTINEL_FIRST, SENTINEL_LAST, SENTINEL_EMAIL, "07700 900461", "GB", "SW1A 2AA",
+         "2025-01-01T00:00:00Z", ""),
+    ])
+    write_csv_file(landing / "orders" / "sentinel.csv", ORDER_HEADER,
+                   [("O91", "C90", "2025-11-01T10:00:00+00:00", "paid", "GBP", "80.00", "")])
+    consent = landing / "consent_events" / "sentinel.jsonl"
+    consent.write_text(json.dumps({"customer_id": "C90", "channel": "email",
+                                   "status": "opted_in", "source": "checkout",
+                                   "occurred_at": "2025-01-01T00:00:00Z"}) + "\n")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two `winback run`s started together on the sentinel landing with a fresh DAGSTER_HOME:
+    the folder and each run's (returncode, stdout, stderr). Read by the test of the run lock
+    and by the test of personal data, which looks at everything these runs wrote."""
+    root = tmp_path_factory.mktemp("two_runs")
+    _sentinel_landing(root / "landing")
+    env = _env(root, DAGSTER_HOME=_dagster_home(root))
     runs = [_start(env), _start(env)]
     outputs = [run.communicate(timeout=900) for run in runs]
-    for run, (out, err) in zip(runs, outputs, strict=True):
-        assert run.returncode == 0, err[-3000:]
+    return root, [(run.returncode, *output) for run, output in zip(runs, outputs, strict=True)]
+
+
+def test_two_runs_started_together_both_succeed_one_after_the_other(two_runs):
+    """Regression: both failed (the DuckDB lock was per step), and on a fresh DAGSTER_HOME the
+    loser crashed with SQLite's "table runs already exists"."""
+    _, runs = two_runs
+    for returncode, out, err in runs:
+        assert returncode == 0, err[-3000:]
         assert err == ""
         assert "Written" in out
-    waited = [out for out, _ in outputs if "Another Winback run is using the warehouse" in out]
+    waited = [out for _, out, _ in runs if "Another Winback run is using the warehouse" in out]
     assert len(waited) == 1
     assert waited[0].splitlines()[0].startswith("Another Winback run is using the warehouse")
     assert "waiting up to 1800 s" in waited[0]
@@ -188,34 +214,24 @@ def test_an_export_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path)
     assert not (tmp_path / "warehouse").exists()
 
 
-def test_no_email_phone_or_name_in_output_logs_or_dagster_storage(tmp_path):
-    landing = write_landing(tmp_path / "landing")
-    write_csv_file(landing / "customers" / "sentinel.csv", CUSTOMER_HEADER, [
-        ("C90", SENTINEL_FIRST, SENTINEL_LAST, SENTINEL_EMAIL, "07700 900461", "GB", "SW1A 2AA",
-         "2025-01-01T00:00:00Z", ""),
-    ])
-    write_csv_file(landing / "orders" / "sentinel.csv", ORDER_HEADER,
-                   [("O91", "C90", "2025-11-01T10:00:00+00:00", "paid", "GBP", "80.00", "")])
-    consent = landing / "consent_events" / "sentinel.jsonl"
-    consent.write_text(json.dumps({"customer_id": "C90", "channel": "email",
-                                   "status": "opted_in", "source": "checkout",
-                                   "occurred_at": "2025-01-01T00:00:00Z"}) + "\n")
-    home = _dagster_home(tmp_path)
-    env = _env(tmp_path, DAGSTER_HOME=home)
-    ok = _winback("run", env=env)
-    assert ok.returncode == 0, ok.stderr[-3000:]
+def test_no_email_phone_or_name_in_output_logs_or_dagster_storage(two_runs, tmp_path):
+    shutil.copytree(two_runs[0], tmp_path, symlinks=True, dirs_exist_ok=True)
+    oks = two_runs[1]
+    assert all(returncode == 0 for returncode, _, _ in oks)
     exported = "".join(p.read_text() for p in (tmp_path / "exports").rglob("*.csv"))
     assert SENTINEL_EMAIL in exported  # the sentinel really went through the pipeline
     # A failing run too: a customers file without its key column fails at ingest.
+    landing = tmp_path / "landing"
     write_csv_file(landing / "customers" / "renamed.csv",
                    ["client_id", "first_name", "last_name", "email"],
                    [("C91", SENTINEL_FIRST, SENTINEL_LAST, SENTINEL_EMAIL)])
-    failed = _winback("run", env=env)
+    failed = _winback("run", env=_env(tmp_path, DAGSTER_HOME=str(tmp_path / "dagster_home")))
     assert failed.returncode == 2
     _one_line(failed.stderr)
     logs = list((tmp_path / "logs").iterdir())
     assert logs
-    texts = {"stdout": ok.stdout + failed.stdout, "stderr": ok.stderr + failed.stderr}
+    texts = {"stdout": "".join(out for _, out, _ in oks) + failed.stdout,
+             "stderr": "".join(err for _, _, err in oks) + failed.stderr}
     texts.update({str(p): p.read_bytes().decode("utf-8", "replace") for p in logs})
     stored = [p for p in (tmp_path / "dagster_home").rglob("*") if p.is_file()]
     assert any(p.suffix == ".db" for p in stored)
