@@ -10,7 +10,6 @@ from a DuckDB run through it. The pyspark and psycopg2 imports are deferred: Duc
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
 from orchestration.lib.settings import (
     DuckDBSettings,
@@ -132,14 +132,7 @@ def _arrow_type(column: Any) -> pa.DataType:
     return _OID_TYPES[column.type_code]
 
 
-def _copy_value(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
+_CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 class PostgresEngine:
@@ -193,12 +186,13 @@ class PostgresEngine:
             cur.execute(f"create table {target} ({columns})")
             for batch in batches:
                 rows += batch.num_rows
-                buffer = io.StringIO()
-                writer = csv.writer(buffer)
-                for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-                    writer.writerow(["\\N" if v is None else _copy_value(v) for v in row])
+                # Arrow's CSV writer (C++): strings always quoted, so an empty string is "" and
+                # a null the unquoted empty field COPY reads as NULL; floats in their shortest
+                # exact form, timestamps ISO with a Z when they carry a zone.
+                buffer = io.BytesIO()
+                pa_csv.write_csv(pa.Table.from_batches([batch]), buffer, _CSV_OPTIONS)
                 buffer.seek(0)
-                cur.copy_expert(f"copy {target} from stdin with (format csv, null '\\N')", buffer)
+                cur.copy_expert(f"copy {target} from stdin with (format csv)", buffer)
         self.con.commit()
         return rows
 
