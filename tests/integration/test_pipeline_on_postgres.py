@@ -27,7 +27,7 @@ from landing_fixture import AS_OF, write_landing
 
 from orchestration.lib.engines import PostgresEngine
 
-pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
 
 
 def export_digests(export_dir: Path) -> dict[str, str]:
