@@ -131,8 +131,11 @@ def platforms_without_minimums(state: Path) -> Path:
     return path
 
 
-def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True) -> dict:
+def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
+                 postgres_url: str | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_"))}
+    if postgres_url:
+        env.update({"WINBACK_ENGINE": "postgres", "WINBACK_POSTGRES_URL": postgres_url})
     home = state / "dagster_home"  # `winback` writes the project's dagster.yaml there
     home.mkdir(parents=True, exist_ok=True)
     if not ad_minimums:
@@ -146,6 +149,25 @@ def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True) -> dic
         "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
     })
     return env
+
+
+def empty_postgres(url: str) -> None:
+    """Drop the schemas a run creates in the PostgreSQL database (the pipeline's sources and
+    run context, every dbt schema), so that a cold run starts from nothing as on DuckDB."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    schemas = {"meta"} | {n["schema"] for n in (*manifest["nodes"].values(),
+                                                *manifest["sources"].values()) if n.get("schema")}
+    parsed = make_url(url)
+    con = psycopg2.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+                           password=parsed.password or "", dbname=parsed.database)
+    con.autocommit = True
+    with con.cursor() as cur:
+        for schema in sorted(schemas):
+            cur.execute(f'drop schema if exists "{schema}" cascade')
+    con.close()
 
 
 def pipeline(as_of: dt.date, env: dict, log: Path) -> dict:
@@ -190,6 +212,7 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
     next_day = args.end_date + dt.timedelta(days=1)
     record: dict = {"size": name, "customers": customers, "orders": orders,
                     "end_date": args.end_date.isoformat(), "format": args.format,
+                    "engine": "postgres" if args.postgres_url else "duckdb",
                     "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": machine(), "landing": str(landing)}
     say = lambda msg: print(f"[{name} {time.strftime('%H:%M:%S')} load {load()}] {msg}",  # noqa: E731
@@ -212,10 +235,14 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
     if args.next_day_only:
         if not (state / "warehouse" / "winback.duckdb").exists():
             sys.exit(f"run: --next-day-only needs the cold run's state in {state}")
-        env = pipeline_env(landing, state, ad_minimums=name != "tiny")
+        env = pipeline_env(landing, state, ad_minimums=name != "tiny",
+                           postgres_url=args.postgres_url)
     else:
         shutil.rmtree(state, ignore_errors=True)
-        env = pipeline_env(landing, state, ad_minimums=name != "tiny")
+        if args.postgres_url:
+            empty_postgres(args.postgres_url)
+        env = pipeline_env(landing, state, ad_minimums=name != "tiny",
+                           postgres_url=args.postgres_url)
         say(f"cold run as of {args.end_date}")
         record["cold"] = pipeline(args.end_date, env, logs / "cold.log")
         if not record["cold"]["ok"]:
@@ -262,7 +289,8 @@ def table(records: list[dict]) -> None:
         f, g, q = r.get("floor") or {}, r.get("generate") or {}, r.get("ratios") or {}
         rss = max([x.get("peak_rss_mb", 0) for x in (c, n, w)] or [0])
         print(" | ".join([
-            f"{r['size']} ({r['customers']:,} cust / {r['orders']:,} orders)",
+            f"{r['size']} ({r['customers']:,} cust / {r['orders']:,} orders"
+            f"{', ' + r['engine'] if r.get('engine', 'duckdb') != 'duckdb' else ''})",
             fmt(g.get("cpu_s")), fmt(f.get("floor_cpu_s")),
             f"{fmt(c.get('cpu_s'))} / {fmt(c.get('wall_s'))}",
             f"{fmt(c.get('load_start'), '.2f')}->{fmt(c.get('load_end'), '.2f')}",
@@ -305,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--next-day-only", action="store_true",
                         help="only the next day, on the state a previous cold run left "
                         "(ratios then need that run's record)")
+    parser.add_argument("--postgres-url", metavar="URL",
+                        help="run on PostgreSQL (WINBACK_ENGINE=postgres) in this database, "
+                        "whose Winback schemas a cold run drops first (engines extra needed)")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "results.jsonl",
                         help="JSON lines appended per size")
     args = parser.parse_args(argv)

@@ -20,9 +20,11 @@ def run_daily(
     expect_success: bool = True,
     instance: dg.DagsterInstance | None = None,
     definitions: dg.Definitions | None = None,
+    run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """`definitions`: the code location to run (default: the one loaded with the default
-    configuration; pass build_defs(load_settings()) for a config that names other audiences)."""
+    configuration; pass build_defs(load_settings()) for a config that names other audiences).
+    `run_id`: the Dagster run id (default: a new one), which export manifests record."""
     as_of = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(as_of)
     run = daily_run(
         as_of,
@@ -33,7 +35,7 @@ def run_daily(
     )
     result = (definitions or defs).resolve_job_def("winback_daily").execute_in_process(
         run_config=run.run_config, partition_key=run.partition_key, raise_on_error=False,
-        asset_selection=asset_selection, instance=instance,
+        asset_selection=asset_selection, instance=instance, run_id=run_id,
     )
     if expect_success:
         assert result.success, [e.message for e in result.all_events if e.is_failure]

@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,7 +40,12 @@ from orchestration.defs.dbt.args import dbt_engine_env, dbt_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.engines import DuckDBEngine, Engine, copy_query, normalised_rows
 from orchestration.lib.policies import policies_for
-from orchestration.lib.settings import DBT_PROJECT_DIR, EngineSettings, load_settings
+from orchestration.lib.settings import (
+    DBT_PROJECT_DIR,
+    EngineSettings,
+    PostgresSettings,
+    load_settings,
+)
 
 BUILD_THREADS = 4
 
@@ -45,6 +54,42 @@ def unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {reason}: .ci/run must provide it")
     pytest.skip(f"engine comparison skipped: {reason}")
+
+
+def postgres_settings() -> PostgresSettings:
+    """The test server (WINBACK_TEST_POSTGRES_URL), with dbt-postgres installed."""
+    url = os.environ.get("WINBACK_TEST_POSTGRES_URL")
+    if not url:
+        unavailable("WINBACK_TEST_POSTGRES_URL is unset")
+    if importlib.util.find_spec("dbt.adapters.postgres") is None:
+        unavailable("dbt-postgres is not installed (make test EXTRAS=dev,engines)")
+    env = load_settings(environ={"WINBACK_ENGINE": "postgres",
+                                 "WINBACK_POSTGRES_URL": url}).engine
+    assert env.postgres is not None
+    return env.postgres
+
+
+@contextmanager
+def new_postgres_database() -> Iterator[PostgresSettings]:
+    """A database of its own (tests may run in parallel), dropped afterwards. Its collation is
+    ICU's en-US, as production databases' usually are a language's, not the server's C: a model
+    whose results depend on how strings sort shows up here."""
+    import psycopg2
+
+    server = postgres_settings()
+    name = f"winback_parity_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(**server.dsn())
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"create database {name} template template0 "
+                    "locale_provider icu icu_locale 'en-US'")
+    try:
+        yield PostgresSettings(host=server.host, port=server.port, user=server.user,
+                               database=name, password=server.password)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"drop database if exists {name} with (force)")
+        admin.close()
 
 
 def _manifest() -> dict:

@@ -12,6 +12,14 @@
     median({{ expression }})
 {%- endmacro %}
 
+{#- PostgreSQL: dbt.type_string() is `text` there, but the contracts declare `varchar`, which
+    PostgreSQL creates as `character varying`. A contracted incremental model's first build has the
+    contract's type and every later build compares its new rows' types with it
+    (on_schema_change='fail'), so with `text` the second date failed. -#}
+{% macro postgres__type_string() -%}
+    varchar
+{%- endmacro %}
+
 {#- Cast a timezone-aware timestamp to a naive UTC timestamp (sessions run in UTC). -#}
 {% macro to_utc_timestamp(expression) -%}
     {{ return(adapter.dispatch('to_utc_timestamp', 'winback')(expression)) }}

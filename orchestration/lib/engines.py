@@ -2,14 +2,14 @@
 bulk-write a table, run a statement. DuckDB reads and writes Arrow natively, PostgreSQL writes
 with COPY, Spark with DataFrame writes.
 
-Today the dbt layer runs on all three; the comparison test (tests/integration/
-test_engine_parity_*.py) copies the tables dbt reads as sources from a DuckDB run through this
-interface. The pyspark and psycopg2 imports are deferred: DuckDB needs neither.
+The dbt layer runs on all three; on PostgreSQL the whole pipeline runs (orchestration/defs/dbt/
+engine_copy.py moves dbt's sources in and its tables out through this interface), and the
+comparison tests (tests/integration/test_engine_parity_*.py) copy the tables dbt reads as sources
+from a DuckDB run through it. The pyspark and psycopg2 imports are deferred: DuckDB needs neither.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
@@ -18,8 +18,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 
-from orchestration.lib.settings import DuckDBSettings, PostgresSettings, SparkSettings
+from orchestration.lib.settings import (
+    DuckDBSettings,
+    EngineSettings,
+    PostgresSettings,
+    SparkSettings,
+)
 
 
 class Engine(Protocol):
@@ -30,8 +36,10 @@ class Engine(Protocol):
         schema even when there is no row)."""
         ...
 
-    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
-        """Create (or replace) `schema.table` with `data`; returns the rows written."""
+    def write_table(self, schema: str, table: str,
+                    data: pa.Table | pa.RecordBatchReader) -> int:
+        """Create (or replace) `schema.table` with `data` (a reader is consumed batch by batch,
+        so memory stays bounded); returns the rows written."""
         ...
 
     def execute(self, statement: str) -> None: ...
@@ -59,15 +67,16 @@ class DuckDBEngine:
     def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
         return self.con.sql(query).to_arrow_reader(batch_rows)
 
-    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+    def write_table(self, schema: str, table: str,
+                    data: pa.Table | pa.RecordBatchReader) -> int:
+        target = f"{_quote(schema)}.{_quote(table)}"
         self.con.execute(f"create schema if not exists {_quote(schema)}")
         self.con.register("_winback_write", data)
         try:
-            self.con.execute(f"create or replace table {_quote(schema)}.{_quote(table)} as "
-                             "select * from _winback_write")
+            self.con.execute(f"create or replace table {target} as select * from _winback_write")
         finally:
             self.con.unregister("_winback_write")
-        return data.num_rows
+        return int(self.con.execute(f"select count(*) from {target}").fetchall()[0][0])
 
     def execute(self, statement: str) -> None:
         self.con.execute(statement)
@@ -123,14 +132,7 @@ def _arrow_type(column: Any) -> pa.DataType:
     return _OID_TYPES[column.type_code]
 
 
-def _copy_value(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
+_CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 class PostgresEngine:
@@ -169,22 +171,30 @@ class PostgresEngine:
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
-    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+    def write_table(self, schema: str, table: str,
+                    data: pa.Table | pa.RecordBatchReader) -> int:
+        """In one transaction: a reader of the table being replaced sees the old rows until
+        the new ones are committed."""
         target = f"{_quote(schema)}.{_quote(table)}"
         columns = ", ".join(f"{_quote(f.name)} {_postgres_type(f.type)}" for f in data.schema)
+        batches = (data.to_batches(max_chunksize=50_000) if isinstance(data, pa.Table)
+                   else data)
+        rows = 0
         with self.con.cursor() as cur:
             cur.execute(f"create schema if not exists {_quote(schema)}")
             cur.execute(f"drop table if exists {target} cascade")
             cur.execute(f"create table {target} ({columns})")
-            for batch in data.to_batches(max_chunksize=50_000):
-                buffer = io.StringIO()
-                writer = csv.writer(buffer)
-                for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-                    writer.writerow(["\\N" if v is None else _copy_value(v) for v in row])
+            for batch in batches:
+                rows += batch.num_rows
+                # Arrow's CSV writer (C++): strings always quoted, so an empty string is "" and
+                # a null the unquoted empty field COPY reads as NULL; floats in their shortest
+                # exact form, timestamps ISO with a Z when they carry a zone.
+                buffer = io.BytesIO()
+                pa_csv.write_csv(pa.Table.from_batches([batch]), buffer, _CSV_OPTIONS)
                 buffer.seek(0)
-                cur.copy_expert(f"copy {target} from stdin with (format csv, null '\\N')", buffer)
+                cur.copy_expert(f"copy {target} from stdin with (format csv)", buffer)
         self.con.commit()
-        return data.num_rows
+        return rows
 
     def execute(self, statement: str) -> None:
         with self.con.cursor() as cur:
@@ -229,7 +239,10 @@ class SparkEngine:
         return pa.RecordBatchReader.from_batches(
             table.schema, table.to_batches(max_chunksize=batch_rows))
 
-    def write_table(self, schema: str, table: str, data: pa.Table) -> int:
+    def write_table(self, schema: str, table: str,
+                    data: pa.Table | pa.RecordBatchReader) -> int:
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()
         self.spark.sql(f"create database if not exists `{schema}`")
         frame = self.spark.createDataFrame(data)
         frame.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{table}`")
@@ -249,8 +262,19 @@ class SparkEngine:
 
 def copy_query(source: Engine, query: str, target: Engine, schema: str, table: str,
                batch_rows: int = 50_000) -> int:
-    """Copy the rows of `query` on `source` into `schema.table` on `target`."""
-    return target.write_table(schema, table, source.read_batches(query, batch_rows).read_all())
+    """Copy the rows of `query` on `source` into `schema.table` on `target`, `batch_rows` rows
+    at a time (Spark's write takes the whole table)."""
+    return target.write_table(schema, table, source.read_batches(query, batch_rows))
+
+
+def open_engine(settings: EngineSettings) -> Engine:
+    """The engine WINBACK_ENGINE names, for PostgreSQL or Spark (DuckDB: DuckDBEngine on the
+    warehouse file)."""
+    if settings.postgres is not None:
+        return PostgresEngine(settings.postgres)
+    if settings.spark is not None:
+        return SparkEngine(settings.spark)
+    raise ValueError(f"no connection settings for the engine {settings.name}")
 
 
 def normalised_rows(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, ...]]:

@@ -65,14 +65,14 @@ class DuckDBSettings:
                 "temp_directory": str(temp)}
 
 
-# The warehouse engines of the dbt layer (WINBACK_ENGINE); DuckDB is the default and the only one
-# the Python stages (ingest, hygiene, BG/NBD, GX, exports) run on so far.
+# The warehouse engines of the dbt layer (WINBACK_ENGINE); DuckDB is the default. The pipeline runs
+# on DuckDB and PostgreSQL (orchestration/defs/dbt/engine_copy.py); Spark takes the dbt layer only.
 ENGINES = ("duckdb", "postgres", "spark")
 
 
 @dataclass(frozen=True)
 class PostgresSettings:
-    """A PostgreSQL database the dbt layer builds in (WINBACK_ENGINE=postgres)."""
+    """A PostgreSQL database dbt builds in (WINBACK_ENGINE=postgres)."""
 
     host: str
     port: int

@@ -8,9 +8,6 @@ databases; locally a missing one skips the test with the reason, under CI=true i
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -21,48 +18,19 @@ from engine_parity import (
     duckdb_fingerprints,
     mart_fingerprints,
     mart_tables,
-    unavailable,
+    new_postgres_database,
 )
 
 from orchestration.lib.engines import PostgresEngine
-from orchestration.lib.settings import EngineSettings, PostgresSettings, load_settings
+from orchestration.lib.settings import EngineSettings, PostgresSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
 
 
-def postgres_settings() -> PostgresSettings:
-    url = os.environ.get("WINBACK_TEST_POSTGRES_URL")
-    if not url:
-        unavailable("WINBACK_TEST_POSTGRES_URL is unset")
-    if importlib.util.find_spec("dbt.adapters.postgres") is None:
-        unavailable("dbt-postgres is not installed (make test EXTRAS=dev,engines)")
-    env = load_settings(environ={"WINBACK_ENGINE": "postgres",
-                                 "WINBACK_POSTGRES_URL": url}).engine
-    assert env.postgres is not None
-    return env.postgres
-
-
 @pytest.fixture
 def postgres_database() -> Iterator[PostgresSettings]:
-    """A database of its own (tests may run in parallel), dropped afterwards. Its collation is
-    ICU's en-US, as production databases' usually are a language's, not the server's C: a model
-    whose results depend on how strings sort shows up here."""
-    import psycopg2
-
-    server = postgres_settings()
-    name = f"winback_parity_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(**server.dsn())
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"create database {name} template template0 "
-                    "locale_provider icu icu_locale 'en-US'")
-    try:
-        yield PostgresSettings(host=server.host, port=server.port, user=server.user,
-                               database=name, password=server.password)
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"drop database if exists {name} with (force)")
-        admin.close()
+    with new_postgres_database() as database:
+        yield database
 
 
 def test_postgres_builds_the_same_marts_as_duckdb(fixture_run, postgres_database, tmp_path,

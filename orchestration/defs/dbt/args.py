@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,25 @@ def dbt_engine_env(engine: EngineSettings) -> dict[str, str]:
     if engine.postgres is not None and engine.postgres.password:
         env["DBT_ENV_SECRET_WINBACK_POSTGRES_PASSWORD"] = engine.postgres.password
     return env
+
+
+@contextmanager
+def dbt_engine_environment(engine: EngineSettings) -> Iterator[None]:
+    """dbt_engine_env in os.environ while a dbt invocation starts (dagster-dbt hands dbt a copy of
+    os.environ), restored afterwards; nothing changes for DuckDB."""
+    if engine.name == "duckdb":
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in dbt_engine_env(engine)}
+    os.environ.update(dbt_engine_env(engine))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def dbt_vars(

@@ -7,12 +7,20 @@ graph itself, so a new model lands in the right step without a tag. One run of t
 resolves dbt -> BG/NBD -> dbt in order.
 """
 
+import json
 from collections.abc import Sequence
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.dbt.args import dbt_build_args, dbt_executable
+from orchestration.defs.dbt.args import dbt_build_args, dbt_engine_environment, dbt_executable
+from orchestration.defs.dbt.engine_copy import (
+    built_relations,
+    on_engine,
+    pull_tables,
+    push_sources,
+    step_sources,
+)
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import (
@@ -33,14 +41,27 @@ AFTER_PREDICTIONS = "source:predictions+"
 # dbt invocation.
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig):
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig,
+           *, after_statistics: bool):
     settings = winback.settings()
     write_run_context(settings, context.run_id)
+    after_dbt = None
+    if on_engine(settings):
+        manifest = json.loads(winback_project.manifest_path.read_text())
+        rows = push_sources(settings, step_sources(manifest, after_statistics=after_statistics))
+        context.log.info(f"{rows} source rows written to {settings.engine.name}")
+
+        def after_dbt(nodes):
+            rows = pull_tables(settings, built_relations(nodes))
+            context.log.info(f"{rows} rows of dbt tables copied from {settings.engine.name}")
+
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
-    invocation = dbt.cli(args, context=context)
+    with dbt_engine_environment(settings.engine):
+        invocation = dbt.cli(args, context=context)
     try:
-        yield from with_table_stats(invocation, settings.warehouse, context.log.warning)
+        yield from with_table_stats(invocation, settings.warehouse, context.log.warning,
+                                    after_dbt)
         # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.
         keep_partial_parse(invocation.target_path, invocation.target_path.parent)
     finally:
@@ -59,7 +80,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
 def winback_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig
 ):
-    yield from _build(context, dbt, winback)
+    yield from _build(context, dbt, winback, after_statistics=False)
 
 
 @dbt_assets(
@@ -74,7 +95,7 @@ def winback_dbt_models(
 def winback_dbt_models_after_statistics(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: WinbackConfig
 ):
-    yield from _build(context, dbt, winback)
+    yield from _build(context, dbt, winback, after_statistics=True)
 
 
 DBT_ASSETS: Sequence[dg.AssetsDefinition] = (

@@ -7,6 +7,9 @@ import os
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+
+from orchestration.lib.engines import open_engine
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import open_warehouse
 
@@ -21,7 +24,8 @@ KEEP_INVOCATIONS = 7
 def write_run_context(settings: Settings, run_id: str) -> None:
     """One row: the as-of date (and run) that macros/as_of.sql reads while dbt executes. A table
     rather than a dbt var, because a var that changes every day makes dbt parse the whole project
-    on every invocation."""
+    on every invocation. Written to the local file, and to the engine when dbt builds there
+    (WINBACK_ENGINE=postgres)."""
     with open_warehouse(settings.warehouse, limits=settings.duckdb) as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {RUN_CONTEXT_SCHEMA}")
         con.execute(
@@ -29,6 +33,14 @@ def write_run_context(settings: Settings, run_id: str) -> None:
             "SELECT CAST(? AS DATE) AS as_of_date, CAST(? AS VARCHAR) AS run_id",
             [settings.as_of, run_id],
         )
+    if settings.engine.name != "duckdb":
+        row = pa.table({"as_of_date": pa.array([settings.as_of], pa.date32()),
+                        "run_id": pa.array([run_id], pa.string())})
+        engine = open_engine(settings.engine)
+        try:
+            engine.write_table(RUN_CONTEXT_SCHEMA, RUN_CONTEXT_TABLE, row)
+        finally:
+            engine.close()
 
 
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:

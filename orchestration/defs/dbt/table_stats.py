@@ -61,27 +61,35 @@ def _column_schema(node: Mapping[str, Any], columns: list[tuple[str, str]]) -> d
     ])
 
 
+AfterDbt = Callable[[list[Mapping[str, Any]]], None]
+
+
 def with_table_stats(
-    invocation: DbtCliInvocation, warehouse: Path, warn: Callable[[str], None]
+    invocation: DbtCliInvocation, warehouse: Path, warn: Callable[[str], None],
+    after_dbt: AfterDbt | None = None,
 ) -> Iterator[Any]:
-    """The invocation's events, each model's materialization with its row count and columns."""
+    """The invocation's events, each model's materialization with its row count and columns.
+    `after_dbt`, when given, is called with the manifest nodes dbt built once dbt has exited,
+    before the warehouse is read (engine_copy.py brings the engine's tables into the file)."""
     events: list[Any] = []
     try:
         events.extend(invocation.stream())
     except Exception:
-        yield from _enriched(events, invocation.manifest, warehouse, warn)
+        yield from _enriched(events, invocation.manifest, warehouse, warn, after_dbt)
         raise
-    yield from _enriched(events, invocation.manifest, warehouse, warn)
+    yield from _enriched(events, invocation.manifest, warehouse, warn, after_dbt)
 
 
 def _enriched(events: list[Any], manifest: Mapping[str, Any], warehouse: Path,
-              warn: Callable[[str], None]) -> Iterator[Any]:
+              warn: Callable[[str], None], after_dbt: AfterDbt | None) -> Iterator[Any]:
     nodes = {
         id(event): manifest["nodes"][event.metadata["unique_id"].value]
         for event in events
         if isinstance(event, dg.Output | dg.AssetMaterialization)
         and "unique_id" in event.metadata
     }
+    if after_dbt is not None:
+        after_dbt(list(nodes.values()))
     try:
         stats = read_table_stats(warehouse, map(_relation, nodes.values()))
     except duckdb.Error as exc:

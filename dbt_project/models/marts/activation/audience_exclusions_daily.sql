@@ -7,12 +7,14 @@
 -- list (excluded_by = the list) or a higher-priority audience of the same exclusion group
 -- (excluded_by = that audience). A run replaces its own as-of date only; erased customers are
 -- removed from every date.
+-- The case-built texts cast to the contract's type: PostgreSQL types them `text`, the contract's
+-- `varchar` is `character varying`, and an incremental build compares the two.
 select
     as_of_date,
     audience,
     customer_id,
-    exclusion_reason,
-    excluded_by,
+    cast(exclusion_reason as {{ dbt.type_string() }}) as exclusion_reason,
+    cast(excluded_by as {{ dbt.type_string() }}) as excluded_by,
     exclusion_group
 from {{ ref('int_audience_candidates') }}
 where exclusion_reason is not null

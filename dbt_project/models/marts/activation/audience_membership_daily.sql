@@ -84,11 +84,12 @@ decided as (
         and candidates.customer_id = earlier_spells.customer_id
 )
 
+-- holdout_group cast to the contract's type (see audience_exclusions_daily).
 select
     as_of_date,
     audience,
     customer_id,
-    holdout_group,
+    cast(holdout_group as {{ dbt.type_string() }}) as holdout_group,
     variant,
     definition_hash,
     spell_started_on,
