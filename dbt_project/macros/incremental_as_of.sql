@@ -94,14 +94,20 @@
                 utc_literal(next_day + modules.datetime.timedelta(days=1))]) -}}
 {%- endmacro %}
 
+{#- A raw version loaded since the previous build, or whose creation time (`created`) or version
+    time (updated_at, else `created`) falls between the previous and the new cutoff. -#}
+{% macro as_of_loaded_or_crossing(created, previous) -%}
+    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
+    _loaded_at > {{ incremental_as_of_watermark(previous) }}
+        or ({{ created }} >= {{ previous_cutoff }} and {{ created }} < {{ cutoff }})
+        or (coalesce(updated_at, {{ created }}) >= {{ previous_cutoff }}
+            and coalesce(updated_at, {{ created }}) < {{ cutoff }})
+{%- endmacro %}
+
 {#- Orders whose row in int_orders_as_of may differ from the previous build (see the top). -#}
 {% macro as_of_changed_orders(previous) -%}
-    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
     select order_id from {{ source('shop', 'orders') }}
-    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
-        or (ordered_at >= {{ previous_cutoff }} and ordered_at < {{ cutoff }})
-        or (coalesce(updated_at, ordered_at) >= {{ previous_cutoff }}
-            and coalesce(updated_at, ordered_at) < {{ cutoff }})
+    where {{ as_of_loaded_or_crossing('ordered_at', previous) }}
     union
     select orders.order_id
     from {{ source('shop', 'orders') }} as orders
@@ -130,12 +136,8 @@
 
 {#- Customers whose row in int_customers_as_of may differ from the previous build. -#}
 {% macro as_of_changed_crm_customers(previous) -%}
-    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
     select customer_id from {{ source('crm', 'customers') }}
-    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
-        or (created_at >= {{ previous_cutoff }} and created_at < {{ cutoff }})
-        or (coalesce(updated_at, created_at) >= {{ previous_cutoff }}
-            and coalesce(updated_at, created_at) < {{ cutoff }})
+    where {{ as_of_loaded_or_crossing('created_at', previous) }}
     union
     select customer_id from {{ source('crm', 'erasure_requests') }}
     where _loaded_at > {{ incremental_as_of_watermark(previous) }}
