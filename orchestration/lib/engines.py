@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -133,10 +134,23 @@ def _arrow_type(column: Any) -> pa.DataType:
 
 
 _CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+# Reading PostgreSQL's COPY ... TO STDOUT (FORMAT csv): no header, quoted fields may span lines.
+_CSV_PARSE = pa_csv.ParseOptions(newlines_in_values=True)
+
+
+def _csv_reader(source: Any, schema: pa.Schema) -> pa_csv.CSVStreamingReader:
+    """Arrow's streaming CSV reader for PostgreSQL's CSV of rows of `schema` (no type inferred)."""
+    return pa_csv.open_csv(
+        source, read_options=pa_csv.ReadOptions(column_names=schema.names, block_size=4 << 20),
+        parse_options=_CSV_PARSE,
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict(zip(schema.names, schema.types, strict=True)),
+            true_values=["t"], false_values=["f"], null_values=[""],
+            strings_can_be_null=True, quoted_strings_can_be_null=False))
 
 
 class PostgresEngine:
-    """psycopg2: a server-side cursor reads in batches; COPY ... FROM STDIN (CSV) writes."""
+    """psycopg2: COPY ... TO STDOUT (CSV, parsed by Arrow) reads, COPY ... FROM STDIN writes."""
 
     name = "postgres"
 
@@ -150,24 +164,33 @@ class PostgresEngine:
         self.con.commit()
 
     def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
-        cur = self.con.cursor(name=f"winback_read_{id(self)}")
-        cur.itersize = batch_rows
-        cur.execute(query)
-        first = cur.fetchmany(batch_rows)
-        schema = pa.schema([(c.name, _arrow_type(c)) for c in cur.description])
+        """`copy (query) to stdout` in CSV into a temporary file (disk, not memory), then Arrow's
+        CSV reader (C++) parses it block by block. The Arrow types come from the query's columns
+        (_arrow_type), so nothing is inferred: in PostgreSQL's CSV a null is the unquoted empty
+        field and an empty string is "", booleans are t/f, timestamps ISO with a +00 offset
+        (the session is in UTC), floats in their shortest exact form. The COPY is over (and
+        committed) before the first batch, so a reader left half-read holds no connection."""
+        spool = tempfile.TemporaryFile(prefix="winback-copy-")  # noqa: SIM115 - closed by batches()
+        try:
+            with self.con.cursor() as cur:
+                cur.execute(f"select * from ({query}) as _winback_read limit 0")
+                schema = pa.schema([(c.name, _arrow_type(c)) for c in cur.description])
+                cur.copy_expert(f"copy ({query}) to stdout with (format csv)", spool)
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            spool.close()
+            raise
+        empty = spool.tell() == 0  # Arrow's reader refuses an empty file
+        spool.seek(0)
 
         def batches() -> Iterator[pa.RecordBatch]:
-            rows = first
-            try:
-                while rows:
-                    columns = list(zip(*rows, strict=True))
-                    yield pa.RecordBatch.from_arrays(
-                        [pa.array(list(values), type=field.type)
-                         for values, field in zip(columns, schema, strict=True)], schema=schema)
-                    rows = cur.fetchmany(batch_rows)
-            finally:
-                cur.close()
-                self.con.commit()
+            with spool:
+                if empty:
+                    return
+                for batch in _csv_reader(spool, schema):
+                    for start in range(0, batch.num_rows, batch_rows):
+                        yield batch.slice(start, batch_rows)
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 

@@ -5,7 +5,7 @@ dbt builds every model, test and incremental state in the engine's database. The
 (ingest, hygiene, BG/NBD, the GX gate, exports, serving, report) keep working on the local
 DuckDB file, which they need anyway for DuckDB's file readers and export writers; around each
 dbt step this module moves the data through orchestration/lib/engines.py in Arrow batches
-(bounded memory; PostgreSQL COPY in, a server-side cursor out):
+(bounded memory; PostgreSQL COPY in and out, CSV written and parsed by Arrow):
 
 - before the step, the dbt sources it reads are written to the engine (raw.* and hygiene.*
   before the first step; predictions.* before the step after the statistics), and the run's
