@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from orchestration.defs.dbt.engine_copy import on_engine
 from orchestration.lib.engines import open_engine
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import open_warehouse
@@ -33,7 +34,7 @@ def write_run_context(settings: Settings, run_id: str) -> None:
             "SELECT CAST(? AS DATE) AS as_of_date, CAST(? AS VARCHAR) AS run_id",
             [settings.as_of, run_id],
         )
-    if settings.engine.name != "duckdb":
+    if on_engine(settings):
         row = pa.table({"as_of_date": pa.array([settings.as_of], pa.date32()),
                         "run_id": pa.array([run_id], pa.string())})
         engine = open_engine(settings.engine)
