@@ -105,3 +105,40 @@ def test_the_gate_on_postgres_validates_in_the_engine_like_the_duckdb_gate(
             (1, [second]),
     }
     assert passed == copied - 2
+
+
+def test_data_docs_on_postgres_validate_the_engines_tables(fixture_run, tmp_path):
+    """Data Docs of the engine's contacts.contact_hygiene with a dirty row: built in the
+    database (no dataframe), the failure shown, no personal value and no password in the site."""
+    from orchestration.defs.quality.gx import build_data_docs
+
+    suites = tmp_path / "expectations"
+    suites.mkdir()
+    (suites / "contact_hygiene.json").write_text(
+        (gx.EXPECTATIONS_DIR / "contact_hygiene.json").read_text())
+    with new_postgres_database() as database:
+        local = DuckDBEngine(fixture_run.warehouse, read_only=True)
+        engine = PostgresEngine(database)
+        try:
+            copy_query(local, f"select * from {TABLE}", engine, "contacts", "contact_hygiene")
+            emails = [value.as_py() for batch in local.read_batches(
+                f"select email_normalized from {TABLE} where email_normalized is not null")
+                for value in batch.column(0)]
+            first = next(engine.read_batches(
+                f"select min(customer_id) from {TABLE} where is_contactable_email"
+            )).column(0)[0].as_py()
+            engine.execute(f"update {TABLE} set is_email_valid = false "
+                           f"where customer_id = '{first}'")
+        finally:
+            local.close()
+            engine.close()
+        # No DuckDB file to read a dataframe from: the rows are validated in PostgreSQL.
+        index = build_data_docs(tmp_path / "absent.duckdb", tmp_path / "docs", suites,
+                                postgres=database)
+
+    pages = [p for p in (tmp_path / "docs").rglob("*") if p.suffix in {".html", ".json", ".js"}]
+    assert index.is_file() and "contact_hygiene.html" in {p.name for p in pages}
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in pages)
+    assert "Failed" in text or "failed" in text
+    assert len(emails) > 5 and [e for e in emails if e in text] == []
+    assert gx.postgres_url(database) not in text and f":{database.password}@" not in text

@@ -225,14 +225,18 @@ def merge_outcomes(name: str, outcomes: list[SuiteOutcome]) -> SuiteOutcome:
     )
 
 
-def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None) -> Path:
+def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None, *,
+                    postgres: PostgresSettings | None = None) -> Path:
     """Validate every suite in expectations/ against its table (meta.table, meta.key) in the
-    warehouse and render Great Expectations Data Docs as static HTML into `site_dir`.
+    warehouse and render Great Expectations Data Docs as static HTML into `site_dir`. With
+    `postgres` (WINBACK_ENGINE=postgres) the tables are the engine's, validated there through
+    GX's PostgreSQL datasource (one query asset per suite); else dataframes read from DuckDB.
 
     Results are stored without failing values (exclude_unexpected_values, summary format), so
     the pages show expectations, counts and percentages, never a contact. The pages are
     rewritten to open offline (offline_docs). Returns index.html.
     """
+    import contextlib
     import shutil
     import tempfile
 
@@ -251,17 +255,28 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
         context = gx.get_context(mode="file", project_root_dir=root)
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         context.variables.save()
-        source = context.data_sources.add_pandas("winback")
-        with open_warehouse(warehouse, read_only=True) as con:
+        if postgres is not None:
+            source = context.data_sources.add_postgres(
+                "winback", connection_string=postgres_url(postgres))
+        else:
+            source = context.data_sources.add_pandas("winback")
+        with contextlib.ExitStack() as stack:
+            con = (None if postgres is not None
+                   else stack.enter_context(open_warehouse(warehouse, read_only=True)))
             for suite_json in suites:
                 key = suite_json["meta"]["key"]
-                columns = ", ".join(suite_columns(suite_json, key))
-                frame = con.execute(
-                    f"SELECT {columns} FROM {suite_json['meta']['table']} ORDER BY {key}"
-                ).df()
-                batch_definition = source.add_dataframe_asset(
-                    suite_json["name"]
-                ).add_batch_definition_whole_dataframe("whole")
+                query = (f"SELECT {', '.join(suite_columns(suite_json, key))} "
+                         f"FROM {suite_json['meta']['table']} ORDER BY {key}")
+                if con is None:  # the rows stay in PostgreSQL
+                    batch_parameters = None
+                    batch_definition = source.add_query_asset(
+                        suite_json["name"], query=query
+                    ).add_batch_definition_whole_table("whole")
+                else:
+                    batch_parameters = {"dataframe": con.execute(query).df()}
+                    batch_definition = source.add_dataframe_asset(
+                        suite_json["name"]
+                    ).add_batch_definition_whole_dataframe("whole")
                 suite = context.suites.add(
                     gx.ExpectationSuite(
                         name=suite_json["name"],
@@ -286,7 +301,7 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
                         },
                     )
                 )
-                checkpoint.run(batch_parameters={"dataframe": frame})
+                checkpoint.run(batch_parameters=batch_parameters)
         built = Path(root) / "gx" / "uncommitted" / "data_docs" / "local_site"
         if site_dir.exists():
             shutil.rmtree(site_dir)
