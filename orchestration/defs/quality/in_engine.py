@@ -92,6 +92,7 @@ def validate_changed_rows_in_postgres(
                 cur.execute(
                     "insert into quality.gx_suites values (%s, %s) on conflict (suite) "
                     "do update set fingerprint = excluded.fingerprint", [name, fingerprint])
+                cur.execute("analyze quality.gx_passed_rows")
         with con, con.cursor() as cur:
             cur.execute(f"select count(*) from {table}")
             total = cur.fetchone()[0]
