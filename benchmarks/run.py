@@ -153,12 +153,13 @@ def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
 
 def empty_postgres(url: str) -> None:
     """Drop the schemas a run creates in the PostgreSQL database (the pipeline's sources and
-    run context, every dbt schema), so that a cold run starts from nothing as on DuckDB."""
+    run context, every dbt schema, the GX gate's state), so that a cold run starts from
+    nothing as on DuckDB."""
     import psycopg2
     from sqlalchemy.engine import make_url
 
     manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text())
-    schemas = {"meta"} | {n["schema"] for n in (*manifest["nodes"].values(),
+    schemas = {"meta", "quality"} | {n["schema"] for n in (*manifest["nodes"].values(),
                                                 *manifest["sources"].values()) if n.get("schema")}
     parsed = make_url(url)
     con = psycopg2.connect(host=parsed.host, port=parsed.port or 5432, user=parsed.username,

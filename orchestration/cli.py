@@ -342,7 +342,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
                                  "run `winback docs --verbose` to see dbt's output")
             error.add_note(done.stdout or "")
             raise error
-        index = build_data_docs(settings.warehouse, out.resolve())
+        index = build_data_docs(settings.warehouse, out.resolve(),
+                                postgres=settings.engine.postgres)
     print(f"dbt docs                       -> {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
     print(f"Great Expectations Data Docs   -> {index}")
     return 0

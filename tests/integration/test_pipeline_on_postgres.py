@@ -52,8 +52,11 @@ def test_the_pipeline_on_postgres_writes_the_duckdb_runs_export_files(
         # The same run id: each export's manifest.json records the run that wrote it. Twice: the
         # second run finds dbt's incremental marts built (a contract type that differed from the
         # model's failed them then) and must write the same files again.
+        gates = []
         for _ in range(2):
-            run_daily(tmp_path, AS_OF, run_id=fixture_run.result.run_id)
+            result = run_daily(tmp_path, AS_OF, run_id=fixture_run.result.run_id)
+            gates.append({e.asset_check_key.name: e for e in result.get_asset_check_evaluations()
+                          if e.asset_check_key.name.startswith("gx_")})
         engine = PostgresEngine(database)
         try:
             # dbt built in PostgreSQL: its marts are there, not only in the local file.
@@ -61,6 +64,16 @@ def test_the_pipeline_on_postgres_writes_the_duckdb_runs_export_files(
         finally:
             engine.close()
 
+    # The Great Expectations gate validated in PostgreSQL: every row on the first run, none
+    # again on the second (all passed and unchanged).
+    first, second = (gate["gx_contact_hygiene"] for gate in gates)
+    assert first.passed and second.passed
+    assert first.metadata["gx_datasource"].value == "postgres"
+    assert first.metadata["rows_validated"].value > 10
+    assert second.metadata["rows_validated"].value == 0
+    assert second.metadata["rows_skipped_unchanged"].value \
+        == first.metadata["rows_validated"].value
+    assert gates[0]["gx_sync_audience_members"].passed
     expected = export_digests(fixture_run.root / "exports")
     assert len(expected) > 10
     assert export_digests(tmp_path / "exports") == expected

@@ -1,12 +1,14 @@
 """Great Expectations suites run as Dagster asset checks on the rows of a table that changed
 since they last passed, at most WINBACK_GX_MAX_ROWS of them per run, read from DuckDB in
-bounded batches (see bounded.py)."""
+bounded batches (see bounded.py), or, when dbt builds in PostgreSQL (WINBACK_ENGINE=postgres),
+validated there through GX's PostgreSQL datasource (see in_engine.py)."""
 
 import dagster as dg
 
 from orchestration.defs.dbt.keys import dbt_model_key
 from orchestration.defs.quality.bounded import validate_changed_rows
 from orchestration.defs.quality.gx import load_suite
+from orchestration.defs.quality.in_engine import validate_changed_rows_in_postgres
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.warehouse import open_warehouse
 
@@ -28,9 +30,13 @@ def build_suite_check(
     def _check(winback: WinbackConfig) -> dg.AssetCheckResult:
         settings = winback.settings()
         suite = load_suite(model)
-        with open_warehouse(settings.warehouse) as con:
-            bounded = validate_changed_rows(con, suite, table, key,
-                                            max_rows=settings.gx_max_rows)
+        if settings.engine.postgres is not None:
+            bounded = validate_changed_rows_in_postgres(
+                settings.engine.postgres, suite, table, key, max_rows=settings.gx_max_rows)
+        else:
+            with open_warehouse(settings.warehouse) as con:
+                bounded = validate_changed_rows(con, suite, table, key,
+                                                max_rows=settings.gx_max_rows)
         outcome = bounded.outcome
         return dg.AssetCheckResult(
             passed=outcome.success,
@@ -42,6 +48,7 @@ def build_suite_check(
                 "rows_skipped_unchanged": bounded.rows_skipped_unchanged,
                 "batches": bounded.batches,
                 "full_validation": bounded.full_validation,
+                "gx_datasource": bounded.datasource,
                 "expectations": len(suite["expectations"]),
                 "failed": dg.MetadataValue.json(
                     [

@@ -34,6 +34,7 @@ from orchestration.defs.quality.gx import (
 
 # DuckDB hands query results to pandas in vectors of 2,048 rows: 100 vectors, about 200k rows.
 VECTORS_PER_BATCH = 100
+BATCH_ROWS = VECTORS_PER_BATCH * 2048  # the same batches validated in an engine (in_engine.py)
 
 _STATE_TABLES = (
     "CREATE SCHEMA IF NOT EXISTS quality",
@@ -55,15 +56,20 @@ class BoundedOutcome:
     rows_pending: int
     batches: int
     full_validation: bool
+    # GX's datasource that validated the rows: "pandas" (dataframes read from DuckDB) or the
+    # engine's ("postgres": the expectations ran as SQL in the database).
+    datasource: str = "pandas"
 
 
-def suite_fingerprint(suite_json: dict[str, Any], table: str) -> str:
-    """Changes when the suite, its table, GX (the verdicts) or DuckDB (the row hash) change."""
+def suite_fingerprint(suite_json: dict[str, Any], table: str,
+                      row_hash: tuple[str, str] = ("duckdb", duckdb.__version__)) -> str:
+    """Changes when the suite, its table, GX (the verdicts) or what computes the row hash
+    (`row_hash`: the engine and its version; DuckDB by default) change."""
     payload = {
         "suite": suite_json,
         "table": table,
         "great_expectations": importlib.metadata.version("great-expectations"),
-        "duckdb": duckdb.__version__,
+        row_hash[0]: row_hash[1],
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -1,23 +1,27 @@
-"""Great Expectations 1.x suites (JSON in expectations/) run on dataframes.
-
-GX 1.x cannot validate DuckDB through SQLAlchemy, so callers read the table into a dataframe.
-Results keep row keys (the table's key column) and counts, never the failing values. The pair
-expectations run on a vectorised pandas metric (gx_metrics.py) instead of GX's row loop.
+"""Great Expectations 1.x suites (JSON in expectations/) run on a batch of rows: a dataframe
+(DuckDB: GX 1.x cannot validate DuckDB through SQLAlchemy, so callers read the rows into
+pandas) or a query run by the engine through GX's own SQL datasource (PostgreSQL: the
+expectations become SQL, no row leaves the database). Which one is a BatchSource; a Spark
+datasource (GX's add_spark, a Spark DataFrame per batch) plugs in as a third.
+Results keep row keys (the table's key column) and counts, never the failing values. On pandas
+the pair expectations run on a vectorised metric (gx_metrics.py) instead of GX's row loop.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestration.defs.quality.gx_metrics import register_vectorised_metrics
-from orchestration.lib.settings import EXPECTATIONS_DIR
+from orchestration.lib.settings import EXPECTATIONS_DIR, PostgresSettings
 
 if TYPE_CHECKING:  # pandas (~0.4 s to import) loads with GX, only when a suite validates rows
     import pandas as pd
+    from great_expectations.datasource.fluent.interfaces import Batch
 
 MAX_KEYS_REPORTED = 20
 
@@ -87,22 +91,72 @@ def _context():
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-class SuiteValidator:
-    """One suite, one ephemeral GX context (starting it costs seconds), any number of dataframes:
-    callers validate a large table as bounded batches and merge the outcomes."""
+class BatchSource(Protocol):
+    """Where a suite's batches come from: `kind` names GX's datasource (check metadata)."""
 
-    def __init__(self, suite_json: dict[str, Any], key: str) -> None:
+    kind: str
+
+    def batch(self, data: Any) -> Batch: ...
+
+
+class DataframeBatches:
+    """GX's pandas datasource: each batch is a dataframe the caller read."""
+
+    kind = "pandas"
+
+    def __init__(self, context: Any, name: str) -> None:
+        self._definition = (
+            context.data_sources.add_pandas("winback")
+            .add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("whole")
+        )
+
+    def batch(self, data: pd.DataFrame) -> Batch:
+        return self._definition.get_batch(batch_parameters={"dataframe": data})
+
+
+def postgres_url(settings: PostgresSettings) -> str:
+    """The SQLAlchemy URL of GX's PostgreSQL datasource (psycopg2, which the engines extra
+    installs). It holds the password: it stays in the ephemeral context, never in a result."""
+    from sqlalchemy.engine import URL
+
+    return URL.create(
+        "postgresql+psycopg2", username=settings.user, password=settings.password or None,
+        host=settings.host, port=settings.port, database=settings.database,
+    ).render_as_string(hide_password=False)
+
+
+class PostgresBatches:
+    """GX's PostgreSQL datasource: each batch is a SQL query GX wraps in its expectations'
+    SQL, so PostgreSQL computes the verdicts and only counts and failing keys come back."""
+
+    kind = "postgres"
+
+    def __init__(self, context: Any, name: str, settings: PostgresSettings) -> None:
+        self._name = name
+        self._batches = 0
+        self._source = context.data_sources.add_postgres(
+            "winback", connection_string=postgres_url(settings))
+
+    def batch(self, data: str) -> Batch:
+        self._batches += 1
+        asset = self._source.add_query_asset(f"{self._name}_{self._batches}", query=data)
+        return asset.add_batch_definition_whole_table("whole").get_batch()
+
+
+class SuiteValidator:
+    """One suite, one ephemeral GX context (starting it costs seconds), any number of batches:
+    callers validate a large table as bounded batches and merge the outcomes. `source` makes
+    the batch source in the context (default: dataframes)."""
+
+    def __init__(self, suite_json: dict[str, Any], key: str,
+                 source: Callable[[Any, str], BatchSource] | None = None) -> None:
         import great_expectations as gx
 
         register_vectorised_metrics()
         self.suite_json = suite_json
         self.key = key
-        self._batch_definition = (
-            _context()
-            .data_sources.add_pandas("winback")
-            .add_dataframe_asset(suite_json["name"])
-            .add_batch_definition_whole_dataframe("whole")
-        )
+        self.source: BatchSource = (source or DataframeBatches)(_context(), suite_json["name"])
         # GX adds ids to the expectation dicts it is given: give it copies.
         self._suite = gx.ExpectationSuite(
             name=suite_json["name"],
@@ -110,9 +164,11 @@ class SuiteValidator:
             meta=copy.deepcopy(suite_json.get("meta")),
         )
 
-    def validate(self, frame: pd.DataFrame) -> SuiteOutcome:
+    def validate(self, data: Any, rows: int | None = None) -> SuiteOutcome:
+        """Validate one batch: a dataframe, or what the source takes (a query); `rows` is the
+        batch's row count when `data` has no len()."""
         key = self.key
-        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        batch = self.source.batch(data)
         result = batch.validate(
             self._suite,
             result_format={
@@ -142,7 +198,8 @@ class SuiteValidator:
                     unexpected_keys=keys,
                 )
             )
-        return SuiteOutcome(self.suite_json["name"], bool(result["success"]), len(frame), outcomes)
+        return SuiteOutcome(self.suite_json["name"], bool(result["success"]),
+                            len(data) if rows is None else rows, outcomes)
 
 
 def validate_dataframe(suite_json: dict[str, Any], frame: pd.DataFrame, key: str) -> SuiteOutcome:
@@ -171,14 +228,18 @@ def merge_outcomes(name: str, outcomes: list[SuiteOutcome]) -> SuiteOutcome:
     )
 
 
-def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None) -> Path:
+def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None, *,
+                    postgres: PostgresSettings | None = None) -> Path:
     """Validate every suite in expectations/ against its table (meta.table, meta.key) in the
-    warehouse and render Great Expectations Data Docs as static HTML into `site_dir`.
+    warehouse and render Great Expectations Data Docs as static HTML into `site_dir`. With
+    `postgres` (WINBACK_ENGINE=postgres) the tables are the engine's, validated there through
+    GX's PostgreSQL datasource (one query asset per suite); else dataframes read from DuckDB.
 
     Results are stored without failing values (exclude_unexpected_values, summary format), so
     the pages show expectations, counts and percentages, never a contact. The pages are
     rewritten to open offline (offline_docs). Returns index.html.
     """
+    import contextlib
     import shutil
     import tempfile
 
@@ -199,17 +260,28 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
         context = gx.get_context(mode="file", project_root_dir=root)
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         context.variables.save()
-        source = context.data_sources.add_pandas("winback")
-        with open_warehouse(warehouse, read_only=True) as con:
+        if postgres is not None:
+            source = context.data_sources.add_postgres(
+                "winback", connection_string=postgres_url(postgres))
+        else:
+            source = context.data_sources.add_pandas("winback")
+        with contextlib.ExitStack() as stack:
+            con = (None if postgres is not None
+                   else stack.enter_context(open_warehouse(warehouse, read_only=True)))
             for suite_json in suites:
                 key = suite_json["meta"]["key"]
-                columns = ", ".join(suite_columns(suite_json, key))
-                frame = con.execute(
-                    f"SELECT {columns} FROM {suite_json['meta']['table']} ORDER BY {key}"
-                ).df()
-                batch_definition = source.add_dataframe_asset(
-                    suite_json["name"]
-                ).add_batch_definition_whole_dataframe("whole")
+                query = (f"SELECT {', '.join(suite_columns(suite_json, key))} "
+                         f"FROM {suite_json['meta']['table']} ORDER BY {key}")
+                if con is None:  # the rows stay in PostgreSQL
+                    batch_parameters = None
+                    batch_definition = source.add_query_asset(
+                        suite_json["name"], query=query
+                    ).add_batch_definition_whole_table("whole")
+                else:
+                    batch_parameters = {"dataframe": con.execute(query).df()}
+                    batch_definition = source.add_dataframe_asset(
+                        suite_json["name"]
+                    ).add_batch_definition_whole_dataframe("whole")
                 suite = context.suites.add(
                     gx.ExpectationSuite(
                         name=suite_json["name"],
@@ -234,7 +306,7 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
                         },
                     )
                 )
-                checkpoint.run(batch_parameters={"dataframe": frame})
+                checkpoint.run(batch_parameters=batch_parameters)
         built = Path(root) / "gx" / "uncommitted" / "data_docs" / "local_site"
         if site_dir.exists():
             shutil.rmtree(site_dir)
