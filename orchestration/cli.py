@@ -145,11 +145,8 @@ def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> 
         # Failures reach the terminal as one line (and the log file), not as Dagster's traces.
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}},
     }
-    from orchestration.lib.warehouse import kept_open
-
     quiet = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
-    # One open warehouse for the run's steps instead of one per connection (lib/warehouse.py).
-    with quiet, kept_open(settings.warehouse):
+    with quiet:
         result = job.execute_in_process(run_config=config, partition_key=run.partition_key,
                                         instance=instance, asset_selection=selection,
                                         tags={CLI_RUN_TAG: "true"}, raise_on_error=False)

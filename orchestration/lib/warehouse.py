@@ -3,7 +3,8 @@ folder (WINBACK_DUCKDB_*), and a clear error when another process holds it.
 
 Starting a DuckDB database costs ~19 ms of CPU even in memory (plus ~4 ms to read the tiny
 warehouse's catalog), and a daily run opens the warehouse ~25 times in its process, one step
-after another. During a run (`kept_open`, around the job in `winback`), the first connection
+after another. During a run (`kept_open`, held by the run's WinbackConfig resource with the run
+lock, however the run was started), the first connection
 stays open as an anchor and every other connection is a cursor of it (~2 ms). The file stays
 locked by the run's process meanwhile, except where something else must open it: dbt's process
 and the steps that ATTACH the file to another database call `release` first, and the next
