@@ -1,5 +1,7 @@
-"""The run-settings resource shared by every asset; it also holds the run lock for the run."""
+"""The run-settings resource shared by every asset; it also holds the run lock for the run and
+keeps the warehouse open between the run's steps."""
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
@@ -8,6 +10,7 @@ from pydantic import PrivateAttr
 from orchestration.lib import run_lock
 from orchestration.lib.run_config import run_as_of
 from orchestration.lib.settings import Settings, load_settings
+from orchestration.lib.warehouse import kept_open
 
 
 class WinbackConfig(dg.ConfigurableResource):
@@ -22,7 +25,9 @@ class WinbackConfig(dg.ConfigurableResource):
     daily job holds the lock from its first step to its last however it was started (CLI, UI,
     schedule, sensor). A Dagster concurrency pool would not cover `winback run`, which executes
     in process outside the run queue, and a file lock also serialises runs recorded in different
-    Dagster instances. Sensor evaluations build the resource without a run and take no lock."""
+    Dagster instances. Sensor evaluations build the resource without a run and take no lock.
+    While it holds the lock, the run's connections to the warehouse share one open database
+    (lib/warehouse.py `kept_open`) instead of starting one each."""
 
     landing_dir: str = ""
     warehouse: str = ""
@@ -31,6 +36,7 @@ class WinbackConfig(dg.ConfigurableResource):
 
     _settings: Settings | None = PrivateAttr(default=None)
     _lock: Path | None = PrivateAttr(default=None)
+    _kept: ExitStack | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         as_of = run_as_of(context.dagster_run.tags) if context.dagster_run is not None else None
@@ -39,8 +45,13 @@ class WinbackConfig(dg.ConfigurableResource):
             path = run_lock.run_lock_path(self._settings.warehouse)
             run_lock.acquire(path, self._settings.run_wait_seconds, context.log.warning)
             self._lock = path
+            self._kept = ExitStack()
+            self._kept.enter_context(kept_open(self._settings.warehouse))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
         if self._lock is not None:
             run_lock.release(self._lock)
             self._lock = None

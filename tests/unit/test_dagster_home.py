@@ -71,3 +71,34 @@ def test_the_pooled_storage_commits_without_an_fsync_per_event_in_wal_mode(home)
             journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
             synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
     assert (journal, synchronous) == ("wal", 1)  # 1 = NORMAL (SQLite's default, FULL, is 2)
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec(f"check_{i}", asset="checked") for i in range(5)])
+def checked():
+    yield dg.Output(1)
+    for i in range(5):
+        yield dg.AssetCheckResult(passed=True, check_name=f"check_{i}")
+
+
+def test_asset_check_events_do_not_open_the_index_database_each(home, monkeypatch):
+    """Dagster asks `has_table` before storing every asset check event (two per dbt test) and
+    its SQLite storage answers with a new engine and connection each time; the pooled storage
+    asks the file once per table."""
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
+    asked: list[str] = []
+    file_answer = SqliteEventLogStorage.has_table
+
+    def counting(self, table_name):
+        asked.append(table_name)
+        return file_answer(self, table_name)
+
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", counting)
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(2):
+            assert dg.materialize([checked], instance=instance).success
+        executions = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey("checked"), f"check_{i}") for i in range(5)])
+    assert {e.status.value for e in executions.values()} == {"SUCCEEDED"}
+    assert len(executions) == 5
+    assert asked.count("asset_check_executions") == 1  # 20 check events stored

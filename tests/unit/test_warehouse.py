@@ -63,3 +63,46 @@ def test_a_second_connection_after_a_spill_opens_and_spills_again(tmp_path):
             second.close()
     finally:
         first.close()
+
+
+def _opened_by_another_process(path) -> bool:
+    import subprocess
+    import sys
+    probe = (f"import duckdb; duckdb.connect({str(path)!r}, read_only=True).close()")
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def test_during_a_run_connections_share_one_open_warehouse_released_for_other_processes(
+    tmp_path, monkeypatch
+):
+    """`winback run` keeps the warehouse open between its steps (a new DuckDB database costs
+    ~20 ms of CPU; a run opened ~25), and closes it where dbt's process must open the file."""
+    from orchestration.lib.warehouse import kept_open, open_warehouse, release
+
+    path = tmp_path / "wh.duckdb"
+    with open_warehouse(path) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS i")
+    started: list[str] = []
+    real_connect = duckdb.connect
+
+    def counting(database=":memory:", *args, **kwargs):
+        started.append(str(database))
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting)
+    with kept_open(path):
+        for read_only in (False, True, False):
+            with open_warehouse(path, read_only=read_only) as con:
+                con.execute("INSERT INTO t VALUES (2)")
+                assert _setting(con, "TimeZone") == "UTC"
+        assert started == [str(path)]  # one database for three connections
+        assert not _opened_by_another_process(path)  # held between the steps
+        release(path)
+        assert _opened_by_another_process(path)  # as dbt's process does
+        with open_warehouse(path, read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 4
+        assert started == [str(path)] * 2
+    assert _opened_by_another_process(path)  # closed when the run ends
+    with open_warehouse(path, read_only=True) as con:  # outside a run: a connection each
+        assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 4
+    assert started == [str(path)] * 3

@@ -25,7 +25,7 @@ from orchestration.lib.contacts import check_email
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.landing import literal, read_unloaded_rows
 from orchestration.lib.settings import Settings
-from orchestration.lib.warehouse import lock_errors_named
+from orchestration.lib.warehouse import lock_errors_named, release
 
 GATE_ENTITIES = ("consent_events", "suppressions", "erasure_requests")
 BATCH_ROWS = 50_000
@@ -39,6 +39,7 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         warehouse = settings.warehouse
+        release(warehouse)  # a run's kept connection would hold the file (warehouse.py)
         with lock_errors_named(warehouse):
             con.execute(f"ATTACH {literal(str(warehouse))} AS wh (READ_ONLY)")
         for entity in GATE_ENTITIES:

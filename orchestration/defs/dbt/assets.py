@@ -34,6 +34,7 @@ from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.run_config import daily_partitions, one_date_per_run
+from orchestration.lib.warehouse import release
 
 AFTER_PREDICTIONS = "source:predictions+"
 # Every model is computed as of the run's date (staging keeps the versions delivered by then), so
@@ -57,6 +58,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
 
     # dagster-dbt adds the selection of this step (and of the run's asset subset).
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    release(settings.warehouse)  # dbt's process opens the file (lib/warehouse.py)
     with dbt_engine_environment(settings.engine):
         invocation = dbt.cli(args, context=context)
     try:

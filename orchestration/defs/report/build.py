@@ -24,6 +24,7 @@ import duckdb
 from orchestration.defs.report.charts import Chart, bar_chart, interval_chart, line_chart
 from orchestration.defs.serving.publish import DATABASE, MANIFEST, current_publication
 from orchestration.lib.formatting import percent, percentage_points
+from orchestration.lib.warehouse import release
 
 STATUSES = ("prospect", "active", "at_risk", "inactive", "lapsed", "reactivated")
 P_ALIVE_BINS = 10
@@ -285,6 +286,7 @@ def build_report(serving_dir: Path, warehouse: Path, path: Path) -> Report:
     """Write the report of the current serving publication to `path` (replaced in one rename)."""
     folder = current_publication(serving_dir)
     manifest = json.loads((folder / MANIFEST).read_text())
+    release(warehouse)  # a run's kept connection would hold the file (lib/warehouse.py)
     with duckdb.connect(str(folder / DATABASE), read_only=True) as con:
         con.execute(f"ATTACH {_quote(str(warehouse))} AS warehouse (READ_ONLY)")
         figures = render(con)

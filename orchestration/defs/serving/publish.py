@@ -40,6 +40,8 @@ from typing import Any
 
 import duckdb
 
+from orchestration.lib.warehouse import release
+
 # duckdb 2.0 writes files DuckDB 1.x cannot read unless it is told the older storage format;
 # v1.0.0 is read by every DuckDB from 1.0 on (checked with duckdb 1.1.3).
 STORAGE_VERSION = "v1.0.0"
@@ -178,6 +180,7 @@ def _sweep(folder: Path) -> None:
 def _write_tables(warehouse: Path, folder: Path, tables: Iterable[ServedTable]) -> list[dict]:
     """Copy each served table into `folder`'s DuckDB file and a Parquet file; their entries."""
     entries = []
+    release(warehouse)  # a run's kept connection would hold the file (lib/warehouse.py)
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH {_quote(str(warehouse))} AS warehouse (READ_ONLY)")
