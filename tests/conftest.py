@@ -106,6 +106,23 @@ def _failure_logs_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("WINBACK_LOG_DIR", str(tmp_path / "logs"))
 
 
+@pytest.fixture
+def duckdb_databases_started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The database paths `duckdb.connect` was asked to start from here on (a cursor of an open
+    connection starts none): how often a run pays DuckDB's ~20 ms start (lib/warehouse.py)."""
+    import duckdb
+
+    started: list[str] = []
+    real_connect = duckdb.connect
+
+    def counting(database=":memory:", *args, **kwargs):
+        started.append(str(database))
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb, "connect", counting)
+    return started
+
+
 @pytest.fixture(scope="session")
 def fixture_run(tmp_path_factory: pytest.TempPathFactory,
                 _dbt_target_per_worker_and_no_shared_dagster_home):

@@ -125,23 +125,14 @@ def test_a_run_started_while_another_holds_the_lock_logs_one_warning_then_runs(t
 
 
 def test_a_run_opens_the_warehouse_once_for_its_steps_and_lets_go_at_its_end(
-    tmp_path, monkeypatch
+    tmp_path, duckdb_databases_started
 ):
     """Each DuckDB database started costs ~20 ms of CPU; a daily run's steps connected ~25
     times. The run's steps share one (lib/warehouse.py), closed when the run ends."""
-    import duckdb
-
     from orchestration.lib.warehouse import open_warehouse
 
     warehouse = tmp_path / "wh.duckdb"
-    started: list[str] = []
-    real_connect = duckdb.connect
-
-    def counting(database=":memory:", *args, **kwargs):
-        started.append(str(database))
-        return real_connect(database, *args, **kwargs)
-
-    monkeypatch.setattr(duckdb, "connect", counting)
+    started = duckdb_databases_started
 
     @dg.asset
     def written(winback: WinbackConfig) -> None:

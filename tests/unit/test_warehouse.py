@@ -73,7 +73,7 @@ def _opened_by_another_process(path) -> bool:
 
 
 def test_during_a_run_connections_share_one_open_warehouse_released_for_other_processes(
-    tmp_path, monkeypatch
+    tmp_path, duckdb_databases_started
 ):
     """`winback run` keeps the warehouse open between its steps (a new DuckDB database costs
     ~20 ms of CPU; a run opened ~25), and closes it where dbt's process must open the file."""
@@ -82,14 +82,8 @@ def test_during_a_run_connections_share_one_open_warehouse_released_for_other_pr
     path = tmp_path / "wh.duckdb"
     with open_warehouse(path) as con:
         con.execute("CREATE TABLE t AS SELECT 1 AS i")
-    started: list[str] = []
-    real_connect = duckdb.connect
-
-    def counting(database=":memory:", *args, **kwargs):
-        started.append(str(database))
-        return real_connect(database, *args, **kwargs)
-
-    monkeypatch.setattr(duckdb, "connect", counting)
+    started = duckdb_databases_started
+    started.clear()  # the table above is set-up, not the run
     with kept_open(path):
         for read_only in (False, True, False):
             with open_warehouse(path, read_only=read_only) as con:
