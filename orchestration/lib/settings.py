@@ -66,7 +66,7 @@ class DuckDBSettings:
 
 
 # The warehouse engines of the dbt layer (WINBACK_ENGINE); DuckDB is the default. The pipeline runs
-# on DuckDB and PostgreSQL (orchestration/defs/dbt/engine_copy.py); Spark takes the dbt layer only.
+# on each (orchestration/defs/dbt/engine_copy.py).
 ENGINES = ("duckdb", "postgres", "spark")
 
 

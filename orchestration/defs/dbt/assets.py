@@ -24,6 +24,8 @@ from orchestration.defs.dbt.engine_copy import (
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import (
+    RUN_CONTEXT_SCHEMA,
+    RUN_CONTEXT_TABLE,
     keep_partial_parse,
     prune_invocation_folders,
     write_run_context,
@@ -48,7 +50,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     after_dbt = None
     if on_engine(settings):
         manifest = json.loads(winback_project.manifest_path.read_text())
-        rows = push_sources(settings, step_sources(manifest, after_statistics=after_statistics))
+        # The as-of date goes with the sources: on Spark one child process (one JVM start).
+        rows = push_sources(settings, [
+            *step_sources(manifest, after_statistics=after_statistics),
+            (RUN_CONTEXT_SCHEMA, RUN_CONTEXT_TABLE)])
         context.log.info(f"{rows} source rows written to {settings.engine.name}")
 
         def after_dbt(nodes):
