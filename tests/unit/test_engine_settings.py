@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 from argparse import Namespace
+from pathlib import Path
 
 import pytest
 from dbt.config.runtime import load_profile
@@ -58,6 +59,14 @@ def test_spark_keeps_tables_and_metastore_under_its_warehouse_folder(tmp_path):
     assert config["spark.sql.warehouse.dir"] == str(tmp_path / "tables")
     assert str(tmp_path / "metastore_db") in config["spark.hadoop.javax.jdo.option.ConnectionURL"]
     assert config["spark.sql.session.timeZone"] == "UTC"
+    # The JVM logs to a file under the warehouse (not into dbt's output), with the same options
+    # in the dbt profile (through its vars) as in the Python side's sessions.
+    options = config["spark.driver.extraJavaOptions"].split()
+    assert f"-Dderby.system.home={tmp_path}" in options
+    log4j2 = Path(next(o for o in options if o.startswith("-Dlog4j2.configurationFile="))
+                  .split("=", 1)[1])
+    assert "appender.file.fileName = ${sys:derby.system.home}/logs/" in log4j2.read_text()
+    assert dbt_engine_vars(engine)["spark_java_options"] == config["spark.driver.extraJavaOptions"]
     default = _engine({"WINBACK_ENGINE": "spark"}).spark.warehouse_dir
     assert default == REPO_ROOT / "data" / "spark-warehouse"
 
