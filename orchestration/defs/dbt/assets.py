@@ -65,8 +65,12 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     with dbt_engine_environment(settings.engine):
         invocation = dbt.cli(args, context=context)
     try:
+        # The step fails if a selected model's result never arrived (see with_table_stats).
+        expected = {name: key.to_user_string()
+                    for name, key in context.assets_def.keys_by_output_name.items()
+                    if key in context.selected_asset_keys}
         yield from with_table_stats(invocation, settings.warehouse, context.log.warning,
-                                    after_dbt)
+                                    after_dbt, expected)
         # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.
         keep_partial_parse(invocation.target_path, invocation.target_path.parent)
     finally:
