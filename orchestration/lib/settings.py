@@ -119,6 +119,9 @@ class SparkSettings:
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.sources.partitionOverwriteMode": "dynamic",
             "spark.ui.enabled": "false",
+            # The console progress bar ("[Stage 3:>  (0 + 1) / 1]" and carriage returns, no
+            # newline) goes to stderr, outside log4j2, and would start dbt's next JSON line.
+            "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": "2",
         }
 

@@ -94,6 +94,30 @@ def test_bad_engine_settings_fail_in_one_line_without_the_password(env, mentions
 
 @pytest.mark.skipif(importlib.util.find_spec("dbt.adapters.postgres") is None,
                     reason="dbt-postgres is not installed (make test EXTRAS=dev,engines)")
+def test_the_spark_profile_opens_the_session_of_the_python_side_with_its_console_quiet(
+        monkeypatch, tmp_path):
+    # dagster-dbt parses dbt's JSON lines from dbt's stdout and stderr; the JVM in dbt's process
+    # must not write there (log4j2 to a file, no console progress bar), as in the copies' JVMs.
+    if importlib.util.find_spec("dbt.adapters.spark") is None:
+        pytest.skip("dbt-spark is not installed (make test EXTRAS=dev,engines)")
+    settings = load_settings(environ={"WINBACK_ENGINE": "spark",
+                                      "WINBACK_SPARK_WAREHOUSE": str(tmp_path / "spark")},
+                             today=dt.date(2026, 6, 30),
+                             overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")})
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    for name, value in dbt_engine_env(settings.engine).items():
+        monkeypatch.setenv(name, value)
+    set_invocation_context(os.environ.copy())
+    set_from_args(Namespace(profiles_dir=str(DBT_PROJECT_DIR)), None)
+    profile = load_profile(str(DBT_PROJECT_DIR), json.loads(args[2]))
+    session = settings.engine.spark.session_config()
+    assert profile.target_name == "spark"
+    # Every setting of the Python side's sessions (dbt-spark adds spark.sql.ansi.enabled).
+    assert session.items() <= profile.credentials.server_side_parameters.items()
+    assert session["spark.ui.showConsoleProgress"] == "false"
+    assert "-Dlog4j2.configurationFile=" in session["spark.driver.extraJavaOptions"]
+
+
 def test_the_profile_picks_the_engines_target_with_the_password_from_the_secret_variable(
         monkeypatch, tmp_path):
     env = {"WINBACK_ENGINE": "postgres",
