@@ -65,10 +65,15 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     with dbt_engine_environment(settings.engine):
         invocation = dbt.cli(args, context=context)
     try:
-        # The step fails if a selected model's result never arrived (see with_table_stats).
-        expected = {name: key.to_user_string()
-                    for name, key in context.assets_def.keys_by_output_name.items()
-                    if key in context.selected_asset_keys}
+        # The step fails if a selected model's or test's result never arrived (with_table_stats).
+        assets_def = context.assets_def
+        expected = {
+            **{name: key.to_user_string() for name, key in assets_def.keys_by_output_name.items()
+               if key in context.selected_asset_keys},
+            **{name: spec.key.to_user_string()
+               for name, spec in assets_def.check_specs_by_output_name.items()
+               if spec.key in context.selected_asset_check_keys},
+        }
         yield from with_table_stats(invocation, settings.warehouse, context.log.warning,
                                     after_dbt, expected)
         # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.

@@ -65,7 +65,7 @@ AfterDbt = Callable[[list[Mapping[str, Any]]], None]
 
 
 class DbtResultMissing(Exception):
-    """dbt exited successfully, but no result event reached Dagster for models it selected."""
+    """dbt exited successfully, but no result event reached Dagster for nodes it selected."""
 
 
 def with_table_stats(
@@ -76,11 +76,12 @@ def with_table_stats(
     `after_dbt`, when given, is called with the manifest nodes dbt built once dbt has exited,
     before the warehouse is read (engine_copy.py brings the engine's tables into the file).
 
-    `expected` maps the output names the step must yield (its selected models) to their asset
-    keys. dagster-dbt's outputs are optional: a model whose result event never arrived (a line
-    of dbt's output it could not parse) would not be yielded, and Dagster would skip everything
-    downstream of it while the run succeeds. So once the events that did arrive have gone on,
-    a missing one fails the step, naming the models (asset keys only, no data)."""
+    `expected` maps the output names the step must yield (its selected models and dbt tests) to
+    their asset (check) keys. dagster-dbt's outputs are optional: a model whose result event
+    never arrived (a line of dbt's output it could not parse) would not be yielded, and Dagster
+    would skip everything downstream of it while the run succeeds; a test's missing result is
+    only an info line. So once the events that did arrive have gone on, a missing one fails the
+    step, naming the nodes (asset and check keys only, no data)."""
     events: list[Any] = []
     try:
         events.extend(invocation.stream())
@@ -88,15 +89,18 @@ def with_table_stats(
         yield from _enriched(events, invocation.manifest, warehouse, warn, after_dbt)
         raise
     yield from _enriched(events, invocation.manifest, warehouse, warn, after_dbt)
-    yielded = {event.output_name for event in events if isinstance(event, dg.Output)}
-    missing = sorted(key for name, key in (expected or {}).items() if name not in yielded)
+    arrived = {event.output_name for event in events if isinstance(event, dg.Output)} | {
+        dg.AssetCheckKey(event.asset_key, event.check_name).to_user_string() for event in events
+        if isinstance(event, dg.AssetCheckResult) and event.asset_key and event.check_name}
+    missing = sorted(key for name, key in (expected or {}).items()
+                     if name not in arrived and key not in arrived)
     if missing:
         raise DbtResultMissing(
             f"dbt finished, but no result reached Dagster for {len(missing)} of the "
-            f"{len(expected)} models this step selected: {', '.join(missing)}. Their tables "
-            "may be built, but the models downstream of them would be skipped, so the step "
-            "fails. A line of dbt's output that is not one of its JSON log lines hid their "
-            "events (dbt.log in the invocation's target folder has them).")
+            f"{len(expected)} models and tests this step selected: {', '.join(missing)}. "
+            "What they built may be there, but the steps downstream would be skipped or "
+            "unchecked, so the step fails. A line of dbt's output that is not one of its JSON "
+            "log lines hid their events (dbt.log in the invocation's target folder has them).")
 
 
 def _enriched(events: list[Any], manifest: Mapping[str, Any], warehouse: Path,
