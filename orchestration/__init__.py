@@ -8,7 +8,7 @@ pyspark (the engines extra) warns at import that it "does not yet fully support 
 (pyspark.sql.pandas.utils, FutureWarning), and Great Expectations imports pyspark on import
 whenever it is installed (great_expectations.compatibility.pyspark), so every run printed it on
 stderr though the pipeline never uses pyspark's pandas API; the pinned pyspark/pandas pair is the
-one tests/integration/test_engine_parity_spark.py builds the marts with. Only that warning,
+one tests/integration/test_pipeline_on_spark.py runs the pipeline with. Only that warning,
 raised from pyspark's modules, is ignored; every other warning still reaches stderr.
 """
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 import yaml
@@ -126,14 +128,25 @@ def check_configuration(settings: Settings) -> list[str]:
 
 
 def check_pipeline_engine(settings: Settings) -> None:
-    """The whole pipeline runs on DuckDB and on PostgreSQL (dbt in the database, the Python
-    stages on the local file: orchestration/defs/dbt/engine_copy.py); Spark takes the dbt layer
-    only (README, "Running on PostgreSQL or Spark")."""
-    if settings.engine.name == "spark":
+    """The whole pipeline runs on each engine (dbt in the engine, the Python stages on the local
+    file: orchestration/defs/dbt/engine_copy.py). Spark needs the engines extra and Java: say so
+    in one line before the run ingests anything, not in a JVM's stack trace after."""
+    if settings.engine.name != "spark":
+        return
+    missing = [package for package, module in (("pyspark", "pyspark"),
+                                               ("dbt-spark", "dbt.adapters.spark"))
+               if importlib.util.find_spec(module) is None]
+    if missing:
         raise ConfigurationError(
-            "WINBACK_ENGINE=spark: only the dbt layer runs on spark so far (dbt build --target "
-            "spark, see the README); use WINBACK_ENGINE=postgres or duckdb to run the pipeline"
-        )
+            f"WINBACK_ENGINE=spark needs {' and '.join(missing)}: install the engines extra "
+            "(make install EXTRAS=dev,engines)")
+    java_home = os.environ.get("JAVA_HOME")
+    java = (Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if java is None or not Path(java).exists():
+        raise ConfigurationError(
+            "WINBACK_ENGINE=spark needs Java 17: install it (apt-get install "
+            "openjdk-17-jre-headless) or set JAVA_HOME to its folder"
+            + (f" (JAVA_HOME {java_home} has no bin/java)" if java_home else ""))
 
 
 def check_as_of(as_of: dt.date, *, today: dt.date, allow_future: bool) -> None:

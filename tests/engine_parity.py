@@ -1,20 +1,20 @@
-"""What the engine comparison's two modules share (tests/integration/test_engine_parity_postgres.py
-and test_engine_parity_spark.py): the dbt layer gives the same marts on PostgreSQL and on Spark as
-on DuckDB.
+"""What the engine comparison modules share (tests/integration/test_engine_parity_postgres.py,
+test_pipeline_on_postgres.py and test_pipeline_on_spark.py): the marts, and the export files,
+are the same on PostgreSQL and on Spark as on DuckDB.
 
-The hand-made landing fixture runs through the DuckDB pipeline (the shared fixture run); the
-tables dbt reads as sources (raw.*, hygiene.*, predictions.*) are copied through
-orchestration/lib/engines.py into a fresh PostgreSQL database (COPY) or into a Spark warehouse
-under tmp_path (DataFrame writes); `dbt build` (models, data tests, unit tests, contracts) runs on
-it for the same as-of date; every mart must have DuckDB's row count and order-independent
-checksum (values normalised across engines: decimals, doubles, timestamps, booleans).
+The hand-made landing fixture runs through the DuckDB pipeline (the shared fixture run). For
+the dbt layer alone on PostgreSQL, the tables dbt reads as sources (raw.*, hygiene.*,
+predictions.*) are copied through orchestration/lib/engines.py into a fresh database (COPY) and
+`dbt build` (models, data tests, unit tests, contracts) runs on it for the same as-of date; on
+Spark the whole pipeline runs (test_pipeline_on_spark.py) and the unit tests run after it
+(dbt_unit_tests). Every mart must have DuckDB's row count and order-independent checksum (values
+normalised across engines: decimals, doubles, timestamps, booleans).
 
 Every mart is compared, the audience portfolio's (audience_overlap, audience_exclusions_daily and
-the rest of marts/activation) included; predictions.* is copied from the DuckDB run, not
-recomputed on the other engines.
+the rest of marts/activation) included.
 
-The two engines are two modules so that pytest-xdist (`--dist loadscope`, one module per worker
-at a time) runs them on different workers from the start: Spark alone takes minutes.
+Each engine is a module of its own so that pytest-xdist (`--dist loadscope`, one module per
+worker at a time) runs them on different workers from the start: Spark alone takes minutes.
 
 Needs the engines extra (`make test EXTRAS=dev,engines`, which .ci/run installs),
 WINBACK_TEST_POSTGRES_URL (a role that may create databases) and Java. Locally a missing one
@@ -28,6 +28,8 @@ import hashlib
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,12 +40,19 @@ from landing_fixture import AS_OF
 
 from orchestration.defs.dbt.args import dbt_engine_env, dbt_vars
 from orchestration.lib.audiences import audiences_for
-from orchestration.lib.engines import DuckDBEngine, Engine, copy_query, normalised_rows
+from orchestration.lib.engines import (
+    DuckDBEngine,
+    Engine,
+    SparkEngine,
+    copy_query,
+    normalised_rows,
+)
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import (
     DBT_PROJECT_DIR,
     EngineSettings,
     PostgresSettings,
+    SparkSettings,
     load_settings,
 )
 
@@ -143,6 +152,54 @@ def duckdb_fingerprints(warehouse: Path) -> dict[str, dict]:
         engine.close()
 
 
+def spark_mart_fingerprints(warehouse_dir: Path) -> dict[str, dict]:
+    """The fingerprints of the marts of the local Spark warehouse `warehouse_dir`, read in a
+    child process (`python tests/engine_parity.py DIR`): its JVM opens the warehouse's Derby
+    metastore and exits with it, as the pipeline's copies do, so this test process starts no
+    JVM that would keep the metastore, or a Spark session of other settings, for later tests."""
+    done = subprocess.run([sys.executable, __file__, str(warehouse_dir)], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def export_sha256(export_dir: Path) -> dict[str, str]:
+    """sha256 of every export file's bytes, by its path under the export folder."""
+    return {
+        str(path.relative_to(export_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(export_dir.rglob("*")) if path.is_file()
+    }
+
+
+def dbt_unit_tests(engine: EngineSettings, tmp: Path) -> tuple[int, list[str]]:
+    """`dbt test --select test_type:unit` on the engine's built warehouse, as a `dbt` subprocess
+    (on Spark a JVM of its own, as in production), with BUILD_THREADS threads: the unit tests
+    that passed, and one line per one that did not (or dbt's error)."""
+    from orchestration.defs.dbt.args import dbt_executable
+
+    settings = load_settings(environ={}, overrides={"WINBACK_AS_OF": AS_OF,
+                                                    "WINBACK_WAREHOUSE": str(tmp / "unused")})
+    settings = dataclasses.replace(settings, engine=engine)
+    variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
+    done = subprocess.run(
+        [dbt_executable(), "test", "--select", "test_type:unit",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
+         "--vars", json.dumps(variables), "--threads", str(BUILD_THREADS)],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, **dbt_engine_env(engine)})
+    results_file = tmp / "target" / "run_results.json"
+    if not results_file.exists():
+        return 0, [f"dbt test failed before running (exit {done.returncode}): "
+                   f"{done.stdout[-2000:]}"]
+    results = json.loads(results_file.read_text())["results"]
+    passed = sum(r["status"] == "pass" for r in results)
+    failed = [f"{r['unique_id']}: {r['status']}" for r in results if r["status"] != "pass"]
+    if done.returncode != 0 and not failed:
+        failed.append(f"dbt test exit {done.returncode}: {done.stdout[-2000:]}")
+    return passed, failed
+
+
 def differences(expected: dict, actual: dict) -> list[str]:
     """One line per table that differs: counts, missing columns, columns whose values differ
     (names only: the marts hold personal data)."""
@@ -172,8 +229,7 @@ def copy_sources(warehouse: Path, target: Engine) -> None:
 
 
 def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """`dbt build` of every model, data test, unit test and contract, in this process (the Spark
-    session that loaded the sources is the one dbt-spark's `method: session` uses). Returns what
+    """`dbt build` of every model, data test, unit test and contract, in this process. Returns what
     failed: one line per node that did not pass, and dbt's exception; empty when all passed.
 
     With BUILD_THREADS dbt threads (the profiles say 1): on a small table a Spark query is mostly
@@ -199,3 +255,9 @@ def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch: pytest.MonkeyPatch
     if not result.success:
         failed.append(f"dbt build failed: {result.exception}")
     return failed
+
+
+if __name__ == "__main__":
+    # spark_mart_fingerprints' child: the fingerprints as one line of JSON on stdout.
+    print(json.dumps(mart_fingerprints(SparkEngine(SparkSettings(Path(sys.argv[1]))))),
+          flush=True)

@@ -2,10 +2,11 @@
 bulk-write a table, run a statement. DuckDB reads and writes Arrow natively, PostgreSQL writes
 with COPY, Spark with DataFrame writes.
 
-The dbt layer runs on all three; on PostgreSQL the whole pipeline runs (orchestration/defs/dbt/
-engine_copy.py moves dbt's sources in and its tables out through this interface), and the
-comparison tests (tests/integration/test_engine_parity_*.py) copy the tables dbt reads as sources
-from a DuckDB run through it. The pyspark and psycopg2 imports are deferred: DuckDB needs neither.
+The dbt layer and the whole pipeline run on all three (orchestration/defs/dbt/engine_copy.py
+moves dbt's sources in and its tables out through this interface), and the PostgreSQL
+comparison test (tests/integration/test_engine_parity_postgres.py) copies the tables dbt reads
+as sources from a DuckDB run through it. The pyspark and psycopg2 imports are deferred: DuckDB
+needs neither.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Parts of the repository the code reads (not configurable: they ship with the code).
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+SPARK_LOG4J2_CONFIG = DBT_PROJECT_DIR / "spark" / "log4j2.properties"
 # The Dagster code location and where `winback ui` (like `make`) keeps runs by default.
 WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 DEFAULT_DAGSTER_HOME = REPO_ROOT / ".dagster_home"
@@ -66,7 +67,7 @@ class DuckDBSettings:
 
 
 # The warehouse engines of the dbt layer (WINBACK_ENGINE); DuckDB is the default. The pipeline runs
-# on DuckDB and PostgreSQL (orchestration/defs/dbt/engine_copy.py); Spark takes the dbt layer only.
+# on each (orchestration/defs/dbt/engine_copy.py).
 ENGINES = ("duckdb", "postgres", "spark")
 
 
@@ -100,6 +101,13 @@ class SparkSettings:
 
     warehouse_dir: Path
 
+    def java_options(self) -> str:
+        """The driver JVM's options: Derby's home (the warehouse folder) and the log4j2 file
+        that sends the JVM's log lines to `warehouse_dir/logs/spark.log`, not to the stdout
+        and stderr dagster-dbt parses dbt's events from."""
+        return (f"-Dderby.system.home={self.warehouse_dir} "
+                f"-Dlog4j2.configurationFile={SPARK_LOG4J2_CONFIG}")
+
     def session_config(self) -> dict[str, str]:
         """The SparkSession settings the dbt profile and the Python side both use."""
         metastore = self.warehouse_dir / "metastore_db"
@@ -107,10 +115,13 @@ class SparkSettings:
             "spark.sql.warehouse.dir": str(self.warehouse_dir / "tables"),
             "spark.hadoop.javax.jdo.option.ConnectionURL":
                 f"jdbc:derby:;databaseName={metastore};create=true",
-            "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.warehouse_dir}",
+            "spark.driver.extraJavaOptions": self.java_options(),
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.sources.partitionOverwriteMode": "dynamic",
             "spark.ui.enabled": "false",
+            # The console progress bar ("[Stage 3:>  (0 + 1) / 1]" and carriage returns, no
+            # newline) goes to stderr, outside log4j2, and would start dbt's next JSON line.
+            "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": "2",
         }
 

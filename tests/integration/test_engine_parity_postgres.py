@@ -1,6 +1,6 @@
 """The dbt layer gives the same marts on PostgreSQL as on DuckDB (tests/engine_parity.py says how
-they are compared; Spark: test_engine_parity_spark.py, a module of its own so that the two run on
-different pytest-xdist workers).
+they are compared; on Spark the whole pipeline's module, test_pipeline_on_spark.py, compares the
+marts and runs the unit tests).
 
 Needs the engines extra (dbt-postgres) and WINBACK_TEST_POSTGRES_URL, a role that may create
 databases; locally a missing one skips the test with the reason, under CI=true it fails.

@@ -12,14 +12,12 @@ skips the test with the reason, under CI=true it fails.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import pytest
 from daily_run import run_daily
 from engine_parity import (
     differences,
     duckdb_fingerprints,
+    export_sha256,
     mart_fingerprints,
     new_postgres_database,
 )
@@ -28,14 +26,6 @@ from landing_fixture import AS_OF, write_landing
 from orchestration.lib.engines import PostgresEngine
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(3)]
-
-
-def export_digests(export_dir: Path) -> dict[str, str]:
-    """sha256 of every export file, by its path under the export folder."""
-    return {
-        str(path.relative_to(export_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(export_dir.rglob("*")) if path.is_file()
-    }
 
 
 def test_the_pipeline_on_postgres_writes_the_duckdb_runs_export_files(
@@ -74,7 +64,7 @@ def test_the_pipeline_on_postgres_writes_the_duckdb_runs_export_files(
     assert second.metadata["rows_skipped_unchanged"].value \
         == first.metadata["rows_validated"].value
     assert gates[0]["gx_sync_audience_members"].passed
-    expected = export_digests(fixture_run.root / "exports")
+    expected = export_sha256(fixture_run.root / "exports")
     assert len(expected) > 10
-    assert export_digests(tmp_path / "exports") == expected
+    assert export_sha256(tmp_path / "exports") == expected
     assert differences(duckdb_fingerprints(fixture_run.warehouse), on_postgres) == []

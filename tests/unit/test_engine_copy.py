@@ -4,6 +4,7 @@ the engine interface's streamed writes."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -11,11 +12,23 @@ import os
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 
 from orchestration.defs.dbt.args import dbt_engine_environment
-from orchestration.defs.dbt.engine_copy import built_relations, step_sources
+from orchestration.defs.dbt.engine_copy import (
+    EngineCopyError,
+    built_relations,
+    push_sources,
+    step_sources,
+)
 from orchestration.lib.engines import DuckDBEngine
-from orchestration.lib.settings import DBT_PROJECT_DIR, EngineSettings, PostgresSettings
+from orchestration.lib.settings import (
+    DBT_PROJECT_DIR,
+    EngineSettings,
+    PostgresSettings,
+    SparkSettings,
+    load_settings,
+)
 
 
 def _manifest() -> dict:
@@ -142,3 +155,20 @@ def test_postgres_read_left_half_read_or_failing_leaves_the_connection_usable():
             assert engine.tables("public") == ["big"]
         finally:
             engine.close()
+
+
+def test_a_failed_spark_copy_child_names_the_step_and_no_value(tmp_path):
+    """On Spark the copy runs in a child process (its JVM must be gone before dbt's starts): a
+    child that fails raises in the run with its exit code, and the run does not hang."""
+    settings = load_settings(environ={}, overrides={
+        "WINBACK_WAREHOUSE": str(tmp_path / "missing" / "warehouse.duckdb")})
+    settings = dataclasses.replace(settings, engine=EngineSettings(
+        "spark", spark=SparkSettings(tmp_path / "spark")))
+    (tmp_path / "missing" / "warehouse.duckdb").parent.mkdir()
+    (tmp_path / "missing" / "warehouse.duckdb").write_text("ana@example.com is not a database")
+    with pytest.raises(EngineCopyError) as failed:
+        push_sources(settings, [("raw", "orders")])
+    message = str(failed.value)
+    assert message.startswith("the Spark push of 1 tables failed (child process exit code 1)")
+    assert "ana@example.com" not in message
+    assert not (tmp_path / "spark" / "metastore_db").exists()

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 from argparse import Namespace
+from pathlib import Path
 
 import pytest
 from dbt.config.runtime import load_profile
@@ -58,6 +59,14 @@ def test_spark_keeps_tables_and_metastore_under_its_warehouse_folder(tmp_path):
     assert config["spark.sql.warehouse.dir"] == str(tmp_path / "tables")
     assert str(tmp_path / "metastore_db") in config["spark.hadoop.javax.jdo.option.ConnectionURL"]
     assert config["spark.sql.session.timeZone"] == "UTC"
+    # The JVM logs to a file under the warehouse (not into dbt's output), with the same options
+    # in the dbt profile (through its vars) as in the Python side's sessions.
+    options = config["spark.driver.extraJavaOptions"].split()
+    assert f"-Dderby.system.home={tmp_path}" in options
+    log4j2 = Path(next(o for o in options if o.startswith("-Dlog4j2.configurationFile="))
+                  .split("=", 1)[1])
+    assert "appender.file.fileName = ${sys:derby.system.home}/logs/" in log4j2.read_text()
+    assert dbt_engine_vars(engine)["spark_java_options"] == config["spark.driver.extraJavaOptions"]
     default = _engine({"WINBACK_ENGINE": "spark"}).spark.warehouse_dir
     assert default == REPO_ROOT / "data" / "spark-warehouse"
 
@@ -85,6 +94,30 @@ def test_bad_engine_settings_fail_in_one_line_without_the_password(env, mentions
 
 @pytest.mark.skipif(importlib.util.find_spec("dbt.adapters.postgres") is None,
                     reason="dbt-postgres is not installed (make test EXTRAS=dev,engines)")
+def test_the_spark_profile_opens_the_session_of_the_python_side_with_its_console_quiet(
+        monkeypatch, tmp_path):
+    # dagster-dbt parses dbt's JSON lines from dbt's stdout and stderr; the JVM in dbt's process
+    # must not write there (log4j2 to a file, no console progress bar), as in the copies' JVMs.
+    if importlib.util.find_spec("dbt.adapters.spark") is None:
+        pytest.skip("dbt-spark is not installed (make test EXTRAS=dev,engines)")
+    settings = load_settings(environ={"WINBACK_ENGINE": "spark",
+                                      "WINBACK_SPARK_WAREHOUSE": str(tmp_path / "spark")},
+                             today=dt.date(2026, 6, 30),
+                             overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")})
+    args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
+    for name, value in dbt_engine_env(settings.engine).items():
+        monkeypatch.setenv(name, value)
+    set_invocation_context(os.environ.copy())
+    set_from_args(Namespace(profiles_dir=str(DBT_PROJECT_DIR)), None)
+    profile = load_profile(str(DBT_PROJECT_DIR), json.loads(args[2]))
+    session = settings.engine.spark.session_config()
+    assert profile.target_name == "spark"
+    # Every setting of the Python side's sessions (dbt-spark adds spark.sql.ansi.enabled).
+    assert session.items() <= profile.credentials.server_side_parameters.items()
+    assert session["spark.ui.showConsoleProgress"] == "false"
+    assert "-Dlog4j2.configurationFile=" in session["spark.driver.extraJavaOptions"]
+
+
 def test_the_profile_picks_the_engines_target_with_the_password_from_the_secret_variable(
         monkeypatch, tmp_path):
     env = {"WINBACK_ENGINE": "postgres",
@@ -105,15 +138,20 @@ def test_the_profile_picks_the_engines_target_with_the_password_from_the_secret_
     assert credentials.password == SECRET
 
 
-def test_validate_reports_the_engine_and_run_refuses_an_engine_it_cannot_run_on(
+def test_validate_reports_the_engine_and_a_spark_run_without_java_says_so_before_ingesting(
         monkeypatch, tmp_path, capsys):
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed (make test EXTRAS=dev,engines)")
     monkeypatch.setenv("WINBACK_ENGINE", "spark")
     monkeypatch.setenv("WINBACK_SPARK_WAREHOUSE", str(tmp_path / "spark"))
     monkeypatch.setenv("WINBACK_WAREHOUSE", str(tmp_path / "wh.duckdb"))
     assert cli.main(["validate"]) == 0
     assert f"engine               spark (session, warehouse {tmp_path / 'spark'})" in (
         capsys.readouterr().out)
+    # Spark runs the pipeline, but only with Java: a JAVA_HOME without one stops the run in a
+    # line, before anything is ingested.
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
     assert cli.main(["run"]) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert "WINBACK_ENGINE=spark: only the dbt layer runs on spark so far" in line
+    assert "WINBACK_ENGINE=spark needs Java 17" in line and "JAVA_HOME" in line
     assert not (tmp_path / "wh.duckdb").exists()

@@ -4,7 +4,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.dbt.table_stats import read_table_stats, with_table_stats
+from orchestration.defs.dbt.table_stats import (
+    DbtResultMissing,
+    read_table_stats,
+    with_table_stats,
+)
 
 MANIFEST = {"nodes": {
     "model.winback.orders": {"schema": "staging", "alias": "orders", "name": "orders",
@@ -82,3 +86,38 @@ def test_an_unreadable_warehouse_is_a_warning_and_the_events_go_on(tmp_path):
                                    tmp_path / "wh.duckdb", warnings.append))
     assert len(events) == 1 and "dagster/row_count" not in events[0].metadata
     assert warnings and "could not be read" in warnings[0]
+
+
+def test_a_selected_model_whose_result_never_arrived_fails_the_step_after_the_others(warehouse):
+    # dbt exited 0, but the result line of `gone` was lost (e.g. a JVM log line written into
+    # it): without the guard its optional output is simply not yielded and Dagster skips
+    # everything downstream while the run succeeds.
+    expected = {"orders": "staging/orders", "gone": "staging/gone"}
+    events = []
+    with pytest.raises(DbtResultMissing,
+                       match=r"1 of the 2 models and tests .*: staging/gone\. ") as raised:
+        for event in with_table_stats(_Invocation([_output("model.winback.orders")]),
+                                      warehouse, pytest.fail, expected=expected):
+            events.append(event)
+    assert [event.output_name for event in events] == ["orders"]
+    assert events[0].metadata["dagster/row_count"].value == 3
+    assert "staging/orders" not in str(raised.value)
+
+
+def test_a_selected_dbt_test_whose_result_never_arrived_fails_the_step(warehouse):
+    # A lost test result is otherwise only an info line: the check is silently unevaluated.
+    orders = dg.AssetKey(["staging", "orders"])
+    passed = dg.AssetCheckResult(passed=True, asset_key=orders, check_name="unique_order_id")
+    expected = {"orders": "staging/orders", "orders_unique": "staging/orders:unique_order_id",
+                "orders_not_null": "staging/orders:not_null_order_id"}
+    with pytest.raises(DbtResultMissing,
+                       match=r"1 of the 3 .*: staging/orders:not_null_order_id\. "):
+        list(with_table_stats(_Invocation([_output("model.winback.orders"), passed]),
+                              warehouse, pytest.fail, expected=expected))
+
+
+def test_every_selected_model_with_its_result_passes_the_guard(warehouse):
+    events = list(with_table_stats(
+        _Invocation([_output("model.winback.orders"), _output("model.winback.gone")]),
+        warehouse, pytest.fail, expected={"orders": "staging/orders", "gone": "staging/gone"}))
+    assert [event.output_name for event in events] == ["orders", "gone"]

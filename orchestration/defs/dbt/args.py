@@ -50,7 +50,8 @@ def dbt_engine_vars(engine: EngineSettings) -> dict[str, Any]:
                 "postgres_user": engine.postgres.user,
                 "postgres_database": engine.postgres.database}
     if engine.spark is not None:
-        return {"spark_warehouse": str(engine.spark.warehouse_dir)}
+        return {"spark_warehouse": str(engine.spark.warehouse_dir),
+                "spark_java_options": engine.spark.java_options()}
     return {}
 
 

@@ -24,6 +24,8 @@ from orchestration.defs.dbt.engine_copy import (
 from orchestration.defs.dbt.project import winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import (
+    RUN_CONTEXT_SCHEMA,
+    RUN_CONTEXT_TABLE,
     keep_partial_parse,
     prune_invocation_folders,
     write_run_context,
@@ -49,7 +51,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     after_dbt = None
     if on_engine(settings):
         manifest = json.loads(winback_project.manifest_path.read_text())
-        rows = push_sources(settings, step_sources(manifest, after_statistics=after_statistics))
+        # The as-of date goes with the sources: on Spark one child process (one JVM start).
+        rows = push_sources(settings, [
+            *step_sources(manifest, after_statistics=after_statistics),
+            (RUN_CONTEXT_SCHEMA, RUN_CONTEXT_TABLE)])
         context.log.info(f"{rows} source rows written to {settings.engine.name}")
 
         def after_dbt(nodes):
@@ -62,8 +67,17 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     with dbt_engine_environment(settings.engine):
         invocation = dbt.cli(args, context=context)
     try:
+        # The step fails if a selected model's or test's result never arrived (with_table_stats).
+        assets_def = context.assets_def
+        expected = {
+            **{name: key.to_user_string() for name, key in assets_def.keys_by_output_name.items()
+               if key in context.selected_asset_keys},
+            **{name: spec.key.to_user_string()
+               for name, spec in assets_def.check_specs_by_output_name.items()
+               if spec.key in context.selected_asset_check_keys},
+        }
         yield from with_table_stats(invocation, settings.warehouse, context.log.warning,
-                                    after_dbt)
+                                    after_dbt, expected)
         # dagster-dbt seeds each invocation's folder from the partial parse file of its parent.
         keep_partial_parse(invocation.target_path, invocation.target_path.parent)
     finally:

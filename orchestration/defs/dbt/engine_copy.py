@@ -1,31 +1,43 @@
-"""The dbt layer on PostgreSQL (WINBACK_ENGINE=postgres): what crosses between the engine and the
-local DuckDB warehouse file around each dbt step.
+"""The dbt layer on PostgreSQL or Spark (WINBACK_ENGINE=postgres|spark): what crosses between the
+engine and the local DuckDB warehouse file around each dbt step.
 
-dbt builds every model, test and incremental state in the engine's database. The Python stages
-(ingest, hygiene, BG/NBD, the GX gate, exports, serving, report) keep working on the local
-DuckDB file, which they need anyway for DuckDB's file readers and export writers; around each
-dbt step this module moves the data through orchestration/lib/engines.py in Arrow batches
-(bounded memory; PostgreSQL COPY in and out, CSV written and parsed by Arrow):
+dbt builds every model, test and incremental state in the engine. The Python stages (ingest,
+hygiene, BG/NBD, the GX gate, exports, serving, report) keep working on the local DuckDB file,
+which they need anyway for DuckDB's file readers and export writers; around each dbt step this
+module moves the data through orchestration/lib/engines.py in Arrow batches (PostgreSQL COPY in
+and out, CSV written and parsed by Arrow; Spark DataFrame writes and Arrow reads):
 
 - before the step, the dbt sources it reads are written to the engine (raw.* and hygiene.*
-  before the first step; predictions.* before the step after the statistics), and the run's
-  as-of date to meta.run_context there (state.write_run_context);
+  before the first step; predictions.* before the step after the statistics), with the run's
+  as-of date (meta.run_context, state.write_run_context);
 - after the step, every table the step built (models materialized as tables or incrementally,
   and seeds; not the staging views, which no Python stage reads) is copied back into the local
   file under the same schema and name, so the stages after dbt read what the engine computed.
 
-The copy back is the price of this design: each dbt table crosses the wire once per run. The
-engine stays the system of record for the models; the local file for ingest's ledger and
-quarantine, hygiene and the export ledger (README, "Running on PostgreSQL").
+On Spark the copies run in a short-lived child process (`python -m
+orchestration.defs.dbt.engine_copy`): a local Spark warehouse's catalog is an embedded Derby
+metastore, which one JVM at a time may open, and dbt-spark (`method: session`) starts a JVM of
+its own in dagster-dbt's dbt subprocess. The child's JVM has exited, and released the
+metastore, when the child returns; the run process never starts a JVM.
+
+The copy back is the price of this design: each dbt table crosses once per run. The engine
+stays the system of record for the models; the local file for ingest's ledger and quarantine,
+hygiene and the export ledger (README, "Running on PostgreSQL or Spark").
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from orchestration.lib.engines import DuckDBEngine, Engine, copy_query, open_engine
-from orchestration.lib.settings import Settings
+from orchestration.lib.settings import DuckDBSettings, EngineSettings, Settings, SparkSettings
+from orchestration.lib.warehouse import release
 
 PREDICTIONS_SCHEMA = "predictions"
 # dbt materializations whose relation is a table the Python stages may read.
@@ -54,8 +66,13 @@ def built_relations(nodes: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]
     })
 
 
-def _local(settings: Settings, *, read_only: bool) -> DuckDBEngine:
-    return DuckDBEngine(settings.warehouse, read_only=read_only, limits=settings.duckdb)
+class EngineCopyError(RuntimeError):
+    """A copy between the engine and the local file failed (the message names the step, never
+    a value: the tables hold personal data)."""
+
+
+def _local(warehouse: Path, limits: DuckDBSettings, *, read_only: bool) -> DuckDBEngine:
+    return DuckDBEngine(warehouse, read_only=read_only, limits=limits)
 
 
 def _present(engine: Engine, relations: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -64,18 +81,24 @@ def _present(engine: Engine, relations: Iterable[tuple[str, str]]) -> list[tuple
     return [(schema, table) for schema, table in wanted if table in tables[schema]]
 
 
+def _relation(engine: Engine, schema: str, table: str) -> str:
+    """schema.table quoted as `engine` quotes names (Spark SQL: backticks)."""
+    if engine.name == "spark":
+        return f"`{schema}`.`{table}`"
+    return f'"{schema}"."{table}"'
+
+
 def _copy(source: Engine, target: Engine, relations: Iterable[tuple[str, str]]) -> int:
-    return sum(copy_query(source, f'select * from "{schema}"."{table}"', target, schema, table)
+    return sum(copy_query(source, f"select * from {_relation(source, schema, table)}",
+                          target, schema, table)
                for schema, table in relations)
 
 
-def push_sources(settings: Settings, relations: Iterable[tuple[str, str]]) -> int:
-    """Write the local tables `relations` to the engine (replacing them); returns the rows.
-    A source table the local file does not have yet (an optional feed that never arrived) is
-    left out, as dbt on DuckDB would find it missing too."""
-    local = _local(settings, read_only=True)
+def _push(warehouse: Path, limits: DuckDBSettings, engine_settings: EngineSettings,
+          relations: list[tuple[str, str]]) -> int:
+    local = _local(warehouse, limits, read_only=True)
     try:
-        engine = open_engine(settings.engine)
+        engine = open_engine(engine_settings)
         try:
             return _copy(local, engine, _present(local, relations))
         finally:
@@ -84,16 +107,107 @@ def push_sources(settings: Settings, relations: Iterable[tuple[str, str]]) -> in
         local.close()
 
 
-def pull_tables(settings: Settings, relations: Iterable[tuple[str, str]]) -> int:
-    """Copy the engine's tables `relations` into the local file (replacing them); a relation
-    the engine does not have (a model whose build failed before creating it) is left out."""
-    engine = open_engine(settings.engine)
+def _pull(warehouse: Path, limits: DuckDBSettings, engine_settings: EngineSettings,
+          relations: list[tuple[str, str]]) -> int:
+    engine = open_engine(engine_settings)
     try:
         present = _present(engine, relations)
-        local = _local(settings, read_only=False)
+        local = _local(warehouse, limits, read_only=False)
         try:
             return _copy(engine, local, present)
         finally:
             local.close()
     finally:
         engine.close()
+
+
+_ACTIONS = {"push": _push, "pull": _pull}
+
+
+def push_sources(settings: Settings, relations: Iterable[tuple[str, str]]) -> int:
+    """Write the local tables `relations` to the engine (replacing them); returns the rows.
+    A source table the local file does not have yet (an optional feed that never arrived) is
+    left out, as dbt on DuckDB would find it missing too."""
+    return _run("push", settings, relations)
+
+
+def pull_tables(settings: Settings, relations: Iterable[tuple[str, str]]) -> int:
+    """Copy the engine's tables `relations` into the local file (replacing them); a relation
+    the engine does not have (a model whose build failed before creating it) is left out."""
+    return _run("pull", settings, relations)
+
+
+def _run(action: str, settings: Settings, relations: Iterable[tuple[str, str]]) -> int:
+    relations = sorted(set(relations))
+    if settings.engine.spark is None:
+        return _ACTIONS[action](settings.warehouse, settings.duckdb, settings.engine, relations)
+    return _in_child(action, settings, relations)
+
+
+def _in_child(action: str, settings: Settings, relations: list[tuple[str, str]]) -> int:
+    """`action` in `python -m orchestration.defs.dbt.engine_copy`, whose Spark session (and
+    JVM) ends with it; returns the rows copied. The request goes on stdin as JSON (paths and
+    limits, no secret); Spark's log goes to stderr, shown only when the child fails."""
+    assert settings.engine.spark is not None
+    limits = settings.duckdb
+    request = {
+        "action": action, "relations": relations, "warehouse": str(settings.warehouse),
+        "spark_warehouse": str(settings.engine.spark.warehouse_dir),
+        "duckdb": {"memory_limit": limits.memory_limit, "threads": limits.threads,
+                   "temp_directory": (str(limits.temp_directory)
+                                      if limits.temp_directory else None)},
+    }
+    release(settings.warehouse)  # the child opens the file (lib/warehouse.py)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.defs.dbt.engine_copy"],
+        input=json.dumps(request), capture_output=True, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or not lines[-1].isdigit():
+        # The last lines of the child's log: Spark's messages name tables, not values.
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise EngineCopyError(
+            f"the Spark {action} of {len(relations)} tables failed (child process exit code "
+            f"{done.returncode}):\n{tail}")
+    return int(lines[-1])
+
+
+def _child_main() -> int:
+    """The child of _in_child: one push or pull on a Spark session of its own, then the JVM is
+    ended and waited for, so that the Derby metastore is free when this process has exited."""
+    request = json.loads(sys.stdin.read())
+    limits = request["duckdb"]
+    rows = _ACTIONS[request["action"]](
+        Path(request["warehouse"]),
+        DuckDBSettings(memory_limit=limits["memory_limit"], threads=int(limits["threads"]),
+                       temp_directory=(Path(limits["temp_directory"])
+                                       if limits["temp_directory"] else None)),
+        EngineSettings("spark", spark=SparkSettings(Path(request["spark_warehouse"]))),
+        [(schema, table) for schema, table in request["relations"]])
+    print(rows, flush=True)
+    return 0
+
+
+def _end_jvm_and_exit(code: int) -> None:
+    """pyspark's JVM (this process's child) exits when its stdin, a pipe from this process,
+    reaches end of file: close every descriptor but the standard three, wait for the child to
+    exit (so the metastore lock is released before our parent goes on), and exit."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            break
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    try:
+        status = _child_main()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    _end_jvm_and_exit(status)

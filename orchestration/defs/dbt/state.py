@@ -7,10 +7,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
-
-from orchestration.defs.dbt.engine_copy import on_engine
-from orchestration.lib.engines import open_engine
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import open_warehouse
 
@@ -25,8 +21,8 @@ KEEP_INVOCATIONS = 7
 def write_run_context(settings: Settings, run_id: str) -> None:
     """One row: the as-of date (and run) that macros/as_of.sql reads while dbt executes. A table
     rather than a dbt var, because a var that changes every day makes dbt parse the whole project
-    on every invocation. Written to the local file, and to the engine when dbt builds there
-    (WINBACK_ENGINE=postgres)."""
+    on every invocation. Written to the local file; when dbt builds in another engine, the dbt
+    step copies it there with the step's sources (engine_copy.push_sources)."""
     with open_warehouse(settings.warehouse, limits=settings.duckdb) as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {RUN_CONTEXT_SCHEMA}")
         con.execute(
@@ -34,14 +30,6 @@ def write_run_context(settings: Settings, run_id: str) -> None:
             "SELECT CAST(? AS DATE) AS as_of_date, CAST(? AS VARCHAR) AS run_id",
             [settings.as_of, run_id],
         )
-    if on_engine(settings):
-        row = pa.table({"as_of_date": pa.array([settings.as_of], pa.date32()),
-                        "run_id": pa.array([run_id], pa.string())})
-        engine = open_engine(settings.engine)
-        try:
-            engine.write_table(RUN_CONTEXT_SCHEMA, RUN_CONTEXT_TABLE, row)
-        finally:
-            engine.close()
 
 
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:

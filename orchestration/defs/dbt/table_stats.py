@@ -64,13 +64,24 @@ def _column_schema(node: Mapping[str, Any], columns: list[tuple[str, str]]) -> d
 AfterDbt = Callable[[list[Mapping[str, Any]]], None]
 
 
+class DbtResultMissing(Exception):
+    """dbt exited successfully, but no result event reached Dagster for nodes it selected."""
+
+
 def with_table_stats(
     invocation: DbtCliInvocation, warehouse: Path, warn: Callable[[str], None],
-    after_dbt: AfterDbt | None = None,
+    after_dbt: AfterDbt | None = None, expected: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
     """The invocation's events, each model's materialization with its row count and columns.
     `after_dbt`, when given, is called with the manifest nodes dbt built once dbt has exited,
-    before the warehouse is read (engine_copy.py brings the engine's tables into the file)."""
+    before the warehouse is read (engine_copy.py brings the engine's tables into the file).
+
+    `expected` maps the output names the step must yield (its selected models and dbt tests) to
+    their asset (check) keys. dagster-dbt's outputs are optional: a model whose result event
+    never arrived (a line of dbt's output it could not parse) would not be yielded, and Dagster
+    would skip everything downstream of it while the run succeeds; a test's missing result is
+    only an info line. So once the events that did arrive have gone on, a missing one fails the
+    step, naming the nodes (asset and check keys only, no data)."""
     events: list[Any] = []
     try:
         events.extend(invocation.stream())
@@ -78,6 +89,18 @@ def with_table_stats(
         yield from _enriched(events, invocation.manifest, warehouse, warn, after_dbt)
         raise
     yield from _enriched(events, invocation.manifest, warehouse, warn, after_dbt)
+    arrived = {event.output_name for event in events if isinstance(event, dg.Output)} | {
+        dg.AssetCheckKey(event.asset_key, event.check_name).to_user_string() for event in events
+        if isinstance(event, dg.AssetCheckResult) and event.asset_key and event.check_name}
+    missing = sorted(key for name, key in (expected or {}).items()
+                     if name not in arrived and key not in arrived)
+    if missing:
+        raise DbtResultMissing(
+            f"dbt finished, but no result reached Dagster for {len(missing)} of the "
+            f"{len(expected)} models and tests this step selected: {', '.join(missing)}. "
+            "What they built may be there, but the steps downstream would be skipped or "
+            "unchecked, so the step fails. A line of dbt's output that is not one of its JSON "
+            "log lines hid their events (dbt.log in the invocation's target folder has them).")
 
 
 def _enriched(events: list[Any], manifest: Mapping[str, Any], warehouse: Path,
