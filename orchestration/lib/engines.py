@@ -46,6 +46,10 @@ class Engine(Protocol):
 
     def execute(self, statement: str) -> None: ...
 
+    def relation(self, schema: str, table: str) -> str:
+        """`schema.table` quoted as this engine's SQL quotes names."""
+        ...
+
     def tables(self, schema: str) -> list[str]:
         """The tables and views of `schema`, sorted."""
         ...
@@ -55,6 +59,11 @@ class Engine(Protocol):
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _relation(schema: str, table: str) -> str:
+    """schema.table in standard SQL quoting (DuckDB, PostgreSQL)."""
+    return f"{_quote(schema)}.{_quote(table)}"
 
 
 class DuckDBEngine:
@@ -69,9 +78,11 @@ class DuckDBEngine:
     def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
         return self.con.sql(query).to_arrow_reader(batch_rows)
 
+    relation = staticmethod(_relation)
+
     def write_table(self, schema: str, table: str,
                     data: pa.Table | pa.RecordBatchReader) -> int:
-        target = f"{_quote(schema)}.{_quote(table)}"
+        target = self.relation(schema, table)
         self.con.execute(f"create schema if not exists {_quote(schema)}")
         self.con.register("_winback_write", data)
         try:
@@ -195,11 +206,13 @@ class PostgresEngine:
 
         return pa.RecordBatchReader.from_batches(schema, batches())
 
+    relation = staticmethod(_relation)
+
     def write_table(self, schema: str, table: str,
                     data: pa.Table | pa.RecordBatchReader) -> int:
         """In one transaction: a reader of the table being replaced sees the old rows until
         the new ones are committed."""
-        target = f"{_quote(schema)}.{_quote(table)}"
+        target = self.relation(schema, table)
         columns = ", ".join(f"{_quote(f.name)} {_postgres_type(f.type)}" for f in data.schema)
         batches = (data.to_batches(max_chunksize=50_000) if isinstance(data, pa.Table)
                    else data)
@@ -269,11 +282,15 @@ class SparkEngine:
             data = data.read_all()
         self.spark.sql(f"create database if not exists `{schema}`")
         frame = self.spark.createDataFrame(data)
-        frame.write.mode("overwrite").format("parquet").saveAsTable(f"`{schema}`.`{table}`")
+        frame.write.mode("overwrite").format("parquet").saveAsTable(self.relation(schema, table))
         return data.num_rows
 
     def execute(self, statement: str) -> None:
         self.spark.sql(statement)
+
+    @staticmethod
+    def relation(schema: str, table: str) -> str:
+        return f"`{schema}`.`{table}`"
 
     def tables(self, schema: str) -> list[str]:
         if not self.spark.catalog.databaseExists(schema):

@@ -81,15 +81,8 @@ def _present(engine: Engine, relations: Iterable[tuple[str, str]]) -> list[tuple
     return [(schema, table) for schema, table in wanted if table in tables[schema]]
 
 
-def _relation(engine: Engine, schema: str, table: str) -> str:
-    """schema.table quoted as `engine` quotes names (Spark SQL: backticks)."""
-    if engine.name == "spark":
-        return f"`{schema}`.`{table}`"
-    return f'"{schema}"."{table}"'
-
-
 def _copy(source: Engine, target: Engine, relations: Iterable[tuple[str, str]]) -> int:
-    return sum(copy_query(source, f"select * from {_relation(source, schema, table)}",
+    return sum(copy_query(source, f"select * from {source.relation(schema, table)}",
                           target, schema, table)
                for schema, table in relations)
 
