@@ -92,14 +92,12 @@ def test_bad_engine_settings_fail_in_one_line_without_the_password(env, mentions
     assert SECRET not in message and "\n" not in message
 
 
-@pytest.mark.skipif(importlib.util.find_spec("dbt.adapters.postgres") is None,
-                    reason="dbt-postgres is not installed (make test EXTRAS=dev,engines)")
+@pytest.mark.skipif(importlib.util.find_spec("dbt.adapters.spark") is None,
+                    reason="dbt-spark is not installed (make test EXTRAS=dev,engines)")
 def test_the_spark_profile_opens_the_session_of_the_python_side_with_its_console_quiet(
         monkeypatch, tmp_path):
     # dagster-dbt parses dbt's JSON lines from dbt's stdout and stderr; the JVM in dbt's process
     # must not write there (log4j2 to a file, no console progress bar), as in the copies' JVMs.
-    if importlib.util.find_spec("dbt.adapters.spark") is None:
-        pytest.skip("dbt-spark is not installed (make test EXTRAS=dev,engines)")
     settings = load_settings(environ={"WINBACK_ENGINE": "spark",
                                       "WINBACK_SPARK_WAREHOUSE": str(tmp_path / "spark")},
                              today=dt.date(2026, 6, 30),
@@ -118,6 +116,8 @@ def test_the_spark_profile_opens_the_session_of_the_python_side_with_its_console
     assert "-Dlog4j2.configurationFile=" in session["spark.driver.extraJavaOptions"]
 
 
+@pytest.mark.skipif(importlib.util.find_spec("dbt.adapters.postgres") is None,
+                    reason="dbt-postgres is not installed (make test EXTRAS=dev,engines)")
 def test_the_profile_picks_the_engines_target_with_the_password_from_the_secret_variable(
         monkeypatch, tmp_path):
     env = {"WINBACK_ENGINE": "postgres",
