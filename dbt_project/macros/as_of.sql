@@ -14,22 +14,32 @@
     {{- return(parsed.strftime('%Y-%m-%d')) -}}
 {%- endmacro %}
 
-{#- meta.run_context's as-of date, or none while parsing or when the table does not exist. -#}
+{#- meta.run_context's as-of date, or none while parsing or when the table does not exist.
+    Read once per node context: a model names the date in its SQL and its hooks up to eight
+    times, and each read was a query (~75 per run). The node's `model` dict, shared by every
+    macro rendered for that node (compiling, then its hooks), keeps the value; the table is
+    written before dbt starts, so it cannot change within a run. -#}
 {% macro run_context_as_of_date() -%}
     {%- if not execute -%}
         {{- return(none) -}}
     {%- endif -%}
+    {%- set memo = model if model is mapping else {} -%}
+    {%- if 'winback_run_context_as_of_date' in memo -%}
+        {{- return(memo['winback_run_context_as_of_date']) -}}
+    {%- endif -%}
     {%- set relation = adapter.get_relation(database=target.get('database'), schema='meta',
                                             identifier='run_context') -%}
-    {%- if relation is none -%}
-        {{- return(none) -}}
+    {%- set value = none -%}
+    {%- if relation is not none -%}
+        {%- set rows = run_query('select as_of_date from ' ~ relation) -%}
+        {%- if rows | length != 1 -%}
+            {{ exceptions.raise_compiler_error(relation ~ " must hold exactly one row, the run's "
+                ~ "as-of date; it holds " ~ (rows | length)) }}
+        {%- endif -%}
+        {%- set value = rows.columns[0].values()[0] | string -%}
     {%- endif -%}
-    {%- set rows = run_query('select as_of_date from ' ~ relation) -%}
-    {%- if rows | length != 1 -%}
-        {{ exceptions.raise_compiler_error(relation ~ " must hold exactly one row, the run's "
-            ~ "as-of date; it holds " ~ (rows | length)) }}
-    {%- endif -%}
-    {{- return(rows.columns[0].values()[0] | string) -}}
+    {%- do memo.update({'winback_run_context_as_of_date': value}) -%}
+    {{- return(value) -}}
 {%- endmacro %}
 
 {% macro as_of_date() -%}

@@ -158,7 +158,7 @@
 {%- endmacro %}
 
 {% macro default__as_of_changed_keys_config() -%}
-    {{ config(materialized='table', pre_hook=["{{ incremental_as_of_create_state() }}"]) }}
+    {{ config(materialized='table', pre_hook=["{{ incremental_as_of_ensure_state() }}"]) }}
 {%- endmacro %}
 
 {% macro spark__as_of_changed_keys_config() -%}
@@ -316,7 +316,7 @@
         on_schema_change='fail',
         contract={'enforced': contract},
         pre_hook=[
-            "{{ incremental_as_of_create_state() }}",
+            "{{ incremental_as_of_ensure_state() }}",
             "{{ incremental_as_of_delete('" ~ key ~ "', '" ~ grain ~ "') }}",
         ],
         post_hook=[
@@ -324,6 +324,18 @@
             "{{ incremental_as_of_record_state() }}",
         ],
     ) }}
+{%- endmacro %}
+
+{#- The pre-hook of every model that records its build: creates the state table (and its schema)
+    only when dbt's relation cache does not know it, so the daily run spends no create schema /
+    create table statements (five queries per model) on a table that is there. A table the cache
+    missed is created with `if not exists`, which changes nothing. -#}
+{% macro incremental_as_of_ensure_state() -%}
+    {%- set state = incremental_as_of_state_relation() -%}
+    {%- if adapter.get_relation(database=state.database, schema=state.schema,
+                                identifier=state.identifier) is none -%}
+        {{ incremental_as_of_create_state() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro incremental_as_of_create_state() -%}
