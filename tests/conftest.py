@@ -126,13 +126,13 @@ def duckdb_databases_started(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture(scope="session")
 def fixture_run(tmp_path_factory: pytest.TempPathFactory,
                 _dbt_target_per_worker_and_no_shared_dagster_home):
-    """The hand-made landing fixture run once per test process as of its date
-    (tests/fixture_run.py): read its folders and events as they are; to write, copy it first
-    (`fixture_run.copy(tmp_path)`). The dbt target fixture comes first: the run's dbt steps
-    write under the worker's folder."""
-    from fixture_run import build_fixture_run, changed_files
+    """The hand-made landing fixture run once per session as of its date, by the first
+    pytest-xdist worker that needs it (tests/fixture_run.py): read its folders and events as
+    they are; to write, copy it first (`fixture_run.copy(tmp_path)`). The dbt target fixture
+    comes first: the run's dbt steps write under the worker's folder."""
+    from fixture_run import changed_files, session_fixture_run
 
-    run = build_fixture_run(tmp_path_factory.mktemp("fixture_run"))
+    run = session_fixture_run(tmp_path_factory)
     before = run.snapshot()
     yield run
     changed = changed_files(before, run.snapshot())
