@@ -249,6 +249,31 @@ def _print_step_stats(dagster_home: str) -> None:
     stats = instance.get_run_step_stats(runs[0].run_id)
     rows = [{"step": s.step_key, "s": round((s.end_time or 0) - (s.start_time or 0), 2),
              "status": str(s.status.value if s.status else None)} for s in stats]
+    # On PostgreSQL and Spark a dbt step logs when the sources are written to the engine
+    # and when dbt's tables are copied back (orchestration/defs/dbt/assets.py): seconds from
+    # the step's start, so the copies can be told apart from dbt's own time.
+    starts = {s.step_key: s.start_time for s in stats if s.start_time}
+    marks = {"source rows written to": "sources_written_at_s",
+             "rows of dbt tables copied from": "tables_copied_back_at_s"}
+    for entry in instance.all_logs(runs[0].run_id):
+        message = entry.user_message or ""
+        for text, field in marks.items():
+            if text in message and entry.step_key in starts:
+                row = next(r for r in rows if r["step"] == entry.step_key)
+                row[field] = round(entry.timestamp - starts[entry.step_key], 2)
+                row[field.replace("_at_s", "_rows")] = int(message.split()[0])
+    for row in rows:  # dbt's own figures, from the invocation's run_results.json
+        found = sorted((ROOT / "dbt_project" / "target").glob(
+            f"{row['step']}-{runs[0].run_id[:7]}-*/run_results.json"))
+        if found and row["step"] in starts:
+            results = json.loads(found[-1].read_text())
+            done = dt.datetime.fromisoformat(results["metadata"]["generated_at"].replace(
+                "Z", "+00:00")).timestamp()
+            row["dbt_elapsed_s"] = round(results["elapsed_time"], 2)
+            row["dbt_done_at_s"] = round(done - starts[row["step"]], 2)
+            nodes = sorted(results["results"], key=lambda r: -r["execution_time"])
+            row["dbt_slowest"] = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2)
+                                  for r in nodes[:6]}
     rows.sort(key=lambda r: -r["s"])
     print(json.dumps(rows))
 
