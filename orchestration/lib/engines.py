@@ -1,6 +1,6 @@
 """One small interface to the warehouse engines (WINBACK_ENGINE): read a query in Arrow batches,
 bulk-write a table, run a statement. DuckDB reads and writes Arrow natively, PostgreSQL writes
-with COPY, Spark with DataFrame writes.
+with COPY, Spark from a Parquet spool it reads.
 
 The dbt layer and the whole pipeline run on all three (orchestration/defs/dbt/engine_copy.py
 moves dbt's sources in and its tables out through this interface), and the PostgreSQL
