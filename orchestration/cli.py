@@ -342,8 +342,13 @@ def cmd_docs(args: argparse.Namespace) -> int:
                                  "run `winback docs --verbose` to see dbt's output")
             error.add_note(done.stdout or "")
             raise error
-        index = build_data_docs(settings.warehouse, out.resolve(),
-                                postgres=settings.engine.postgres)
+        if settings.engine.spark is not None:  # in a child process: one JVM at a time
+            from orchestration.defs.quality.in_spark import build_data_docs_in_spark_child
+
+            index = build_data_docs_in_spark_child(settings.engine.spark, out.resolve())
+        else:
+            index = build_data_docs(settings.warehouse, out.resolve(),
+                                    postgres=settings.engine.postgres)
     print(f"dbt docs                       -> {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
     print(f"Great Expectations Data Docs   -> {index}")
     return 0

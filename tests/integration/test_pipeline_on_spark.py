@@ -8,7 +8,8 @@ hand-made landing fixture on a Spark warehouse (tables and Derby metastore) unde
 folder, under the same Dagster run id, which every export's manifest.json records as
 `source_run`. dbt runs as dagster-dbt's subprocess with a JVM of its own; the copies around it
 run in child processes whose JVM has exited before dbt's starts (orchestration/defs/dbt/
-engine_copy.py), and the marts are read at the end in one more such child. The production dbt
+engine_copy.py), as the Great Expectations gate does (orchestration/defs/quality/in_spark.py),
+and the marts are read at the end in one more such child. The production dbt
 steps run models, data tests and contracts, not the unit tests: the last test runs those.
 
 The costliest module of the suite, so tests/conftest.py starts it first (pipeline_runs). The
@@ -52,6 +53,7 @@ class SparkRuns:
     root: Path
     exports: list[dict[str, str]]  # the export files' sha256 after each run
     steps: list[tuple[set[str], set[str]]]  # each run's (succeeded, skipped) step keys
+    gates: list[dict]  # each run's Great Expectations check evaluations, by check name
     marts: dict[str, dict]  # the marts' fingerprints in the Spark warehouse after the last run
 
 
@@ -64,7 +66,7 @@ def spark_runs(fixture_run, tmp_path_factory) -> Iterator[SparkRuns]:
         unavailable("pyspark or dbt-spark is not installed (make test EXTRAS=dev,engines)")
     root = tmp_path_factory.mktemp("pipeline_on_spark")
     write_landing(root / "landing")
-    exports, steps = [], []
+    exports, steps, gates = [], [], []
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("WINBACK_ENGINE", "spark")
         monkeypatch.setenv("WINBACK_SPARK_WAREHOUSE", str(root / "spark"))
@@ -75,7 +77,9 @@ def spark_runs(fixture_run, tmp_path_factory) -> Iterator[SparkRuns]:
             exports.append(export_sha256(root / "exports"))
             steps.append(({e.step_key for e in result.all_events if e.is_step_success},
                           {e.step_key for e in result.all_events if e.is_step_skipped}))
-    yield SparkRuns(root, exports, steps, spark_mart_fingerprints(root / "spark"))
+            gates.append({e.asset_check_key.name: e for e in result.get_asset_check_evaluations()
+                          if e.asset_check_key.name.startswith("gx_")})
+    yield SparkRuns(root, exports, steps, gates, spark_mart_fingerprints(root / "spark"))
 
 
 def test_both_spark_runs_run_every_step_of_the_duckdb_run(fixture_run, spark_runs):
@@ -84,6 +88,27 @@ def test_both_spark_runs_run_every_step_of_the_duckdb_run(fixture_run, spark_run
     duckdb_steps = {e.step_key for e in fixture_run.result.all_events if e.is_step_success}
     assert {"winback_dbt_models", "winback_dbt_models_after_statistics"} <= duckdb_steps
     assert spark_runs.steps == [(duckdb_steps, set()), (duckdb_steps, set())]
+
+
+def test_the_great_expectations_gate_validated_in_spark(fixture_run, spark_runs):
+    """Both suites ran through GX's Spark datasource (in_spark.py) with the DuckDB run's
+    verdicts and row counts; the second run found every row passed and unchanged in the gate's
+    state in the Spark warehouse."""
+    duckdb_gates = {e.asset_check_key.name: e
+                    for e in fixture_run.result.get_asset_check_evaluations()
+                    if e.asset_check_key.name.startswith("gx_")}
+    first, second = spark_runs.gates
+    assert set(first) == set(second) == set(duckdb_gates) \
+        == {"gx_contact_hygiene", "gx_sync_audience_members"}
+    for name, duckdb_gate in duckdb_gates.items():
+        assert duckdb_gate.metadata["gx_datasource"].value == "pandas"
+        assert first[name].passed and second[name].passed
+        assert first[name].metadata["gx_datasource"].value == "spark"
+        assert first[name].metadata["rows_validated"].value \
+            == duckdb_gate.metadata["rows_validated"].value > 0
+        assert second[name].metadata["rows_validated"].value == 0
+        assert second[name].metadata["rows_skipped_unchanged"].value \
+            == first[name].metadata["rows_validated"].value
 
 
 def test_both_spark_runs_write_the_duckdb_runs_export_files_byte_for_byte(

@@ -31,7 +31,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,7 @@ def _run(action: str, settings: Settings, relations: Iterable[tuple[str, str]]) 
 def _in_child(action: str, settings: Settings, relations: list[tuple[str, str]]) -> int:
     """`action` in `python -m orchestration.defs.dbt.engine_copy`, whose Spark session (and
     JVM) ends with it; returns the rows copied. The request goes on stdin as JSON (paths and
-    limits, no secret); Spark's log goes to stderr, shown only when the child fails."""
+    limits, no secret)."""
     assert settings.engine.spark is not None
     limits = settings.duckdb
     request = {
@@ -151,23 +151,52 @@ def _in_child(action: str, settings: Settings, relations: list[tuple[str, str]])
                                       if limits.temp_directory else None)},
     }
     release(settings.warehouse)  # the child opens the file (lib/warehouse.py)
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.defs.dbt.engine_copy"],
-        input=json.dumps(request), capture_output=True, text=True, check=False)
+    return run_spark_child(
+        "orchestration.defs.dbt.engine_copy", request,
+        f"the Spark {action} of {len(relations)} tables", EngineCopyError)["rows"]
+
+
+def run_spark_child(module: str, request: Mapping[str, Any], what: str,
+                    error: type[Exception]) -> dict[str, Any]:
+    """Run `python -m module` with `request` as JSON on stdin and return the JSON object of the
+    last line of its stdout. The module runs its work on a Spark session of its own and ends
+    with spark_child_main, so its JVM has exited, and the Derby metastore is free, when this
+    returns. The caller releases the run's kept-open DuckDB file first if the child opens it.
+    Spark's log goes to stderr (and log4j2's file), shown only when the child fails, as
+    `error` naming `what`: its last lines name tables and steps, not values."""
+    done = subprocess.run([sys.executable, "-m", module], input=json.dumps(request),
+                          capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines or not lines[-1].isdigit():
-        # The last lines of the child's log: Spark's messages name tables, not values.
+    result = None
+    if done.returncode == 0 and lines:
+        try:
+            result = json.loads(lines[-1])
+        except ValueError:
+            result = None
+    if not isinstance(result, dict):
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
-        raise EngineCopyError(
-            f"the Spark {action} of {len(relations)} tables failed (child process exit code "
-            f"{done.returncode}):\n{tail}")
-    return int(lines[-1])
+        raise error(f"{what} failed (child process exit code {done.returncode}):\n{tail}")
+    return result
 
 
-def _child_main() -> int:
-    """The child of _in_child: one push or pull on a Spark session of its own, then the JVM is
-    ended and waited for, so that the Derby metastore is free when this process has exited."""
-    request = json.loads(sys.stdin.read())
+def spark_child_main(work: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """The body of a run_spark_child module: `work` on the JSON request from stdin, its result
+    printed as the last line of stdout as JSON, then the JVM ended and waited for, and the
+    process exits (status 1 and the traceback on stderr if `work` raised)."""
+    try:
+        print(json.dumps(work(json.loads(sys.stdin.read()))), flush=True)
+        status = 0
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        status = 1
+    _end_jvm_and_exit(status)
+
+
+def _child_work(request: dict[str, Any]) -> dict[str, Any]:
+    """The child of _in_child: one push or pull on a Spark session of its own (spark_child_main
+    then ends the JVM, so that the Derby metastore is free when this process has exited)."""
     limits = request["duckdb"]
     rows = _ACTIONS[request["action"]](
         Path(request["warehouse"]),
@@ -176,8 +205,7 @@ def _child_main() -> int:
                                        if limits["temp_directory"] else None)),
         EngineSettings("spark", spark=SparkSettings(Path(request["spark_warehouse"]))),
         [(schema, table) for schema, table in request["relations"]])
-    print(rows, flush=True)
-    return 0
+    return {"rows": rows}
 
 
 def _end_jvm_and_exit(code: int) -> None:
@@ -196,11 +224,4 @@ def _end_jvm_and_exit(code: int) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        status = _child_main()
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        status = 1
-    _end_jvm_and_exit(status)
+    spark_child_main(_child_work)

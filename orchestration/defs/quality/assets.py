@@ -1,7 +1,8 @@
 """Great Expectations suites run as Dagster asset checks on the rows of a table that changed
 since they last passed, at most WINBACK_GX_MAX_ROWS of them per run, read from DuckDB in
-bounded batches (see bounded.py), or, when dbt builds in PostgreSQL (WINBACK_ENGINE=postgres),
-validated there through GX's PostgreSQL datasource (see in_engine.py)."""
+bounded batches (see bounded.py), or, when dbt builds in PostgreSQL or Spark (WINBACK_ENGINE=
+postgres|spark), validated there through GX's PostgreSQL datasource (in_engine.py) or its Spark
+datasource (in_spark.py: in a child process, whose JVM ends with it)."""
 
 import dagster as dg
 
@@ -9,6 +10,7 @@ from orchestration.defs.dbt.keys import dbt_model_key
 from orchestration.defs.quality.bounded import validate_changed_rows
 from orchestration.defs.quality.gx import load_suite
 from orchestration.defs.quality.in_engine import validate_changed_rows_in_postgres
+from orchestration.defs.quality.in_spark import validate_changed_rows_in_spark_child
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.warehouse import open_warehouse
 
@@ -33,6 +35,9 @@ def build_suite_check(
         if settings.engine.postgres is not None:
             bounded = validate_changed_rows_in_postgres(
                 settings.engine.postgres, suite, table, key, max_rows=settings.gx_max_rows)
+        elif settings.engine.spark is not None:
+            bounded = validate_changed_rows_in_spark_child(
+                settings.engine.spark, suite, table, key, max_rows=settings.gx_max_rows)
         else:
             with open_warehouse(settings.warehouse) as con:
                 bounded = validate_changed_rows(con, suite, table, key,

@@ -1,8 +1,9 @@
 """Great Expectations 1.x suites (JSON in expectations/) run on a batch of rows: a dataframe
 (DuckDB: GX 1.x cannot validate DuckDB through SQLAlchemy, so callers read the rows into
-pandas) or a query run by the engine through GX's own SQL datasource (PostgreSQL: the
-expectations become SQL, no row leaves the database). Which one is a BatchSource; a Spark
-datasource (GX's add_spark, a Spark DataFrame per batch) plugs in as a third.
+pandas), a query run by the engine through GX's own SQL datasource (PostgreSQL: the
+expectations become SQL, no row leaves the database) or a Spark DataFrame through GX's Spark
+datasource (Spark: the expectations become Spark column expressions, run by Spark). Which one
+is a BatchSource.
 Results keep row keys (the table's key column) and counts, never the failing values. On pandas
 the pair expectations run on a vectorised metric (gx_metrics.py) instead of GX's row loop.
 """
@@ -144,6 +145,24 @@ class PostgresBatches:
         return asset.add_batch_definition_whole_table("whole").get_batch()
 
 
+class SparkBatches:
+    """GX's Spark datasource: each batch is a Spark DataFrame (a query on the engine's tables,
+    not collected), so Spark computes the verdicts and only counts and failing keys come back.
+    GX takes the process's active SparkSession (getOrCreate), the one the caller opened."""
+
+    kind = "spark"
+
+    def __init__(self, context: Any, name: str) -> None:
+        self._definition = (
+            context.data_sources.add_spark("winback", persist=False)
+            .add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("whole")
+        )
+
+    def batch(self, data: Any) -> Batch:
+        return self._definition.get_batch(batch_parameters={"dataframe": data})
+
+
 class SuiteValidator:
     """One suite, one ephemeral GX context (starting it costs seconds), any number of batches:
     callers validate a large table as bounded batches and merge the outcomes. `source` makes
@@ -229,11 +248,14 @@ def merge_outcomes(name: str, outcomes: list[SuiteOutcome]) -> SuiteOutcome:
 
 
 def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = None, *,
-                    postgres: PostgresSettings | None = None) -> Path:
+                    postgres: PostgresSettings | None = None, spark: Any = None) -> Path:
     """Validate every suite in expectations/ against its table (meta.table, meta.key) in the
     warehouse and render Great Expectations Data Docs as static HTML into `site_dir`. With
     `postgres` (WINBACK_ENGINE=postgres) the tables are the engine's, validated there through
-    GX's PostgreSQL datasource (one query asset per suite); else dataframes read from DuckDB.
+    GX's PostgreSQL datasource (one query asset per suite); with `spark`, a SparkSession
+    (WINBACK_ENGINE=spark; in_spark.build_data_docs_in_spark_child opens it in a child
+    process), through GX's Spark datasource, one Spark DataFrame per suite; else dataframes
+    read from DuckDB.
 
     Results are stored without failing values (exclude_unexpected_values, summary format), so
     the pages show expectations, counts and percentages, never a contact. The pages are
@@ -263,20 +285,27 @@ def build_data_docs(warehouse: Path, site_dir: Path, directory: Path | None = No
         if postgres is not None:
             source = context.data_sources.add_postgres(
                 "winback", connection_string=postgres_url(postgres))
+        elif spark is not None:
+            source = context.data_sources.add_spark("winback", persist=False)
         else:
             source = context.data_sources.add_pandas("winback")
         with contextlib.ExitStack() as stack:
-            con = (None if postgres is not None
+            con = (None if postgres is not None or spark is not None
                    else stack.enter_context(open_warehouse(warehouse, read_only=True)))
             for suite_json in suites:
                 key = suite_json["meta"]["key"]
                 query = (f"SELECT {', '.join(suite_columns(suite_json, key))} "
                          f"FROM {suite_json['meta']['table']} ORDER BY {key}")
-                if con is None:  # the rows stay in PostgreSQL
+                if postgres is not None:  # the rows stay in PostgreSQL
                     batch_parameters = None
                     batch_definition = source.add_query_asset(
                         suite_json["name"], query=query
                     ).add_batch_definition_whole_table("whole")
+                elif spark is not None:  # a Spark DataFrame: the rows stay in Spark
+                    batch_parameters = {"dataframe": spark.sql(query)}
+                    batch_definition = source.add_dataframe_asset(
+                        suite_json["name"]
+                    ).add_batch_definition_whole_dataframe("whole")
                 else:
                     batch_parameters = {"dataframe": con.execute(query).df()}
                     batch_definition = source.add_dataframe_asset(
