@@ -26,6 +26,7 @@ from landing_fixture import AS_OF, write_landing
 
 from orchestration.definitions import defs
 from orchestration.lib.dagster_home import ensure_dagster_yaml
+from orchestration.lib.settings import Settings, load_settings
 
 HOME = "dagster_home"
 JOB = "winback_daily"
@@ -51,6 +52,13 @@ class FixtureRun:
         (dest / HOME / "dagster.yaml").unlink()
         ensure_dagster_yaml(dest / HOME)
         return dest
+
+    def copy_settings(self, dest: Path) -> Settings:
+        """The settings of a run as of the fixture's date on `copy(dest)`'s warehouse (default
+        configuration), for a test that runs dbt itself on the run's state."""
+        root = self.copy(dest)
+        return load_settings(environ={}, overrides={
+            "WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(root / "warehouse.duckdb")})
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
         """Size and modification time of every file and link under the root."""

@@ -13,13 +13,12 @@ from collections import Counter
 
 import pytest
 from engine_parity import differences, duckdb_fingerprints
-from landing_fixture import AS_OF
 
 from orchestration.defs.dbt.args import dbt_config_vars, dbt_executable
 from orchestration.defs.dbt.state import write_run_context
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
-from orchestration.lib.settings import DBT_PROJECT_DIR, load_settings
+from orchestration.lib.settings import DBT_PROJECT_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(0.5)]
 
@@ -37,12 +36,7 @@ def _queries_by_node(log: str) -> dict[str, list[str]]:
 def test_a_rerun_reads_the_as_of_date_once_per_node_phase_and_keeps_the_state_table(
     fixture_run, tmp_path
 ):
-    root = fixture_run.copy(tmp_path / "run")
-    warehouse = root / "warehouse.duckdb"
-    settings = load_settings(
-        environ={},
-        overrides={"WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(warehouse)},
-    )
+    settings = fixture_run.copy_settings(tmp_path / "run")
     write_run_context(settings, "rerun")
     variables = dbt_config_vars(settings, policies_for(settings), audiences_for(settings))
     logs = tmp_path / "logs"
@@ -69,4 +63,4 @@ def test_a_rerun_reads_the_as_of_date_once_per_node_phase_and_keeps_the_state_ta
                  and sql.lower().startswith(("create table", "create schema"))]
     assert state_ddl == []
     assert differences(duckdb_fingerprints(fixture_run.warehouse),
-                       duckdb_fingerprints(warehouse)) == []
+                       duckdb_fingerprints(settings.warehouse)) == []

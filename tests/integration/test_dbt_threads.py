@@ -7,12 +7,11 @@ import subprocess
 
 import pytest
 from engine_parity import differences, duckdb_fingerprints
-from landing_fixture import AS_OF
 
 from orchestration.defs.dbt.args import dbt_executable, dbt_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
-from orchestration.lib.settings import DBT_PROJECT_DIR, load_settings
+from orchestration.lib.settings import DBT_PROJECT_DIR
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(0.5)]
 
@@ -20,12 +19,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(0.5)]
 def test_marts_built_one_model_at_a_time_equal_the_runs_built_two_at_a_time(
     fixture_run, tmp_path
 ):
-    root = fixture_run.copy(tmp_path / "run")
-    warehouse = root / "warehouse.duckdb"
-    settings = load_settings(
-        environ={},
-        overrides={"WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(warehouse)},
-    )
+    settings = fixture_run.copy_settings(tmp_path / "run")
     variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
     target = tmp_path / "target"
     build = subprocess.run(
@@ -39,4 +33,4 @@ def test_marts_built_one_model_at_a_time_equal_the_runs_built_two_at_a_time(
     results = json.loads((target / "run_results.json").read_text())["results"]
     assert {r["thread_id"] for r in results} == {"Thread-1 (worker)"}
     assert differences(duckdb_fingerprints(fixture_run.warehouse),
-                       duckdb_fingerprints(warehouse)) == []
+                       duckdb_fingerprints(settings.warehouse)) == []

@@ -12,45 +12,20 @@ locally a missing one skips the test with the reason, under CI=true it fails.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from engine_parity import new_postgres_database
+from gx_gate_case import KEY, SUITE, TABLE, failures, gate_case
 
 from orchestration.defs.quality import gx
-from orchestration.defs.quality.bounded import validate_changed_rows
-from orchestration.defs.quality.gx import load_suite
 from orchestration.lib.engines import DuckDBEngine, PostgresEngine, copy_query
 from orchestration.lib.warehouse import open_warehouse
 
 pytestmark = pytest.mark.integration
 
-TABLE = "contacts.contact_hygiene"
-SUITE = load_suite("contact_hygiene")
-
-
-def _dirty(first: str, second: str) -> list[str]:
-    """Two rows the suite must catch, as SQL both engines run."""
-    return [
-        f"update {TABLE} set email_normalized = 'not an email' where customer_id = '{first}'",
-        f"update {TABLE} set is_email_valid = false where customer_id = '{second}'",
-    ]
-
 
 def test_the_gate_on_postgres_validates_in_the_engine_like_the_duckdb_gate(
         fixture_run, tmp_path, monkeypatch):
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(fixture_run.warehouse, warehouse)
-    with open_warehouse(warehouse) as con:
-        # The fixture run's gate passed every row: both sides start from a first run.
-        con.execute("delete from quality.gx_suites")
-        first, second = (row[0] for row in con.execute(
-            f"select customer_id from {TABLE} where is_contactable_email "
-            f"order by customer_id limit 2").fetchall())
-
-    def on_duckdb():
-        with open_warehouse(warehouse) as con:
-            return validate_changed_rows(con, SUITE, TABLE, "customer_id", max_rows=10_000)
+    case = gate_case(fixture_run, tmp_path)
 
     def no_dataframe(self, data):
         raise AssertionError("the PostgreSQL gate handed GX a dataframe")
@@ -58,7 +33,7 @@ def test_the_gate_on_postgres_validates_in_the_engine_like_the_duckdb_gate(
     with new_postgres_database() as database:
         from orchestration.defs.quality.in_engine import validate_changed_rows_in_postgres
 
-        local = DuckDBEngine(warehouse, read_only=True)
+        local = DuckDBEngine(case.warehouse, read_only=True)
         engine = PostgresEngine(database)
         try:
             copied = copy_query(local, f"select * from {TABLE}", engine, "contacts",
@@ -70,15 +45,15 @@ def test_the_gate_on_postgres_validates_in_the_engine_like_the_duckdb_gate(
             with monkeypatch.context() as patch:
                 patch.setattr(gx.DataframeBatches, "batch", no_dataframe)
                 return validate_changed_rows_in_postgres(
-                    database, SUITE, TABLE, "customer_id", max_rows=10_000)
+                    database, SUITE, TABLE, KEY, max_rows=10_000)
 
         try:
-            clean_duckdb, clean_postgres = on_duckdb(), on_postgres()
-            for statement in _dirty(first, second):
+            clean_duckdb, clean_postgres = case.on_duckdb(), on_postgres()
+            for statement in case.dirty():
                 engine.execute(statement)
-                with open_warehouse(warehouse) as con:
+                with open_warehouse(case.warehouse) as con:
                     con.execute(statement)
-            dirty_duckdb, dirty_postgres = on_duckdb(), on_postgres()
+            dirty_duckdb, dirty_postgres = case.on_duckdb(), on_postgres()
             # The gate's state is in the engine: every row but the two failing ones passed.
             passed = next(engine.read_batches(
                 "select count(*) as n from quality.gx_passed_rows "
@@ -97,13 +72,7 @@ def test_the_gate_on_postgres_validates_in_the_engine_like_the_duckdb_gate(
     assert dirty_postgres.outcome.rows == 2
     assert dirty_postgres.rows_skipped_unchanged == dirty_duckdb.rows_skipped_unchanged \
         == copied - 2
-    failed = {(f.expectation, f.column): (f.unexpected_count, f.unexpected_keys)
-              for f in dirty_postgres.outcome.failed}
-    assert failed == {
-        ("expect_column_values_to_match_regex", "email_normalized"): (1, [first]),
-        ("expect_column_pair_values_to_be_in_set", "is_contactable_email,is_email_valid"):
-            (1, [second]),
-    }
+    assert failures(dirty_postgres.outcome) == case.expected_failures()
     assert passed == copied - 2
 
 

@@ -22,17 +22,13 @@ import shutil
 
 import pytest
 from engine_parity import unavailable
+from gx_gate_case import KEY, SUITE, TABLE, failures, gate_case
 
 from orchestration.defs.quality import gx
-from orchestration.defs.quality.bounded import validate_changed_rows
-from orchestration.defs.quality.gx import load_suite
 from orchestration.lib.settings import EngineSettings, SparkSettings, load_settings
 from orchestration.lib.warehouse import open_warehouse
 
 pytestmark = pytest.mark.integration
-
-TABLE = "contacts.contact_hygiene"
-SUITE = load_suite("contact_hygiene")
 
 
 def test_the_gate_on_spark_validates_in_the_engine_like_the_duckdb_gate(fixture_run, tmp_path):
@@ -46,39 +42,27 @@ def test_the_gate_on_spark_validates_in_the_engine_like_the_duckdb_gate(fixture_
         validate_changed_rows_in_spark_child,
     )
 
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copyfile(fixture_run.warehouse, warehouse)
-    with open_warehouse(warehouse) as con:
-        # The fixture run's gate passed every row: both sides start from a first run.
-        con.execute("delete from quality.gx_suites")
-        first, second = (row[0] for row in con.execute(
-            f"select customer_id from {TABLE} where is_contactable_email "
-            f"order by customer_id limit 2").fetchall())
+    case = gate_case(fixture_run, tmp_path)
+    with open_warehouse(case.warehouse) as con:
         rows = con.execute(f"select count(*) from {TABLE}").fetchone()[0]
         emails = [row[0] for row in con.execute(
             f"select email_normalized from {TABLE} where email_normalized is not null")
             .fetchall()]
     spark = SparkSettings(tmp_path / "spark")
     settings = dataclasses.replace(
-        load_settings(environ={}, overrides={"WINBACK_WAREHOUSE": str(warehouse)}),
+        load_settings(environ={}, overrides={"WINBACK_WAREHOUSE": str(case.warehouse)}),
         engine=EngineSettings("spark", spark=spark))
 
-    def on_duckdb():
-        with open_warehouse(warehouse) as con:
-            return validate_changed_rows(con, SUITE, TABLE, "customer_id", max_rows=10_000)
-
     def on_spark():
-        return validate_changed_rows_in_spark_child(spark, SUITE, TABLE, "customer_id",
-                                                    max_rows=10_000)
+        return validate_changed_rows_in_spark_child(spark, SUITE, TABLE, KEY, max_rows=10_000)
 
     assert push_sources(settings, [("contacts", "contact_hygiene")]) == rows
-    clean_duckdb, clean_spark = on_duckdb(), on_spark()
-    with open_warehouse(warehouse) as con:
-        con.execute(f"update {TABLE} set email_normalized = 'not an email' "
-                    f"where customer_id = '{first}'")
-        con.execute(f"update {TABLE} set is_email_valid = false where customer_id = '{second}'")
+    clean_duckdb, clean_spark = case.on_duckdb(), on_spark()
+    with open_warehouse(case.warehouse) as con:
+        for statement in case.dirty():
+            con.execute(statement)
     push_sources(settings, [("contacts", "contact_hygiene")])
-    dirty_duckdb, dirty_spark = on_duckdb(), on_spark()
+    dirty_duckdb, dirty_spark = case.on_duckdb(), on_spark()
     suites = tmp_path / "expectations"
     suites.mkdir()
     (suites / "contact_hygiene.json").write_text(
@@ -95,13 +79,7 @@ def test_the_gate_on_spark_validates_in_the_engine_like_the_duckdb_gate(fixture_
     assert dirty_spark.outcome == dirty_duckdb.outcome
     assert dirty_spark.outcome.rows == 2
     assert dirty_spark.rows_skipped_unchanged == dirty_duckdb.rows_skipped_unchanged == rows - 2
-    failed = {(f.expectation, f.column): (f.unexpected_count, f.unexpected_keys)
-              for f in dirty_spark.outcome.failed}
-    assert failed == {
-        ("expect_column_values_to_match_regex", "email_normalized"): (1, [first]),
-        ("expect_column_pair_values_to_be_in_set", "is_contactable_email,is_email_valid"):
-            (1, [second]),
-    }
+    assert failures(dirty_spark.outcome) == case.expected_failures()
 
     pages = [p for p in (tmp_path / "docs").rglob("*") if p.suffix in {".html", ".json", ".js"}]
     assert index == tmp_path / "docs" / "index.html" and index.is_file()
