@@ -15,6 +15,7 @@ The session checks at its end that no test wrote into the shared folders."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from landing_fixture import AS_OF, write_landing
 
 from orchestration.definitions import defs
 from orchestration.lib.dagster_home import ensure_dagster_yaml
-from orchestration.lib.settings import Settings, load_settings
+from orchestration.lib.settings import DBT_PROJECT_DIR, Settings, load_settings
 
 HOME = "dagster_home"
 JOB = "winback_daily"
@@ -38,6 +39,9 @@ PLANNED_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
 class FixtureRun:
     root: Path  # landing/, warehouse.duckdb, exports/, serving/, report/, dagster_home/
     result: dg.ExecuteInProcessResult
+    # The dbt target folder of the process that ran it (tests/conftest.py gives each test
+    # process its own): the dbt steps' dbt.log files of the run are there.
+    dbt_target: Path
 
     @property
     def warehouse(self) -> Path:
@@ -76,10 +80,11 @@ def build_fixture_run(root: Path) -> FixtureRun:
     ensure_dagster_yaml(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_daily(root, AS_OF, instance=instance)
-    return FixtureRun(root=root, result=result)
+    target = DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+    return FixtureRun(root=root, result=result, dbt_target=target)
 
 
-def load_fixture_run(root: Path, run_id: str, work: Path) -> FixtureRun:
+def load_fixture_run(root: Path, run_id: str, dbt_target: Path, work: Path) -> FixtureRun:
     """The run another process built in `root`, its events read from a copy of its Dagster
     instance under `work` (opening the instance itself could write to the shared folder)."""
     home = work / HOME
@@ -96,13 +101,13 @@ def load_fixture_run(root: Path, run_id: str, work: Path) -> FixtureRun:
     assert run is not None and events, f"no run {run_id} in {root / HOME}"
     result = dg.ExecuteInProcessResult(event_list=events, dagster_run=run,
                                        output_capture=None, job_def=defs.resolve_job_def(JOB))
-    return FixtureRun(root=root, result=result)
+    return FixtureRun(root=root, result=result, dbt_target=dbt_target)
 
 
 def session_fixture_run(tmp_path_factory) -> FixtureRun:
     """Built here, or read from the worker that built it (module docstring). The run's id is
-    written beside the run's folder once the run succeeded: a folder without it is what a
-    failed or killed build left, and is built again."""
+    written beside the run's folder once the run succeeded (with the builder's dbt target
+    folder): a folder without it is what a failed or killed build left, and is built again."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return build_fixture_run(tmp_path_factory.mktemp("fixture_run"))
     shared = tmp_path_factory.getbasetemp().parent  # the session's, above each worker's own
@@ -110,12 +115,14 @@ def session_fixture_run(tmp_path_factory) -> FixtureRun:
     with (shared / "fixture_run.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if done.exists():
-            return load_fixture_run(root, done.read_text(),
+            built = json.loads(done.read_text())
+            return load_fixture_run(root, built["run_id"], Path(built["dbt_target"]),
                                     tmp_path_factory.mktemp("fixture_run_events"))
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir()
         run = build_fixture_run(root)
-        done.write_text(run.result.run_id)
+        done.write_text(json.dumps({"run_id": run.result.run_id,
+                                    "dbt_target": str(run.dbt_target)}))
         return run
 
 

@@ -4,7 +4,6 @@
 import csv
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 
@@ -208,20 +207,19 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(pipeline):
     assert all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in model)
 
 
-def _dbt_step_logs(result) -> dict[str, list[dict]]:
-    """The dbt.log events of each dbt step of the run (dagster-dbt names the folders inside the
-    target folder: DBT_TARGET_PATH, which tests/conftest.py sets per test process)."""
-    target = winback_project.project_dir / os.environ.get("DBT_TARGET_PATH", "target")
+def _dbt_step_logs(run) -> dict[str, list[dict]]:
+    """The dbt.log events of each dbt step of the fixture run (dagster-dbt names the folders
+    inside the target folder of the test process that ran it)."""
     return {
         step: [json.loads(line) for line in (folder / "dbt.log").read_text().splitlines()]
         for step in ("winback_dbt_models", "winback_dbt_models_after_statistics")
-        for folder in target.glob(f"{step}-{result.run_id[:7]}-*")
+        for folder in run.dbt_target.glob(f"{step}-{run.result.run_id[:7]}-*")
     }
 
 
-def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_parse(pipeline):
-    _, result = pipeline
-    logs = _dbt_step_logs(result)
+def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_parse(
+        fixture_run):
+    logs = _dbt_step_logs(fixture_run)
     assert len(logs) == 2
     finished = [e["data"]["node_info"]["unique_id"] for events in logs.values() for e in events
                 if e["info"]["name"] == "NodeFinished"]
