@@ -8,6 +8,11 @@ date (a warm rerun of the same date on 5,000 orders): that run's CPU is the pipe
 
 Every measured command is a child process: CPU = user + sys of the child and its descendants (dbt
 runs as a grandchild) from os.wait4, peak RSS = the largest max-RSS among them (not their sum).
+The runner is the subreaper of its descendants, so a grandchild its parent did not wait for (a
+JVM of Spark's that outlives dbt's process) is reaped by the runner and its CPU added
+("orphans" in the record). On PostgreSQL the server's CPU is not in the run's (its backends are
+the postmaster's children): the record's "postgres_server" gives it apart, read from /proc of the
+local server's processes (PostgresServerCpu).
 The load average is read before and after each run. Step times come from the Dagster instance in
 DAGSTER_HOME (get_run_step_stats of the newest run). Results are appended as JSON lines to
 benchmarks/results/results.jsonl and printed as a table.
@@ -70,19 +75,149 @@ def machine() -> dict:
             "cpu": cpu_model, "python": platform.python_version()}
 
 
-def measure(cmd: list[str], env: dict, log: Path) -> dict:
-    """Run `cmd` as a child; its CPU (with descendants), wall, peak RSS, load before/after."""
+def _become_subreaper() -> bool:
+    """Make this process the subreaper of its descendants (Linux prctl PR_SET_CHILD_SUBREAPER):
+    a grandchild whose parent exits without waiting for it (e.g. a JVM that outlives dbt's or a
+    copy child's Python process) is re-parented to this process instead of to init, so that its
+    CPU can still be reaped and counted (`reap_orphans`)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans(grace_s: float = 60.0) -> dict:
+    """Wait for the descendants re-parented to this process (see _become_subreaper) and sum
+    their CPU; the ones still running after `grace_s` are counted, not waited for."""
+    cpu, rss, count = 0.0, 0, 0
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+            continue
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss)
+        count += 1
+    running = sum(1 for proc in Path("/proc").glob("[0-9]*") if _ppid(proc) == os.getpid())
+    return {"cpu_s": round(cpu, 2), "peak_rss_mb": round(rss / 1024), "reaped": count,
+            "still_running": running}
+
+
+def _ppid(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class PostgresServerCpu:
+    """CPU of the local PostgreSQL server during a run, which is not in the run's own CPU (the
+    backends are children of the postmaster, not of the run). Read from /proc (stat fields
+    utime, stime, and the postmaster's cutime, cstime of the backends it has reaped):
+
+    - `server_cpu_s`: every PostgreSQL process of the host, the postmaster's reaped children
+      included, end minus start: all databases, so an upper bound when other sessions use
+      the server;
+    - `db_backends_cpu_s`: the backends connected to the run's database, sampled every
+      `interval` s (the last sample of each backend): a lower bound of the run's own share.
+
+    None when no PostgreSQL process runs on this host (a remote server)."""
+
+    def __init__(self, database: str, interval: float = 0.25) -> None:
+        import threading
+
+        self.database, self.interval = database, interval
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.per_backend: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _processes() -> list[tuple[int, list[str], str]]:
+        out = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                stat = (proc / "stat").read_text()
+                if "(postgres)" not in stat:
+                    continue
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                    errors="replace")
+            except OSError:
+                continue
+            out.append((int(proc.name), stat.rsplit(")", 1)[1].split(), cmdline))
+        return out
+
+    def _total(self) -> float | None:
+        procs = self._processes()
+        pids = {pid for pid, _, _ in procs}
+        if not procs:
+            return None
+        ticks = 0
+        for _, fields, _ in procs:  # fields[0] is the state: utime = [11], stime = [12]
+            ticks += int(fields[11]) + int(fields[12])
+            if int(fields[1]) not in pids:  # the postmaster: add the backends it has reaped
+                ticks += int(fields[13]) + int(fields[14])
+        return ticks / self.tick
+
+    def _sample(self) -> None:
+        while True:
+            for pid, fields, cmdline in self._processes():
+                words = cmdline.split()
+                if self.database in words[1:5]:  # "postgres: [cluster:] user database host"
+                    self.per_backend[pid] = (int(fields[11]) + int(fields[12])) / self.tick
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> PostgresServerCpu:
+        self.start = self._total()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        end = self._total()
+        self.result = {
+            "server_cpu_s": None if self.start is None or end is None
+            else round(end - self.start, 2),
+            "db_backends_cpu_s": round(sum(self.per_backend.values()), 2),
+            "db_backends": len(self.per_backend)}
+
+
+def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None) -> dict:
+    """Run `cmd` as a child; its CPU (with descendants, orphans included), wall, peak RSS,
+    load before/after; with `postgres_db`, the PostgreSQL server's CPU (PostgresServerCpu)."""
     before = load()
     started = time.perf_counter()
+    server = PostgresServerCpu(postgres_db) if postgres_db else None
     with log.open("w") as out:
+        if server:
+            server.__enter__()
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(child.pid, 0)
+        orphans = reap_orphans()
+        if server:
+            server.__exit__(None, None, None)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
-    return {"ok": code == 0, "exit_code": code, "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
-            "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
-            "wall_s": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024),
-            "load_start": before, "load_end": load(), "log": str(log)}
+    own = usage.ru_utime + usage.ru_stime
+    result = {"ok": code == 0, "exit_code": code,
+              "cpu_s": round(own + orphans["cpu_s"], 2),
+              "user_s": round(usage.ru_utime, 2), "sys_s": round(usage.ru_stime, 2),
+              "orphans": orphans, "wall_s": round(wall, 2),
+              "peak_rss_mb": max(round(usage.ru_maxrss / 1024), orphans["peak_rss_mb"]),
+              "load_start": before, "load_end": load(), "log": str(log)}
+    if server:
+        result["postgres_server"] = server.result
+    return result
 
 
 def check(result: dict, what: str) -> None:
@@ -114,6 +249,31 @@ def _print_step_stats(dagster_home: str) -> None:
     stats = instance.get_run_step_stats(runs[0].run_id)
     rows = [{"step": s.step_key, "s": round((s.end_time or 0) - (s.start_time or 0), 2),
              "status": str(s.status.value if s.status else None)} for s in stats]
+    # On PostgreSQL and Spark a dbt step logs when the sources are written to the engine
+    # and when dbt's tables are copied back (orchestration/defs/dbt/assets.py): seconds from
+    # the step's start, so the copies can be told apart from dbt's own time.
+    starts = {s.step_key: s.start_time for s in stats if s.start_time}
+    marks = {"source rows written to": "sources_written_at_s",
+             "rows of dbt tables copied from": "tables_copied_back_at_s"}
+    for entry in instance.all_logs(runs[0].run_id):
+        message = entry.user_message or ""
+        for text, field in marks.items():
+            if text in message and entry.step_key in starts:
+                row = next(r for r in rows if r["step"] == entry.step_key)
+                row[field] = round(entry.timestamp - starts[entry.step_key], 2)
+                row[field.replace("_at_s", "_rows")] = int(message.split()[0])
+    for row in rows:  # dbt's own figures, from the invocation's run_results.json
+        found = sorted((ROOT / "dbt_project" / "target").glob(
+            f"{row['step']}-{runs[0].run_id[:7]}-*/run_results.json"))
+        if found and row["step"] in starts:
+            results = json.loads(found[-1].read_text())
+            done = dt.datetime.fromisoformat(results["metadata"]["generated_at"].replace(
+                "Z", "+00:00")).timestamp()
+            row["dbt_elapsed_s"] = round(results["elapsed_time"], 2)
+            row["dbt_done_at_s"] = round(done - starts[row["step"]], 2)
+            nodes = sorted(results["results"], key=lambda r: -r["execution_time"])
+            row["dbt_slowest"] = {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2)
+                                  for r in nodes[:6]}
     rows.sort(key=lambda r: -r["s"])
     print(json.dumps(rows))
 
@@ -132,10 +292,15 @@ def platforms_without_minimums(state: Path) -> Path:
 
 
 def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
-                 postgres_url: str | None = None) -> dict:
+                 engine: str = "duckdb", postgres_url: str | None = None) -> dict:
+    """The run's environment: everything under `state` (a Spark run's warehouse folder too,
+    so a cold run, which removes `state`, starts from an empty Spark warehouse)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_"))}
-    if postgres_url:
-        env.update({"WINBACK_ENGINE": "postgres", "WINBACK_POSTGRES_URL": postgres_url})
+    env["WINBACK_ENGINE"] = engine
+    if engine == "postgres":
+        env["WINBACK_POSTGRES_URL"] = postgres_url
+    elif engine == "spark":
+        env["WINBACK_SPARK_WAREHOUSE"] = str(state / "spark-warehouse")
     home = state / "dagster_home"  # `winback` writes the project's dagster.yaml there
     home.mkdir(parents=True, exist_ok=True)
     if not ad_minimums:
@@ -171,9 +336,18 @@ def empty_postgres(url: str) -> None:
     con.close()
 
 
+def postgres_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database
+
+
 def pipeline(as_of: dt.date, env: dict, log: Path) -> dict:
     """A failed run is recorded (ok false, its log kept) and ends the size, not the runner."""
-    result = measure([str(VENV_BIN / "winback"), "run", "--as-of", as_of.isoformat()], env, log)
+    database = (postgres_database(env["WINBACK_POSTGRES_URL"])
+                if env.get("WINBACK_ENGINE") == "postgres" else None)
+    result = measure([str(VENV_BIN / "winback"), "run", "--as-of", as_of.isoformat()], env, log,
+                     postgres_db=database)
     result["steps"] = step_stats(Path(env["DAGSTER_HOME"]))
     if not result["ok"]:
         tail = log.read_text(errors="replace").splitlines()[-6:]
@@ -213,7 +387,7 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
     next_day = args.end_date + dt.timedelta(days=1)
     record: dict = {"size": name, "customers": customers, "orders": orders,
                     "end_date": args.end_date.isoformat(), "format": args.format,
-                    "engine": "postgres" if args.postgres_url else "duckdb",
+                    "engine": args.engine,
                     "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": machine(), "landing": str(landing)}
     say = lambda msg: print(f"[{name} {time.strftime('%H:%M:%S')} load {load()}] {msg}",  # noqa: E731
@@ -237,13 +411,13 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
         if not (state / "warehouse" / "winback.duckdb").exists():
             sys.exit(f"run: --next-day-only needs the cold run's state in {state}")
         env = pipeline_env(landing, state, ad_minimums=name != "tiny",
-                           postgres_url=args.postgres_url)
+                           engine=args.engine, postgres_url=args.postgres_url)
     else:
         shutil.rmtree(state, ignore_errors=True)
-        if args.postgres_url:
+        if args.engine == "postgres":
             empty_postgres(args.postgres_url)
         env = pipeline_env(landing, state, ad_minimums=name != "tiny",
-                           postgres_url=args.postgres_url)
+                           engine=args.engine, postgres_url=args.postgres_url)
         say(f"cold run as of {args.end_date}")
         record["cold"] = pipeline(args.end_date, env, logs / "cold.log")
         if not record["cold"]["ok"]:
@@ -307,6 +481,17 @@ def table(records: list[dict]) -> None:
                   f"emails {f['email_cpu_s']} s, {f['phones_distinct']:,} phones "
                   f"{f['phone_cpu_s']} s (CPU); statuses {f['status_counts']}")
         for key in ("cold", "next_day", "warm_rerun"):
+            server = (r.get(key) or {}).get("postgres_server")
+            if server:
+                print(f"{r['size']} {key} PostgreSQL server CPU (not in the run's): "
+                      f"{fmt(server['server_cpu_s'])} s all databases, "
+                      f"{fmt(server['db_backends_cpu_s'])} s the run database's "
+                      f"{server['db_backends']} backends")
+            orphans = (r.get(key) or {}).get("orphans") or {}
+            if orphans.get("reaped") or orphans.get("still_running"):
+                print(f"{r['size']} {key} orphaned descendants: {orphans['reaped']} reaped, "
+                      f"{orphans['cpu_s']} s CPU (in the run's), {orphans['still_running']} "
+                      "still running")
             steps = (r.get(key) or {}).get("steps") or []
             if steps and "step" in steps[0]:
                 top = ", ".join(f"{s['step']} {s['s']}" for s in steps[:8])
@@ -334,12 +519,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--next-day-only", action="store_true",
                         help="only the next day, on the state a previous cold run left "
                         "(ratios then need that run's record)")
+    parser.add_argument("--engine", choices=("duckdb", "postgres", "spark"),
+                        help="WINBACK_ENGINE of the runs (default duckdb, or postgres when "
+                        "--postgres-url is given); postgres and spark need the engines extra, "
+                        "spark Java 17; a Spark warehouse lives under the size's state/")
     parser.add_argument("--postgres-url", metavar="URL",
-                        help="run on PostgreSQL (WINBACK_ENGINE=postgres) in this database, "
-                        "whose Winback schemas a cold run drops first (engines extra needed)")
+                        help="the PostgreSQL database of --engine postgres, whose Winback "
+                        "schemas a cold run drops first")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "results.jsonl",
                         help="JSON lines appended per size")
     args = parser.parse_args(argv)
+    if args.engine is None:
+        args.engine = "postgres" if args.postgres_url else "duckdb"
+    if (args.engine == "postgres") != bool(args.postgres_url):
+        parser.error("--postgres-url goes with --engine postgres, and only with it")
     if not (VENV_BIN / "winback").exists():
         parser.error(f"{VENV_BIN / 'winback'} missing: run `make install` first")
     if not (ROOT / "dbt_project" / "target" / "manifest.json").exists():
@@ -347,6 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.end_date + dt.timedelta(days=1) >= dt.datetime.now(dt.UTC).date():
         parser.error("--end-date + 1 day must lie before today (UTC)")
     args.workdir = args.workdir.resolve()
+    if not _become_subreaper():
+        print("run: not a subreaper (not Linux?): CPU of orphaned grandchildren is not counted",
+              file=sys.stderr)
     fixed = previous_fixed(args.results)
     records = []
     for name in args.sizes:
