@@ -1,6 +1,6 @@
 """One small interface to the warehouse engines (WINBACK_ENGINE): read a query in Arrow batches,
 bulk-write a table, run a statement. DuckDB reads and writes Arrow natively, PostgreSQL writes
-with COPY, Spark from a Parquet spool it reads.
+with COPY, Spark through Parquet spools on local disk, both ways.
 
 The dbt layer and the whole pipeline run on all three (orchestration/defs/dbt/engine_copy.py
 moves dbt's sources in and its tables out through this interface), and the PostgreSQL
@@ -278,21 +278,62 @@ def _spark_parquet_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
+# Row groups of the Spark read spool are the most a reader holds at once: at most the reader's
+# batch in rows and this many encoded bytes (Spark's 128 MB default, compressed, held 600,000 of
+# the 1.2M rows of a 236 MB table; a byte limit alone still let compressible rows make a row
+# group several times its size in Arrow).
+SPOOL_ROW_GROUP_BYTES = 16 * 1024 * 1024
+
+
 class SparkEngine:
-    """A local SparkSession: Arrow in (through a Parquet spool, see write_table) and out
-    (spark.sql.execution.arrow.pyspark.enabled)."""
+    """A local SparkSession: Arrow in and out, each through a Parquet spool on local disk (see
+    write_table and read_batches), so that neither side holds a whole table."""
 
     name = "spark"
 
     def __init__(self, settings: SparkSettings) -> None:
         self.spark = spark_session(settings)
         self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Timestamps in the read spool as Parquet's own microsecond type, which Arrow reads as
+        # UTC timestamps (toArrow's type), not the legacy INT96 that Arrow reads as zoneless.
+        self.spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
 
     def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
-        """The whole result is collected (toArrow) before the first batch: not bounded yet."""
-        table = self.spark.sql(query).toArrow()
-        return pa.RecordBatchReader.from_batches(
-            table.schema, table.to_batches(max_chunksize=batch_rows))
+        """Spark's tasks write the result to a temporary Parquet spool on local disk (the
+        session is local), in row groups of at most `batch_rows` rows (and
+        SPOOL_ROW_GROUP_BYTES); the reader yields
+        it row group by row group, part file by part file in Spark's partition order (so an
+        ORDER BY holds), and removes the spool when it is done or dropped. Neither this
+        process nor the JVM holds the whole result (toArrow, as before, collected it in both
+        first: a 1.2M-row table killed the JVM). Columns are spooled under positional names,
+        so any result Spark can compute can be read, duplicate or unusual names included."""
+        frame = self.spark.sql(query)
+        names = frame.columns
+        spool = Path(tempfile.mkdtemp(prefix="winback-spark-read-"))
+        try:
+            (frame.toDF(*(f"c{i}" for i in range(len(names))))
+             .write.mode("overwrite")
+             .option("parquet.block.size", SPOOL_ROW_GROUP_BYTES)
+             .option("parquet.block.row.count.limit", batch_rows)
+             .parquet(str(spool / "rows")))
+            parts = sorted((spool / "rows").glob("part-*.parquet"))
+            schema = (pa_parquet.read_schema(parts[0]) if parts
+                      else frame.limit(0).toArrow().schema)
+        except BaseException:
+            shutil.rmtree(spool, ignore_errors=True)
+            raise
+        schema = pa.schema([field.with_name(name) for field, name in zip(schema, names,
+                                                                          strict=True)])
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for part in parts:
+                    for batch in pa_parquet.ParquetFile(part).iter_batches(batch_size=batch_rows):
+                        yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+            finally:
+                shutil.rmtree(spool, ignore_errors=True)
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
 
     def write_table(self, schema: str, table: str,
                     data: pa.Table | pa.RecordBatchReader) -> int:

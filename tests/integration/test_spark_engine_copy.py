@@ -1,16 +1,16 @@
-"""The Spark side of the engine interface (orchestration/lib/engines.py, SparkEngine) writes a
-table in bounded memory and keeps its types and values.
+"""The Spark side of the engine interface (orchestration/lib/engines.py, SparkEngine) writes and
+reads a table in bounded memory and keeps its types, values and row order.
 
 Before each dbt step on Spark the copy child (orchestration/defs/dbt/engine_copy.py) writes the
-step's sources (raw.order_items: 1.6M rows at 1M orders, 16M at 10M). A write that gathers the
-whole table in the Python process (and in the JVM) first grows with the history until the copy
-child dies; the batches must stream. (Reading dbt's tables back, read_batches, still collects
-each table: not tested here.)
+step's sources (raw.order_items: 1.6M rows at 1M orders, 16M at 10M), and after it reads dbt's
+tables back. A copy that gathers the whole table in the Python process (and in the JVM) first
+grows with the history until the copy child dies (collecting 1.2M rows with toArrow killed the
+JVM in CI); the batches must stream both ways.
 
 The Spark session runs in a child process (this file run as a script): a process has one
 session, whose warehouse and metastore cannot be changed once it is up, and other tests may
-have started one. The child measures pyarrow's allocated bytes as the batches pass and prints
-what it saw as JSON.
+have started one. The child measures its own memory (RSS and pyarrow's allocated bytes) as the
+batches pass and prints what it saw as JSON.
 
 Needs the engines extra (pyspark) and Java; locally a missing one skips the tests with the
 reason, under CI=true they fail.
@@ -80,6 +80,11 @@ def _growth(step):
     return result, _rss("VmHWM") - before
 
 
+def _columns_and_row(table: pa.Table) -> dict:
+    """The column names of a one-row table and its values, in column order."""
+    return {"columns": table.column_names, "row": [column[0].as_py() for column in table.columns]}
+
+
 def _child(warehouse: Path) -> None:
     """Write BATCHES generated batches through SparkEngine.write_table, read the table back
     through read_batches; print how far this process's memory grew in each, the types and the
@@ -102,23 +107,38 @@ def _child(warehouse: Path) -> None:
                    for f in engine.spark.table("`raw`.`orders`").schema.fields}
 
     def read() -> dict:
-        out = {"rows": 0, "checksum": 0, "first": None}
-        batches = engine.read_batches("select * from `raw`.`orders`", BATCH_ROWS)
+        out = {"rows": 0, "checksum": 0, "first": None, "descending": True, "previous": None,
+               "arrow_peak": 0}
+        arrow_before = pa.total_allocated_bytes()
+        batches = engine.read_batches(
+            "select * from `raw`.`orders` order by order_id desc", BATCH_ROWS)
         out["schema"] = {f.name: str(f.type) for f in batches.schema}
         for batch in batches:
             ids = batch.column("order_id").to_pylist()
             out["rows"] += batch.num_rows
             out["checksum"] += sum(ids)
+            out["max_batch"] = max(out.get("max_batch", 0), batch.num_rows)
+            out["arrow_peak"] = max(out["arrow_peak"], pa.total_allocated_bytes() - arrow_before)
+            if out["previous"] is not None and out["previous"] <= ids[0]:
+                out["descending"] = False
+            if any(a <= b for a, b in zip(ids, ids[1:], strict=False)):
+                out["descending"] = False
+            out["previous"] = ids[-1]
             if 0 in ids:
                 out["first"] = {k: str(v) for k, v in batch.slice(ids.index(0), 1)
                                 .to_pylist()[0].items()}
         return out
 
     reading, read_growth = _growth(read)
+    names = _columns_and_row(engine.read_batches(
+        "select count(*), 1 as n, 2 as n from `raw`.`orders` where order_id < 0").read_all())
     engine.spark.stop()
     print(json.dumps({
         "table_bytes": table_bytes, "growth": {"write": write_growth, "read": read_growth},
         "written": written, "read": reading["rows"], "checksum": reading["checksum"],
+        "descending": reading["descending"], "max_batch": reading["max_batch"],
+        "arrow_peak": reading["arrow_peak"],
+        "names": names,
         "spark_types": spark_types, "schema": reading["schema"], "row0": reading["first"]}))
 
 
@@ -157,6 +177,17 @@ def test_a_write_to_spark_streams_its_batches_and_keeps_the_types_and_values(cop
         "placed_at": "2026-11-28 12:30:15.123456+00:00",
         "local_time": "2026-11-28 12:30:15.123456+00:00",
         "amount": str(Decimal("0.00")), "day": "2024-10-04", "ok": "True", "score": "None"}
+
+
+def test_a_read_from_spark_streams_in_bounded_batches_and_keeps_the_query_order(copied):
+    # Collecting the result first (toArrow) holds the whole table here (and in the JVM): Arrow
+    # memory at least the table's size while the batches are read, the process as much more.
+    assert copied["arrow_peak"] < copied["table_bytes"] / 4, copied
+    assert copied["growth"]["read"] < copied["table_bytes"] / 2, copied
+    assert copied["max_batch"] <= BATCH_ROWS
+    assert copied["descending"], "the rows did not come back in the query's order"
+    # Any result Spark can compute, unusual and repeated column names included.
+    assert copied["names"] == {"columns": ["count(1)", "n", "n"], "row": [0, 1, 2]}
 
 
 if __name__ == "__main__":

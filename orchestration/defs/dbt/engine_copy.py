@@ -5,7 +5,7 @@ dbt builds every model, test and incremental state in the engine. The Python sta
 hygiene, BG/NBD, the GX gate, exports, serving, report) keep working on the local DuckDB file,
 which they need anyway for DuckDB's file readers and export writers; around each dbt step this
 module moves the data through orchestration/lib/engines.py in Arrow batches (PostgreSQL COPY in
-and out, CSV written and parsed by Arrow; Spark writes from a Parquet spool and Arrow reads):
+and out, CSV written and parsed by Arrow; Spark through Parquet spools on local disk, both ways):
 
 - before the step, the dbt sources it reads are written to the engine (raw.* and hygiene.*
   before the first step; predictions.* before the step after the statistics), with the run's
