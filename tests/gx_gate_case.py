@@ -3,8 +3,9 @@ decide as the DuckDB gate does (tests/integration/test_gx_gate_on_*.py).
 
 The fixture run's warehouse is copied and its gate state cleared, so both sides start from a
 first run; two contactable customers are picked, and `dirty()` then breaks their rows in the two
-ways the contact_hygiene suite must catch: an address that is not one, and an invalid address
-marked contactable. `failures(outcome)` is what a dirty run's outcome says about them."""
+ways the contact_hygiene suite must catch: an address with a no-break space in it, and an
+invalid address marked contactable. `failures(outcome)` is what a dirty run's outcome says
+about them."""
 
 from __future__ import annotations
 
@@ -24,13 +25,16 @@ SUITE = load_suite("contact_hygiene")
 @dataclass(frozen=True)
 class GateCase:
     warehouse: Path  # a copy of the fixture run's warehouse, its gate state cleared
-    first: str  # a contactable customer whose address `dirty()` makes not an address
+    first: str  # a contactable customer whose address `dirty()` gives a no-break space
     second: str  # a contactable customer whose address `dirty()` marks invalid
 
     def dirty(self) -> list[str]:
         """The two changes, as SQL both DuckDB and PostgreSQL run."""
         return [
-            f"update {TABLE} set email_normalized = 'not an email' where {KEY} = '{self.first}'",
+            # A no-break space: Python's \\s matches it, Java's (Spark's rlike) does not, so the
+            # suite spells the Unicode spaces out and every engine must reject this address.
+            f"update {TABLE} set email_normalized = 'a' || chr(160) || 'b@example.com' "
+            f"where {KEY} = '{self.first}'",
             f"update {TABLE} set is_email_valid = false where {KEY} = '{self.second}'",
         ]
 

@@ -4,7 +4,7 @@ through GX's PostgreSQL datasource, and decides as the DuckDB gate does on the s
 The fixture run's contacts.contact_hygiene (tests/fixture_run.py) is copied into a PostgreSQL
 database of its own (tests/engine_parity.py); the DuckDB gate runs on a copy of the fixture
 run's warehouse (its gate state cleared). Both validate the whole table (first run), then the
-same dirty rows (an address that is not one, an invalid address marked contactable): same
+same dirty rows (an address with a no-break space, an invalid address marked contactable): same
 verdicts, counts and failing customer ids, only the changed rows validated again, and on
 PostgreSQL no dataframe handed to GX. Needs the engines extra and WINBACK_TEST_POSTGRES_URL;
 locally a missing one skips the test with the reason, under CI=true it fails.

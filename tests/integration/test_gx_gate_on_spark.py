@@ -4,7 +4,7 @@ GX's Spark datasource in a child process, and decides as the DuckDB gate does on
 The fixture run's contacts.contact_hygiene (tests/fixture_run.py) is written to a Spark
 warehouse of its own by the pipeline's copy child (engine_copy.push_sources); the DuckDB gate
 runs on a copy of the fixture run's warehouse (its gate state cleared). Both validate the whole
-table (first run), then the same dirty rows (an address that is not one, an invalid address
+table (first run), then the same dirty rows (an address with a no-break space, an invalid address
 marked contactable; Spark's Parquet tables have no UPDATE, so the dirty table is written to
 Spark again): same verdicts, counts and failing customer ids, only the changed rows validated
 again, the gate's state kept in the Spark warehouse; and `winback docs`'s Data Docs, built in

@@ -58,6 +58,34 @@ def test_every_regex_in_every_suite_is_anchored():
                 assert regex.startswith("^") and regex.endswith("$"), (path.name, regex)
 
 
+def test_every_regex_rejects_python_whitespace_even_where_backslash_s_is_ascii_only():
+    # GX runs a suite's regexes in the engine: Python's re on pandas (DuckDB), Java's rlike on
+    # Spark, whose \s is ASCII-only. An address with a no-break space must fail on every engine,
+    # so each regex must decide the same with ASCII-only \s (re.ASCII) as with Unicode \s.
+    import re
+    import sys
+
+    from orchestration.defs.quality.gx import EXPECTATIONS_DIR
+
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))]
+    probes = [probe for space in spaces for probe in (
+        f"a{space}b@example.com", f"{space}ab@example.com", f"ab@exa{space}mple.com",
+        f"ab@example.c{space}om", f"+4477009{space}00123")]
+    checked = 0
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        for expectation in json.loads(path.read_text())["expectations"]:
+            regex = expectation["kwargs"].get("regex")
+            if not regex:
+                continue
+            unicode_s, ascii_s = re.compile(regex), re.compile(regex, re.ASCII)
+            differ = [hex(ord(c)) for probe in probes
+                      if bool(unicode_s.search(probe)) != bool(ascii_s.search(probe))
+                      for c in probe if c in spaces]
+            assert not differ, (path.name, expectation["kwargs"]["column"], sorted(set(differ)))
+            checked += 1
+    assert checked >= 4
+
+
 def test_every_failing_row_key_is_reported_not_only_the_first():
     """Regression: GX groups keys as [{key: [...]}] with exclude_unexpected_values; only the first
     one used to be reported."""
