@@ -58,6 +58,20 @@ def test_every_regex_in_every_suite_is_anchored():
                 assert regex.startswith("^") and regex.endswith("$"), (path.name, regex)
 
 
+def test_every_regex_is_written_in_ascii_with_escapes_for_other_characters():
+    # GX's PostgreSQL datasource pastes a pattern's repr() into its failing-rows query through
+    # re.sub, which fails on the \\x and \\u escapes repr() writes for non-printable characters:
+    # the expectation then fails on clean data. Escapes in the pattern itself are read alike by
+    # Python, Java (Spark) and PostgreSQL.
+    from orchestration.defs.quality.gx import EXPECTATIONS_DIR
+
+    for path in EXPECTATIONS_DIR.glob("*.json"):
+        for expectation in json.loads(path.read_text())["expectations"]:
+            regex = expectation["kwargs"].get("regex")
+            if regex:
+                assert regex.isascii() and regex.isprintable(), (path.name, ascii(regex))
+
+
 def test_every_regex_rejects_python_whitespace_even_where_backslash_s_is_ascii_only():
     # GX runs a suite's regexes in the engine: Python's re on pandas (DuckDB), Java's rlike on
     # Spark, whose \s is ASCII-only. An address with a no-break space must fail on every engine,
