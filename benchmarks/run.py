@@ -28,11 +28,13 @@ days ago, so the next day still lies in the past: the loader quarantines future 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -201,8 +203,14 @@ def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None
     with log.open("w") as out:
         if server:
             server.__enter__()
-        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(child.pid, 0)
+        # A process group of its own, so that a stopped benchmark stops the whole run with it.
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        try:
+            _, status, usage = os.wait4(child.pid, 0)
+        except BaseException:
+            stop_process_group(child)
+            raise
         orphans = reap_orphans()
         if server:
             server.__exit__(None, None, None)
@@ -218,6 +226,30 @@ def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None
     if server:
         result["postgres_server"] = server.result
     return result
+
+
+def stop_process_group(child: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """End `child` and everything in its process group (dbt, its JVMs): SIGTERM, then SIGKILL
+    after `grace_s`. A benchmark stopped with Ctrl-C or SIGTERM used to leave its `winback run`
+    going, which then held the warehouse's run lock against the next benchmark."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):  # the child is gone: end the rest
+            os.killpg(child.pid, signal.SIGKILL)
+        return
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends the runner as Ctrl-C does: through measure's clean-up of the running
+    command's process group."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def check(result: dict, what: str) -> None:
@@ -540,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.end_date + dt.timedelta(days=1) >= dt.datetime.now(dt.UTC).date():
         parser.error("--end-date + 1 day must lie before today (UTC)")
     args.workdir = args.workdir.resolve()
+    exit_on_sigterm()
     if not _become_subreaper():
         print("run: not a subreaper (not Linux?): CPU of orphaned grandchildren is not counted",
               file=sys.stderr)

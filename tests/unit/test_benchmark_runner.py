@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,42 @@ def test_the_cpu_of_a_grandchild_left_running_by_its_parent_is_counted(tmp_path)
     assert result["orphans"]["still_running"] == 0
     assert result["orphans"]["cpu_s"] >= 0.5
     assert result["cpu_s"] >= 0.5
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl and /proc: Linux")
+def test_a_stopped_benchmark_stops_the_run_it_measures_and_its_children(tmp_path):
+    # A benchmark stopped with SIGTERM (or Ctrl-C) must not leave its `winback run` going:
+    # the run kept the warehouse's lock and the next benchmark waited for it. Here the measured
+    # command is a shell that starts a long grandchild, as winback starts dbt and its JVM.
+    pid_file = tmp_path / "grandchild.pid"
+    command = ["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"]
+    script = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(RUNNER)!r})\n"
+        "import os, run\n"
+        "from pathlib import Path\n"
+        "run.exit_on_sigterm()\n"
+        "assert run._become_subreaper()\n"
+        f"run.measure({command!r}, dict(os.environ), Path({str(tmp_path / 'log')!r}))\n")
+    runner = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline and runner.poll() is None, "the command did not start"
+        time.sleep(0.1)
+    grandchild = int(pid_file.read_text())
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=60) == 128 + signal.SIGTERM
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(grandchild), "the measured command's grandchild is still running"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc: Linux")
