@@ -199,10 +199,8 @@ def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None
     load before/after; with `postgres_db`, the PostgreSQL server's CPU (PostgresServerCpu)."""
     before = load()
     started = time.perf_counter()
-    server = PostgresServerCpu(postgres_db) if postgres_db else None
-    with log.open("w") as out:
-        if server:
-            server.__enter__()
+    with log.open("w") as out, contextlib.ExitStack() as stack:
+        server = stack.enter_context(PostgresServerCpu(postgres_db)) if postgres_db else None
         # A process group of its own, so that a stopped benchmark stops the whole run with it.
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
@@ -212,8 +210,6 @@ def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None
             stop_process_group(child)
             raise
         orphans = reap_orphans()
-        if server:
-            server.__exit__(None, None, None)
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     own = usage.ru_utime + usage.ru_stime
@@ -230,20 +226,15 @@ def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None
 
 def stop_process_group(child: subprocess.Popen, grace_s: float = 30.0) -> None:
     """End `child` and everything in its process group (dbt, its JVMs): SIGTERM, then SIGKILL
-    after `grace_s`. A benchmark stopped with Ctrl-C or SIGTERM used to leave its `winback run`
-    going, which then held the warehouse's run lock against the next benchmark."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            child.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            continue
-        with contextlib.suppress(ProcessLookupError):  # the child is gone: end the rest
-            os.killpg(child.pid, signal.SIGKILL)
-        return
+    to what is left after `grace_s`. A benchmark stopped with Ctrl-C or SIGTERM used to leave
+    its `winback run` going, which then held the warehouse's run lock against the next one."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def exit_on_sigterm() -> None:

@@ -301,9 +301,9 @@ class SparkEngine:
     def read_batches(self, query: str, batch_rows: int = 50_000) -> pa.RecordBatchReader:
         """Spark's tasks write the result to a temporary Parquet spool on local disk (the
         session is local), in row groups of at most `batch_rows` rows (and
-        SPOOL_ROW_GROUP_BYTES); the reader yields
-        it row group by row group, part file by part file in Spark's partition order (so an
-        ORDER BY holds), and removes the spool when it is done or dropped. Neither this
+        SPOOL_ROW_GROUP_BYTES); the reader yields it row group by row group, part file by part
+        file in Spark's partition order (so an ORDER BY holds), and removes the spool when it
+        is done or dropped. Neither this
         process nor the JVM holds the whole result (toArrow, as before, collected it in both
         first: a 1.2M-row table killed the JVM). Columns are spooled under positional names,
         so any result Spark can compute can be read, duplicate or unusual names included."""
@@ -379,7 +379,7 @@ class SparkEngine:
 def copy_query(source: Engine, query: str, target: Engine, schema: str, table: str,
                batch_rows: int = 50_000) -> int:
     """Copy the rows of `query` on `source` into `schema.table` on `target`, `batch_rows` rows
-    at a time (Spark's write takes the whole table)."""
+    at a time."""
     return target.write_table(schema, table, source.read_batches(query, batch_rows))
 
 
