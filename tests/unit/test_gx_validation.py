@@ -48,14 +48,20 @@ def test_regexes_are_anchored_so_a_valid_substring_does_not_pass():
     assert not outcome.success
 
 
-def test_every_regex_in_every_suite_is_anchored():
+def _suite_regexes():
+    """(suite file, column, pattern) of every regex expectation of every suite."""
     from orchestration.defs.quality.gx import EXPECTATIONS_DIR
 
-    for path in EXPECTATIONS_DIR.glob("*.json"):
+    for path in sorted(EXPECTATIONS_DIR.glob("*.json")):
         for expectation in json.loads(path.read_text())["expectations"]:
             regex = expectation["kwargs"].get("regex")
             if regex:
-                assert regex.startswith("^") and regex.endswith("$"), (path.name, regex)
+                yield path.name, expectation["kwargs"].get("column"), regex
+
+
+def test_every_regex_in_every_suite_is_anchored():
+    for name, _, regex in _suite_regexes():
+        assert regex.startswith("^") and regex.endswith("$"), (name, regex)
 
 
 def test_every_regex_is_written_in_ascii_with_escapes_for_other_characters():
@@ -63,13 +69,8 @@ def test_every_regex_is_written_in_ascii_with_escapes_for_other_characters():
     # re.sub, which fails on the \\x and \\u escapes repr() writes for non-printable characters:
     # the expectation then fails on clean data. Escapes in the pattern itself are read alike by
     # Python, Java (Spark) and PostgreSQL.
-    from orchestration.defs.quality.gx import EXPECTATIONS_DIR
-
-    for path in EXPECTATIONS_DIR.glob("*.json"):
-        for expectation in json.loads(path.read_text())["expectations"]:
-            regex = expectation["kwargs"].get("regex")
-            if regex:
-                assert regex.isascii() and regex.isprintable(), (path.name, ascii(regex))
+    for name, _, regex in _suite_regexes():
+        assert regex.isascii() and regex.isprintable(), (name, ascii(regex))
 
 
 def test_every_regex_rejects_python_whitespace_even_where_backslash_s_is_ascii_only():
@@ -79,25 +80,18 @@ def test_every_regex_rejects_python_whitespace_even_where_backslash_s_is_ascii_o
     import re
     import sys
 
-    from orchestration.defs.quality.gx import EXPECTATIONS_DIR
-
     spaces = [chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c))]
     probes = [probe for space in spaces for probe in (
         f"a{space}b@example.com", f"{space}ab@example.com", f"ab@exa{space}mple.com",
         f"ab@example.c{space}om", f"+4477009{space}00123")]
-    checked = 0
-    for path in EXPECTATIONS_DIR.glob("*.json"):
-        for expectation in json.loads(path.read_text())["expectations"]:
-            regex = expectation["kwargs"].get("regex")
-            if not regex:
-                continue
-            unicode_s, ascii_s = re.compile(regex), re.compile(regex, re.ASCII)
-            differ = [hex(ord(c)) for probe in probes
-                      if bool(unicode_s.search(probe)) != bool(ascii_s.search(probe))
-                      for c in probe if c in spaces]
-            assert not differ, (path.name, expectation["kwargs"]["column"], sorted(set(differ)))
-            checked += 1
-    assert checked >= 4
+    regexes = list(_suite_regexes())
+    for name, column, regex in regexes:
+        unicode_s, ascii_s = re.compile(regex), re.compile(regex, re.ASCII)
+        differ = [hex(ord(c)) for probe in probes
+                  if bool(unicode_s.search(probe)) != bool(ascii_s.search(probe))
+                  for c in probe if c in spaces]
+        assert not differ, (name, column, sorted(set(differ)))
+    assert len(regexes) >= 4
 
 
 def test_every_failing_row_key_is_reported_not_only_the_first():
