@@ -23,7 +23,7 @@ install: $(STAMP)
 
 # dagster-dbt loads the manifest when the definitions import, so it must exist first.
 $(MANIFEST): $(STAMP) $(DBT_SOURCES)
-	$(VENV)/bin/dbt parse --quiet --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR)
+	$(PY) -m orchestration.defs.dbt.args $(DBT_DIR)
 	touch $(MANIFEST)
 
 manifest: $(MANIFEST)

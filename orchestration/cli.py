@@ -328,12 +328,14 @@ def cmd_docs(args: argparse.Namespace) -> int:
     _ensure_manifest()
     variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
     out = Path(args.out) if args.out else settings.warehouse.parent.parent / "quality_docs"
+    # A folder of its own: dbt would rewrite target/manifest.json, which the definitions read.
+    dbt_docs = DBT_PROJECT_DIR / "target" / "docs"
     with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
                   on_wait=lambda line: print(line, flush=True)):
         done = subprocess.run(
             [dbt_executable(), "docs", "generate", "--static", "--project-dir",
              str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-             "--vars", json.dumps(variables, sort_keys=True)],
+             "--target-path", str(dbt_docs), "--vars", json.dumps(variables, sort_keys=True)],
             stdout=None if args.verbose else subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, check=False,
         )
@@ -349,7 +351,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
         else:
             index = build_data_docs(settings.warehouse, out.resolve(),
                                     postgres=settings.engine.postgres)
-    print(f"dbt docs                       -> {DBT_PROJECT_DIR / 'target' / 'static_index.html'}")
+    print(f"dbt docs                       -> {dbt_docs / 'static_index.html'}")
     print(f"Great Expectations Data Docs   -> {index}")
     return 0
 

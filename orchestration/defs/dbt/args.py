@@ -7,11 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from orchestration.defs.dbt.state import MANIFEST_FILE, PARTIAL_PARSE_FILE
 from orchestration.lib.audiences import AudienceConfig
 from orchestration.lib.policies import Policies
 from orchestration.lib.settings import EngineSettings, Settings
@@ -113,9 +115,28 @@ def dbt_executable() -> str:
 
 
 def dbt_parse(project_dir: Path) -> None:
-    """Write target/manifest.json, which dagster-dbt reads when the definitions load."""
-    subprocess.run(
-        [dbt_executable(), "parse", "--quiet", "--project-dir", str(project_dir),
-         "--profiles-dir", str(project_dir)],
-        check=True,
-    )
+    """Write target/manifest.json, which dagster-dbt reads when the definitions load.
+
+    dbt writes manifest.json in place (twice per parse), so a process loading the definitions
+    while another parses (`winback ui` re-parses on every load, a scheduled `winback run` may
+    load at that moment) would read half a file. dbt parses into a scratch folder beside the
+    target folder, seeded with its parse state, and the files are swapped in whole
+    (os.replace, the manifest last): a reader gets the old manifest or the new one."""
+    project_dir = project_dir.resolve()  # dbt reads a relative --target-path from the project
+    target = project_dir / "target"
+    target.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch:
+        state = target / PARTIAL_PARSE_FILE
+        if state.exists():
+            shutil.copyfile(state, Path(scratch) / PARTIAL_PARSE_FILE)
+        subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(project_dir),
+             "--profiles-dir", str(project_dir), "--target-path", scratch],
+            check=True,
+        )
+        for name in (PARTIAL_PARSE_FILE, MANIFEST_FILE):
+            os.replace(Path(scratch) / name, target / name)
+
+
+if __name__ == "__main__":  # `make manifest`
+    dbt_parse(Path(sys.argv[1]))

@@ -13,6 +13,7 @@ from orchestration.lib.warehouse import open_warehouse
 RUN_CONTEXT_SCHEMA = "meta"
 RUN_CONTEXT_TABLE = "run_context"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+MANIFEST_FILE = "manifest.json"
 # Invocation folders kept per dbt step (a week of daily runs): each holds that invocation's
 # manifest, run_results.json and compiled SQL (~6 MB), for looking into a run after the fact.
 KEEP_INVOCATIONS = 7
