@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,18 @@ def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.T
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dbt_fork_server() -> Iterator[None]:
+    """One dbt fork server per test process, as `winback run` starts one per run: the pipeline
+    runs in this process, and the `winback` commands it starts (they find the server in the
+    environment), fork their dbt steps from it instead of importing dbt for each
+    (orchestration/defs/dbt/fork_server.py)."""
+    from orchestration.defs.dbt.fork_server import dbt_fork_server
+
+    with dbt_fork_server("duckdb"):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

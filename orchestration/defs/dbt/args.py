@@ -114,6 +114,13 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+def dbt_launcher() -> str:
+    """The dbt steps' executable: `winback-dbt` (a fork of the run's dbt fork server, else the
+    installed dbt; fork_server.py), or the installed dbt where it is missing."""
+    launcher = Path(sys.executable).parent / "winback-dbt"
+    return str(launcher) if launcher.exists() else dbt_executable()
+
+
 def dbt_parse(project_dir: Path) -> None:
     """Write target/manifest.json, which dagster-dbt reads when the definitions load.
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.dbt.args import dbt_build_args, dbt_engine_environment, dbt_executable
+from orchestration.defs.dbt.args import dbt_build_args, dbt_engine_environment, dbt_launcher
 from orchestration.defs.dbt.engine_copy import (
     built_relations,
     on_engine,
@@ -123,5 +123,5 @@ DBT_ASSETS: Sequence[dg.AssetsDefinition] = (
 defs = dg.Definitions(
     assets=list(DBT_ASSETS),
     resources={"dbt": WinbackDbtCliResource(project_dir=winback_project,
-                                            dbt_executable=dbt_executable())},
+                                            dbt_executable=dbt_launcher())},
 )

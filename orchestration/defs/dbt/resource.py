@@ -15,13 +15,14 @@ class WinbackDbtCliResource(DbtCliResource):
     """dagster-dbt runs `dbt --version` to learn which dbt it drives (a dbt start-up plus a
     question to PyPI for the latest release: ~5 s wall) and, before every invocation, loads the
     project's macros into an in-process adapter (~2 s CPU) that only serves `fetch_column_metadata`
-    and `fetch_row_counts`, which this project does not use. The dbt beside this Python is the
-    installed dbt-core, so its version is the package's; without the adapter, dagster-dbt
-    streams events as it does for the Fusion engine."""
+    and `fetch_row_counts`, which this project does not use. The dbt beside this Python (and the
+    `winback-dbt` launcher, which runs it) is the installed dbt-core, so its version is the
+    package's; without the adapter, dagster-dbt streams events as it does for the Fusion engine."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+        if Path(self.dbt_executable) in {Path(sys.executable).parent / name
+                                         for name in ("dbt", "winback-dbt")}:
             return version.parse(package_version("dbt-core"))
         return super()._cli_version
 

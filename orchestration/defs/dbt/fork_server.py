@@ -1,0 +1,211 @@
+"""A dbt fork server for one run: dbt-core and its adapter imported once, each dbt invocation
+a fork of that process.
+
+dagster-dbt starts the dbt executable as a new process for every dbt step, and a new dbt spends
+~2.5 s of CPU importing dbt-core and its adapter before it reads its arguments: twice per daily
+run, ~15 % of the fixed cost of a run on tiny data. `winback run` (and every command that runs
+the job in its process) starts this server first, so the import happens once, on the other
+core, while the definitions load and the sources are ingested. The dbt resource's executable is
+`winback-dbt` (launcher.py): it hands its arguments, environment, working directory and
+standard streams to the server, whose child runs dbt's command line with them as the `dbt`
+script would and reports its pid and exit status back to the launcher. Without a server (the
+Dagster UI, the daemon, a dbt step of another process) `winback-dbt` runs the installed dbt.
+
+Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
+big-endian length with its stdin, stdout and stderr attached (SCM_RIGHTS), then that many bytes
+of JSON {"argv", "env", "cwd"}; the child answers "<pid>\\n" when it starts and "<exit status>\\n"
+when dbt is done. A connection closed before the pid means nothing ran.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV = "WINBACK_DBT_FORK_SERVER"  # the socket of the run's server; launcher.py reads it
+_HEADER = 8
+_STREAMS = 3  # stdin, stdout, stderr
+
+
+def receive_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    header, fds, _flags, _addr = socket.recv_fds(conn, _HEADER, _STREAMS)
+    if len(header) != _HEADER or len(fds) != _STREAMS:
+        for fd in fds:
+            os.close(fd)
+        raise ConnectionError("incomplete dbt request")
+    size = int.from_bytes(header, "big")
+    body = bytearray()
+    while len(body) < size:
+        chunk = conn.recv(min(size - len(body), 1 << 16))
+        if not chunk:
+            raise ConnectionError("incomplete dbt request")
+        body += chunk
+    return json.loads(body), fds
+
+
+def send_request(conn: socket.socket, request: dict[str, Any]) -> None:
+    body = json.dumps(request).encode()
+    socket.send_fds(conn, [len(body).to_bytes(_HEADER, "big")], [0, 1, 2])
+    conn.sendall(body)
+
+
+def _exit_status(code: object) -> int:
+    """What the interpreter makes of SystemExit(code)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_dbt(cli: Callable[[], Any], request: dict[str, Any], fds: list[int]) -> int:
+    """In the child: become the process the launcher would have started, and run dbt."""
+    for fd, stream in zip(fds, (0, 1, 2), strict=True):
+        os.dup2(fd, stream)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = list(request["argv"])
+    try:
+        cli()  # dbt's click group: reads sys.argv and ends with SystemExit, as the dbt script does
+        code = 0
+    except SystemExit as done:
+        code = _exit_status(done.code)
+    except BaseException:  # what the interpreter would print for an uncaught exception
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    return code
+
+
+def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) -> None:
+    request, fds = receive_request(conn)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            listener.close()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            with contextlib.suppress(OSError):
+                conn.sendall(f"{os.getpid()}\n".encode())
+            code = _run_dbt(cli, request, fds)
+            with contextlib.suppress(OSError):
+                conn.sendall(f"{code}\n".encode())
+        finally:
+            # Never back into the server's loop: the child ends as the dbt script does, with
+            # the interpreter's exit handlers (dbt's log files, multiprocessing's semaphores).
+            sys.exit(code)
+    for fd in fds:
+        os.close(fd)
+
+
+def serve(listener: socket.socket, adapter: str | None) -> None:
+    """Import dbt, then fork one child per connection to `listener` until the parent process is
+    gone. The parent bound the socket before starting this process, so a launcher that comes
+    early waits in the backlog, and one that comes after this process ended is refused."""
+    parent, server = os.getppid(), os.getpid()
+    from dbt.cli.main import cli  # the import this server exists for
+
+    if adapter:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"dbt.adapters.{adapter}")
+    signal.signal(signal.SIGTERM, _stop)
+    listener.settimeout(1.0)
+    try:
+        while os.getppid() == parent:
+            _reap(block=False)
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(None)
+                try:
+                    _fork(conn, listener, cli)
+                except (ConnectionError, OSError, ValueError):
+                    continue  # that launcher gets no pid and runs the installed dbt
+    finally:
+        if os.getpid() == server:  # a child ends through here too, and must not wait
+            _reap(block=True)
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _reap(*, block: bool) -> None:
+    """Wait for ended children, so that their CPU time is counted in this process's children's
+    and, once the run waits for the server, in the run's (benchmarks read it there); each child
+    reports its own exit status to its launcher. `block`: also wait for running ones."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# Adapters worth importing ahead; dbt-spark's session method starts a JVM, which a fork must
+# not inherit, so Spark's dbt imports its adapter itself.
+PRELOADED_ADAPTERS = {"duckdb": "duckdb", "postgres": "postgres"}
+
+
+@dataclass(frozen=True)
+class ForkServer:
+    socket: Path
+    pid: int
+
+
+@contextlib.contextmanager
+def dbt_fork_server(engine: str) -> Iterator[ForkServer | None]:
+    """Run a fork server for the dbt invocations of this process (dagster-dbt passes os.environ
+    on to the launcher); yields it, or None where fork() is not available or a server of an
+    enclosing run already serves this process."""
+    if not hasattr(os, "fork") or os.environ.get(ENV):
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="winback-dbt-"))
+    path = folder / "dbt.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(16)
+        server = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(listener.fileno()),
+             PRELOADED_ADAPTERS.get(engine, "")],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=[listener.fileno()],
+        )
+    os.environ[ENV] = str(path)
+    try:
+        yield ForkServer(path, server.pid)
+    finally:
+        os.environ.pop(ENV, None)
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] or None)

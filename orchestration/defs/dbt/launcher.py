@@ -1,0 +1,63 @@
+"""`winback-dbt`: the dbt executable of the dbt resource. Runs dbt in a fork of the run's dbt fork
+server when there is one (fork_server.py), else execs the installed dbt; either way the caller
+sees one process with dbt's output, exit status and signal handling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+from orchestration.defs.dbt.fork_server import ENV, send_request
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _read_line(conn: socket.socket) -> str | None:
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        try:
+            chunk = conn.recv(64)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return None
+        data += chunk
+    return data.decode().strip()
+
+
+def run_forked(path: str) -> int | None:
+    """dbt's exit status from a fork of the server at `path`; None when no dbt ran (no server,
+    or it failed before forking)."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with conn:
+        try:
+            conn.connect(path)
+            send_request(conn, {"argv": ["dbt", *sys.argv[1:]], "env": dict(os.environ),
+                                "cwd": os.getcwd()})
+            pid = _read_line(conn)
+        except OSError:
+            return None
+        if pid is None:
+            return None
+        child = int(pid)
+        # Interrupts meant for dbt (dagster-dbt sends SIGINT on cancel) reach it.
+        for number in FORWARDED_SIGNALS:
+            signal.signal(number, lambda signum, _frame: os.kill(child, signum))
+        status = _read_line(conn)
+    if status is None:
+        print(f"winback-dbt: dbt (pid {child}) ended without an exit status", file=sys.stderr)
+        return 1
+    return int(status)
+
+
+def main() -> None:
+    path = os.environ.get(ENV)
+    if path:
+        status = run_forked(path)
+        if status is not None:
+            sys.exit(status)
+    dbt = Path(sys.executable).parent / "dbt"
+    os.execv(dbt, [str(dbt), *sys.argv[1:]])

@@ -1,0 +1,103 @@
+"""`winback-dbt`, the dbt resource's executable, runs dbt in a fork of the run's dbt fork server
+(dbt imported once per run instead of once per dbt step) and behaves as the installed dbt:
+same output and exit status, interrupts reach dbt, and without a server it runs the installed
+dbt (orchestration/defs/dbt/fork_server.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestration.defs.dbt.fork_server import ENV, dbt_fork_server
+from orchestration.lib.settings import DBT_PROJECT_DIR
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork()")
+
+LAUNCHER = str(Path(sys.executable).parent / "winback-dbt")
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def _dbt_args(tmp_path: Path, *command: str) -> list[str]:
+    return [*command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+            str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+            "--log-path", str(tmp_path / "logs")]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _run_watching_server(args: list[str], server: int) -> tuple[subprocess.CompletedProcess, set]:
+    """Run the launcher to its end, noting every child the server forked meanwhile."""
+    forked: set[int] = set()
+    with subprocess.Popen([LAUNCHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as launcher:
+        while launcher.poll() is None:
+            forked.update(_children(server))
+            time.sleep(0.02)
+        out, err = launcher.communicate()
+    return subprocess.CompletedProcess(launcher.args, launcher.returncode, out, err), forked
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the process tree from /proc")
+def test_dbt_runs_in_a_fork_of_the_server_with_the_installed_dbts_output_and_status(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)  # a server of this test's own, not the session's
+    listing = _dbt_args(tmp_path, "ls", "--quiet", "--resource-type", "model", "--output",
+                        "name", "--select", "staging")
+    failing = _dbt_args(tmp_path, "run-operation", "no_such_macro")
+    expected = subprocess.run([DBT, *listing], capture_output=True, text=True, check=True)
+    expected_failure = subprocess.run([DBT, *failing], capture_output=True, text=True)
+    assert expected_failure.returncode != 0
+
+    with dbt_fork_server("duckdb") as server:
+        assert server is not None and os.environ[ENV] == str(server.socket)
+        listed, forked = _run_watching_server(listing, server.pid)
+        failed, forked_failing = _run_watching_server(failing, server.pid)
+
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == expected.stdout  # staging model names, one per line
+    assert "stg_shop__orders" in listed.stdout.split()
+    assert forked, "the launcher ran dbt itself, not in a fork of the server"
+    assert failed.returncode == expected_failure.returncode
+    assert "no_such_macro" in failed.stdout + failed.stderr
+    assert forked_failing
+    assert ENV not in os.environ  # the server was the block's, not the process's
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the process tree from /proc")
+def test_an_interrupt_to_the_launcher_stops_the_forked_dbt(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    # A parse from scratch (no partial parse state in a new target folder) runs for seconds.
+    parse = _dbt_args(tmp_path, "parse", "--no-partial-parse")
+    with dbt_fork_server("duckdb") as server:
+        with subprocess.Popen([LAUNCHER, *parse], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) as launcher:
+            while not (forked := _children(server.pid)) and launcher.poll() is None:
+                time.sleep(0.02)
+            assert forked, "dbt did not start in a fork of the server"
+            launcher.send_signal(signal.SIGINT)  # what dagster-dbt sends when a run is cancelled
+            status = launcher.wait(timeout=120)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{forked[0]}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert status != 0  # dbt was interrupted, not left to finish
+    assert not Path(f"/proc/{forked[0]}").exists()
+
+
+def test_without_a_server_the_launcher_runs_the_installed_dbt(tmp_path):
+    listing = _dbt_args(tmp_path, "ls", "--quiet", "--resource-type", "model", "--output",
+                        "name", "--select", "staging")
+    expected = subprocess.run([DBT, *listing], capture_output=True, text=True, check=True)
+    for env in ({k: v for k, v in os.environ.items() if k != ENV},
+                {**os.environ, ENV: str(tmp_path / "gone.sock")}):  # a server that has ended
+        done = subprocess.run([LAUNCHER, *listing], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected.stdout
