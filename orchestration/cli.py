@@ -129,15 +129,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> None:
     """Run the daily job (or the `selection` of its assets) in this process, one progress line
     per step; dbt's own output only when `verbose`. Raises failures.RunFailed with one line."""
-    from orchestration.defs.dbt.fork_server import dbt_fork_server
-
-    # dbt is imported once, in the fork server, while the definitions load (fork_server.py);
-    # a command that runs the job several times starts it once, around all of them.
-    with dbt_fork_server(settings.engine.name):
-        _execute_job(settings, instance, verbose=verbose, selection=selection)
-
-
-def _execute_job(settings: Settings, instance, *, verbose: bool, selection) -> None:
     from orchestration.definitions import defs
     from orchestration.defs.alerts.sensors import CLI_RUN_TAG
     from orchestration.lib.run_config import daily_run
@@ -222,7 +213,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with run_lock(run_lock_path(settings.warehouse), settings.run_wait_seconds,
                   on_wait=lambda line: print(line, flush=True)), \
-            dbt_fork_server(settings.engine.name):  # one for all the runs below
+            dbt_fork_server(settings.engine.name):  # dbt imported once, for all the runs below
         send_date = _ensure_demo_data(settings)
         _ensure_manifest()
         instance = _instance()
