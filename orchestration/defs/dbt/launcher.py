@@ -18,10 +18,7 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def _read_line(conn: socket.socket) -> str | None:
     data = bytearray()
     while not data.endswith(b"\n"):
-        try:
-            chunk = conn.recv(64)
-        except InterruptedError:
-            continue
+        chunk = conn.recv(64)  # a forwarded signal does not interrupt it (PEP 475)
         if not chunk:
             return None
         data += chunk
