@@ -207,6 +207,30 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(pipeline):
     assert all(not e.passed and e.severity == dg.AssetCheckSeverity.WARN for e in model)
 
 
+def test_the_warehouse_holds_every_contract_not_null_and_no_data_test_repeats_one(fixture_run):
+    """DuckDB refuses a null in a column an enforced contract declares not_null when the model is
+    built, so a `not_null` data test on it would be a node (a query and dbt's per-node work, every
+    run) that cannot fail; Spark, which cannot hold the constraint, checks it in a post-hook
+    (macros/contract_not_null.sql)."""
+    manifest = json.loads(winback_project.manifest_path.read_text())
+    tested = {(test["attached_node"], test["column_name"]) for test in manifest["nodes"].values()
+              if (test.get("test_metadata") or {}).get("name") == "not_null"}
+    declared = [(node, column) for node in manifest["nodes"].values()
+                if node["resource_type"] == "model" and node["contract"]["enforced"]
+                for column, spec in node["columns"].items()
+                if any(c["type"] == "not_null" for c in spec.get("constraints", []))]
+    assert len(declared) >= 30
+    assert [(node["name"], column) for node, column in declared
+            if (node["unique_id"], column) in tested] == []
+    with duckdb.connect(str(fixture_run.warehouse), read_only=True) as con:
+        for node, column in declared:
+            nullable = con.execute(
+                "select is_nullable from information_schema.columns "
+                "where table_schema = ? and table_name = ? and column_name = ?",
+                [node["schema"], node["alias"], column]).fetchall()
+            assert nullable == [("NO",)], (node["name"], column)
+
+
 def _dbt_step_logs(run) -> dict[str, list[dict]]:
     """The dbt.log events of each dbt step of the fixture run (dagster-dbt names the folders
     inside the target folder of the test process that ran it)."""
