@@ -28,6 +28,18 @@ def _read_line(conn: socket.socket) -> str | None:
 def run_forked(path: str) -> int | None:
     """dbt's exit status from a fork of the server at `path`; None when no dbt ran (no server,
     or it failed before forking)."""
+    # Interrupts meant for dbt (dagster-dbt sends SIGINT on cancel) reach it, including one that
+    # comes while the server forks: it waits here until the child's pid is known.
+    child: int | None = None
+    pending: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        if child is None:
+            pending.append(signum)
+        else:
+            os.kill(child, signum)
+
+    previous = {number: signal.signal(number, forward) for number in FORWARDED_SIGNALS}
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with conn:
         try:
@@ -36,13 +48,16 @@ def run_forked(path: str) -> int | None:
                                 "cwd": os.getcwd()})
             pid = _read_line(conn)
         except OSError:
-            return None
+            pid = None
         if pid is None:
+            if pending:  # interrupted before any dbt ran: end as the signal would have
+                return 128 + pending[0]
+            for number, handler in previous.items():  # the installed dbt's, as without a server
+                signal.signal(number, handler)
             return None
         child = int(pid)
-        # Interrupts meant for dbt (dagster-dbt sends SIGINT on cancel) reach it.
-        for number in FORWARDED_SIGNALS:
-            signal.signal(number, lambda signum, _frame: os.kill(child, signum))
+        for signum in pending:
+            os.kill(child, signum)
         status = _read_line(conn)
     if status is None:
         print(f"winback-dbt: dbt (pid {child}) ended without an exit status", file=sys.stderr)
