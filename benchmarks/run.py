@@ -315,7 +315,8 @@ def platforms_without_minimums(state: Path) -> Path:
 
 
 def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
-                 engine: str = "duckdb", postgres_url: str | None = None) -> dict:
+                 engine: str = "duckdb", postgres_url: str | None = None,
+                 duckdb_memory_limit: str | None = None) -> dict:
     """The run's environment: everything under `state` (a Spark run's warehouse folder too,
     so a cold run, which removes `state`, starts from an empty Spark warehouse)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WINBACK_", "DAGSTER_"))}
@@ -326,6 +327,8 @@ def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
         env["WINBACK_SPARK_WAREHOUSE"] = str(state / "spark-warehouse")
     home = state / "dagster_home"  # `winback` writes the project's dagster.yaml there
     home.mkdir(parents=True, exist_ok=True)
+    if duckdb_memory_limit:
+        env["WINBACK_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit
     if not ad_minimums:
         env["WINBACK_PLATFORMS"] = str(platforms_without_minimums(state))
     env.update({
@@ -410,7 +413,7 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
     next_day = args.end_date + dt.timedelta(days=1)
     record: dict = {"size": name, "customers": customers, "orders": orders,
                     "end_date": args.end_date.isoformat(), "format": args.format,
-                    "engine": args.engine,
+                    "engine": args.engine, "duckdb_memory_limit": args.duckdb_memory_limit,
                     "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     "machine": machine(), "landing": str(landing)}
     say = lambda msg: print(f"[{name} {time.strftime('%H:%M:%S')} load {load()}] {msg}",  # noqa: E731
@@ -434,13 +437,15 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
         if not (state / "warehouse" / "winback.duckdb").exists():
             sys.exit(f"run: --next-day-only needs the cold run's state in {state}")
         env = pipeline_env(landing, state, ad_minimums=name != "tiny",
-                           engine=args.engine, postgres_url=args.postgres_url)
+                           engine=args.engine, postgres_url=args.postgres_url,
+                           duckdb_memory_limit=args.duckdb_memory_limit)
     else:
         shutil.rmtree(state, ignore_errors=True)
         if args.engine == "postgres":
             empty_postgres(args.postgres_url)
         env = pipeline_env(landing, state, ad_minimums=name != "tiny",
-                           engine=args.engine, postgres_url=args.postgres_url)
+                           engine=args.engine, postgres_url=args.postgres_url,
+                           duckdb_memory_limit=args.duckdb_memory_limit)
         say(f"cold run as of {args.end_date}")
         record["cold"] = pipeline(args.end_date, env, logs / "cold.log")
         if not record["cold"]["ok"]:
@@ -549,6 +554,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", metavar="URL",
                         help="the PostgreSQL database of --engine postgres, whose Winback "
                         "schemas a cold run drops first")
+    parser.add_argument("--duckdb-memory-limit", metavar="SIZE",
+                        help="WINBACK_DUCKDB_MEMORY_LIMIT of the runs (default the pipeline's, "
+                        "2GB): a smaller limit checks at a small size that the runs spill to "
+                        "disk rather than fail, as a larger size would need at the default")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "results.jsonl",
                         help="JSON lines appended per size")
     args = parser.parse_args(argv)

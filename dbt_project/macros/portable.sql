@@ -1,17 +1,5 @@
 {#- Cross-database helpers. Adapter-specific SQL lives only in these dispatched macros. -#}
 
-{% macro median(expression) -%}
-    {{ return(adapter.dispatch('median', 'winback')(expression)) }}
-{%- endmacro %}
-
-{% macro default__median(expression) -%}
-    percentile_cont(0.5) within group (order by {{ expression }})
-{%- endmacro %}
-
-{% macro duckdb__median(expression) -%}
-    median({{ expression }})
-{%- endmacro %}
-
 {#- PostgreSQL: dbt.type_string() is `text` there, but the contracts declare `varchar`, which
     PostgreSQL creates as `character varying`. A contracted incremental model's first build has the
     contract's type and every later build compares its new rows' types with it

@@ -14,7 +14,7 @@ MODEL_YAMLS = sorted((REPO_ROOT / "dbt_project" / "models").rglob("*.yml"))
 DUCKDB_ONLY = {
     r"::": "cast(x as type)",
     r"\bqualify\b": "a ranked CTE filtered in an outer select",
-    r"\bmedian\s*\(": "the median() macro",
+    r"\bmedian\s*\(": "the middle rows of a row_number() window (as int_customer_order_stats)",
     r"\bdate_diff\s*\(|\bdatediff\s*\(": "dbt.datediff()",
     r"\bdate_add\s*\(": "dbt.dateadd()",
     r"\bregexp_matches\s*\(": "a dispatched macro",

@@ -29,19 +29,34 @@ order_stats as (
         customer_id,
         min(order_date) as first_order_date,
         max(order_date) as last_order_date,
-        count(*) as orders_count,
-        count(distinct order_date) as order_days_count
+        count(*) as orders_count
     from purchases
     group by customer_id
 ),
 
-gaps as (
+-- The median gap is the middle gap (or the mean of the middle two) of each customer's gaps in
+-- order: numbered by a window, which the engine sorts and can spill to disk, where a median()
+-- aggregate keeps every customer's gaps in memory (5M customers ran DuckDB out of its limit).
+ranked_days as (
     select
         customer_id,
-        avg(days_since_previous) as avg_days_between_purchases,
-        {{ median('days_since_previous') }} as median_days_between_purchases
+        days_since_previous,
+        row_number() over (
+            partition by customer_id order by days_since_previous nulls last
+        ) as gap_rank,
+        count(days_since_previous) over (partition by customer_id) as gaps_count
     from purchase_days
-    where days_since_previous is not null
+),
+
+day_stats as (
+    select
+        customer_id,
+        count(*) as order_days_count,
+        avg(days_since_previous) as avg_days_between_purchases,
+        -- n gaps: rank (n + 1) / 2 when n is odd, ranks n / 2 and n / 2 + 1 when it is even
+        avg(case when 2 * gap_rank between gaps_count and gaps_count + 2
+            then days_since_previous end) as median_days_between_purchases
+    from ranked_days
     group by customer_id
 ),
 
@@ -93,16 +108,16 @@ select
     order_stats.last_order_date,
     last_gap.previous_order_date,
     cast(order_stats.orders_count as {{ dbt.type_int() }}) as orders_count,
-    cast(order_stats.order_days_count as {{ dbt.type_int() }}) as order_days_count,
+    cast(day_stats.order_days_count as {{ dbt.type_int() }}) as order_days_count,
     cast(last_gap.days_since_previous as {{ dbt.type_int() }}) as days_between_last_two_purchases,
-    cast(gaps.avg_days_between_purchases as {{ type_double() }}) as avg_days_between_purchases,
-    cast(gaps.median_days_between_purchases as {{ type_double() }}) as median_days_between_purchases,
+    cast(day_stats.avg_days_between_purchases as {{ type_double() }}) as avg_days_between_purchases,
+    cast(day_stats.median_days_between_purchases as {{ type_double() }}) as median_days_between_purchases,
     main_currency.currency as main_currency,
     cast(main_currency.revenue as decimal(18, 2)) as revenue_main_currency,
     cast(main_currency.currencies_count as {{ dbt.type_int() }}) as currencies_count,
     last_category.category as last_category
 from order_stats
-left join gaps on order_stats.customer_id = gaps.customer_id
+left join day_stats on order_stats.customer_id = day_stats.customer_id
 left join last_gap on order_stats.customer_id = last_gap.customer_id
 left join main_currency
     on order_stats.customer_id = main_currency.customer_id and main_currency.currency_rank = 1
