@@ -183,6 +183,8 @@ class Settings:
     check_workers: int = 2
     # Rows a Great Expectations suite validates per run at most (WINBACK_GX_MAX_ROWS).
     gx_max_rows: int = 50_000
+    # Models (and data tests) dbt builds at once (WINBACK_DBT_THREADS).
+    dbt_threads: int = 1
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -214,6 +216,9 @@ DEFAULTS = {
     # Sized for a small machine (2 cores, a few GB); a bigger one can raise both.
     "WINBACK_DUCKDB_MEMORY_LIMIT": "2GB",
     "WINBACK_DUCKDB_THREADS": "2",
+    # One model at a time: on DuckDB two models at once share one memory limit (two large ones
+    # ran a 50M-order run out of it) and the same cores (benchmarks/README.md, issue 10).
+    "WINBACK_DBT_THREADS": "1",
     "WINBACK_CHECK_WORKERS": "2",
     "WINBACK_GX_MAX_ROWS": "50000",
     "WINBACK_ALERT_DIR": "data/alerts",
@@ -365,8 +370,9 @@ def load_settings(
         raise SettingsError(
             f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
         )
-    check_workers, gx_max_rows = (
-        _positive_int(name, get(name)) for name in ("WINBACK_CHECK_WORKERS", "WINBACK_GX_MAX_ROWS")
+    check_workers, gx_max_rows, dbt_threads = (
+        _positive_int(name, get(name))
+        for name in ("WINBACK_CHECK_WORKERS", "WINBACK_GX_MAX_ROWS", "WINBACK_DBT_THREADS")
     )
     run_wait = get("WINBACK_RUN_WAIT_SECONDS").strip()
     run_wait_error = SettingsError(
@@ -435,4 +441,5 @@ def load_settings(
         report=resolve_path(get("WINBACK_REPORT")) if get("WINBACK_REPORT") else None,
         check_workers=check_workers,
         gx_max_rows=gx_max_rows,
+        dbt_threads=dbt_threads,
     )

@@ -32,8 +32,9 @@ def test_build_args_carry_policies_audiences_warehouse_and_duckdb_limits(
     args = _args(settings, select)
     assert args[:2] == ["build", "--vars"]
     variables = json.loads(args[2])
-    assert set(variables) == {"audiences", "inactivity_policies", "warehouse_path",
+    assert set(variables) == {"audiences", "inactivity_policies", "warehouse_path", "dbt_threads",
                               "duckdb_memory_limit", "duckdb_threads", "duckdb_temp_directory"}
+    assert variables["dbt_threads"] == 1
     assert variables["audiences"]["conversion_window_days"] == 30
     assert "winback_inactive_email" in {a["name"] for a in variables["audiences"]["audiences"]}
     assert variables["warehouse_path"] == "/w/x.duckdb"

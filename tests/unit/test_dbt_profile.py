@@ -6,6 +6,7 @@ import os
 from argparse import Namespace
 from pathlib import Path
 
+import pytest
 from dbt.config.runtime import load_profile
 from dbt.flags import set_from_args
 from dbt_common.context import set_invocation_context
@@ -35,20 +36,33 @@ def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_du
     assert credentials.config_options == {"temp_directory": str(tmp_path / "wh.duckdb.tmp")}
 
 
-def test_dbt_builds_as_many_models_at_once_as_duckdb_has_threads(tmp_path):
-    """Independent models run side by side (issue 10: one node at a time left a core idle while
-    dbt compiled and queried metadata); the queries share one database's thread pool."""
-    for threads in ("1", "2", "3"):
+@pytest.mark.parametrize("engine_env", [
+    {},
+    {"WINBACK_ENGINE": "postgres", "WINBACK_POSTGRES_USER": "u", "WINBACK_POSTGRES_DATABASE": "d"},
+    {"WINBACK_ENGINE": "spark"},
+])
+def test_dbt_builds_one_model_at_a_time_unless_winback_dbt_threads_says_more(
+    tmp_path, monkeypatch, engine_env
+):
+    """Issue 10: two DuckDB models at once share one memory limit (two large ones ran a 50M-order
+    run out of it) and the cores each query already uses; on every engine it is one setting,
+    apart from the DuckDB connection's own threads."""
+    for name, value in engine_env.items():
+        monkeypatch.setenv(name, value)
+    for environ, expected in (({}, 1), ({"WINBACK_DBT_THREADS": "3"}, 3),
+                              ({"WINBACK_DUCKDB_THREADS": "4"}, 1)):
         settings = load_settings(
-            environ={"WINBACK_DUCKDB_THREADS": threads},
-            overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb")},
+            environ={**engine_env, **environ},
+            overrides={"WINBACK_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+                       "WINBACK_SPARK_WAREHOUSE": str(tmp_path / "spark")},
             today=dt.date(2026, 6, 30),
         )
         args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
         set_invocation_context(os.environ.copy())
         set_from_args(Namespace(profiles_dir=str(DBT_PROJECT_DIR)), None)
         profile = load_profile(str(DBT_PROJECT_DIR), json.loads(args[2]))
-        assert profile.threads == int(threads)
+        assert (profile.target_name, profile.threads) == (
+            engine_env.get("WINBACK_ENGINE", "duckdb"), expected)
 
 
 def test_dbt_keeps_running_models_and_tests_after_one_of_them_spilled(tmp_path):

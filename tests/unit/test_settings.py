@@ -48,6 +48,8 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_CHECK_WORKERS", "0", "WINBACK_CHECK_WORKERS"),
         ("WINBACK_CHECK_WORKERS", "two", "WINBACK_CHECK_WORKERS"),
         ("WINBACK_GX_MAX_ROWS", "-5", "WINBACK_GX_MAX_ROWS"),
+        ("WINBACK_DBT_THREADS", "0", "WINBACK_DBT_THREADS"),
+        ("WINBACK_DBT_THREADS", "all", "WINBACK_DBT_THREADS"),
         ("WINBACK_ALERT_WEBHOOK_URL", "hooks.example.com/x", "WINBACK_ALERT_WEBHOOK_URL"),
     ],
 )

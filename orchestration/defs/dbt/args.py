@@ -35,6 +35,7 @@ def dbt_config_vars(
     limits = settings.duckdb.for_warehouse(settings.warehouse)
     return {
         "audiences": audiences.as_dbt_var(),
+        "dbt_threads": settings.dbt_threads,
         "duckdb_memory_limit": limits["memory_limit"],
         "duckdb_temp_directory": limits["temp_directory"],
         "duckdb_threads": limits["threads"],
