@@ -72,13 +72,31 @@ def test_dbt_runs_in_a_fork_of_the_server_with_the_installed_dbts_output_and_sta
     assert ENV not in os.environ  # the server was the block's, not the process's
 
 
+def _endless_operation(tmp_path: Path) -> list[str]:
+    """`dbt run-operation` of a project whose macro never ends on its own (10^10 turns of a Jinja
+    loop), so only the interrupt can end it, however slow the machine (a parse, which ends by
+    itself in seconds, let a late SIGINT on a loaded machine find dbt already done)."""
+    project = tmp_path / "endless"
+    (project / "macros").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(
+        "name: endless\nversion: '1.0'\nprofile: endless\nmacro-paths: [macros]\n")
+    (project / "profiles.yml").write_text(
+        "endless:\n  target: duckdb\n  outputs:\n    duckdb:\n      type: duckdb\n"
+        f"      path: {tmp_path / 'endless.duckdb'}\n")
+    (project / "macros" / "spin.sql").write_text(
+        "{% macro spin() %}{% for i in range(100000) %}{% for j in range(100000) %}"
+        "{% endfor %}{% endfor %}{% endmacro %}\n")
+    return ["run-operation", "spin", "--project-dir", str(project), "--profiles-dir",
+            str(project), "--target-path", str(tmp_path / "target"), "--log-path",
+            str(tmp_path / "logs")]
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the process tree from /proc")
 def test_an_interrupt_to_the_launcher_stops_the_forked_dbt(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
-    # A parse from scratch (no partial parse state in a new target folder) runs for seconds.
-    parse = _dbt_args(tmp_path, "parse", "--no-partial-parse")
+    operation = _endless_operation(tmp_path)
     with dbt_fork_server("duckdb") as server:
-        with subprocess.Popen([LAUNCHER, *parse], stdout=subprocess.DEVNULL,
+        with subprocess.Popen([LAUNCHER, *operation], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) as launcher:
             while not (forked := _children(server.pid)) and launcher.poll() is None:
                 time.sleep(0.02)
@@ -88,7 +106,7 @@ def test_an_interrupt_to_the_launcher_stops_the_forked_dbt(tmp_path, monkeypatch
         deadline = time.monotonic() + 60
         while Path(f"/proc/{forked[0]}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-    assert status != 0  # dbt was interrupted, not left to finish
+    assert status != 0  # dbt was interrupted
     assert not Path(f"/proc/{forked[0]}").exists()
 
 
