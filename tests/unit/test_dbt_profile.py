@@ -1,6 +1,7 @@
 """dbt's DuckDB connection gets the same limits as the pipeline's (profiles.yml)."""
 
 import datetime as dt
+import importlib.util
 import json
 import os
 from argparse import Namespace
@@ -36,10 +37,18 @@ def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_du
     assert credentials.config_options == {"temp_directory": str(tmp_path / "wh.duckdb.tmp")}
 
 
+def _with_adapter(adapter: str, engine_env: dict[str, str]):
+    """An engine's case, run where its dbt adapter is installed (`make test EXTRAS=dev,engines`)."""
+    missing = importlib.util.find_spec(f"dbt.adapters.{adapter}") is None
+    return pytest.param(engine_env, id=adapter, marks=pytest.mark.skipif(
+        missing, reason=f"dbt-{adapter} is not installed (the engines extra)"))
+
+
 @pytest.mark.parametrize("engine_env", [
-    {},
-    {"WINBACK_ENGINE": "postgres", "WINBACK_POSTGRES_USER": "u", "WINBACK_POSTGRES_DATABASE": "d"},
-    {"WINBACK_ENGINE": "spark"},
+    pytest.param({}, id="duckdb"),
+    _with_adapter("postgres", {"WINBACK_ENGINE": "postgres", "WINBACK_POSTGRES_USER": "u",
+                               "WINBACK_POSTGRES_DATABASE": "d"}),
+    _with_adapter("spark", {"WINBACK_ENGINE": "spark"}),
 ])
 def test_dbt_builds_one_model_at_a_time_unless_winback_dbt_threads_says_more(
     tmp_path, monkeypatch, engine_env
