@@ -105,6 +105,9 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) 
         try:
             listener.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # As the dbt script would start: interruptible even where the server inherited an
+            # ignored SIGINT (a job started in the background by a shell, pytest-xdist workers).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             with contextlib.suppress(OSError):
                 conn.sendall(f"{os.getpid()}\n".encode())
             code = _run_dbt(cli, request, fds)
