@@ -5,6 +5,7 @@ dbt (orchestration/defs/dbt/fork_server.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -95,14 +96,25 @@ def _endless_operation(tmp_path: Path) -> list[str]:
 def test_an_interrupt_to_the_launcher_stops_the_forked_dbt(tmp_path, monkeypatch):
     monkeypatch.delenv(ENV, raising=False)
     operation = _endless_operation(tmp_path)
-    with dbt_fork_server("duckdb") as server:
+    # The server starts with SIGINT ignored, as under pytest-xdist or a shell's background job:
+    # the forked dbt must still be interruptible.
+    with contextlib.ExitStack() as stack:
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            server = stack.enter_context(dbt_fork_server("duckdb"))
+        finally:
+            signal.signal(signal.SIGINT, handler)
         with subprocess.Popen([LAUNCHER, *operation], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) as launcher:
             while not (forked := _children(server.pid)) and launcher.poll() is None:
                 time.sleep(0.02)
             assert forked, "dbt did not start in a fork of the server"
             launcher.send_signal(signal.SIGINT)  # what dagster-dbt sends when a run is cancelled
-            status = launcher.wait(timeout=120)
+            try:
+                status = launcher.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.kill(forked[0], signal.SIGKILL)  # the endless dbt ignored the interrupt
+                raise
         deadline = time.monotonic() + 60
         while Path(f"/proc/{forked[0]}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
