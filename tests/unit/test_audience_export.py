@@ -13,7 +13,7 @@ import time
 import duckdb
 import pytest
 
-from orchestration.defs.activation.audience_files import export_audience
+from orchestration.defs.activation.audience_files import export_audience, member_batches
 from orchestration.defs.activation.platforms import Limits, platform_for
 
 D1, D2 = dt.date(2026, 6, 29), dt.date(2026, 6, 30)
@@ -34,7 +34,7 @@ def _export(root, day, ids, platform="generic_csv", limits=LIMITS, run="run-1", 
     layout = platform_for(platform, ("first_name",), limits, "aud")
     with duckdb.connect(str(root / WAREHOUSE)) as con:
         return export_audience(root, con=con, audience="aud", platform=layout, limits=limits,
-                               as_of=day, members=_members(ids, **overrides),
+                               as_of=day, members=member_batches(_members(ids, **overrides)),
                                definition=DEFINITION, source_run=run)
 
 
@@ -125,7 +125,7 @@ KILLED_WRITER = textwrap.dedent("""
     from pathlib import Path
     import duckdb
     from orchestration.defs.activation import atomic_files
-    from orchestration.defs.activation.audience_files import export_audience
+    from orchestration.defs.activation.audience_files import export_audience, member_batches
     from orchestration.defs.activation.platforms import Limits, platform_for
 
     root, mode, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -143,7 +143,8 @@ KILLED_WRITER = textwrap.dedent("""
     limits = Limits(checked_on=dt.date(2026, 11, 27), max_rows=700)
     export_audience(root, con=duckdb.connect(str(root / "warehouse.duckdb")), audience="aud",
                     platform=platform_for("generic_csv", ("first_name",), limits, "aud"),
-                    limits=limits, as_of=dt.date(2026, 6, 30), members=members(),
+                    limits=limits, as_of=dt.date(2026, 6, 30),
+                    members=member_batches(members(), size=500),
                     definition={}, source_run="killed")
 """)
 
@@ -244,7 +245,7 @@ def test_the_previous_export_is_the_newest_recorded_one_before_the_date(tmp_path
     with duckdb.connect(str(tmp_path / WAREHOUSE)) as con, pytest.raises(OSError):
         export_audience(tmp_path, con=con, audience="aud", platform=platform_for(
             "generic_csv", (), LIMITS, "aud"), limits=LIMITS, as_of=dt.date(2026, 6, 25),
-            members=failing_members(), definition=DEFINITION, source_run="failed")
+            members=member_batches(failing_members()), definition=DEFINITION, source_run="failed")
     # Rolled back and never published: not a predecessor, no folder, nothing in staging.
     assert not (tmp_path / "aud" / "generic_csv" / "2026-06-25").exists()
     assert list((tmp_path / ".staging").iterdir()) == []
@@ -275,7 +276,7 @@ def test_removes_can_carry_a_reason_computed_on_the_callers_connection(tmp_path)
     layout = platform_for("generic_csv", ("first_name",), LIMITS, "aud")
     result = export_audience(
         tmp_path, audience="aud", platform=layout, limits=LIMITS, as_of=D2,
-        members=_members([]), definition=DEFINITION, source_run="r", con=con,
+        members=member_batches(_members([])), definition=DEFINITION, source_run="r", con=con,
         removal_reason_sql="CASE WHEN o.customer_id IN (SELECT customer_id FROM erased) "
                            "THEN 'erased' ELSE 'left_audience' END")
     assert _csv(result.folder / "aud_removes.csv") == [

@@ -16,6 +16,7 @@ from orchestration.defs.activation.audience_files import (
     ExportResult,
     export_audience,
     forget_erased,
+    query_batches,
 )
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
 from orchestration.defs.activation.match_rates import (
@@ -42,7 +43,6 @@ from orchestration.lib.warehouse import open_warehouse
 
 SYNC_MODEL = "sync_audience_members"
 MEMBERSHIP_MODEL = "audience_membership_daily"
-FETCH_ROWS = 10_000
 
 
 def _gate_verdicts(settings) -> tuple:
@@ -73,23 +73,16 @@ def _dropped(con, audience: str) -> dict[str, int]:
         [audience]).fetchall())
 
 
-def _member_rows(con, audience: str, by_value: bool = False):
-    """Members of one audience that pass the gate, as mappings: by customer id, or highest
-    member_value first (the audience's order_by) when `by_value`."""
+def _member_batches(con, audience: str, by_value: bool = False):
+    """Members of one audience that pass the gate, as column batches: by customer id, or
+    highest member_value first (the audience's order_by) when `by_value`."""
     order = "member_value DESC NULLS LAST, customer_id" if by_value else "customer_id"
-    cursor = con.cursor()
-    cursor.execute(
+    return query_batches(
+        con,
         f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = ? "
         f"AND customer_id NOT IN (SELECT customer_id FROM gate.blocked) ORDER BY {order}",
         [audience],
     )
-    names = [d[0] for d in cursor.description]
-    try:
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            for row in batch:
-                yield dict(zip(names, row, strict=True))
-    finally:
-        cursor.close()
 
 
 def removal_reason_sql(audience: str) -> str:
@@ -264,7 +257,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         platform=platform,
                         limits=limits[platform_name],
                         as_of=settings.as_of,
-                        members=_member_rows(con, audience.name,
+                        members=_member_batches(con, audience.name,
                                              audience.order_by != "customer_id"),
                         definition={"audience_definition_hash": audience.definition_hash,
                                     **definition_common},

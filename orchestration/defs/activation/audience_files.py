@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.defs.activation.atomic_files import (
+    BATCH_ROWS,
     CsvParts,
     WrittenFile,
     batches,
@@ -39,7 +40,7 @@ from orchestration.defs.activation.atomic_files import (
     staged_in_transaction,
     write_manifest,
 )
-from orchestration.defs.activation.platforms import Limits, Platform
+from orchestration.defs.activation.platforms import Columns, Limits, Platform
 
 MANIFEST_NAME = "manifest.json"
 STAGING_DIR = ".staging"
@@ -102,6 +103,30 @@ def forget_erased(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
         f"AND customer_id IN ({erased_sql})", [audience, platform, before]).fetchone()[0]
 
 
+def query_batches(con: duckdb.DuckDBPyConnection, sql: str,
+                  params: Sequence[Any] = ()) -> Iterator[dict[str, tuple[Any, ...]]]:
+    """The rows of `sql`, in its order, as batches of columns for export_audience, read on a
+    cursor of its own (so the caller's connection stays free for the writes) and closed at
+    the end."""
+    cursor = con.cursor()
+    try:
+        cursor.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        while rows := cursor.fetchmany(BATCH_ROWS):
+            yield dict(zip(names, zip(*rows, strict=True), strict=True))
+    finally:
+        cursor.close()
+
+
+def member_batches(members: Iterable[Mapping[str, Any]],
+                   size: int = BATCH_ROWS) -> Iterator[dict[str, list[Any]]]:
+    """Members held as one mapping each, as batches of columns for export_audience (a field
+    a member lacks is None)."""
+    for rows in batches(members, size):
+        names = dict.fromkeys(name for row in rows for name in row)
+        yield {name: [row.get(name) for row in rows] for name in names}
+
+
 def _stream(con: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple]:
     con.execute(sql)
     while batch := con.fetchmany(10_000):
@@ -137,7 +162,7 @@ def export_audience(
     platform: Platform,
     limits: Limits,
     as_of: dt.date,
-    members: Iterable[Mapping[str, Any]],
+    members: Iterable[Columns],
     definition: Mapping[str, Any],
     source_run: str,
     extra: Mapping[str, Any] | None = None,
@@ -146,13 +171,15 @@ def export_audience(
     """Write the import file, deltas and manifest for one audience and platform, publish the
     folder, and record what it holds in the warehouse (`con`, opened for writing).
 
-    `members` must come ordered (the sync model's order), so files are deterministic; they are
-    read once, in batches. `definition` (e.g. the audience definition hash and config version)
-    and `extra` (counts with no personal data) go into the manifest as they are. `source_run`
-    is the run that first wrote these exact files: a rerun that writes identical files keeps
-    the earlier id, so the manifest stays byte-identical. With `removal_reason_sql`, an SQL
-    expression over the previous export's row `o` (`o.customer_id`) evaluated on `con`, the
-    removes file gets a `removal_reason` column and the manifest counts by reason."""
+    `members` are batches of columns (each with `customer_id` and the fields the platform
+    reads; `query_batches` or `member_batches` make them), in the sync model's order so files
+    are deterministic; they are read once. `definition` (e.g. the audience definition hash and
+    config version) and `extra` (counts with no personal data) go into the manifest as they
+    are. `source_run` is the run that first wrote these exact files: a rerun that writes
+    identical files keeps the earlier id, so the manifest stays byte-identical. With
+    `removal_reason_sql`, an SQL expression over the previous export's row `o`
+    (`o.customer_id`) evaluated on `con`, the removes file gets a `removal_reason` column and
+    the manifest counts by reason."""
     folder = export_dir / audience / platform.name / as_of.isoformat()
     staging = export_dir / STAGING_DIR
     ensure_export_tables(con)
@@ -180,7 +207,7 @@ def _write_folder(
     platform: Platform,
     limits: Limits,
     as_of: dt.date,
-    members: Iterable[Mapping[str, Any]],
+    members: Iterable[Columns],
     definition: Mapping[str, Any],
     extra: Mapping[str, Any] | None,
     removal_reason_sql: str | None,
@@ -205,13 +232,15 @@ def _write_folder(
     reasons: Counter[str] = Counter()
     position = 0
     try:
-        for batch in batches(members):
-            rows = [platform.row(m) for m in batch]
+        for batch in members:
+            ids = batch["customer_id"]
+            cells = platform.cells(batch, len(ids))
+            rows = list(zip(*cells, strict=True))
             main.write(rows)
             con.register("export_batch", pa.table({
                 "position": pa.array(range(position, position + len(rows)), pa.int64()),
-                "customer_id": pa.array([str(m["customer_id"]) for m in batch], pa.string()),
-                "identifiers": pa.array([[r[i] for i in columns] for r in rows],
+                "customer_id": pa.array([str(c) for c in ids], pa.string()),
+                "identifiers": pa.array(list(zip(*(cells[i] for i in columns), strict=True)),
                                         pa.list_(pa.string())),
             }))
             con.execute("INSERT INTO export_current SELECT * FROM export_batch")

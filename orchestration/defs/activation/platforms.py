@@ -1,10 +1,12 @@
 """Import-file layouts for the platforms Winback exports to (facts: shared PLATFORMS.md).
 
-A platform turns one audience member (a mapping of the sync model's columns) into one CSV row in
-its exact column layout. Email platforms get plain values (every text value through
-`safe_text`, emails unaltered); the
-two ad platforms get lowercase hex SHA-256 of each value after that platform's own
-normalisation. Size and row limits live in config/platforms.yml with the date they were checked.
+A platform turns audience members (a batch of the sync model's columns, each column a sequence
+with one value per member) into CSV cells in its exact column layout, one column at a time: a
+daily export formats hundreds of thousands of members, and formatting by column calls each
+column's formatter over a list instead of building a mapping per member. Email platforms get
+plain values (every text value through `safe_text`, emails unaltered); the two ad platforms get
+lowercase hex SHA-256 of each value after that platform's own normalisation. Size and row
+limits live in config/platforms.yml with the date they were checked.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from orchestration.defs.activation.match_rates import AD_PLATFORMS
 from orchestration.lib.contacts import FORMULA_PREFIXES
 
 Member = Mapping[str, Any]
+# A batch of members: column name -> one value per member (columns the batch lacks are empty).
+Columns = Mapping[str, Sequence[Any]]
 
 # C0 controls except the line feed, DEL and C1 controls. A line feed stays: names with line
 # breaks must round-trip (RFC 4180 quotes them); no other control character has a meaning in a
 # text cell, and NUL or a bare CR break spreadsheet and platform importers.
 CONTROL_CHARACTERS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+NON_DIGITS = re.compile(r"\D")
+WHITESPACE = re.compile(r"\s")
 
 
 class PlatformConfigError(ValueError):
@@ -187,7 +193,7 @@ def normalise_name(value: Any) -> str:
 
 def normalise_phone_google(value: Any) -> str:
     """E.164 with the leading '+': '+44 7700 900123' -> '+447700900123'."""
-    digits = re.sub(r"\D", "", "" if value is None else str(value))
+    digits = NON_DIGITS.sub("", "" if value is None else str(value))
     return "+" + digits if digits and str(value).strip().startswith("+") else ""
 
 
@@ -195,11 +201,11 @@ def normalise_phone_meta(value: Any) -> str:
     """Digits only with the country code, no '+', no leading zeros: '+44 7700' -> '447700'."""
     if value is None or not str(value).strip().startswith("+"):
         return ""
-    return re.sub(r"\D", "", str(value)).lstrip("0")
+    return NON_DIGITS.sub("", str(value)).lstrip("0")
 
 
 def normalise_zip_meta(value: Any) -> str:
-    return re.sub(r"\s", "", "" if value is None else str(value)).lower()
+    return WHITESPACE.sub("", "" if value is None else str(value)).lower()
 
 
 def normalise_country_meta(value: Any) -> str:
@@ -210,23 +216,42 @@ def normalise_country_meta(value: Any) -> str:
 # Platforms
 # ---------------------------------------------------------------------------------------------
 
+def _column(batch: Columns, field: str, count: int) -> Sequence[Any]:
+    values = batch.get(field)
+    return (None,) * count if values is None else values
+
+
+def _hashed(batch: Columns, field: str, count: int,
+            normalise: Callable[[Any], str]) -> list[str]:
+    return [sha256_hex(normalise(v)) for v in _column(batch, field, count)]
+
+
 @dataclass(frozen=True)
 class Platform:
     name: str
     header: tuple[str, ...]
     identifiers: tuple[str, ...]
-    row: Callable[[Member], tuple[str, ...]]
+    # A batch of `count` members -> one list of cells per header column.
+    cells: Callable[[Columns, int], list[list[str]]]
     hashed: bool = False
+
+    def rows(self, batch: Columns, count: int) -> list[tuple[str, ...]]:
+        """The batch's CSV rows, in the batch's order."""
+        return list(zip(*self.cells(batch, count), strict=True))
+
+    def row(self, member: Member) -> tuple[str, ...]:
+        """One member's CSV row."""
+        return self.rows({field: (value,) for field, value in member.items()}, 1)[0]
 
 
 # Plain email platforms: identifier columns first, then names, then the personalisation fields
-# under the platform's own header names.
+# under the platform's own header names, then fixed columns (header, text).
 @dataclass(frozen=True)
 class _PlainLayout:
     name: str
     identifiers: tuple[tuple[str, str], ...]  # (header, member field)
     renamed: Mapping[str, str]                 # member field -> platform header
-    extra: tuple[tuple[str, Callable[[Member], str]], ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()
 
     def build(
         self, fields: Sequence[str], limits: Limits, audience: str
@@ -250,18 +275,18 @@ class _PlainLayout:
             return text_or_value
 
         formats = [(field, formatter(field)) for _, field in columns]
-        extras = self.extra
+        fixed = [safe_text(text) for _, text in self.extra]
 
-        def row(member: Member) -> tuple[str, ...]:
-            cells = [format_(member.get(field)) for field, format_ in formats]
-            cells += [safe_text(make(member)) for _, make in extras]
+        def cells(batch: Columns, count: int) -> list[list[str]]:
+            out = [[format_(v) for v in _column(batch, field, count)] for field, format_ in formats]
+            out += [[text] * count for text in fixed]
             if max_field:
-                return tuple(truncate_utf8(c, max_field) for c in cells)
-            return tuple(cells)
+                return [[truncate_utf8(c, max_field) for c in column] for column in out]
+            return out
 
-        header = tuple(h for h, _ in columns) + tuple(h for h, _ in extras)
+        header = tuple(h for h, _ in columns) + tuple(h for h, _ in self.extra)
         identifiers = tuple(h for h, _ in self.identifiers)
-        return Platform(self.name, header, identifiers, row)
+        return Platform(self.name, header, identifiers, cells)
 
 
 def _generic(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
@@ -273,7 +298,7 @@ def _mailchimp(fields: Sequence[str], limits: Limits, audience: str) -> Platform
     renamed = {f: f.replace("_", " ").title() for f in fields}
     renamed["phone"] = "Phone Number"
     layout = _PlainLayout("mailchimp", (("Email Address", "email"),), renamed,
-                          extra=(("Tags", lambda _m: audience),))
+                          extra=(("Tags", audience),))
     return layout.build(fields, limits, audience)
 
 
@@ -316,38 +341,38 @@ def _google(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
     """Fixed headers; email, phone and names hashed after trim/lowercase (phone E.164 with '+');
     country and zip stay plain, as Customer Match expects. No Gmail dot removal."""
 
-    def row(m: Member) -> tuple[str, ...]:
-        return (
-            sha256_hex(normalise_email(m.get("email"))),
-            sha256_hex(normalise_phone_google(m.get("phone"))),
-            sha256_hex(normalise_name(m.get("first_name"))),
-            sha256_hex(normalise_name(m.get("last_name"))),
-            safe_text(iso_country(m.get("country"))),
-            safe_text(m.get("postal_code")),
-        )
+    def cells(batch: Columns, count: int) -> list[list[str]]:
+        return [
+            _hashed(batch, "email", count, normalise_email),
+            _hashed(batch, "phone", count, normalise_phone_google),
+            _hashed(batch, "first_name", count, normalise_name),
+            _hashed(batch, "last_name", count, normalise_name),
+            [safe_text(iso_country(v)) for v in _column(batch, "country", count)],
+            [safe_text(v) for v in _column(batch, "postal_code", count)],
+        ]
 
     header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
-    return Platform("google_customer_match", header, ("Email", "Phone"), row, hashed=True)
+    return Platform("google_customer_match", header, ("Email", "Phone"), cells, hashed=True)
 
 
 def _meta(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
     """Every column hashed after Meta's normalisation; city and state are not in the CRM, so
     `ct` and `st` stay empty."""
 
-    def row(m: Member) -> tuple[str, ...]:
-        return (
-            sha256_hex(normalise_email(m.get("email"))),
-            sha256_hex(normalise_phone_meta(m.get("phone"))),
-            sha256_hex(normalise_name(m.get("first_name"))),
-            sha256_hex(normalise_name(m.get("last_name"))),
-            "",
-            "",
-            sha256_hex(normalise_zip_meta(m.get("postal_code"))),
-            sha256_hex(normalise_country_meta(m.get("country"))),
-        )
+    def cells(batch: Columns, count: int) -> list[list[str]]:
+        return [
+            _hashed(batch, "email", count, normalise_email),
+            _hashed(batch, "phone", count, normalise_phone_meta),
+            _hashed(batch, "first_name", count, normalise_name),
+            _hashed(batch, "last_name", count, normalise_name),
+            [""] * count,
+            [""] * count,
+            _hashed(batch, "postal_code", count, normalise_zip_meta),
+            _hashed(batch, "country", count, normalise_country_meta),
+        ]
 
     header = ("email", "phone", "fn", "ln", "ct", "st", "zip", "country")
-    return Platform("meta", header, ("email", "phone"), row, hashed=True)
+    return Platform("meta", header, ("email", "phone"), cells, hashed=True)
 
 
 PLATFORMS: dict[str, Callable[[Sequence[str], Limits, str], Platform]] = {
@@ -378,10 +403,11 @@ def platform_for(name: str, personalisation: Sequence[str], limits: Limits,
     platform = PLATFORMS[name](tuple(personalisation), limits, audience)
     if not (valued and limits.value_column):
         return platform
-    base_row = platform.row
+    base = platform.cells
 
-    def row(member: Member) -> tuple[str, ...]:
-        return (*base_row(member), value_cell(member.get("member_value")))
+    def cells(batch: Columns, count: int) -> list[list[str]]:
+        return [*base(batch, count),
+                [value_cell(v) for v in _column(batch, "member_value", count)]]
 
     return Platform(platform.name, (*platform.header, limits.value_column), platform.identifiers,
-                    row, platform.hashed)
+                    cells, platform.hashed)

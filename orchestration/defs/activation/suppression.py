@@ -20,6 +20,7 @@ from orchestration.defs.activation.audience_files import (
     ExportResult,
     export_audience,
     forget_erased,
+    query_batches,
 )
 from orchestration.defs.activation.consent_gate import open_gate
 from orchestration.defs.activation.match_rates import (
@@ -39,7 +40,6 @@ from orchestration.lib.run_config import daily_partitions, one_date_per_run
 from orchestration.lib.warehouse import open_warehouse
 
 SUPPRESSION_MODEL = "sync_suppression_members"
-FETCH_ROWS = 10_000
 # Only the identifiers an exclusion list matches on leave the warehouse (no names, no zip).
 IDENTIFIER_FIELDS = ("phone",)
 
@@ -92,17 +92,10 @@ WHERE NOT EXISTS (SELECT 1 FROM activation.{SUPPRESSION_MODEL} AS m
 
 
 def suppression_members(con):
-    """Everyone to exclude, one row per (email, phone), in a stable order, streamed in
-    batches (the writer hashes them)."""
-    cursor = con.cursor()
-    try:
-        cursor.execute(f"{MEMBERS_SQL} ORDER BY email NULLS LAST, phone NULLS LAST, customer_id")
-        names = [d[0] for d in cursor.description]
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            for row in batch:
-                yield dict(zip(names, row, strict=True))
-    finally:
-        cursor.close()
+    """Everyone to exclude, one row per (email, phone), in a stable order, as column batches
+    (the writer hashes them)."""
+    return query_batches(
+        con, f"{MEMBERS_SQL} ORDER BY email NULLS LAST, phone NULLS LAST, customer_id")
 
 
 def members_by_reason(con) -> dict[str, int]:
