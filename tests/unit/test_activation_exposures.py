@@ -41,3 +41,20 @@ def test_every_audience_and_platform_is_an_export_asset_downstream_of_the_sync_m
             node = graph.get(dg.AssetKey(["exports", f"{audience.name}_{platform}"]))
             assert dg.AssetKey(["activation", "sync_audience_members"]) in node.parent_keys
             assert dg.AssetKey(["contacts", "contact_hygiene"]) in node.parent_keys
+
+
+def test_every_field_a_platform_can_read_is_a_column_of_the_sync_model():
+    """The exports select only the fields the platform reads from sync_audience_members, so a
+    field the model's contract lacks would fail the export step."""
+    import datetime as dt
+
+    from orchestration.defs.activation.platforms import PLATFORMS, Limits, platform_for
+    from orchestration.lib.audiences import PERSONALISATION_FIELDS
+
+    manifest = json.loads((REPO_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    columns = set(manifest["nodes"]["model.winback.sync_audience_members"]["columns"])
+    limits = Limits(checked_on=dt.date(2026, 12, 1), value_column="Value")
+    for name in PLATFORMS:
+        platform = platform_for(name, (*PERSONALISATION_FIELDS, "variant"), limits, "aud",
+                                valued=True)
+        assert {"customer_id", *platform.fields} <= columns, name

@@ -25,7 +25,12 @@ from orchestration.defs.activation.match_rates import (
     match_estimate,
     match_metadata,
 )
-from orchestration.defs.activation.platforms import below_minimum, load_limits, platform_for
+from orchestration.defs.activation.platforms import (
+    Platform,
+    below_minimum,
+    load_limits,
+    platform_for,
+)
 from orchestration.defs.activation.quotas import load_daily_quotas, quota_check
 from orchestration.defs.dbt.keys import dbt_model_checksum, dbt_model_key
 from orchestration.defs.resources import WinbackConfig
@@ -73,13 +78,15 @@ def _dropped(con, audience: str) -> dict[str, int]:
         [audience]).fetchall())
 
 
-def _member_batches(con, audience: str, by_value: bool = False):
-    """Members of one audience that pass the gate, as column batches: by customer id, or
-    highest member_value first (the audience's order_by) when `by_value`."""
+def _member_batches(con, audience: str, platform: Platform, by_value: bool = False):
+    """Members of one audience that pass the gate, as column batches of the fields the
+    platform reads: by customer id, or highest member_value first (the audience's order_by)
+    when `by_value`."""
     order = "member_value DESC NULLS LAST, customer_id" if by_value else "customer_id"
+    columns = ", ".join(f'"{f}"' for f in dict.fromkeys(("customer_id", *platform.fields)))
     return query_batches(
         con,
-        f"SELECT * FROM activation.{SYNC_MODEL} WHERE audience = ? "
+        f"SELECT {columns} FROM activation.{SYNC_MODEL} WHERE audience = ? "
         f"AND customer_id NOT IN (SELECT customer_id FROM gate.blocked) ORDER BY {order}",
         [audience],
     )
@@ -257,7 +264,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         platform=platform,
                         limits=limits[platform_name],
                         as_of=settings.as_of,
-                        members=_member_batches(con, audience.name,
+                        members=_member_batches(con, audience.name, platform,
                                              audience.order_by != "customer_id"),
                         definition={"audience_definition_hash": audience.definition_hash,
                                     **definition_common},

@@ -231,6 +231,8 @@ class Platform:
     name: str
     header: tuple[str, ...]
     identifiers: tuple[str, ...]
+    # The member fields the layout reads (a field a batch lacks reads as empty).
+    fields: tuple[str, ...]
     # A batch of `count` members -> one list of cells per header column.
     cells: Callable[[Columns, int], list[list[str]]]
     hashed: bool = False
@@ -286,7 +288,7 @@ class _PlainLayout:
 
         header = tuple(h for h, _ in columns) + tuple(h for h, _ in self.extra)
         identifiers = tuple(h for h, _ in self.identifiers)
-        return Platform(self.name, header, identifiers, cells)
+        return Platform(self.name, header, identifiers, tuple(f for _, f in columns), cells)
 
 
 def _generic(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
@@ -337,6 +339,10 @@ def _sendgrid(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
         fields, limits, audience)
 
 
+# What the two ad platforms' fixed layouts read.
+AD_FIELDS = ("email", "phone", "first_name", "last_name", "country", "postal_code")
+
+
 def _google(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
     """Fixed headers; email, phone and names hashed after trim/lowercase (phone E.164 with '+');
     country and zip stay plain, as Customer Match expects. No Gmail dot removal."""
@@ -352,7 +358,8 @@ def _google(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
         ]
 
     header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
-    return Platform("google_customer_match", header, ("Email", "Phone"), cells, hashed=True)
+    return Platform("google_customer_match", header, ("Email", "Phone"), AD_FIELDS, cells,
+                    hashed=True)
 
 
 def _meta(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
@@ -372,7 +379,7 @@ def _meta(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
         ]
 
     header = ("email", "phone", "fn", "ln", "ct", "st", "zip", "country")
-    return Platform("meta", header, ("email", "phone"), cells, hashed=True)
+    return Platform("meta", header, ("email", "phone"), AD_FIELDS, cells, hashed=True)
 
 
 PLATFORMS: dict[str, Callable[[Sequence[str], Limits, str], Platform]] = {
@@ -410,4 +417,4 @@ def platform_for(name: str, personalisation: Sequence[str], limits: Limits,
                 [value_cell(v) for v in _column(batch, "member_value", count)]]
 
     return Platform(platform.name, (*platform.header, limits.value_column), platform.identifiers,
-                    cells, platform.hashed)
+                    (*platform.fields, "member_value"), cells, platform.hashed)
