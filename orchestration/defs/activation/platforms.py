@@ -216,14 +216,9 @@ def normalise_country_meta(value: Any) -> str:
 # Platforms
 # ---------------------------------------------------------------------------------------------
 
-def _column(batch: Columns, field: str, count: int) -> Sequence[Any]:
+def _column(batch: Columns, field: str | None, count: int) -> Sequence[Any]:
     values = batch.get(field)
     return (None,) * count if values is None else values
-
-
-def _hashed(batch: Columns, field: str, count: int,
-            normalise: Callable[[Any], str]) -> list[str]:
-    return [sha256_hex(normalise(v)) for v in _column(batch, field, count)]
 
 
 @dataclass(frozen=True)
@@ -339,47 +334,45 @@ def _sendgrid(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
         fields, limits, audience)
 
 
-# What the two ad platforms' fixed layouts read.
-AD_FIELDS = ("email", "phone", "first_name", "last_name", "country", "postal_code")
+# A fixed layout: per column, the member field it reads and the cell made of its value.
+FixedColumns = tuple[tuple[str | None, Callable[[Any], str]], ...]
+BLANK = (None, lambda _value: "")  # a column the layout has but the CRM cannot fill
+
+
+def _hash_of(normalise: Callable[[Any], str]) -> Callable[[Any], str]:
+    return lambda value: sha256_hex(normalise(value))
+
+
+def _fixed_platform(name: str, header: tuple[str, ...], identifiers: tuple[str, ...],
+                    spec: FixedColumns) -> Platform:
+    def cells(batch: Columns, count: int) -> list[list[str]]:
+        return [[make(v) for v in _column(batch, field, count)] for field, make in spec]
+
+    fields = tuple(field for field, _ in spec if field is not None)
+    return Platform(name, header, identifiers, fields, cells, hashed=True)
 
 
 def _google(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
     """Fixed headers; email, phone and names hashed after trim/lowercase (phone E.164 with '+');
     country and zip stay plain, as Customer Match expects. No Gmail dot removal."""
-
-    def cells(batch: Columns, count: int) -> list[list[str]]:
-        return [
-            _hashed(batch, "email", count, normalise_email),
-            _hashed(batch, "phone", count, normalise_phone_google),
-            _hashed(batch, "first_name", count, normalise_name),
-            _hashed(batch, "last_name", count, normalise_name),
-            [safe_text(iso_country(v)) for v in _column(batch, "country", count)],
-            [safe_text(v) for v in _column(batch, "postal_code", count)],
-        ]
-
-    header = ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
-    return Platform("google_customer_match", header, ("Email", "Phone"), AD_FIELDS, cells,
-                    hashed=True)
+    return _fixed_platform(
+        "google_customer_match", ("Email", "Phone", "First Name", "Last Name", "Country", "Zip"),
+        ("Email", "Phone"),
+        (("email", _hash_of(normalise_email)), ("phone", _hash_of(normalise_phone_google)),
+         ("first_name", _hash_of(normalise_name)), ("last_name", _hash_of(normalise_name)),
+         ("country", lambda value: safe_text(iso_country(value))), ("postal_code", safe_text)))
 
 
 def _meta(fields: Sequence[str], limits: Limits, audience: str) -> Platform:
     """Every column hashed after Meta's normalisation; city and state are not in the CRM, so
     `ct` and `st` stay empty."""
-
-    def cells(batch: Columns, count: int) -> list[list[str]]:
-        return [
-            _hashed(batch, "email", count, normalise_email),
-            _hashed(batch, "phone", count, normalise_phone_meta),
-            _hashed(batch, "first_name", count, normalise_name),
-            _hashed(batch, "last_name", count, normalise_name),
-            [""] * count,
-            [""] * count,
-            _hashed(batch, "postal_code", count, normalise_zip_meta),
-            _hashed(batch, "country", count, normalise_country_meta),
-        ]
-
-    header = ("email", "phone", "fn", "ln", "ct", "st", "zip", "country")
-    return Platform("meta", header, ("email", "phone"), AD_FIELDS, cells, hashed=True)
+    return _fixed_platform(
+        "meta", ("email", "phone", "fn", "ln", "ct", "st", "zip", "country"), ("email", "phone"),
+        (("email", _hash_of(normalise_email)), ("phone", _hash_of(normalise_phone_meta)),
+         ("first_name", _hash_of(normalise_name)), ("last_name", _hash_of(normalise_name)),
+         BLANK, BLANK,
+         ("postal_code", _hash_of(normalise_zip_meta)),
+         ("country", _hash_of(normalise_country_meta))))
 
 
 PLATFORMS: dict[str, Callable[[Sequence[str], Limits, str], Platform]] = {
