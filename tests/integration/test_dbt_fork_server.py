@@ -6,7 +6,9 @@ dbt (orchestration/defs/dbt/fork_server.py)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,13 +37,21 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
-def _run_watching_server(args: list[str], server: int) -> tuple[subprocess.CompletedProcess, set]:
-    """Run the launcher to its end, noting every child the server forked meanwhile."""
+def _run_watching_server(args: list[str], server: int, timeout: float = 300
+                         ) -> tuple[subprocess.CompletedProcess, set]:
+    """Run the launcher to its end, noting every child the server forked meanwhile; fails (and
+    kills them) if it has not ended within `timeout` seconds."""
     forked: set[int] = set()
+    deadline = time.monotonic() + timeout
     with subprocess.Popen([LAUNCHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as launcher:
         while launcher.poll() is None:
             forked.update(_children(server))
+            if time.monotonic() > deadline:
+                for pid in forked:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                pytest.fail(f"dbt {args[0]} in a fork of the server did not end in {timeout} s")
             time.sleep(0.02)
         out, err = launcher.communicate()
     return subprocess.CompletedProcess(launcher.args, launcher.returncode, out, err), forked
@@ -131,3 +141,47 @@ def test_without_a_server_the_launcher_runs_the_installed_dbt(tmp_path):
         done = subprocess.run([LAUNCHER, *listing], capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr
         assert done.stdout == expected.stdout
+
+
+def _event_names(log_dir: Path) -> set[str]:
+    return {json.loads(line)["info"]["name"]
+            for line in (log_dir / "dbt.log").read_text().splitlines() if line.strip()}
+
+
+def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path, monkeypatch):
+    # The run's server parses with the production steps' vars before the first step, and leaves
+    # the parse state where dagster-dbt seeds each step's folder from (DBT_TARGET_PATH).
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    state = tmp_path / "target" / "partial_parse.msgpack"
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    variables = ["--vars", json.dumps({"probe": tmp_path.name})]  # no parse state has these
+    ahead = ["parse", *variables, *project, "--quiet", "--log-level-file", "none"]
+    with dbt_fork_server("duckdb", ahead) as server:
+        assert server is not None
+        deadline = time.monotonic() + 300
+        while not state.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state.exists(), "the server wrote no parse state"
+        step = tmp_path / "step"
+        step.mkdir()
+        shutil.copyfile(state, step / state.name)  # as dagster-dbt seeds a step's folder
+        parsed, forked = _run_watching_server(
+            ["parse", *variables, *project, "--target-path", str(step), "--log-path",
+             str(step), "--log-format-file", "json"], server.pid)
+        # A step with other vars parses every model itself, with dbt's static parser: the
+        # parse ahead must not have left the server a state a fork cannot parse in.
+        other = tmp_path / "other"
+        reparsed, _ = _run_watching_server(
+            ["parse", "--vars", json.dumps({"probe": "other"}), *project, "--target-path",
+             str(other), "--log-path", str(other)], server.pid)
+        ended = time.monotonic()
+    assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+    assert forked
+    events = _event_names(step)
+    assert "UnableToPartialParse" not in events  # dbt would say why it parsed everything again
+    assert "PartialParsingSkipParsing" in events
+    assert reparsed.returncode == 0, reparsed.stdout + reparsed.stderr
+    # The server ends when asked (dbt's parse left it a multiprocessing resource tracker, which
+    # it must not wait for), not when killed after the 30 s grace.
+    assert time.monotonic() - ended < 25

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.dbt.args import dbt_build_args, dbt_vars
+from orchestration.defs.dbt.args import dbt_build_args, dbt_parse_ahead_args, dbt_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import Settings
@@ -57,3 +57,15 @@ def test_vars_to_run_dbt_by_hand_add_the_as_of_date_to_the_build_vars():
     by_hand = dbt_vars(settings, policies_for(settings), audiences_for(settings))
     assert by_hand.pop("as_of_date") == "2026-06-30"
     assert by_hand == json.loads(_args(settings)[2])
+
+
+def test_the_parse_ahead_has_the_steps_vars_so_the_steps_start_from_its_parse_state():
+    # The fork server parses with these before the first step (fork_server.parse_ahead); dbt
+    # keeps a parse state only for the same --vars text, so any difference would leave the step
+    # a whole parse of its own.
+    settings = _settings(dt.date(2026, 6, 30), 90)
+    ahead = dbt_parse_ahead_args(settings, policies_for(settings), audiences_for(settings))
+    build = _args(settings)
+    assert ahead[0] == "parse"
+    assert ahead[ahead.index("--vars") + 1] == build[build.index("--vars") + 1]
+    assert ahead.count("--vars") == 1

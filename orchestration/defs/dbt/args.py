@@ -16,7 +16,7 @@ from typing import Any
 from orchestration.defs.dbt.state import MANIFEST_FILE, PARTIAL_PARSE_FILE
 from orchestration.lib.audiences import AudienceConfig
 from orchestration.lib.policies import Policies
-from orchestration.lib.settings import EngineSettings, Settings
+from orchestration.lib.settings import DBT_PROJECT_DIR, EngineSettings, Settings
 
 
 def dbt_config_vars(
@@ -95,14 +95,31 @@ def dbt_vars(
             "as_of_date": settings.as_of.isoformat()}
 
 
+def dbt_config_vars_args(
+    settings: Settings, policies: Policies, audiences: AudienceConfig
+) -> list[str]:
+    """`--vars` of the production dbt steps: the same text for the same configuration, which
+    dbt's partial parse compares."""
+    return ["--vars", json.dumps(dbt_config_vars(settings, policies, audiences), sort_keys=True)]
+
+
+def dbt_parse_ahead_args(
+    settings: Settings, policies: Policies, audiences: AudienceConfig
+) -> list[str]:
+    """`dbt parse` with the production steps' vars, which the run's dbt fork server runs before
+    the first dbt step (fork_server.py); silent, no log file."""
+    return ["parse", *dbt_config_vars_args(settings, policies, audiences),
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--quiet", "--log-level-file", "none"]
+
+
 def dbt_build_args(
     settings: Settings, policies: Policies, audiences: AudienceConfig, select: str | None = None
 ) -> list[str]:
     """`dbt build` of a production step. dbt unit tests check the SQL on fixed inputs, so they
     give the same answer every day: `make test` runs them (tests/integration/test_pipeline.py),
     production runs only the data tests, which check the day's data."""
-    args = ["build", "--vars", json.dumps(dbt_config_vars(settings, policies, audiences),
-                                          sort_keys=True),
+    args = ["build", *dbt_config_vars_args(settings, policies, audiences),
             "--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]

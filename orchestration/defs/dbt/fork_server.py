@@ -12,6 +12,12 @@ as the `dbt` script would and reports its pid and exit status back to the launch
 server (the Dagster UI, the daemon, `winback export`, which runs no dbt) `winback-dbt` runs the
 installed dbt.
 
+Before its first fork the server can parse the project with the production steps' vars
+(`parse_ahead`): the parse state goes where the steps start from, so the first step of a run
+whose vars changed (a new warehouse, a new policy) does not parse the whole project itself, and
+the caches dbt fills while parsing (its JSON schemas, its (de)serialisers) are the children's
+from the start (~1 s of CPU a step on a warm day).
+
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
 big-endian length with its stdin, stdout and stderr attached (SCM_RIGHTS), then that many bytes
 of JSON {"argv", "env", "cwd"}; the child answers "<pid>\\n" when it starts and "<exit status>\\n"
@@ -21,6 +27,7 @@ when dbt is done. A connection closed before the pid means nothing ran.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -38,6 +45,7 @@ from typing import Any
 ENV = "WINBACK_DBT_FORK_SERVER"  # the socket of the run's server; launcher.py reads it
 _HEADER = 8
 _STREAMS = 3  # stdin, stdout, stderr
+_FORKED: set[int] = set()  # the server's dbt children not yet waited for
 
 
 def receive_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -100,7 +108,9 @@ def _run_dbt(cli: Callable[[], Any], request: dict[str, Any], fds: list[int]) ->
 def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) -> None:
     request, fds = receive_request(conn)
     pid = os.fork()
-    if pid == 0:
+    if pid:
+        _FORKED.add(pid)
+    else:
         code = 1
         try:
             listener.close()
@@ -115,22 +125,59 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) 
                 conn.sendall(f"{code}\n".encode())
         finally:
             # Never back into the server's loop: the child ends as the dbt script does, with
-            # the interpreter's exit handlers (dbt's log files, multiprocessing's semaphores).
+            # the interpreter's exit handlers (dbt's log files, multiprocessing's semaphores),
+            # but without the collections the interpreter runs at exit over dbt's objects (the
+            # manifest, ~0.5 s of CPU a step), which would free nothing that outlives it.
+            gc.freeze()
             sys.exit(code)
     for fd in fds:
         os.close(fd)
 
 
-def serve(listener: socket.socket, adapter: str | None) -> None:
-    """Import dbt, then fork one child per connection to `listener` until the parent process is
-    gone. The parent bound the socket before starting this process, so a launcher that comes
-    early waits in the backlog, and one that comes after this process ended is refused."""
+def parse_ahead(args: list[str]) -> None:
+    """`dbt parse` (`args` without its target and log paths) in a scratch folder seeded with the
+    parse state the dbt steps start from, its new state then made theirs. An optimisation only:
+    a failure leaves the state as it was, and the step parses and reports as it would have."""
+    from dbt.cli.main import dbtRunner
+
+    from orchestration.defs.dbt.state import (
+        PARTIAL_PARSE_FILE,
+        keep_partial_parse,
+        parse_state_file,
+    )
+
+    state = parse_state_file(Path(args[args.index("--project-dir") + 1]))
+    with tempfile.TemporaryDirectory(prefix="winback-dbt-parse-") as scratch:
+        if state.exists():
+            shutil.copyfile(state, Path(scratch) / PARTIAL_PARSE_FILE)
+        try:
+            # Without dbt's static parser, whose native thread pool would live on in the server
+            # and deadlock a child that parses a model (fork() copies no threads, only locks).
+            result = dbtRunner().invoke([*args, "--no-static-parser", "--target-path", scratch,
+                                         "--log-path", scratch])
+        except Exception:  # dbt reports its own failures in the result; anything else as well
+            return
+        if result.success:
+            state.parent.mkdir(parents=True, exist_ok=True)
+            keep_partial_parse(Path(scratch), state.parent)
+
+
+def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None = None) -> None:
+    """Import dbt (and parse with `ahead`, parse_ahead's args), then fork one child per
+    connection to `listener` until the parent process is gone. The parent bound the socket
+    before starting this process, so a launcher that comes early waits in the backlog, and one
+    that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
     from dbt.cli.main import cli  # the import this server exists for
 
     if adapter:
         with contextlib.suppress(ImportError):
             importlib.import_module(f"dbt.adapters.{adapter}")
+    if ahead:
+        parse_ahead(ahead)
+    # What the imports made lives as long as the server: out of the children's collections
+    # (which would walk it and copy its pages) and of the server's own at exit.
+    gc.freeze()
     signal.signal(signal.SIGTERM, _stop)
     listener.settimeout(1.0)
     try:
@@ -156,16 +203,18 @@ def _stop(_signum: int, _frame: object) -> None:
 
 
 def _reap(*, block: bool) -> None:
-    """Wait for ended children, so that their CPU time is counted in this process's children's
-    and, once the run waits for the server, in the run's (benchmarks read it there); each child
-    reports its own exit status to its launcher. `block`: also wait for running ones."""
-    while True:
+    """Wait for ended dbt children, so that their CPU time is counted in this process's
+    children's and, once the run waits for the server, in the run's (benchmarks read it there);
+    each child reports its own exit status to its launcher. `block`: also wait for running
+    ones. Only the dbt children: the resource tracker that multiprocessing starts for dbt's
+    parse (parse_ahead) lives until the server ends."""
+    for pid in list(_FORKED):
         try:
-            pid, _status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            done, _status = os.waitpid(pid, 0 if block else os.WNOHANG)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            done = pid
+        if done:
+            _FORKED.discard(pid)
 
 
 # Adapters worth importing ahead; dbt-spark's session method starts a JVM, which a fork must
@@ -180,10 +229,12 @@ class ForkServer:
 
 
 @contextlib.contextmanager
-def dbt_fork_server(engine: str) -> Iterator[ForkServer | None]:
+def dbt_fork_server(engine: str, parse_ahead_args: list[str] | None = None
+                    ) -> Iterator[ForkServer | None]:
     """Run a fork server for the dbt invocations of this process (dagster-dbt passes os.environ
     on to the launcher); yields it, or None where fork() is not available or a server of an
-    enclosing run already serves this process."""
+    enclosing run already serves this process. `parse_ahead_args`: the `dbt parse` it runs
+    before its first fork (parse_ahead), on an engine whose adapter it imports ahead."""
     if not hasattr(os, "fork") or os.environ.get(ENV):
         yield None
         return
@@ -192,9 +243,10 @@ def dbt_fork_server(engine: str) -> Iterator[ForkServer | None]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(str(path))
         listener.listen(16)
+        adapter = PRELOADED_ADAPTERS.get(engine, "")
+        ahead = json.dumps(parse_ahead_args if adapter and parse_ahead_args else [])
         server = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(listener.fileno()),
-             PRELOADED_ADAPTERS.get(engine, "")],
+            [sys.executable, "-m", __name__, str(listener.fileno()), adapter, ahead],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=[listener.fileno()],
         )
     os.environ[ENV] = str(path)
@@ -212,4 +264,4 @@ def dbt_fork_server(engine: str) -> Iterator[ForkServer | None]:
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] or None)
+    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2] or None, json.loads(sys.argv[3]))

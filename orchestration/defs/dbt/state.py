@@ -33,6 +33,13 @@ def write_run_context(settings: Settings, run_id: str) -> None:
         )
 
 
+def parse_state_file(project_dir: Path) -> Path:
+    """The parse state a dbt step starts from: dagster-dbt seeds each invocation's folder with
+    partial_parse.msgpack of the target folder (DBT_TARGET_PATH, default `target`, relative to
+    the project)."""
+    return project_dir / os.environ.get("DBT_TARGET_PATH", "target") / PARTIAL_PARSE_FILE
+
+
 def keep_partial_parse(invocation_target: Path, project_target: Path) -> None:
     """Make an invocation's parse state the one the next invocation starts from.
 
