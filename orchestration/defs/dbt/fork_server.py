@@ -247,7 +247,11 @@ def dbt_fork_server(engine: str, parse_ahead_args: list[str] | None = None
         ahead = json.dumps(parse_ahead_args if adapter and parse_ahead_args else [])
         server = subprocess.Popen(
             [sys.executable, "-m", __name__, str(listener.fileno()), adapter, ahead],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=[listener.fileno()],
+            # Nothing of the server's own reaches the terminal: each dbt child writes to its
+            # launcher's streams, and the resource tracker of the parse ahead, which inherits
+            # these, warns of dbt's semaphores when a failing run stops the server mid-parse.
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=[listener.fileno()],
         )
     os.environ[ENV] = str(path)
     try:
