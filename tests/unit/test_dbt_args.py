@@ -27,8 +27,9 @@ def _args(settings: Settings, select: str | None = None) -> list[str]:
     ],
 )
 def test_build_args_carry_policies_audiences_warehouse_and_duckdb_limits(
-    settings, select, threshold, expected_tail
+    settings, select, threshold, expected_tail, monkeypatch
 ):
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
     args = _args(settings, select)
     assert args[:2] == ["build", "--vars"]
     variables = json.loads(args[2])
@@ -43,8 +44,16 @@ def test_build_args_carry_policies_audiences_warehouse_and_duckdb_limits(
     policies = variables["inactivity_policies"]
     assert policies["fixed_threshold_days"] == threshold
     assert policies["version"] and policies["cadence"]["enabled"] is True
-    # dbt unit tests run in the test suite (tests/integration/test_pipeline.py), not every day.
-    assert args[3:] == ["--exclude-resource-type", "unit_test", *expected_tail]
+    # dbt unit tests run in the test suite (tests/integration/test_pipeline.py), not every day;
+    # dbt.log keeps each node's result and error, not every statement.
+    assert args[3:] == ["--exclude-resource-type", "unit_test", "--log-level-file", "info",
+                        *expected_tail]
+
+
+def test_dbt_log_level_file_set_by_the_user_wins_over_the_steps_info_level(monkeypatch):
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    args = _args(_settings(dt.date(2026, 6, 30)))
+    assert "--log-level-file" not in args
 
 
 def test_build_args_do_not_change_with_the_as_of_date_so_dbt_keeps_its_partial_parse():
