@@ -143,10 +143,13 @@ def _parse_ahead_args(settings: Settings) -> list[str] | None:
 def _run_job(settings: Settings, instance, *, verbose: bool, selection=None) -> None:
     """Run the daily job (or the `selection` of its assets) in this process, one progress line
     per step; dbt's own output only when `verbose`. Raises failures.RunFailed with one line."""
-    from orchestration.definitions import defs
-    from orchestration.defs.alerts.sensors import CLI_RUN_TAG
-    from orchestration.lib.run_config import daily_run
-    from orchestration.progress import progress_logger
+    from orchestration.lib.collector import collections_paused
+
+    with collections_paused():
+        from orchestration.definitions import defs
+        from orchestration.defs.alerts.sensors import CLI_RUN_TAG
+        from orchestration.lib.run_config import daily_run
+        from orchestration.progress import progress_logger
 
     out = sys.stdout
     job = defs.resolve_job_def(DAILY_JOB)

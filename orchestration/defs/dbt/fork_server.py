@@ -168,13 +168,16 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     before starting this process, so a launcher that comes early waits in the backlog, and one
     that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
-    from dbt.cli.main import cli  # the import this server exists for
+    from orchestration.lib.collector import collections_paused
 
-    if adapter:
-        with contextlib.suppress(ImportError):
-            importlib.import_module(f"dbt.adapters.{adapter}")
-    if ahead:
-        parse_ahead(ahead)
+    with collections_paused():
+        from dbt.cli.main import cli  # the import this server exists for
+
+        if adapter:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"dbt.adapters.{adapter}")
+        if ahead:
+            parse_ahead(ahead)
     # What the imports made lives as long as the server: out of the children's collections
     # (which would walk it and copy its pages) and of the server's own at exit.
     gc.freeze()
