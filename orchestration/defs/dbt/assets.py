@@ -7,7 +7,6 @@ graph itself, so a new model lands in the right step without a tag. One run of t
 resolves dbt -> BG/NBD -> dbt in order.
 """
 
-import json
 from collections.abc import Sequence
 
 import dagster as dg
@@ -21,7 +20,7 @@ from orchestration.defs.dbt.engine_copy import (
     push_sources,
     step_sources,
 )
-from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.project import dbt_manifest, winback_project
 from orchestration.defs.dbt.resource import WinbackDbtCliResource
 from orchestration.defs.dbt.state import (
     RUN_CONTEXT_SCHEMA,
@@ -50,7 +49,7 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, winback: Winb
     write_run_context(settings, context.run_id)
     after_dbt = None
     if on_engine(settings):
-        manifest = json.loads(winback_project.manifest_path.read_text())
+        manifest = dbt_manifest()
         # The as-of date goes with the sources: on Spark one child process (one JVM start).
         rows = push_sources(settings, [
             *step_sources(manifest, after_statistics=after_statistics),

@@ -1,12 +1,11 @@
 """How other stages find dbt models: by model name, never by a hand-typed key."""
 
-import json
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.dbt.assets import DBT_ASSETS
-from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.project import dbt_manifest
 
 
 def dbt_model_key(model_name: str) -> dg.AssetKey:
@@ -19,5 +18,5 @@ def dbt_model_key(model_name: str) -> dg.AssetKey:
 
 def dbt_model_checksum(model_name: str) -> str:
     """Checksum of a model's SQL in the dbt manifest (which SQL built a table)."""
-    manifest = json.loads(winback_project.manifest_path.read_text())
+    manifest = dbt_manifest()
     return manifest["nodes"][f"model.winback.{model_name}"]["checksum"]["checksum"][:16]

@@ -12,14 +12,13 @@ block: a late feed is worth knowing about, the run still uses the data it has.
 """
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 
-from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.project import dbt_manifest
 from orchestration.defs.dbt.translator import WinbackDbtTranslator
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.contracts import CONTRACTS
@@ -138,7 +137,7 @@ def build_source_freshness_checks(
 
 
 source_freshness_checks = build_source_freshness_checks(
-    declared_freshness(json.loads(winback_project.manifest_path.read_text()))
+    declared_freshness(dbt_manifest())
 )
 
 defs = dg.Definitions(asset_checks=[source_freshness_checks])

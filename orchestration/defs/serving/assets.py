@@ -1,11 +1,10 @@
 """The serving publication of the marts as the last asset of the graph."""
 
-import json
 
 import dagster as dg
 
 from orchestration.defs.dbt.keys import dbt_model_key
-from orchestration.defs.dbt.project import winback_project
+from orchestration.defs.dbt.project import dbt_manifest
 from orchestration.defs.resources import WinbackConfig
 from orchestration.defs.serving.publish import STORAGE_VERSION, publish, served_tables
 from orchestration.lib.run_config import daily_partitions, one_date_per_run
@@ -63,7 +62,7 @@ SERVING_WAREHOUSE = dg.AssetKey(["serving", "warehouse"])
 def serving_warehouse(context: dg.AssetExecutionContext,
                       winback: WinbackConfig) -> dg.MaterializeResult:
     settings = winback.settings()
-    manifest = json.loads(winback_project.manifest_path.read_text())
+    manifest = dbt_manifest()
     tables = served_tables(manifest, personal_data=settings.serving_personal_data)
     publication = publish(settings.warehouse, settings.serving_dir, tables,
                           as_of=settings.as_of, run_id=context.run_id,
