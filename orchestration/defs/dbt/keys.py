@@ -1,6 +1,5 @@
 """How other stages find dbt models: by model name, never by a hand-typed key."""
 
-
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 

@@ -1,6 +1,5 @@
 """The serving publication of the marts as the last asset of the graph."""
 
-
 import dagster as dg
 
 from orchestration.defs.dbt.keys import dbt_model_key
