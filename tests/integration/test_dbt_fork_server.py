@@ -83,6 +83,39 @@ def test_dbt_runs_in_a_fork_of_the_server_with_the_installed_dbts_output_and_sta
     assert ENV not in os.environ  # the server was the block's, not the process's
 
 
+def _events(text: str) -> list[tuple[str, str]]:
+    """(name, level) of each JSON log line, in order."""
+    return [(event["info"]["name"], event["info"]["level"])
+            for event in map(json.loads, text.splitlines()) if event]
+
+
+def test_a_forked_dbt_writes_the_log_lines_of_the_installed_dbt_at_each_level(
+        tmp_path, monkeypatch):
+    # The server has each of dbt's loggers format only the events it writes; what dbt writes to
+    # its output and to dbt.log, each at its own level, stays the installed dbt's.
+    monkeypatch.delenv(ENV, raising=False)
+
+    def listing(folder: str) -> list[str]:
+        return [*_dbt_args(tmp_path / folder, "ls", "--resource-type", "model", "--select",
+                           "staging"),
+                "--log-format", "json", "--log-level", "debug", "--log-level-file", "info"]
+
+    expected = subprocess.run([DBT, *listing("installed")], capture_output=True, text=True,
+                              check=True)
+    with dbt_fork_server("duckdb") as server:
+        assert server is not None
+        forked, children = _run_watching_server(listing("forked"), server.pid)
+    assert forked.returncode == 0, forked.stderr
+    assert children
+    output, written = _events(forked.stdout), _events(
+        (tmp_path / "forked" / "logs" / "dbt.log").read_text())
+    assert output == _events(expected.stdout)
+    assert written == _events((tmp_path / "installed" / "logs" / "dbt.log").read_text())
+    assert ("PrintEvent", "info") in output  # the listing (the quiet one: the test above)
+    assert {level for _, level in output} >= {"debug", "info"}
+    assert {level for _, level in written} == {"info"}
+
+
 def _endless_operation(tmp_path: Path) -> list[str]:
     """`dbt run-operation` of a project whose macro never ends on its own (10^10 turns of a Jinja
     loop), so only the interrupt can end it, however slow the machine (a parse, which ends by
