@@ -84,14 +84,24 @@ def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.T
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _dbt_fork_server() -> Iterator[None]:
+def _dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home) -> Iterator[None]:
     """One dbt fork server per test process, as `winback run` starts one per run: the pipeline
     runs in this process, and the `winback` commands it starts (they find the server in the
     environment), fork their dbt steps from it instead of importing dbt for each
-    (orchestration/defs/dbt/fork_server.py)."""
+    (orchestration/defs/dbt/fork_server.py). As a run's server does, it parses the project
+    before its first fork, with the default configuration's vars (each test's warehouse path
+    differs, so its first step parses again): the parse fills dbt's caches (its
+    (de)serialisers, the modules of its behaviour flags), which each forked step then starts
+    with instead of filling them itself. Its parse state goes to this worker's target folder."""
+    from orchestration.defs.dbt.args import dbt_parse_ahead_args
     from orchestration.defs.dbt.fork_server import dbt_fork_server
+    from orchestration.lib.audiences import audiences_for
+    from orchestration.lib.policies import policies_for
+    from orchestration.lib.settings import load_settings
 
-    with dbt_fork_server("duckdb"):
+    settings = load_settings(environ={})
+    ahead = dbt_parse_ahead_args(settings, policies_for(settings), audiences_for(settings))
+    with dbt_fork_server("duckdb", ahead):
         yield
 
 
