@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from orchestration.lib.config_yaml import load_yaml
 from orchestration.lib.settings import Settings
 
 STATUSES = ("prospect", "active", "at_risk", "inactive", "lapsed", "reactivated")
@@ -491,7 +492,7 @@ def _with_group_hashes(
 
 def load_audiences(path: Path) -> AudienceConfig:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise AudienceConfigError(f"{path}: audience file not found") from exc
     except yaml.YAMLError as exc:

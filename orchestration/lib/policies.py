@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from orchestration.lib.config_yaml import load_yaml
 from orchestration.lib.settings import Settings
 
 RFM_SEGMENTS = (
@@ -338,7 +339,7 @@ def load_policies(path: Path, fixed_threshold_days: int | None = None) -> Polici
             "or restore config/inactivity_policies.yml"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

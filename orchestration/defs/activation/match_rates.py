@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import yaml
 
+from orchestration.lib.config_yaml import load_yaml
 from orchestration.lib.metadata import counts_table
 
 IDENTIFIERS = ("email", "phone", "name_postal")
@@ -35,7 +35,7 @@ class MatchRateConfigError(ValueError):
 def load_match_rates(path: Path) -> dict[str, dict[str, Any]]:
     """{platform: {"rates": {identifier: rate}, "checked_on": date}} for the ad platforms that
     declare `match_rates` (every identifier, each from 0 to 1)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     out = {}
     for name, entry in (data.get("platforms") or {}).items():
         rates = (entry or {}).get("match_rates")

@@ -20,9 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestration.defs.activation.match_rates import AD_PLATFORMS
+from orchestration.lib.config_yaml import load_yaml
 from orchestration.lib.contacts import FORMULA_PREFIXES
 
 Member = Mapping[str, Any]
@@ -79,7 +78,7 @@ def below_minimum(audience: str, platform: str, rows: int, limits: Limits) -> st
 
 
 def load_limits(path: Path) -> dict[str, Limits]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     platforms = data.get("platforms") if isinstance(data, dict) else None
     if not isinstance(platforms, dict):
         raise PlatformConfigError(f"{path}: field 'platforms' must be a mapping")

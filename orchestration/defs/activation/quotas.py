@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
+from orchestration.lib.config_yaml import load_yaml
 
 QUOTA_FIELDS = ("max_imports_per_day", "max_rows_per_day")
 
@@ -21,7 +21,7 @@ class QuotaConfigError(ValueError):
 
 def load_daily_quotas(path: Path) -> dict[str, dict[str, int]]:
     """{platform: {max_imports_per_day, max_rows_per_day}} for the platforms that declare them."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path.read_text(encoding="utf-8"))
     out = {}
     for name, entry in (data.get("platforms") or {}).items():
         quotas = (entry or {}).get("daily_quotas")
