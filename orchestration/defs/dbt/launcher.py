@@ -1,6 +1,7 @@
 """`winback-dbt`: the dbt executable of the dbt resource. Runs dbt in a fork of the run's dbt fork
-server when there is one (fork_server.py), else execs the installed dbt; either way the caller
-sees one process with dbt's output, exit status and signal handling."""
+server when there is one (fork_server.py), else runs the installed dbt's command line in its own
+process (the Dagster UI and daemon start no server); either way the caller sees one process with
+dbt's output, exit status and signal handling."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import socket
 import sys
 from pathlib import Path
 
-from orchestration.defs.dbt.fork_server import ENV, send_request
+from orchestration.defs.dbt.fork_server import ENV, format_only_written_events, send_request
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -65,11 +66,21 @@ def run_forked(path: str) -> int | None:
     return int(status)
 
 
+def run_here() -> None:
+    """The installed dbt's command line in this process, as the `dbt` script runs it (dbt's click
+    group reads sys.argv and ends with SystemExit), its loggers formatting only the events they
+    write, as in a fork of the server."""
+    from dbt.cli.main import cli
+
+    format_only_written_events()
+    sys.argv[0] = str(Path(sys.executable).parent / "dbt")
+    cli()
+
+
 def main() -> None:
     path = os.environ.get(ENV)
     if path:
         status = run_forked(path)
         if status is not None:
             sys.exit(status)
-    dbt = Path(sys.executable).parent / "dbt"
-    os.execv(dbt, [str(dbt), *sys.argv[1:]])
+    run_here()
