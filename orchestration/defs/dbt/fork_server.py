@@ -17,7 +17,7 @@ Before its first fork the server can parse the project with the production steps
 whose vars changed (a new warehouse, a new policy) does not parse the whole project itself, and
 the caches dbt fills while parsing (its JSON schemas, its (de)serialisers) are the children's
 from the start (~1 s of CPU a step on a warm day). The server also has dbt's loggers format
-only the events they write (format_only_written_events): dbt would format every debug event
+only the events they write (log_filter.py): dbt would format every debug event
 for its output and dbt.log and drop it there.
 
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
@@ -29,11 +29,9 @@ when dbt is done. A connection closed before the pid means nothing ran.
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 import importlib
 import json
-import logging
 import os
 import shutil
 import signal
@@ -138,44 +136,6 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) 
         os.close(fd)
 
 
-# Python's logging level of each dbt event level, as dbt's loggers map them.
-_SEVERITY = {"debug": logging.DEBUG, "test": logging.DEBUG, "info": logging.INFO,
-             "warn": logging.WARNING, "error": logging.ERROR}
-
-
-def _at_level(floor: int, printed: tuple[str, ...], keep: Callable[[Any], bool], msg: Any
-              ) -> bool:
-    """`keep` (the logger's own filter) for an event its Python logger would write: one at or
-    above the logger's level, or one dbt prints whatever the level (`printed`, the events it
-    sends at error level)."""
-    severity = (logging.ERROR if msg.info.name in printed
-                else _SEVERITY.get(msg.info.level, logging.ERROR))
-    return severity >= floor and keep(msg)
-
-
-def format_only_written_events() -> None:
-    """dbt formats every event for each of its loggers (stdout, dbt.log) as a JSON line and only
-    then lets Python's logging drop it below the logger's level: a node's debug events (each
-    statement of its materialization, each connection opened, closed, committed) are formatted
-    twice and written nowhere, about an eighth of a dbt step's CPU. After dbt sets up its
-    loggers, each one's filter also asks for the logger's level, so an event is formatted only
-    where it is written; what is written does not change."""
-    import dbt.cli.requires as requires
-    from dbt_common.events.functions import get_event_manager
-    from dbt_common.events.logger import PRINT_EVENT_NAMES
-
-    setup = requires.setup_event_logger
-
-    def setup_then_filter_by_level(*args: Any, **kwargs: Any) -> None:
-        setup(*args, **kwargs)
-        for logger in get_event_manager().loggers:
-            logger.filter = functools.partial(
-                _at_level, _SEVERITY.get(logger.level, logging.DEBUG), PRINT_EVENT_NAMES,
-                logger.filter)
-
-    requires.setup_event_logger = setup_then_filter_by_level
-
-
 def parse_ahead(args: list[str]) -> None:
     """`dbt parse` (`args` without its target and log paths) in a scratch folder seeded with the
     parse state the dbt steps start from, its new state then made theirs. An optimisation only:
@@ -210,6 +170,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     before starting this process, so a launcher that comes early waits in the backlog, and one
     that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
+    from orchestration.defs.dbt.log_filter import format_only_written_events
     from orchestration.lib.collector import collections_paused
 
     with collections_paused():

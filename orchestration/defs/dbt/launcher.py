@@ -11,7 +11,8 @@ import socket
 import sys
 from pathlib import Path
 
-from orchestration.defs.dbt.fork_server import ENV, format_only_written_events, send_request
+from orchestration.defs.dbt.fork_server import ENV, send_request
+from orchestration.defs.dbt.log_filter import format_only_written_events
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
