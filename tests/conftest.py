@@ -89,10 +89,11 @@ def _dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home) -> Itera
     runs in this process, and the `winback` commands it starts (they find the server in the
     environment), fork their dbt steps from it instead of importing dbt for each
     (orchestration/defs/dbt/fork_server.py). As a run's server does, it parses the project
-    before its first fork, with the default configuration's vars (each test's warehouse path
-    differs, so its first step parses again): the parse fills dbt's caches (its
-    (de)serialisers, the modules of its behaviour flags), which each forked step then starts
-    with instead of filling them itself. Its parse state goes to this worker's target folder."""
+    before its first fork, with the default configuration's vars: the parse fills dbt's caches
+    (its (de)serialisers, the modules of its behaviour flags), which each forked step then
+    starts with instead of filling them itself. Its parse state goes to this worker's target
+    folder, where a test's first step starts from it: the test's own warehouse path does not
+    make dbt parse again (parse_check.py), only a configuration models read does."""
     from orchestration.defs.dbt.args import dbt_parse_ahead_args
     from orchestration.defs.dbt.fork_server import dbt_fork_server
     from orchestration.lib.audiences import audiences_for

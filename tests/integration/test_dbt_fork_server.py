@@ -218,3 +218,50 @@ def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path
     # The server ends when asked (dbt's parse left it a multiprocessing resource tracker, which
     # it must not wait for), not when killed after the 30 s grace.
     assert time.monotonic() - ended < 25
+
+
+def _production_vars(tmp_path: Path, warehouse: str, **environ: str) -> list[str]:
+    from orchestration.defs.dbt.args import dbt_config_vars_args
+    from orchestration.lib.audiences import audiences_for
+    from orchestration.lib.policies import policies_for
+    from orchestration.lib.settings import load_settings
+
+    settings = load_settings(environ={"WINBACK_WAREHOUSE": str(tmp_path / warehouse), **environ})
+    return dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings))
+
+
+def test_a_warehouse_elsewhere_with_other_limits_keeps_the_parse_a_policy_change_does_not(
+        tmp_path, monkeypatch):
+    # dbt would parse everything again when the warehouse moves or DuckDB's limits change
+    # (they are in the vars and the profile); no model reads them while parsing
+    # (orchestration/defs/dbt/parse_check.py). What models read, and the database name dbt
+    # writes into every node, still make it parse everything again.
+    monkeypatch.delenv(ENV, raising=False)
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    first = _production_vars(tmp_path, "a/winback.duckdb")
+    moved = _production_vars(tmp_path, "b/winback.duckdb", WINBACK_DUCKDB_MEMORY_LIMIT="512MB",
+                             WINBACK_DUCKDB_THREADS="1", WINBACK_DBT_THREADS="2")
+    new_policy = _production_vars(tmp_path, "b/winback.duckdb", WINBACK_INACTIVE_DAYS="150")
+    assert new_policy != _production_vars(tmp_path, "b/winback.duckdb")
+    renamed = _production_vars(tmp_path, "b/other.duckdb")
+    with dbt_fork_server("duckdb") as server:
+        assert server is not None
+        events = {}
+        # Each step starts from the parse state of the one named, as dagster-dbt seeds it.
+        for name, variables, seed in (("first", first, None), ("moved", moved, "first"),
+                                      ("new_policy", new_policy, "moved"),
+                                      ("renamed", renamed, "moved")):
+            step = tmp_path / name
+            step.mkdir()
+            if seed:
+                shutil.copyfile(tmp_path / seed / "partial_parse.msgpack",
+                                step / "partial_parse.msgpack")
+            parsed, _ = _run_watching_server(
+                ["parse", *variables, *project, "--target-path", str(step), "--log-path",
+                 str(step), "--log-format-file", "json"], server.pid)
+            assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+            events[name] = _event_names(step)
+    assert "PartialParsingSkipParsing" in events["moved"]
+    assert "UnableToPartialParse" not in events["moved"]
+    assert "UnableToPartialParse" in events["new_policy"]
+    assert "UnableToPartialParse" in events["renamed"]

@@ -18,7 +18,8 @@ whose vars changed (a new warehouse, a new policy) does not parse the whole proj
 the caches dbt fills while parsing (its JSON schemas, its (de)serialisers) are the children's
 from the start (~1 s of CPU a step on a warm day). The server also has dbt's loggers format
 only the events they write (log_filter.py): dbt would format every debug event
-for its output and dbt.log and drop it there.
+for its output and dbt.log and drop it there; and keeps dbt's parse when only the warehouse's
+location or DuckDB's limits changed (parse_check.py).
 
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
 big-endian length with its stdin, stdout and stderr attached (SCM_RIGHTS), then that many bytes
@@ -171,12 +172,14 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
     from orchestration.defs.dbt.log_filter import format_only_written_events
+    from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
     from orchestration.lib.collector import collections_paused
 
     with collections_paused():
         from dbt.cli.main import cli  # the import this server exists for
 
         format_only_written_events()  # for the parse ahead and every child
+        keep_parse_across_warehouse_locations()
         if adapter:
             with contextlib.suppress(ImportError):
                 importlib.import_module(f"dbt.adapters.{adapter}")
