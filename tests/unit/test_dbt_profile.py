@@ -33,8 +33,22 @@ def test_the_profile_passes_the_runs_memory_limit_threads_and_spill_folder_to_du
     args = dbt_build_args(settings, policies_for(settings), audiences_for(settings))
     credentials = _credentials(json.loads(args[2]))
     assert credentials.path == str(tmp_path / "wh.duckdb")
-    assert credentials.settings == {"TimeZone": "UTC", "memory_limit": "750MB", "threads": "3"}
-    assert credentials.config_options == {"temp_directory": str(tmp_path / "wh.duckdb.tmp")}
+    assert _node_settings(credentials) == {
+        "memory_limit": "715.2 MiB", "threads": 3, "TimeZone": "UTC",
+        "temp_directory": str(tmp_path / "wh.duckdb.tmp")}
+
+
+def _node_settings(credentials) -> dict[str, str]:
+    """The settings a model's or test's cursor runs with, opened as dbt-duckdb opens them."""
+    from dbt.adapters.duckdb.environments import Environment
+
+    con = Environment.initialize_db(credentials)
+    try:
+        cursor = Environment.initialize_cursor(credentials, con.cursor())
+        return {name: cursor.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+                for name in ("memory_limit", "threads", "TimeZone", "temp_directory")}
+    finally:
+        con.close()
 
 
 def _with_adapter(adapter: str, engine_env: dict[str, str]):
@@ -102,6 +116,6 @@ def test_dbt_alone_reads_the_limits_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("WINBACK_DUCKDB_THREADS", "1")
     monkeypatch.setenv("WINBACK_WAREHOUSE", str(tmp_path / "wh.duckdb"))
     monkeypatch.delenv("WINBACK_DUCKDB_TEMP_DIR", raising=False)
-    credentials = _credentials({})
-    assert (credentials.settings["memory_limit"], credentials.settings["threads"]) == ("1GB", "1")
-    assert Path(credentials.config_options["temp_directory"]) == tmp_path / "wh.duckdb.tmp"
+    settings = _node_settings(_credentials({}))
+    assert (settings["memory_limit"], settings["threads"]) == ("953.6 MiB", 1)
+    assert Path(settings["temp_directory"]) == tmp_path / "wh.duckdb.tmp"
