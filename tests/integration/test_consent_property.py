@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from landing_fixture import write_csv_file
 
 from orchestration.defs.activation import assets as activation
-from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
 from orchestration.defs.hygiene.assets import email_checks, phone_checks
 from orchestration.defs.ingest.loader import load_entity
 from orchestration.defs.predictions.assets import customer_bgnbd, customer_bgnbd_holdout
@@ -61,7 +61,7 @@ def compiled_nodes(tmp_path_factory):
     variables = dbt_vars(run_settings, policies_for(run_settings),
                          audiences_for(run_settings))
     subprocess.run(
-        [dbt_executable(), "compile", "--quiet", "--project-dir", str(project),
+        [dbt_launcher(), "compile", "--quiet", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(work / "target"),
          "--vars", json.dumps(variables)],
         check=True,

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 from engine_parity import differences, duckdb_fingerprints
 
-from orchestration.defs.dbt.args import dbt_config_vars, dbt_executable
+from orchestration.defs.dbt.args import dbt_config_vars, dbt_launcher
 from orchestration.defs.dbt.state import write_run_context
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
@@ -41,7 +41,7 @@ def test_a_rerun_reads_the_as_of_date_once_per_node_phase_and_keeps_the_state_ta
     variables = dbt_config_vars(settings, policies_for(settings), audiences_for(settings))
     logs = tmp_path / "logs"
     build = subprocess.run(
-        [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR),
+        [dbt_launcher(), "build", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
          "--log-path", str(logs), "--log-format-file", "json", "--log-level-file", "debug",
          "--vars", json.dumps(variables), "--exclude-resource-type", "unit_test",

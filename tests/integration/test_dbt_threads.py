@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from engine_parity import differences, duckdb_fingerprints
 
-from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import DBT_PROJECT_DIR
@@ -24,7 +24,7 @@ def test_marts_built_three_models_at_a_time_equal_the_runs_built_one_at_a_time(
     variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
     target = tmp_path / "target"
     build = subprocess.run(
-        [dbt_executable(), "build", "--project-dir", str(DBT_PROJECT_DIR),
+        [dbt_launcher(), "build", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
          "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(variables),
          "--exclude-resource-type", "unit_test", "--quiet"],

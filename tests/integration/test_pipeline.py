@@ -16,7 +16,7 @@ from landing_fixture import AS_OF, write_landing
 from metadata_tables import table_counts, table_rows
 
 from orchestration.definitions import defs
-from orchestration.defs.dbt.args import dbt_executable, dbt_vars
+from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
 from orchestration.defs.dbt.assets import DBT_ASSETS
 from orchestration.defs.dbt.project import winback_project
 from orchestration.lib.audiences import audiences_for
@@ -263,7 +263,7 @@ def test_dbt_unit_tests_pass_in_the_test_suite(fixture_run, tmp_path):
     settings = load_settings(environ={}, overrides={
         "WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(tmp_path / "warehouse.duckdb")})
     done = subprocess.run(
-        [dbt_executable(), "test", "--select", "test_type:unit",
+        [dbt_launcher(), "test", "--select", "test_type:unit",
          "--vars", json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings))),
          "--project-dir", str(winback_project.project_dir),
          "--profiles-dir", str(winback_project.project_dir)],

@@ -17,7 +17,7 @@ import pytest
 from landing_fixture import write_landing
 from test_pipeline import _run
 
-from orchestration.defs.dbt.args import dbt_config_vars, dbt_executable
+from orchestration.defs.dbt.args import dbt_config_vars, dbt_launcher
 from orchestration.defs.dbt.state import write_run_context
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
@@ -43,7 +43,7 @@ def _dbt_for_day(warehouse, day: dt.date) -> None:
     write_run_context(settings, f"test-{day}")
     # A separate process, as in the pipeline (dbt-duckdb keeps its connection open in-process).
     result = subprocess.run([
-        dbt_executable(), "run", "--select", "+customer_status_history +customer_churn_monthly",
+        dbt_launcher(), "run", "--select", "+customer_status_history +customer_churn_monthly",
         "--vars", json.dumps(dbt_config_vars(settings, policies_for(settings),
                                              audiences_for(settings))),
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",

@@ -3,7 +3,7 @@
 import os
 import subprocess
 
-from orchestration.defs.dbt.args import dbt_executable
+from orchestration.defs.dbt.args import dbt_launcher
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
 SPANNING_TEST = "assert_sync_members_have_valid_owned_emails"
@@ -11,7 +11,7 @@ SPANNING_TEST = "assert_sync_members_have_valid_owned_emails"
 
 def _tests_selected(*select, env=None):
     done = subprocess.run(
-        [dbt_executable(), "ls", "--quiet", "--resource-type", "test", "--select", *select,
+        [dbt_launcher(), "ls", "--quiet", "--resource-type", "test", "--select", *select,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         capture_output=True, text=True, check=True, env={**os.environ, **(env or {})},
     )
