@@ -27,7 +27,12 @@ from orchestration.defs.activation import assets as activation
 from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
 from orchestration.defs.hygiene.assets import email_checks, phone_checks
 from orchestration.defs.ingest.loader import load_entity
-from orchestration.defs.predictions.assets import customer_bgnbd, customer_bgnbd_holdout
+from orchestration.defs.predictions.assets import (
+    ACTIVITY,
+    SPEND,
+    customer_bgnbd,
+    customer_bgnbd_holdout,
+)
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.contacts import check_email
@@ -79,9 +84,10 @@ def compiled_nodes(tmp_path_factory):
         done.add(unique_id)
         ordered.append(models[unique_id])
 
-    # Only what the exports need: the audience and contact models and their ancestors.
-    for unique_id in ("model.winback.contact_hygiene", "model.winback.sync_audience_members"):
-        visit(unique_id)
+    # Only what the exports need: the audience and contact models, the models the BG/NBD step
+    # reads, and their ancestors.
+    for model in ("contact_hygiene", "sync_audience_members", ACTIVITY.path[-1], SPEND.path[-1]):
+        visit(f"model.winback.{model}")
     consent_tests = [
         n for n in nodes.values()
         if n["resource_type"] == "test" and n["original_file_path"].startswith("tests/consent/")

@@ -26,7 +26,6 @@ PREDICTIONS = (
 )
 ACTIVITY = dbt_model_key("customer_activity")
 ACTIVITY_TABLE = ".".join(ACTIVITY.path)
-ORDERS = dbt_model_key("int_orders_as_of")
 PURCHASE_DAYS = dbt_model_key("int_customer_purchase_days")
 FIT_CHECK = "bgnbd_fit_identified"
 HOLDOUT_CHECK = "bgnbd_holdout_check"
@@ -44,28 +43,16 @@ GROUPS_SQL = f"""
 
 # Spend per buyer and currency: purchase days in that currency and the mean revenue of the
 # repeat ones (the first day excluded, as the Gamma-Gamma model wants).
+SPEND = dbt_model_key("int_customer_currency_spend")
+# Each buyer's repeat purchase days and their mean spend per currency, from the incremental
+# int_customer_currency_spend (a next day recomputes only the buyers of changed orders).
 SPEND_SQL = f"""
     CREATE OR REPLACE TEMP TABLE customer_spend AS
-    WITH days AS (
-        SELECT customer_id, currency, order_date, sum(revenue_amount) AS spend
-        FROM {".".join(ORDERS.path)}
-        WHERE is_purchase
-        GROUP BY ALL
-    ),
-    numbered AS (
-        SELECT *, row_number() OVER (
-            PARTITION BY customer_id, currency ORDER BY order_date) AS day_number
-        FROM days
-    )
-    SELECT customer_id, currency, count(*) - 1 AS repeat_days,
-           coalesce(sum(spend) FILTER (WHERE day_number > 1), 0)
-               / greatest(count(*) - 1, 1) AS repeat_average_spend
-    FROM numbered
-    GROUP BY ALL
+    SELECT customer_id, currency, purchase_days - 1 AS repeat_days,
+           repeat_revenue / greatest(purchase_days - 1, 1) AS repeat_average_spend
+    FROM {".".join(SPEND.path)}
 """
 
-# Calibration statistics as of the calibration end ($1) and repeat purchase days in the holdout
-# period after it, per customer who had bought by then.
 HOLDOUT_SQL = f"""
     CREATE OR REPLACE TEMP TABLE holdout_customers AS
     SELECT customer_id,
@@ -191,7 +178,7 @@ def _fit_metadata(
 @dg.multi_asset(
     specs=[dg.AssetSpec(
         key=["predictions", "customer_bgnbd"],
-        deps=[ACTIVITY, ORDERS],
+        deps=[ACTIVITY, SPEND],
         group_name="predictions",
         kinds={"python", "duckdb"},
         description="BG/NBD (Fader, Hardie & Lee 2005) per buyer as of the run date: P(alive) "
