@@ -27,6 +27,7 @@ PREDICTIONS = (
 ACTIVITY = dbt_model_key("customer_activity")
 ACTIVITY_TABLE = ".".join(ACTIVITY.path)
 PURCHASE_DAYS = dbt_model_key("int_customer_purchase_days")
+SPEND = dbt_model_key("int_customer_currency_spend")
 FIT_CHECK = "bgnbd_fit_identified"
 HOLDOUT_CHECK = "bgnbd_holdout_check"
 
@@ -41,10 +42,8 @@ GROUPS_SQL = f"""
     ORDER BY ALL
 """
 
-# Spend per buyer and currency: purchase days in that currency and the mean revenue of the
-# repeat ones (the first day excluded, as the Gamma-Gamma model wants).
-SPEND = dbt_model_key("int_customer_currency_spend")
-# Each buyer's repeat purchase days and their mean spend per currency, from the incremental
+# Spend per buyer and currency: repeat purchase days in that currency and their mean revenue
+# (the first day excluded, as the Gamma-Gamma model wants), from the incremental
 # int_customer_currency_spend (a next day recomputes only the buyers of changed orders).
 SPEND_SQL = f"""
     CREATE OR REPLACE TEMP TABLE customer_spend AS
@@ -53,6 +52,8 @@ SPEND_SQL = f"""
     FROM {".".join(SPEND.path)}
 """
 
+# Calibration statistics as of the calibration end ($1) and repeat purchase days in the holdout
+# period after it, per customer who had bought by then.
 HOLDOUT_SQL = f"""
     CREATE OR REPLACE TEMP TABLE holdout_customers AS
     SELECT customer_id,
