@@ -23,7 +23,10 @@
     updates it incrementally only when that record is the changed keys' baseline and the changed
     keys were built for this date over the raw rows there are now. Otherwise (a model not built
     with the others, a failed run, a selection without int_as_of_changed_keys) it rebuilds. The
-    test is SQL in the model and its delete, so no model runs a metadata query of its own.
+    test is one query when the model's SQL and its delete are rendered (as_of_updates_incrementally),
+    so each renders a plain filter on the changed keys: the test inside the SQL, OR-ed with the key
+    filter, made DuckDB run the staging view and a mark join over every raw row (10M orders: 1.5 s
+    for 30,000 changed orders, against 0.03 s for the filter alone).
     Time-dependent columns (days since, RFM, as_of_date) stay out of the incremental tables:
     their marts recompute them each run from the per-customer aggregates. -#}
 
@@ -255,7 +258,7 @@
 {#- True when this run updates the model incrementally: its recorded build is the changed keys'
     baseline, and the changed keys were built for this date over the raw rows there are now
     (so a model selected without int_as_of_changed_keys, after new raw rows or for another
-    date, rebuilds). Uncorrelated: the database evaluates it once. -#}
+    date, rebuilds). -#}
 {% macro as_of_incremental_condition() -%}
     exists (
         select 1
@@ -271,25 +274,49 @@
     )
 {%- endmacro %}
 
-{#- The rows of `key` (grain 'order', 'customer' or 'crm_customer') this run recomputes: the
-    changed ones, or all when the model rebuilds. -#}
-{% macro as_of_recompute(key, grain) -%}
+{#- Whether this build of an existing incremental table recomputes only the changed keys (else it
+    rebuilds the table): the condition above, asked once when the model's SQL is rendered and once
+    when its delete is. Both render before the node writes anything, and only the node's own
+    post-hook changes its state row, so they agree. -#}
+{% macro as_of_updates_incrementally() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {#- No state table or changed keys yet (nothing recorded a build): a rebuild, without a query
+        on a table that is not there (`dbt compile` or `docs generate` of such a warehouse). -#}
+    {%- set state = incremental_as_of_state_relation() -%}
+    {%- set changes = ref('int_as_of_changed_keys') -%}
+    {%- for relation in (state, changes) -%}
+        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
+                                    identifier=relation.identifier) is none -%}
+            {{- return(false) -}}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set rows = run_query("select case when " ~ as_of_incremental_condition()
+                             ~ " then 1 else 0 end") -%}
+    {{- return(rows.columns[0].values()[0] == 1) -}}
+{%- endmacro %}
+
+{#- The rows of `key` (grain 'order', 'customer' or 'crm_customer') an incremental update
+    recomputes. -#}
+{% macro as_of_changed_keys_of(key, grain) -%}
     {%- if grain not in ('order', 'customer', 'crm_customer') -%}
         {{ exceptions.raise_compiler_error("as_of_changed_filter: unknown grain " ~ grain) }}
     {%- endif -%}
-    ({{ key }} in (
+    {{ key }} in (
         select key_id from {{ ref('int_as_of_changed_keys') }} where key_grain = '{{ grain }}'
-    ) or not {{ as_of_incremental_condition() }})
+    )
 {%- endmacro %}
 
-{#- In the model's where clause: true on a first build, else the keys this run recomputes. The
-    model names int_as_of_changed_keys in a depends_on comment (used here only when executing). -#}
+{#- In the model's where clause: the keys an incremental update recomputes, else (a first build,
+    a rebuild, a unit test) every row. The model names int_as_of_changed_keys in a depends_on
+    comment (used here only when executing). A model filtering several inputs renders it once
+    (`set`), so the test runs once. -#}
 {% macro as_of_changed_filter(key, grain) -%}
-    {#- A unit test has no `this`: it always tests the full build. -#}
-    {%- if not execute or this is none or not is_incremental() -%}
-        1 = 1
+    {%- if as_of_updates_incrementally() -%}
+        {{ as_of_changed_keys_of(key, grain) }}
     {%- else -%}
-        {{ as_of_recompute(key, grain) }}
+        1 = 1
     {%- endif -%}
 {%- endmacro %}
 
@@ -351,8 +378,10 @@
 {%- endmacro %}
 
 {% macro incremental_as_of_delete(key, grain) -%}
-    {%- if is_incremental() -%}
-        delete from {{ this }} where {{ as_of_recompute(key, grain) }}
+    {%- if as_of_updates_incrementally() -%}
+        delete from {{ this }} where {{ as_of_changed_keys_of(key, grain) }}
+    {%- elif is_incremental() -%}
+        delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}
 

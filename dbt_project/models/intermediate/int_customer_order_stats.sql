@@ -7,21 +7,22 @@
 -- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
 -- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }} {{ ref('int_as_of_changed_keys') }}
 {{ incremental_as_of_config('customer_id', 'customer') }}
+{%- set changed_customers = as_of_changed_filter('customer_id', 'customer') %}
 
 with purchases as (
     select * from {{ ref('int_orders_as_of') }}
     where is_purchase
-        and {{ as_of_changed_filter('customer_id', 'customer') }}
+        and {{ changed_customers }}
 ),
 
 purchase_days as (
     select * from {{ ref('int_customer_purchase_days') }}
-    where {{ as_of_changed_filter('customer_id', 'customer') }}
+    where {{ changed_customers }}
 ),
 
 currency_revenue as (
     select * from {{ ref('int_customer_currency_revenue') }}
-    where {{ as_of_changed_filter('customer_id', 'customer') }}
+    where {{ changed_customers }}
 ),
 
 order_stats as (
