@@ -185,6 +185,9 @@ class Settings:
     gx_max_rows: int = 50_000
     # Models (and data tests) dbt builds at once (WINBACK_DBT_THREADS).
     dbt_threads: int = 1
+    # Days of exported member lists the warehouse keeps for the adds and removes files, before
+    # each audience and platform's newest export (WINBACK_EXPORT_HISTORY_DAYS).
+    export_history_days: int = 14
 
     def sql_source(self, entity: str) -> SqlSourceSettings | None:
         return next((s for s in self.sql_sources if s.entity == entity), None)
@@ -221,6 +224,7 @@ DEFAULTS = {
     "WINBACK_DBT_THREADS": "1",
     "WINBACK_CHECK_WORKERS": "2",
     "WINBACK_GX_MAX_ROWS": "50000",
+    "WINBACK_EXPORT_HISTORY_DAYS": "14",
     "WINBACK_ALERT_DIR": "data/alerts",
     "WINBACK_ENGINE": "duckdb",
     "WINBACK_SPARK_WAREHOUSE": "data/spark-warehouse",
@@ -370,9 +374,10 @@ def load_settings(
         raise SettingsError(
             f"WINBACK_SQL_BATCH_ROWS must be a positive whole number of rows, got {batch_rows!r}"
         )
-    check_workers, gx_max_rows, dbt_threads = (
+    check_workers, gx_max_rows, dbt_threads, export_history_days = (
         _positive_int(name, get(name))
-        for name in ("WINBACK_CHECK_WORKERS", "WINBACK_GX_MAX_ROWS", "WINBACK_DBT_THREADS")
+        for name in ("WINBACK_CHECK_WORKERS", "WINBACK_GX_MAX_ROWS", "WINBACK_DBT_THREADS",
+                     "WINBACK_EXPORT_HISTORY_DAYS")
     )
     run_wait = get("WINBACK_RUN_WAIT_SECONDS").strip()
     run_wait_error = SettingsError(
@@ -442,4 +447,5 @@ def load_settings(
         check_workers=check_workers,
         gx_max_rows=gx_max_rows,
         dbt_threads=dbt_threads,
+        export_history_days=export_history_days,
     )

@@ -20,6 +20,7 @@ D1, D2 = dt.date(2026, 6, 29), dt.date(2026, 6, 30)
 LIMITS = Limits(checked_on=dt.date(2026, 11, 27))
 DEFINITION = {"audience_definition_hash": "abc123", "config_version": "1"}
 WAREHOUSE = "warehouse.duckdb"
+HISTORY_DAYS = 35
 
 
 def _members(ids, **overrides):
@@ -30,12 +31,14 @@ def _members(ids, **overrides):
         yield member
 
 
-def _export(root, day, ids, platform="generic_csv", limits=LIMITS, run="run-1", **overrides):
+def _export(root, day, ids, platform="generic_csv", limits=LIMITS, run="run-1",
+            history_days=HISTORY_DAYS, **overrides):
     layout = platform_for(platform, ("first_name",), limits, "aud")
     with duckdb.connect(str(root / WAREHOUSE)) as con:
         return export_audience(root, con=con, audience="aud", platform=layout, limits=limits,
                                as_of=day, members=member_batches(_members(ids, **overrides)),
-                               definition=DEFINITION, source_run=run)
+                               definition=DEFINITION, source_run=run,
+                               history_days=history_days)
 
 
 def _csv(path):
@@ -145,7 +148,7 @@ KILLED_WRITER = textwrap.dedent("""
                     platform=platform_for("generic_csv", ("first_name",), limits, "aud"),
                     limits=limits, as_of=dt.date(2026, 6, 30),
                     members=member_batches(members(), size=500),
-                    definition={}, source_run="killed")
+                    definition={}, source_run="killed", history_days=35)
 """)
 
 
@@ -245,7 +248,8 @@ def test_the_previous_export_is_the_newest_recorded_one_before_the_date(tmp_path
     with duckdb.connect(str(tmp_path / WAREHOUSE)) as con, pytest.raises(OSError):
         export_audience(tmp_path, con=con, audience="aud", platform=platform_for(
             "generic_csv", (), LIMITS, "aud"), limits=LIMITS, as_of=dt.date(2026, 6, 25),
-            members=member_batches(failing_members()), definition=DEFINITION, source_run="failed")
+            members=member_batches(failing_members()), definition=DEFINITION, source_run="failed",
+            history_days=HISTORY_DAYS)
     # Rolled back and never published: not a predecessor, no folder, nothing in staging.
     assert not (tmp_path / "aud" / "generic_csv" / "2026-06-25").exists()
     assert list((tmp_path / ".staging").iterdir()) == []
@@ -277,6 +281,7 @@ def test_removes_can_carry_a_reason_computed_on_the_callers_connection(tmp_path)
     result = export_audience(
         tmp_path, audience="aud", platform=layout, limits=LIMITS, as_of=D2,
         members=member_batches(_members([])), definition=DEFINITION, source_run="r", con=con,
+        history_days=HISTORY_DAYS,
         removal_reason_sql="CASE WHEN o.customer_id IN (SELECT customer_id FROM erased) "
                            "THEN 'erased' ELSE 'left_audience' END")
     assert _csv(result.folder / "aud_removes.csv") == [
@@ -359,3 +364,66 @@ def test_erased_customers_are_forgotten_from_exports_before_the_previous_one(tmp
         assert forget_erased(con, "aud", "generic_csv", D1, "SELECT 'C2'") == 1
         assert con.execute("SELECT as_of_date FROM activation.export_members "
                            "WHERE customer_id = 'C2' ORDER BY 1").fetchall() == [(D1,), (D2,)]
+
+
+def _recorded(root):
+    with duckdb.connect(str(root / WAREHOUSE)) as con:
+        members = con.execute("SELECT as_of_date, count(*) FROM activation.export_members "
+                              "GROUP BY ALL ORDER BY 1").fetchall()
+        dates = con.execute("SELECT as_of_date FROM activation.exports ORDER BY 1").fetchall()
+    return [(day.isoformat(), rows) for day, rows in members], [d.isoformat() for (d,) in dates]
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_member_lists_older_than_the_history_are_dropped_and_reruns_in_it_are_identical(
+        tmp_path):
+    """A daily export records every member again each day; only the deltas read those lists,
+    so the warehouse keeps `history_days` of them (plus the predecessors a rerun needs)."""
+    days = [dt.date(2026, 6, 1) + dt.timedelta(days=n) for n in range(6)]
+    first = {}
+    for n, day in enumerate(days):
+        first[day] = _files(_export(tmp_path, day, [f"C{k}" for k in range(n, n + 3)],
+                                    history_days=2).folder)
+    # Kept: the newest day and the two days before it (the first is its predecessor).
+    assert _recorded(tmp_path) == ([(d.isoformat(), 3) for d in days[-3:]],
+                                   [d.isoformat() for d in days[-3:]])
+    # A rerun of a date in the history writes the same files; so does a backfill going forward
+    # from there, although each of its dates drops what is older than its predecessor.
+    for day in days[-2:]:
+        assert _files(_export(tmp_path, day, [f"C{k}" for k in range(days.index(day),
+                                                                       days.index(day) + 3)],
+                              history_days=2).folder) == first[day]
+
+
+def test_a_rerun_older_than_the_history_has_no_predecessor_and_a_backfill_from_it_chains(
+        tmp_path):
+    days = [dt.date(2026, 6, 1) + dt.timedelta(days=n) for n in range(5)]
+    first = {}
+    for n, day in enumerate(days):
+        first[day] = _files(_export(tmp_path, day, [f"C{k}" for k in range(n, n + 3)],
+                                    history_days=1).folder)
+    assert _recorded(tmp_path)[1] == [d.isoformat() for d in days[-2:]]
+    # June 2's predecessor (June 1) is gone: its deltas say so instead of comparing with a
+    # list that is no longer there (every member is an add, nothing is removed).
+    again = _export(tmp_path, days[1], ["C1", "C2", "C3"], history_days=1)
+    assert again.previous_as_of is None
+    assert (again.added, again.removed) == (3, 0)
+    # Going forward from there, each date compares with the one before it, as the first time.
+    assert _files(_export(tmp_path, days[2], ["C2", "C3", "C4"], history_days=1).folder) == (
+        first[days[2]])
+    assert _recorded(tmp_path)[1] == [d.isoformat() for d in days[1:]]
+    # The next daily export drops what the backfill kept.
+    _export(tmp_path, days[4] + dt.timedelta(days=1), ["C5"], history_days=1)
+    assert _recorded(tmp_path)[1] == [d.isoformat() for d in days[-1:]] + ["2026-06-06"]
+
+
+def test_an_export_after_a_long_pause_keeps_its_predecessor_for_a_rerun(tmp_path):
+    _export(tmp_path, dt.date(2026, 1, 5), ["C1", "C2"], history_days=3)
+    late = _export(tmp_path, dt.date(2026, 6, 1), ["C2"], history_days=3)
+    assert (late.previous_as_of, late.removed) == ("2026-01-05", 1)
+    rerun = _export(tmp_path, dt.date(2026, 6, 1), ["C2"], history_days=3)
+    assert _files(rerun.folder) == _files(late.folder)
+    assert _recorded(tmp_path)[1] == ["2026-01-05", "2026-06-01"]

@@ -50,6 +50,8 @@ def test_environment_variables_and_overrides_win_in_that_order(tmp_path):
         ("WINBACK_GX_MAX_ROWS", "-5", "WINBACK_GX_MAX_ROWS"),
         ("WINBACK_DBT_THREADS", "0", "WINBACK_DBT_THREADS"),
         ("WINBACK_DBT_THREADS", "all", "WINBACK_DBT_THREADS"),
+        ("WINBACK_EXPORT_HISTORY_DAYS", "0", "WINBACK_EXPORT_HISTORY_DAYS"),
+        ("WINBACK_EXPORT_HISTORY_DAYS", "a month", "WINBACK_EXPORT_HISTORY_DAYS"),
         ("WINBACK_ALERT_WEBHOOK_URL", "hooks.example.com/x", "WINBACK_ALERT_WEBHOOK_URL"),
     ],
 )
@@ -98,6 +100,11 @@ def test_check_workers_and_the_gx_bound_have_small_machine_defaults_and_come_fro
     assert (default.check_workers, default.gx_max_rows) == (2, 50_000)
     settings = load_settings(environ={"WINBACK_CHECK_WORKERS": " 4 ", "WINBACK_GX_MAX_ROWS": "10"})
     assert (settings.check_workers, settings.gx_max_rows) == (4, 10)
+
+
+def test_the_export_history_keeps_two_weeks_unless_configured():
+    assert load_settings(environ={}).export_history_days == 14
+    assert load_settings(environ={"WINBACK_EXPORT_HISTORY_DAYS": "7"}).export_history_days == 7
 
 
 def test_alerts_go_to_data_alerts_and_to_a_webhook_only_when_one_is_set(tmp_path):

@@ -276,6 +276,7 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         # Only the generic file carries customer ids to explain a removal.
                         removal_reason_sql=(removal_reason_sql(audience.name)
                                             if platform_name == "generic_csv" else None),
+                        history_days=settings.export_history_days,
                     )
                     if result.previous_as_of:
                         forget_erased(con, audience.name, platform_name,

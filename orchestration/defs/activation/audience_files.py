@@ -16,6 +16,12 @@ previous export is the newest recorded date before this one, so a rerun of a dat
 the same predecessor and is byte-identical. The transaction commits only after the folder is
 published: a crash in between leaves the date unrecorded, and the next export repeats the
 adds and removes against the older date (harmless for the platforms) rather than miss them.
+
+Only the deltas read these lists, so they are kept for a bounded history
+(WINBACK_EXPORT_HISTORY_DAYS before the newest export of each audience and platform, see
+prune_history): a daily export would otherwise add every member again each day (about 20 MB a
+day at a million customers) and the statements that scan the lists (forget_erased) would cost
+more with every day run.
 """
 
 from __future__ import annotations
@@ -103,6 +109,27 @@ def forget_erased(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
         f"AND customer_id IN ({erased_sql})", [audience, platform, before]).fetchone()[0]
 
 
+def prune_history(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
+                  written: dt.date, previous: dt.date | None, history_days: int) -> int:
+    """Delete the member lists and export dates of this audience and platform that no delta can
+    need: those more than `history_days` before its newest export, except the export just
+    `written` and its predecessor `previous` (when `written` is the newest, that is the newest
+    export's predecessor). So a rerun of the newest date compares with the same export as the
+    first time, and so does each date of a backfill going forward from any date on; a rerun of
+    a date whose predecessor is gone compares with the newest export kept before it (none:
+    every row is an add, nothing is removed). Returns the member rows deleted."""
+    (newest,) = con.execute(
+        f"SELECT max(as_of_date) FROM {EXPORTS} WHERE audience = ? AND platform = ?",
+        [audience, platform]).fetchone()
+    keep_from = min(newest - dt.timedelta(days=history_days), previous or written)
+    (deleted,) = con.execute(
+        f"DELETE FROM {EXPORT_MEMBERS} WHERE audience = ? AND platform = ? AND as_of_date < ?",
+        [audience, platform, keep_from]).fetchone()
+    con.execute(f"DELETE FROM {EXPORTS} WHERE audience = ? AND platform = ? AND as_of_date < ?",
+                [audience, platform, keep_from])
+    return deleted
+
+
 def query_batches(con: duckdb.DuckDBPyConnection, sql: str,
                   params: Sequence[Any] = ()) -> Iterator[dict[str, tuple[Any, ...]]]:
     """The rows of `sql`, in its order, as batches of columns for export_audience, read on a
@@ -166,6 +193,7 @@ def export_audience(
     definition: Mapping[str, Any],
     source_run: str,
     extra: Mapping[str, Any] | None = None,
+    history_days: int,
     removal_reason_sql: str | None = None,
 ) -> ExportResult:
     """Write the import file, deltas and manifest for one audience and platform, publish the
@@ -179,7 +207,8 @@ def export_audience(
     identical files keeps the earlier id, so the manifest stays byte-identical. With
     `removal_reason_sql`, an SQL expression over the previous export's row `o`
     (`o.customer_id`) evaluated on `con`, the removes file gets a `removal_reason` column and
-    the manifest counts by reason."""
+    the manifest counts by reason. The recorded member lists older than `history_days` before
+    the newest export are deleted in the same transaction (prune_history)."""
     folder = export_dir / audience / platform.name / as_of.isoformat()
     staging = export_dir / STAGING_DIR
     ensure_export_tables(con)
@@ -188,6 +217,9 @@ def export_audience(
             con, staged, audience=audience, platform=platform, limits=limits, as_of=as_of,
             members=members, definition=definition, extra=extra,
             removal_reason_sql=removal_reason_sql)
+        previous = body["previous_export_as_of"]
+        prune_history(con, audience, platform.name, as_of,
+                      dt.date.fromisoformat(previous) if previous else None, history_days)
         body["source_run"] = _source_run(folder / MANIFEST_NAME, body, source_run)
         write_manifest(staged / MANIFEST_NAME, body)
         publish_folder(staged, folder)

@@ -150,6 +150,7 @@ def write_suppression_files(
                 members=suppression_members(con), definition=definition, source_run=run_id,
                 extra={"members_by_reason": reasons, "added_at_write": added_at_write,
                        "match": match},
+                history_days=settings.export_history_days,
             )
             if result.previous_as_of:
                 forget_erased(con, suppression.name, platform_name,
