@@ -1,0 +1,20 @@
+{#- The relation a data test reads, filtered by its `where` config, with `__as_of_date__` standing
+    for the run's as-of date (rendered while executing: a date in the config itself would be fixed
+    when dbt parses). The tests of the marts that keep a row per as-of date and rewrite only the
+    run's date and later ones (audience_membership_daily, audience_exclusions_daily,
+    customer_status_changes) check `as_of_date >= __as_of_date__`: the rows the run wrote, so a
+    daily run's tests cost what the day adds, not the whole history (60 days of a million
+    customers: the membership's uniqueness test 0.05 -> 3.7 s of CPU), while each earlier date was
+    checked by the run that wrote it. Replaces dbt's get_where_subquery, which it otherwise equals. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- set where = where | replace('__as_of_date__', as_of_date()) -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {{- return(filtered) -}}
+    {%- else -%}
+        {{- return(relation) -}}
+    {%- endif -%}
+{%- endmacro %}
