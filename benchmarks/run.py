@@ -194,9 +194,76 @@ class PostgresServerCpu:
             "db_backends": len(self.per_backend)}
 
 
-def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None) -> dict:
+class TreeCpu:
+    """CPU of a process and its descendants over time, sampled from /proc every `interval` s:
+    (epoch seconds, CPU seconds so far) pairs, so the CPU of a stretch of the run (a step) can be
+    told. Each live process of the tree counts its utime, stime and the cutime, cstime of the
+    children it has reaped, so a descendant's CPU stays counted after it exits; descendants
+    reparented to the runner (orphans) leave the tree and are missing from the samples."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        import threading
+
+        self.pid, self.interval = pid, interval
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _total(self) -> float | None:
+        fields: dict[int, list[str]] = {}
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                fields[int(proc.name)] = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+        if self.pid not in fields:
+            return None
+        children: dict[int, list[int]] = {}
+        for pid, stat in fields.items():
+            children.setdefault(int(stat[1]), []).append(pid)
+        total, stack = 0, [self.pid]
+        while stack:
+            pid = stack.pop()
+            total += sum(int(v) for v in fields[pid][11:15])  # utime stime cutime cstime
+            stack += children.get(pid, [])
+        return total / self.tick
+
+    def _sample(self) -> None:
+        while True:
+            total = self._total()
+            if total is not None:
+                self.samples.append((time.time(), total))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> TreeCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, start: float, end: float) -> float | None:
+        """CPU seconds between two epoch times (linear between samples)."""
+        if len(self.samples) < 2:
+            return None
+
+        def at(moment: float) -> float:
+            for (t0, c0), (t1, c1) in zip(self.samples, self.samples[1:], strict=False):
+                if moment <= t1:
+                    return c0 if moment <= t0 else c0 + (c1 - c0) * (moment - t0) / (t1 - t0)
+            return self.samples[-1][1]
+
+        return round(at(end) - at(start), 2)
+
+
+def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None,
+            tree: list[TreeCpu] | None = None) -> dict:
     """Run `cmd` as a child; its CPU (with descendants, orphans included), wall, peak RSS,
-    load before/after; with `postgres_db`, the PostgreSQL server's CPU (PostgresServerCpu)."""
+    load before/after; with `postgres_db`, the PostgreSQL server's CPU (PostgresServerCpu);
+    with `tree`, a list that gets the child's TreeCpu samples (per-step CPU)."""
     before = load()
     started = time.perf_counter()
     with log.open("w") as out, contextlib.ExitStack() as stack:
@@ -204,6 +271,8 @@ def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None
         # A process group of its own, so that a stopped benchmark stops the whole run with it.
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
+        if tree is not None:
+            tree.append(stack.enter_context(TreeCpu(child.pid)))
         try:
             _, status, usage = os.wait4(child.pid, 0)
         except BaseException:
@@ -271,7 +340,9 @@ def _print_step_stats(dagster_home: str) -> None:
         return
     stats = instance.get_run_step_stats(runs[0].run_id)
     rows = [{"step": s.step_key, "s": round((s.end_time or 0) - (s.start_time or 0), 2),
-             "status": str(s.status.value if s.status else None)} for s in stats]
+             "status": str(s.status.value if s.status else None),
+             **({"start": s.start_time, "end": s.end_time} if s.start_time and s.end_time
+                else {})} for s in stats]
     # On PostgreSQL and Spark a dbt step logs when the sources are written to the engine
     # and when dbt's tables are copied back (orchestration/defs/dbt/assets.py): seconds from
     # the step's start, so the copies can be told apart from dbt's own time.
@@ -372,9 +443,13 @@ def pipeline(as_of: dt.date, env: dict, log: Path) -> dict:
     """A failed run is recorded (ok false, its log kept) and ends the size, not the runner."""
     database = (postgres_database(env["WINBACK_POSTGRES_URL"])
                 if env.get("WINBACK_ENGINE") == "postgres" else None)
+    tree: list[TreeCpu] = []
     result = measure([str(VENV_BIN / "winback"), "run", "--as-of", as_of.isoformat()], env, log,
-                     postgres_db=database)
+                     postgres_db=database, tree=tree)
     result["steps"] = step_stats(Path(env["DAGSTER_HOME"]))
+    for step in result["steps"]:
+        if "start" in step:
+            step["cpu_s"] = tree[0].between(step.pop("start"), step.pop("end"))
     if not result["ok"]:
         tail = log.read_text(errors="replace").splitlines()[-6:]
         result["error"] = "\n".join(tail)
@@ -524,6 +599,11 @@ def table(records: list[dict]) -> None:
             if steps and "step" in steps[0]:
                 top = ", ".join(f"{s['step']} {s['s']}" for s in steps[:8])
                 print(f"{r['size']} {key} slowest steps (s): {top}")
+                costly = sorted((s for s in steps if s.get("cpu_s") is not None),
+                                key=lambda s: -s["cpu_s"])[:8]
+                if costly:
+                    top = ", ".join(f"{s['step']} {s['cpu_s']}" for s in costly)
+                    print(f"{r['size']} {key} steps by CPU (s): {top}")
 
 
 def main(argv: list[str] | None = None) -> int:
