@@ -361,7 +361,7 @@ def test_erased_customers_are_forgotten_from_exports_before_the_previous_one(tmp
     for day in (dt.date(2026, 6, 28), D1, D2):
         _export(tmp_path, day, ["C1", "C2"])
     with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
-        assert forget_erased(con, "aud", "generic_csv", D1, "SELECT 'C2'") == 1
+        assert forget_erased(con, D2, ["aud"], "SELECT 'C2'") == 1
         assert con.execute("SELECT as_of_date FROM activation.export_members "
                            "WHERE customer_id = 'C2' ORDER BY 1").fetchall() == [(D1,), (D2,)]
 

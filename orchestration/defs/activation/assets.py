@@ -7,7 +7,6 @@ is built once. The step then opens the warehouse for writing (the job runs in on
 dbt): what each export wrote is recorded there, and the next export's deltas come from it.
 """
 
-import datetime as dt
 
 import dagster as dg
 
@@ -278,10 +277,6 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                                             if platform_name == "generic_csv" else None),
                         history_days=settings.export_history_days,
                     )
-                    if result.previous_as_of:
-                        forget_erased(con, audience.name, platform_name,
-                                      dt.date.fromisoformat(result.previous_as_of),
-                                      "SELECT customer_id FROM gate.erased")
                     context.log.info(
                         f"{audience.name} -> {platform_name}: {result.rows} rows, "
                         f"{result.added} adds, {result.removed} removes in {result.folder}"
@@ -291,6 +286,8 @@ def build_audience_exports(config: AudienceConfig) -> dg.AssetsDefinition:
                         metadata={**_metadata(result, audience, groups, dropped),
                                   **match_metadata(match)},
                     )
+            forget_erased(con, settings.as_of, [a.name for a in current.audiences],
+                          "SELECT customer_id FROM gate.erased")
         fail_below_minimum(too_small)
 
     return audience_exports

@@ -99,14 +99,22 @@ def previous_export(con: duckdb.DuckDBPyConnection, audience: str, platform: str
         "AND as_of_date < ?", [audience, platform, as_of]).fetchone()[0]
 
 
-def forget_erased(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
-                  before: dt.date, erased_sql: str) -> int:
+def forget_erased(con: duckdb.DuckDBPyConnection, as_of: dt.date, audiences: Sequence[str],
+                  erased_sql: str) -> int:
     """Delete the recorded identifiers of erased customers (`erased_sql` selects their ids)
-    from exports dated before `before`. Call it with the previous export's date: that one is
-    kept so a rerun of the current date still lists the erased person's removal."""
+    from the exports of `audiences` (every platform) older than each one's newest export
+    before `as_of`: that one is kept, so a rerun of `as_of` still lists the erased person's
+    removal. One statement for all of them: a statement per audience and platform scanned
+    the records once each (23 exports at a million customers: ~1 s of CPU a day)."""
+    if not audiences:
+        return 0
+    names = ", ".join("?" for _ in audiences)
     return con.execute(
-        f"DELETE FROM {EXPORT_MEMBERS} WHERE audience = ? AND platform = ? AND as_of_date < ? "
-        f"AND customer_id IN ({erased_sql})", [audience, platform, before]).fetchone()[0]
+        f"DELETE FROM {EXPORT_MEMBERS} AS m USING (SELECT audience, platform, "
+        f"max(as_of_date) AS kept FROM {EXPORTS} WHERE as_of_date < ? AND audience IN ({names}) "
+        "GROUP BY audience, platform) AS p WHERE m.audience = p.audience "
+        "AND m.platform = p.platform AND m.as_of_date < p.kept "
+        f"AND m.customer_id IN ({erased_sql})", [as_of, *audiences]).fetchone()[0]
 
 
 def prune_history(con: duckdb.DuckDBPyConnection, audience: str, platform: str,

@@ -9,7 +9,6 @@ every audience, so the files carry SHA-256 hashes of the platform's normalised e
 only, and a person who opted in again leaves through the removes file.
 """
 
-import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -152,11 +151,9 @@ def write_suppression_files(
                        "match": match},
                 history_days=settings.export_history_days,
             )
-            if result.previous_as_of:
-                forget_erased(con, suppression.name, platform_name,
-                              dt.date.fromisoformat(result.previous_as_of),
-                              "SELECT customer_id FROM suppression_gate.erased")
             yield SuppressionFiles(platform_name, result, reasons, added_at_write, match)
+        forget_erased(con, settings.as_of, [suppression.name],
+                      "SELECT customer_id FROM suppression_gate.erased")
 
 
 def build_suppression_exports(suppression: SuppressionAudience) -> dg.AssetsDefinition:
