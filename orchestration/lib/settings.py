@@ -123,6 +123,10 @@ class SparkSettings:
             # newline) goes to stderr, outside log4j2, and would start dbt's next JSON line.
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": "2",
+            # Hive's folder for a session's downloaded resources; by default a new
+            # /tmp/<session uuid>_resources per session, never removed.
+            "spark.hadoop.hive.downloaded.resources.dir":
+                str(self.warehouse_dir / "hive_resources"),
         }
 
 

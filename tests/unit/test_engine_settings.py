@@ -59,6 +59,8 @@ def test_spark_keeps_tables_and_metastore_under_its_warehouse_folder(tmp_path):
     assert config["spark.sql.warehouse.dir"] == str(tmp_path / "tables")
     assert str(tmp_path / "metastore_db") in config["spark.hadoop.javax.jdo.option.ConnectionURL"]
     assert config["spark.sql.session.timeZone"] == "UTC"
+    # Hive's per-session resources folder (by default a new /tmp/<uuid>_resources each time).
+    assert config["spark.hadoop.hive.downloaded.resources.dir"] == str(tmp_path / "hive_resources")
     # The JVM logs to a file under the warehouse (not into dbt's output), with the same options
     # in the dbt profile (through its vars) as in the Python side's sessions.
     options = config["spark.driver.extraJavaOptions"].split()
