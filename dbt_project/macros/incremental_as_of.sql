@@ -301,7 +301,7 @@
     recomputes. -#}
 {% macro as_of_changed_keys_of(key, grain) -%}
     {%- if grain not in ('order', 'customer', 'crm_customer') -%}
-        {{ exceptions.raise_compiler_error("as_of_changed_filter: unknown grain " ~ grain) }}
+        {{ exceptions.raise_compiler_error("as_of_changed_keys_of: unknown grain " ~ grain) }}
     {%- endif -%}
     {{ key }} in (
         select key_id from {{ ref('int_as_of_changed_keys') }} where key_grain = '{{ grain }}'
