@@ -3,9 +3,9 @@
     when dbt parses). The tests of the marts that keep a row per as-of date and rewrite only the
     run's date and later ones (audience_membership_daily, audience_exclusions_daily,
     customer_status_changes) check `as_of_date >= __as_of_date__`: the rows the run wrote, so a
-    daily run's tests cost what the day adds, not the whole history (60 days of a million
-    customers: the membership's uniqueness test 0.05 -> 3.7 s of CPU), while each earlier date was
-    checked by the run that wrote it. Replaces dbt's get_where_subquery, which it otherwise equals. -#}
+    daily run's tests cost what the day adds, not the whole history (over 60 days of a million
+    customers' memberships the uniqueness test took 2.8-4.2 s of CPU, on the run's date 0.03 s),
+    while each earlier date was checked by the run that wrote it. Replaces dbt's get_where_subquery, which it otherwise equals. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- if where -%}

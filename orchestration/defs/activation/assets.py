@@ -7,7 +7,6 @@ is built once. The step then opens the warehouse for writing (the job runs in on
 dbt): what each export wrote is recorded there, and the next export's deltas come from it.
 """
 
-
 import dagster as dg
 
 from orchestration.defs.activation import points, suppression

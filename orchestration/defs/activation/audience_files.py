@@ -119,24 +119,21 @@ def forget_erased(con: duckdb.DuckDBPyConnection, as_of: dt.date, audiences: Seq
 
 
 def prune_history(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
-                  written: dt.date, previous: dt.date | None, history_days: int) -> int:
+                  written: dt.date, previous: dt.date | None, history_days: int) -> None:
     """Delete the member lists and export dates of this audience and platform that no delta can
     need: those more than `history_days` before its newest export, except the export just
     `written` and its predecessor `previous` (when `written` is the newest, that is the newest
     export's predecessor). So a rerun of the newest date compares with the same export as the
     first time, and so does each date of a backfill going forward from any date on; a rerun of
     a date whose predecessor is gone compares with the newest export kept before it (none:
-    every row is an add, nothing is removed). Returns the member rows deleted."""
+    every row is an add, nothing is removed)."""
     (newest,) = con.execute(
         f"SELECT max(as_of_date) FROM {EXPORTS} WHERE audience = ? AND platform = ?",
         [audience, platform]).fetchone()
     keep_from = min(newest - dt.timedelta(days=history_days), previous or written)
-    (deleted,) = con.execute(
-        f"DELETE FROM {EXPORT_MEMBERS} WHERE audience = ? AND platform = ? AND as_of_date < ?",
-        [audience, platform, keep_from]).fetchone()
-    con.execute(f"DELETE FROM {EXPORTS} WHERE audience = ? AND platform = ? AND as_of_date < ?",
-                [audience, platform, keep_from])
-    return deleted
+    for table in (EXPORT_MEMBERS, EXPORTS):
+        con.execute(f"DELETE FROM {table} WHERE audience = ? AND platform = ? AND as_of_date < ?",
+                    [audience, platform, keep_from])
 
 
 def query_batches(con: duckdb.DuckDBPyConnection, sql: str,
