@@ -7,6 +7,8 @@ correlation of frequency and average spend is 0.11 (weak, so the independence th
 is reasonable). The averages are derived from tests/fixtures/cdnow_sample_transactions.csv
 (transactions on one day summed, the first purchase day excluded)."""
 
+from math import lgamma, log
+
 import numpy as np
 import pytest
 from cdnow_fixture import load
@@ -79,6 +81,25 @@ def test_expected_spend_shrinks_each_average_towards_the_population_mean(spend_f
     # One repeat purchase of 10 is pulled up, of 100 pulled down; twenty of 100 barely move.
     assert 10 < expected[1] < population < expected[2] < 100
     assert abs(expected[3] - 100) < abs(expected[2] - 100)
+
+
+def test_log_likelihood_is_each_buyers_published_density_whatever_their_order():
+    # Repeat counts out of order and repeated, weighted: the total is the weighted sum of each
+    # buyer's log density f(m | p, q, gamma, x) of the paper, evaluated one buyer at a time.
+    x = np.array([3.0, 1.0, 3.0, 7.0, 1.0, 2.0])
+    m = np.array([20.5, 11.0, 35.25, 14.0, 9.5, 60.0])
+    w = np.array([1.0, 2.0, 1.0, 0.5, 3.0, 1.0])
+    p, q, g = 6.25, 3.74, 15.44
+    densities = [
+        lgamma(p * xi + q) - lgamma(p * xi) - lgamma(q) + q * log(g) + (p * xi - 1) * log(mi)
+        + p * xi * log(xi) - (p * xi + q) * log(g + mi * xi)
+        for xi, mi in zip(x, m, strict=True)
+    ]
+    expected = float(np.dot(w, densities))
+    assert gamma_gamma.log_likelihood((p, q, g), x, m, w) == pytest.approx(expected, rel=1e-12)
+    order = np.array([5, 3, 0, 4, 1, 2])
+    assert gamma_gamma.log_likelihood((p, q, g), x[order], m[order], w[order]) == (
+        pytest.approx(expected, rel=1e-12))
 
 
 def test_fit_refuses_one_time_buyers_and_non_positive_spend_without_echoing_values():

@@ -79,14 +79,35 @@ def _columns(
     return x, m, w
 
 
-def _loglik(p: float, q: float, gamma: float, x: FloatArray, m: FloatArray, w: FloatArray) -> float:
-    px = p * x
-    per = (
-        special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q)
-        + q * np.log(gamma) + (px - 1.0) * np.log(m) + px * np.log(x)
-        - (px + q) * np.log(gamma + m * x)
-    )
-    return float(np.dot(w, per))
+class _Terms:
+    """The columns of the likelihood that do not depend on the parameters, computed once per
+    fit. ``x`` takes few distinct values (repeat purchase days), so the gamma functions of
+    ``p x`` are evaluated per distinct value and gathered, which gives the same numbers as
+    evaluating them per row (three quarters of a fit's time at a million buyers went there)."""
+
+    def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray) -> None:
+        self.x, self.m, self.w = x, m, w
+        self.distinct_x, self.row_of = np.unique(x, return_inverse=True)
+        self.log_m, self.log_x = np.log(m), np.log(x)
+
+    def per_distinct(self, values: FloatArray) -> FloatArray:
+        return values[self.row_of]
+
+    def per_row(self, p: float, q: float, gamma: float) -> tuple[FloatArray, FloatArray]:
+        """Each row's log-likelihood, and ``log(gamma + m x)`` (the gradient needs it too)."""
+        px = p * self.x
+        pu = p * self.distinct_x
+        log_g_mx = np.log(gamma + self.m * self.x)
+        per = (
+            self.per_distinct(special.gammaln(pu + q)) - self.per_distinct(special.gammaln(pu))
+            - special.gammaln(q)
+            + q * np.log(gamma) + (px - 1.0) * self.log_m + px * self.log_x
+            - (px + q) * log_g_mx
+        )
+        return per, log_g_mx
+
+    def loglik(self, p: float, q: float, gamma: float) -> float:
+        return float(np.dot(self.w, self.per_row(p, q, gamma)[0]))
 
 
 @one_blas_thread
@@ -98,7 +119,7 @@ def log_likelihood(
 ) -> float:
     """Total (weighted) Gamma-Gamma log-likelihood of repeat buyers' average spend."""
     p, q, gamma = _param_tuple(params)
-    return _loglik(p, q, gamma, *_columns(frequency, average_spend, weights))
+    return _Terms(*_columns(frequency, average_spend, weights)).loglik(p, q, gamma)
 
 
 def _param_tuple(
@@ -127,17 +148,20 @@ def fit(
     q0 = max(2.0 + mean**2 / var, 1.5)
     start = np.log([1.0, q0, mean * (q0 - 1.0)])
 
-    log_mx = np.log(m) + np.log(x)
+    terms = _Terms(x, m, w)
+    log_mx = terms.log_m + terms.log_x
 
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, gamma = np.exp(theta)
-        value = _loglik(p, q, gamma, x, m, w)
+        per, log_g_mx = terms.per_row(p, q, gamma)
+        value = float(np.dot(w, per))
         if not np.isfinite(value):
             return 1e300, np.zeros(3)
-        px, log_g_mx = p * x, np.log(gamma + m * x)
-        psi_pxq = special.digamma(px + q)
+        px, pu = p * x, p * terms.distinct_x
+        psi_pxq = terms.per_distinct(special.digamma(pu + q))
         grad = np.array([
-            np.dot(w, x * (psi_pxq - special.digamma(px) + log_mx - log_g_mx)),
+            np.dot(w, x * (psi_pxq - terms.per_distinct(special.digamma(pu)) + log_mx
+                           - log_g_mx)),
             np.dot(w, psi_pxq - special.digamma(q) + np.log(gamma) - log_g_mx),
             np.dot(w, q / gamma - (px + q) / (gamma + m * x)),
         ])
@@ -149,7 +173,7 @@ def fit(
         options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
     )
     p, q, gamma = (float(v) for v in np.exp(result.x))
-    total = _loglik(p, q, gamma, x, m, w)
+    total = terms.loglik(p, q, gamma)
     return GammaGammaParams(p, q, gamma, total, total_weight,
                             reached_optimum(result, _LOG_BOUND) and bool(np.isfinite(total)))
 
