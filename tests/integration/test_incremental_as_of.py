@@ -144,12 +144,17 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, tmp_p
             ("customer", ["C01", "C03", "C04", "C05", "C06", "C11", "C12"]),
             ("order", ["O02", "O03", "O05", "O09", "O17", "O20", "O21"]),
         ]
-        # each model applied them: its record is this build's watermark
+        # each model applied them: its record is this build's watermark (the six incremental
+        # models and the purchases of the changed customers they read)
         assert con.execute(
             "SELECT count(*) FROM meta.incremental_as_of_state AS s"
             " JOIN intermediate.int_as_of_changed_keys AS c ON c.key_grain = 'baseline'"
             " AND s.watermark = c.watermark AND s.raw_rows = c.raw_rows"
-        ).fetchone()[0] == 6
+        ).fetchone()[0] == 7
+        assert con.execute(
+            "SELECT list(DISTINCT customer_id ORDER BY customer_id)"
+            " FROM intermediate.int_purchases_of_changed_customers"
+        ).fetchone()[0] == ["C01", "C03", "C04", "C05", "C06", "C11"]
         # the late data is there (guards a comparison of two equally stale tables)
         assert con.execute(
             "SELECT customer_id FROM intermediate.int_orders_as_of WHERE order_id = 'O05'"

@@ -5,6 +5,7 @@
 -- changed orders, where the BG/NBD step used to number every purchase day of every customer.
 -- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
 -- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }} {{ ref('int_as_of_changed_keys') }}
+-- depends_on: {{ ref('int_orders_as_of') }} {{ ref('int_purchases_of_changed_customers') }}
 {{ incremental_as_of_config('customer_id', 'customer') }}
 
 with purchase_days as (
@@ -13,7 +14,7 @@ with purchase_days as (
         currency,
         order_date,
         sum(revenue_amount) as revenue
-    from {{ ref('int_orders_as_of') }}
+    from {{ as_of_customer_purchases() }}
     where is_purchase
         and {{ as_of_changed_filter('customer_id', 'customer') }}
     group by customer_id, currency, order_date

@@ -6,11 +6,12 @@
 -- changed orders (order lines included); an earlier date rebuilds.
 -- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
 -- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }} {{ ref('int_as_of_changed_keys') }}
+-- depends_on: {{ ref('int_orders_as_of') }} {{ ref('int_purchases_of_changed_customers') }}
 {{ incremental_as_of_config('customer_id', 'customer') }}
 {%- set changed_customers = as_of_changed_filter('customer_id', 'customer') %}
 
 with purchases as (
-    select * from {{ ref('int_orders_as_of') }}
+    select * from {{ as_of_customer_purchases() }}
     where is_purchase
         and {{ changed_customers }}
 ),

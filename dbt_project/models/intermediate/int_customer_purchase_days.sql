@@ -4,13 +4,14 @@
 -- changed orders; an earlier date rebuilds.
 -- depends_on: {{ source('shop', 'orders') }} {{ source('shop', 'order_items') }}
 -- depends_on: {{ source('crm', 'erasure_requests') }} {{ source('crm', 'customers') }} {{ ref('int_as_of_changed_keys') }}
+-- depends_on: {{ ref('int_orders_as_of') }} {{ ref('int_purchases_of_changed_customers') }}
 {{ incremental_as_of_config('customer_id', 'customer') }}
 
 with purchase_days as (
     select distinct
         customer_id,
         order_date
-    from {{ ref('int_orders_as_of') }}
+    from {{ as_of_customer_purchases() }}
     where is_purchase
         and {{ as_of_changed_filter('customer_id', 'customer') }}
 ),
