@@ -59,6 +59,25 @@ def test_orders_metadata_reconciles_and_counts_duplicates_and_unknown_customers(
         {"file": "orders/o.csv", "loaded_as": "orders/o.csv"}]
 
 
+def test_orders_of_unknown_customers_are_counted_until_their_customer_arrives(landing):
+    # Day 1: C2 and C3 are unknown. Day 2: C2 arrives; a new order of known C1 and one of C4,
+    # unknown, and a version of O5 naming C1 (an order with one unlinked version counts).
+    orders, customers = landing / "landing" / "orders", landing / "landing" / "customers"
+    (orders / "o.csv").write_text(ORDERS + "O2,C2,2024-03-01,paid,GBP,1,\n"
+                                  "O3,C3,2024-03-01,paid,GBP,1,\nO5,C3,2024-03-01,paid,GBP,1,\n")
+    assert _materialize(landing, "customers", "orders")["orders"][
+        "orders_for_unknown_customers"].value == 3
+    (customers / "late.csv").write_text("customer_id\nC2\n")
+    (orders / "day2.csv").write_text(ORDERS + "O6,C1,2024-03-02,paid,GBP,1,\n"
+                                     "O7,C4,2024-03-02,paid,GBP,1,\n"
+                                     "O5,C1,2024-03-01,paid,GBP,1,2024-03-02\n")
+    assert _materialize(landing, "customers", "orders")["orders"][
+        "orders_for_unknown_customers"].value == 3  # O3, O5 (its first version), O7
+    (customers / "later.csv").write_text("customer_id\nC3\nC4\n")
+    assert _materialize(landing, "customers", "orders")["orders"][
+        "orders_for_unknown_customers"].value == 0
+
+
 def test_a_configured_sql_source_appends_its_orders_beside_the_files(landing, monkeypatch):
     db = landing / "shop.db"
     with sqlite3.connect(db) as con:

@@ -9,7 +9,12 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from orchestration.defs.ingest.loader import EntityReport, load_entity, reconcile_run
+from orchestration.defs.ingest.loader import (
+    EntityReport,
+    load_entity,
+    orders_of_unknown_customers,
+    reconcile_run,
+)
 from orchestration.defs.ingest.sql_source import SqlReport, load_sql_source
 from orchestration.defs.resources import WinbackConfig
 from orchestration.lib.asset_keys import raw_asset_key
@@ -78,10 +83,7 @@ def _reconcile(con: duckdb.DuckDBPyConnection, entity: str, loaded_at: dt.dateti
         )
     counts.rows_in_table = con.execute(f'SELECT count(*) FROM raw."{entity}"').fetchall()[0][0]
     if entity == "orders":
-        counts.orders_for_unknown_customers = con.execute(
-            "SELECT count(DISTINCT order_id) FROM raw.orders o WHERE NOT EXISTS "
-            "(SELECT 1 FROM raw.customers c WHERE c.customer_id = o.customer_id)"
-        ).fetchall()[0][0]
+        counts.orders_for_unknown_customers = orders_of_unknown_customers(con)
 
 
 FILES_LOADED_COLUMNS = [
