@@ -257,20 +257,29 @@
     {%- endif %}
 {%- endmacro %}
 
+{#- The changed keys' baseline row joined with the state row of `model_name` when that model's
+    recorded build is the changed keys' `build`: 'baseline' (the build they are relative to) or
+    'current' (this build). -#}
+{% macro as_of_state_is(model_name, build) -%}
+    {%- set columns = {'baseline': ['baseline_as_of', 'baseline_watermark', 'baseline_raw_rows'],
+                       'current': ['as_of_date', 'watermark', 'raw_rows']}[build] -%}
+    select 1
+    from {{ ref('int_as_of_changed_keys') }} as changes
+    inner join {{ incremental_as_of_state_relation() }} as state
+        on state.model_name = '{{ model_name }}'
+        and state.as_of_date = changes.{{ columns[0] }}
+        and state.watermark = changes.{{ columns[1] }}
+        and state.raw_rows = changes.{{ columns[2] }}
+    where changes.key_grain = 'baseline'
+{%- endmacro %}
+
 {#- True when this run updates the model incrementally: its recorded build is the changed keys'
     baseline, and the changed keys were built for this date over the raw rows there are now
     (so a model selected without int_as_of_changed_keys, after new raw rows or for another
     date, rebuilds). -#}
 {% macro as_of_incremental_condition() -%}
     exists (
-        select 1
-        from {{ ref('int_as_of_changed_keys') }} as changes
-        inner join {{ incremental_as_of_state_relation() }} as state
-            on state.model_name = '{{ this.identifier }}'
-            and state.as_of_date = changes.baseline_as_of
-            and state.watermark = changes.baseline_watermark
-            and state.raw_rows = changes.baseline_raw_rows
-        where changes.key_grain = 'baseline'
+        {{ as_of_state_is(this.identifier, 'baseline') }}
             and changes.as_of_date = {{ as_of_date() }}
             and changes.raw_rows = ({{ incremental_as_of_raw_rows() }})
     )
@@ -309,16 +318,7 @@
 {% macro as_of_customer_purchases() -%}
     {%- set purchases = ref('int_purchases_of_changed_customers') -%}
     {%- set built_from_these_changes -%}
-        exists (
-            select 1
-            from {{ ref('int_as_of_changed_keys') }} as changes
-            inner join {{ incremental_as_of_state_relation() }} as state
-                on state.model_name = '{{ purchases.identifier }}'
-                and state.as_of_date = changes.as_of_date
-                and state.watermark = changes.watermark
-                and state.raw_rows = changes.raw_rows
-            where changes.key_grain = 'baseline'
-        )
+        exists ({{ as_of_state_is(purchases.identifier, 'current') }})
     {%- endset -%}
     {%- if as_of_updates_incrementally(built_from_these_changes) -%}
         {{- return(purchases) -}}
