@@ -113,6 +113,11 @@ def _fresh(tmp_path_factory, as_of: str) -> Path:
 
 
 @pytest.fixture(scope="module")
+def fresh_d2(tmp_path_factory):
+    return _fresh(tmp_path_factory, D2)
+
+
+@pytest.fixture(scope="module")
 def incremental(fixture_run, tmp_path_factory):
     root = fixture_run.copy(tmp_path_factory.mktemp("incremental"))  # the run of D1
     _write_late_files(root / "landing")
@@ -120,7 +125,7 @@ def incremental(fixture_run, tmp_path_factory):
     return root
 
 
-def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, tmp_path_factory):
+def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, fresh_d2):
     warehouse = incremental / "warehouse.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         # the run was incremental: the state records D2
@@ -163,7 +168,27 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, tmp_p
             "SELECT customer_id, country_code FROM intermediate.int_customers_as_of"
             " WHERE customer_id IN ('C03', 'C04', 'C14') ORDER BY ALL"
         ).fetchall() == [("C03", "DE"), ("C04", "DE"), ("C14", "GB")]
-    _assert_same(warehouse, _fresh(tmp_path_factory, D2))
+    _assert_same(warehouse, fresh_d2)
+
+
+def test_a_run_that_leaves_out_the_changed_purchases_reads_every_order(fixture_run, fresh_d2,
+                                                                        tmp_path_factory):
+    # A selection without int_purchases_of_changed_customers: the table still holds what the run
+    # of D1 put there, so the per-customer models, updating incrementally, must not read it.
+    from orchestration.defs.dbt.keys import dbt_model_key
+
+    root = fixture_run.copy(tmp_path_factory.mktemp("without-purchases"))
+    _write_late_files(root / "landing")
+    left_out = dbt_model_key("int_purchases_of_changed_customers")
+    run_daily(root, D2, asset_selection=[k for k in _table_assets() if k != left_out])
+    warehouse = root / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert dict(con.execute(
+            "SELECT model_name, as_of_date::VARCHAR FROM meta.incremental_as_of_state"
+            " WHERE model_name IN ('int_purchases_of_changed_customers',"
+            " 'int_customer_order_stats')").fetchall()) == {
+            "int_purchases_of_changed_customers": D1, "int_customer_order_stats": D2}
+    _assert_same(warehouse, fresh_d2)
 
 
 def test_a_run_for_an_earlier_date_equals_a_fresh_run_of_that_date(incremental,
