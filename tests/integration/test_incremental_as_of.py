@@ -6,6 +6,7 @@ new version of a customer, a customer created between D1 and D2, a version known
 and a new erasure request, and runs D2 (the next run after a gap, so orders placed in between
 become visible); a fresh warehouse fed every file at once runs D2. Then the first warehouse
 reruns D1 (an earlier date after a later one), which must equal a fresh run of D1 with all files.
+A third copy runs D2 without int_purchases_of_changed_customers, which must equal it too.
 """
 
 from pathlib import Path
