@@ -314,7 +314,10 @@
 {#- Where a per-customer model reads the purchases of the customers it recomputes (it still
     filters on them): int_purchases_of_changed_customers when it updates incrementally and that
     table was built from this run's changed keys (its state row is the changed keys' current
-    one), else int_orders_as_of. A model naming it lists both in depends_on comments. -#}
+    one), else int_orders_as_of. A table recorded for the same date, watermark and raw rows holds
+    every purchase of each changed customer: it was built from these changed keys, or they were
+    rebuilt since with nothing new, and then name no customer. A model naming it lists both in
+    depends_on comments. -#}
 {% macro as_of_customer_purchases() -%}
     {%- set purchases = ref('int_purchases_of_changed_customers') -%}
     {%- set built_from_these_changes -%}
