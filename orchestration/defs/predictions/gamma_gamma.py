@@ -93,8 +93,10 @@ class _Terms:
     def per_distinct(self, values: FloatArray) -> FloatArray:
         return values[self.row_of]
 
-    def per_row(self, p: float, q: float, gamma: float) -> tuple[FloatArray, FloatArray]:
-        """Each row's log-likelihood, and ``log(gamma + m x)`` (the gradient needs it too)."""
+    def per_row(self, p: float, q: float,
+                gamma: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Each row's log-likelihood, with ``p x`` and ``log(gamma + m x)`` (the gradient needs
+        them too)."""
         px = p * self.x
         pu = p * self.distinct_x
         log_g_mx = np.log(gamma + self.m * self.x)
@@ -104,7 +106,7 @@ class _Terms:
             + q * np.log(gamma) + (px - 1.0) * self.log_m + px * self.log_x
             - (px + q) * log_g_mx
         )
-        return per, log_g_mx
+        return per, px, log_g_mx
 
     def loglik(self, p: float, q: float, gamma: float) -> float:
         return float(np.dot(self.w, self.per_row(p, q, gamma)[0]))
@@ -153,11 +155,11 @@ def fit(
 
     def objective(theta: FloatArray) -> tuple[float, FloatArray]:
         p, q, gamma = np.exp(theta)
-        per, log_g_mx = terms.per_row(p, q, gamma)
+        per, px, log_g_mx = terms.per_row(p, q, gamma)
         value = float(np.dot(w, per))
         if not np.isfinite(value):
             return 1e300, np.zeros(3)
-        px, pu = p * x, p * terms.distinct_x
+        pu = p * terms.distinct_x
         psi_pxq = terms.per_distinct(special.digamma(pu + q))
         grad = np.array([
             np.dot(w, x * (psi_pxq - terms.per_distinct(special.digamma(pu)) + log_mx
