@@ -61,27 +61,60 @@ joined as (
         on customers.customer_id = sms_consent.customer_id and sms_consent.channel = 'sms'
 ),
 
+-- One owner per shared address or number: the earliest-created customer (then the lowest id).
+-- Only values held by more than one customer are ranked; a value held by one customer is owned
+-- by them. (An unranked window over every customer sorted the million rows twice.) A normalised
+-- address or E.164 number exists only for a valid one (orchestration/lib/contacts.py).
+shared_emails as (
+    select email_normalized
+    from joined
+    where is_email_valid
+    group by email_normalized
+    having count(*) > 1
+),
+
+email_ranks as (
+    select
+        joined.customer_id,
+        row_number() over (
+            partition by joined.email_normalized
+            order by joined.created_at nulls last, joined.customer_id
+        ) as email_rank
+    from joined
+    inner join shared_emails on joined.email_normalized = shared_emails.email_normalized
+    where joined.is_email_valid
+),
+
+shared_phones as (
+    select phone_e164
+    from joined
+    where is_phone_valid
+    group by phone_e164
+    having count(*) > 1
+),
+
+phone_ranks as (
+    select
+        joined.customer_id,
+        row_number() over (
+            partition by joined.phone_e164
+            order by joined.created_at nulls last, joined.customer_id
+        ) as phone_rank
+    from joined
+    inner join shared_phones on joined.phone_e164 = shared_phones.phone_e164
+    where joined.is_phone_valid
+),
+
 owners as (
     select
-        *,
-        -- The earliest-created customer (then the lowest id) owns a shared address or number.
-        case when is_email_valid then
-            count(*) over (partition by email_normalized) > 1
-        else false end as is_email_duplicate,
-        case when is_email_valid then
-            row_number() over (
-                partition by email_normalized order by created_at nulls last, customer_id
-            ) = 1
-        else false end as is_email_owner,
-        case when is_phone_valid then
-            count(*) over (partition by phone_e164) > 1
-        else false end as is_phone_duplicate,
-        case when is_phone_valid then
-            row_number() over (
-                partition by phone_e164 order by created_at nulls last, customer_id
-            ) = 1
-        else false end as is_phone_owner
+        joined.*,
+        joined.is_email_valid and email_ranks.customer_id is not null as is_email_duplicate,
+        joined.is_email_valid and coalesce(email_ranks.email_rank, 1) = 1 as is_email_owner,
+        joined.is_phone_valid and phone_ranks.customer_id is not null as is_phone_duplicate,
+        joined.is_phone_valid and coalesce(phone_ranks.phone_rank, 1) = 1 as is_phone_owner
     from joined
+    left join email_ranks on joined.customer_id = email_ranks.customer_id
+    left join phone_ranks on joined.customer_id = phone_ranks.customer_id
 ),
 
 verdicts as (
