@@ -336,6 +336,32 @@ def test_expected_purchases_stay_finite_for_heavy_buyers_and_long_horizons():
     assert np.all(np.diff(values) > 0)
 
 
+@pytest.mark.parametrize("params", [
+    PUBLISHED_TUPLE,
+    (1.0, 2.0, 1.0, 3.0),  # a = 1: the singular case takes the per-horizon path
+])
+def test_expected_purchases_by_horizon_are_each_horizons_expected_purchases_bit_for_bit(
+        cdnow, params):
+    # Customers sharing (frequency, age) with other recencies, in shuffled order, as the
+    # grouped triples of a warehouse are: every customer must get their own value back.
+    rng = np.random.default_rng(7)
+    x = np.concatenate([cdnow["frequency"], cdnow["frequency"]])
+    T = np.concatenate([cdnow["age"], cdnow["age"]])
+    tx = np.concatenate([cdnow["recency"], cdnow["recency"] * rng.uniform(0, 1, len(T) // 2)])
+    tx[x == 0] = 0.0
+    order = rng.permutation(len(x))
+    x, tx, T = x[order], tx[order], T[order]
+    horizons = [0.0, 30 / 7, 90 / 7, 52.0]
+    shared = bgnbd.expected_purchases_by_horizon(params, horizons, x, tx, T)
+    assert len(shared) == len(horizons)
+    for t, values in zip(horizons, shared, strict=True):
+        single = bgnbd.expected_purchases(params, t, x, tx, T)
+        np.testing.assert_array_equal(values.view(np.uint64), single.view(np.uint64))
+    assert len(np.unique(np.stack([x, T]), axis=1)[0]) < len(x)  # pairs are shared
+    with pytest.raises(ValueError, match="non-negative"):
+        bgnbd.expected_purchases_by_horizon(params, [1.0, -SECRET], x, tx, T)
+
+
 # --------------------------------------------------------------------------
 # Input validation
 # --------------------------------------------------------------------------

@@ -105,10 +105,10 @@ def score_groups(
     params = fit_groups(groups)
     if params is not None:
         predictions["p_alive"] = bgnbd.p_alive(params, x, tx, T)
-        for days in HORIZONS_DAYS:
-            predictions[f"expected_purchases_{days}d"] = bgnbd.expected_purchases(
-                params, days / DAYS_PER_WEEK, x, tx, T
-            )
+        expected = bgnbd.expected_purchases_by_horizon(
+            params, [days / DAYS_PER_WEEK for days in HORIZONS_DAYS], x, tx, T)
+        for days, values in zip(HORIZONS_DAYS, expected, strict=True):
+            predictions[f"expected_purchases_{days}d"] = values
         predictions["discounted_purchases"] = gamma_gamma.discounted_expected_purchases(
             params, value.horizon_days, value.annual_discount_rate, x, tx, T
         )
@@ -348,8 +348,8 @@ def customer_bgnbd_holdout(context: dg.AssetExecutionContext, winback: WinbackCo
             x, tx, T, _ = _triples(groups)
             scored = groups.select(["frequency", "recency_days", "age_days"]).append_column(
                 "p_alive", _column(bgnbd.p_alive(params, x, tx, T), groups.num_rows),
-            ).append_column("predicted_purchases", _column(bgnbd.expected_purchases(
-                params, thresholds.holdout_days / DAYS_PER_WEEK, x, tx, T), groups.num_rows))
+            ).append_column("predicted_purchases", _column(bgnbd.expected_purchases_by_horizon(
+                params, [thresholds.holdout_days / DAYS_PER_WEEK], x, tx, T)[0], groups.num_rows))
         con.execute("CREATE SCHEMA IF NOT EXISTS predictions")
         con.register("holdout_scored_groups", scored)
         con.execute("BEGIN TRANSACTION")

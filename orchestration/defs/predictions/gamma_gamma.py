@@ -228,10 +228,9 @@ def discounted_expected_purchases(
     ends = list(range(step_days, horizon_days, step_days)) + [horizon_days]
     total = np.zeros(np.broadcast(frequency, recency_weeks, age_weeks).shape)
     previous = np.zeros_like(total)
-    for end in ends:
-        cumulative = bgnbd.expected_purchases(
-            params, end / 7.0, frequency, recency_weeks, age_weeks
-        )
+    cumulatives = bgnbd.expected_purchases_by_horizon(
+        params, [end / 7.0 for end in ends], frequency, recency_weeks, age_weeks)
+    for end, cumulative in zip(ends, cumulatives, strict=True):
         total += (cumulative - previous) / (1.0 + annual_discount_rate) ** (end / DAYS_PER_YEAR)
         previous = cumulative
     return total
