@@ -32,10 +32,18 @@ previous as (
     where as_of_date = (select as_of_date from previous_run)
 ),
 
+-- Only an uncapped spell started fewer than frequency_cap_days before the run's date can cap a
+-- new one, and every row of a spell is dated on or after its start: the rows of the longest cap
+-- of the configured audiences are all it reads, so the run does not grow with the history.
+{%- set caps = audiences()['audiences'] | map(attribute='frequency_cap_days') | list %}
+{%- set day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') %}
+{%- set window_start = day - modules.datetime.timedelta(days=(caps | max) if caps else 0) %}
 earlier_spells as (
     select audience, customer_id, max(spell_started_on) as last_spell_started_on
     from {{ this }}
-    where as_of_date < {{ as_of_date() }} and not is_capped
+    where as_of_date < {{ as_of_date() }}
+      and as_of_date > cast('{{ window_start.strftime("%Y-%m-%d") }}' as date)
+      and not is_capped
     group by audience, customer_id
 ),
 {% else %}
