@@ -32,18 +32,33 @@ previous as (
     where as_of_date = (select as_of_date from previous_run)
 ),
 
--- Only an uncapped spell started fewer than frequency_cap_days before the run's date can cap a
--- new one, and every row of a spell is dated on or after its start: the rows of the longest cap
--- of the configured audiences are all it reads, so the run does not grow with the history.
-{%- set caps = audiences()['audiences'] | map(attribute='frequency_cap_days') | list %}
+-- Only an uncapped spell of the same audience started fewer than frequency_cap_days before the
+-- run's date can cap a new one: the rows of such spells are all it reads (every row of a spell is
+-- dated on or after its start, so the longest cap also bounds the dates it scans). A day's run
+-- does not grow with the history, nor with members whose spell started long ago.
+{%- set configured = audiences()['audiences'] %}
 {%- set day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') %}
-{%- set window_start = day - modules.datetime.timedelta(days=(caps | max) if caps else 0) %}
+{%- set since = {} %}
+{%- for audience in configured %}
+{%- do since.update({audience['name']: (day - modules.datetime.timedelta(
+        days=audience['frequency_cap_days'])).strftime('%Y-%m-%d')}) %}
+{%- endfor %}
 earlier_spells as (
     select audience, customer_id, max(spell_started_on) as last_spell_started_on
     from {{ this }}
     where as_of_date < {{ as_of_date() }}
-      and as_of_date > cast('{{ window_start.strftime("%Y-%m-%d") }}' as date)
       and not is_capped
+      {%- if since %}
+      and as_of_date > cast('{{ since.values() | min }}' as date)
+      and (
+        {%- for name, start in since.items() %}
+          (audience = '{{ name }}' and spell_started_on > cast('{{ start }}' as date))
+          {{- ' or' if not loop.last }}
+        {%- endfor %}
+      )
+      {%- else %}
+      and 1 = 0
+      {%- endif %}
     group by audience, customer_id
 ),
 {% else %}
