@@ -65,46 +65,28 @@ joined as (
 -- Only values held by more than one customer are ranked; a value held by one customer is owned
 -- by them. (An unranked window over every customer sorted the million rows twice.) A normalised
 -- address or E.164 number exists only for a valid one (orchestration/lib/contacts.py).
-shared_emails as (
-    select email_normalized
+{%- for channel, value, valid in [('email', 'email_normalized', 'is_email_valid'),
+                                  ('phone', 'phone_e164', 'is_phone_valid')] %}
+shared_{{ channel }}s as (
+    select {{ value }}
     from joined
-    where is_email_valid
-    group by email_normalized
+    where {{ valid }}
+    group by {{ value }}
     having count(*) > 1
 ),
 
-email_ranks as (
+{{ channel }}_ranks as (
     select
         joined.customer_id,
         row_number() over (
-            partition by joined.email_normalized
+            partition by joined.{{ value }}
             order by joined.created_at nulls last, joined.customer_id
-        ) as email_rank
+        ) as {{ channel }}_rank
     from joined
-    inner join shared_emails on joined.email_normalized = shared_emails.email_normalized
-    where joined.is_email_valid
+    inner join shared_{{ channel }}s on joined.{{ value }} = shared_{{ channel }}s.{{ value }}
+    where joined.{{ valid }}
 ),
-
-shared_phones as (
-    select phone_e164
-    from joined
-    where is_phone_valid
-    group by phone_e164
-    having count(*) > 1
-),
-
-phone_ranks as (
-    select
-        joined.customer_id,
-        row_number() over (
-            partition by joined.phone_e164
-            order by joined.created_at nulls last, joined.customer_id
-        ) as phone_rank
-    from joined
-    inner join shared_phones on joined.phone_e164 = shared_phones.phone_e164
-    where joined.is_phone_valid
-),
-
+{% endfor %}
 owners as (
     select
         joined.*,
