@@ -62,8 +62,8 @@ joined as (
 ),
 
 -- One owner per shared address or number: the earliest-created customer (then the lowest id).
--- Only values held by more than one customer are ranked; a value held by one customer is owned
--- by them. (An unranked window over every customer sorted the million rows twice.) A normalised
+-- Only values held by more than one customer are ranked (windows over every customer sorted
+-- them all for the few shared values); a value held by one customer is theirs. A normalised
 -- address or E.164 number exists only for a valid one (orchestration/lib/contacts.py).
 {%- for channel, value, valid in [('email', 'email_normalized', 'is_email_valid'),
                                   ('phone', 'phone_e164', 'is_phone_valid')] %}
