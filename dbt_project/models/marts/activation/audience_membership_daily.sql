@@ -36,10 +36,10 @@ previous as (
 -- run's date can cap a new one: the rows of such spells are all it reads (every row of a spell is
 -- dated on or after its start, so the longest cap also bounds the dates it scans). A day's run
 -- does not grow with the history, nor with members whose spell started long ago.
-{%- set configured = audiences()['audiences'] %}
 {%- set day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') %}
 {%- set since = {} %}
-{%- for audience in configured %}
+{#- config/audiences.yml lists at least one audience (orchestration/lib/audiences.py). #}
+{%- for audience in audiences()['audiences'] %}
 {%- do since.update({audience['name']: (day - modules.datetime.timedelta(
         days=audience['frequency_cap_days'])).strftime('%Y-%m-%d')}) %}
 {%- endfor %}
@@ -48,7 +48,6 @@ earlier_spells as (
     from {{ this }}
     where as_of_date < {{ as_of_date() }}
       and not is_capped
-      {%- if since %}
       and as_of_date > cast('{{ since.values() | min }}' as date)
       and (
         {%- for name, start in since.items() %}
@@ -56,9 +55,6 @@ earlier_spells as (
           {{- ' or' if not loop.last }}
         {%- endfor %}
       )
-      {%- else %}
-      and 1 = 0
-      {%- endif %}
     group by audience, customer_id
 ),
 {% else %}
