@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.defs.dbt.fork_server import ENV, dbt_fork_server
+from orchestration.defs.dbt.macro_templates import RECORD_FILE
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork()")
@@ -216,6 +217,9 @@ def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path
     events = _event_names(step)
     assert "UnableToPartialParse" not in events  # dbt would say why it parsed everything again
     assert "PartialParsingSkipParsing" in events
+    # Each forked step records the macros it compiled, for the server to compile ahead of the
+    # next step (macro_templates.py): the full parse of the second step calls the project's.
+    assert (tmp_path / "target" / RECORD_FILE).read_text().split()
     assert reparsed.returncode == 0, reparsed.stdout + reparsed.stderr
     # The server ends when asked (dbt's parse left it a multiprocessing resource tracker, which
     # it must not wait for), not when killed after the 30 s grace.

@@ -18,8 +18,9 @@ whose vars changed (a new warehouse, a new policy) does not parse the whole proj
 the caches dbt fills while parsing (its JSON schemas, its (de)serialisers) are the children's
 from the start (~1 s of CPU a step on a warm day). The server also has dbt's loggers format
 only the events they write (log_filter.py): dbt would format every debug event
-for its output and dbt.log and drop it there; and keeps dbt's parse when only the warehouse's
-location or DuckDB's limits changed (parse_check.py).
+for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
+location or DuckDB's limits changed (parse_check.py); and compiles the macros the steps
+recorded using, so that each child does not compile them again (macro_templates.py).
 
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
 big-endian length with its stdin, stdout and stderr attached (SCM_RIGHTS), then that many bytes
@@ -108,7 +109,9 @@ def _run_dbt(cli: Callable[[], Any], request: dict[str, Any], fds: list[int]) ->
     return code
 
 
-def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) -> None:
+def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any],
+          templates: Path | None) -> None:
+    """`templates`: the record of the macros the steps compile (macro_templates.py)."""
     request, fds = receive_request(conn)
     pid = os.fork()
     if pid:
@@ -124,6 +127,10 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) 
             with contextlib.suppress(OSError):
                 conn.sendall(f"{os.getpid()}\n".encode())
             code = _run_dbt(cli, request, fds)
+            if templates is not None:
+                from orchestration.defs.dbt.macro_templates import record_compiled
+
+                record_compiled(templates)
             with contextlib.suppress(OSError):
                 conn.sendall(f"{code}\n".encode())
         finally:
@@ -137,10 +144,11 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any]) 
         os.close(fd)
 
 
-def parse_ahead(args: list[str]) -> None:
+def parse_ahead(args: list[str]) -> Any:
     """`dbt parse` (`args` without its target and log paths) in a scratch folder seeded with the
-    parse state the dbt steps start from, its new state then made theirs. An optimisation only:
-    a failure leaves the state as it was, and the step parses and reports as it would have."""
+    parse state the dbt steps start from, its new state then made theirs; returns the parsed
+    manifest. An optimisation only: a failure leaves the state as it was and returns None, and
+    the step parses and reports as it would have."""
     from dbt.cli.main import dbtRunner
 
     from orchestration.defs.dbt.state import (
@@ -159,10 +167,12 @@ def parse_ahead(args: list[str]) -> None:
             result = dbtRunner().invoke([*args, "--no-static-parser", "--target-path", scratch,
                                          "--log-path", scratch])
         except Exception:  # dbt reports its own failures in the result; anything else as well
-            return
-        if result.success:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            keep_partial_parse(Path(scratch), state.parent)
+            return None
+        if not result.success:
+            return None
+        state.parent.mkdir(parents=True, exist_ok=True)
+        keep_partial_parse(Path(scratch), state.parent)
+        return result.result
 
 
 def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None = None) -> None:
@@ -172,9 +182,11 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
     from orchestration.defs.dbt.log_filter import format_only_written_events
+    from orchestration.defs.dbt.macro_templates import TemplateCompiler, record_file
     from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
     from orchestration.lib.collector import collections_paused
 
+    compiler, templates = None, None
     with collections_paused():
         from dbt.cli.main import cli  # the import this server exists for
 
@@ -183,8 +195,11 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
         if adapter:
             with contextlib.suppress(ImportError):
                 importlib.import_module(f"dbt.adapters.{adapter}")
-        if ahead:
-            parse_ahead(ahead)
+        if ahead and (manifest := parse_ahead(ahead)) is not None:
+            templates = record_file(Path(ahead[ahead.index("--project-dir") + 1]))
+            compiler = TemplateCompiler(manifest, templates)
+            compiler.compile_recorded()
+            del manifest  # the compiler keeps its macros, not the rest
     # What the imports made lives as long as the server: out of the children's collections
     # (which would walk it and copy its pages) and of the server's own at exit.
     gc.freeze()
@@ -192,7 +207,10 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     listener.settimeout(1.0)
     try:
         while os.getppid() == parent:
-            _reap(block=False)
+            if _reap(block=False) and compiler is not None:
+                with collections_paused():
+                    compiler.compile_recorded()  # what the step that ended recorded
+                gc.freeze()
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
@@ -200,7 +218,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
             with conn:
                 conn.settimeout(None)
                 try:
-                    _fork(conn, listener, cli)
+                    _fork(conn, listener, cli, templates)
                 except (ConnectionError, OSError, ValueError):
                     continue  # that launcher gets no pid and runs the installed dbt
     finally:
@@ -212,12 +230,13 @@ def _stop(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def _reap(*, block: bool) -> None:
+def _reap(*, block: bool) -> bool:
     """Wait for ended dbt children, so that their CPU time is counted in this process's
     children's and, once the run waits for the server, in the run's (benchmarks read it there);
     each child reports its own exit status to its launcher. `block`: also wait for running
     ones. Only the dbt children: the resource tracker that multiprocessing starts for dbt's
-    parse (parse_ahead) lives until the server ends."""
+    parse (parse_ahead) lives until the server ends. Whether a child ended."""
+    ended = False
     for pid in list(_FORKED):
         try:
             done, _status = os.waitpid(pid, 0 if block else os.WNOHANG)
@@ -225,6 +244,8 @@ def _reap(*, block: bool) -> None:
             done = pid
         if done:
             _FORKED.discard(pid)
+            ended = True
+    return ended
 
 
 # Adapters worth importing ahead; dbt-spark's session method starts a JVM, which a fork must
