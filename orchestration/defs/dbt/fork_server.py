@@ -130,7 +130,8 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any],
             if templates is not None:
                 from orchestration.defs.dbt.macro_templates import record_compiled
 
-                record_compiled(templates)
+                with contextlib.suppress(Exception):  # a hint: never the step's failure
+                    record_compiled(templates)
             with contextlib.suppress(OSError):
                 conn.sendall(f"{code}\n".encode())
         finally:
@@ -198,8 +199,8 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
         if ahead and (manifest := parse_ahead(ahead)) is not None:
             templates = record_file(Path(ahead[ahead.index("--project-dir") + 1]))
             compiler = TemplateCompiler(manifest, templates)
-            compiler.compile_recorded()
             del manifest  # the compiler keeps its macros, not the rest
+            compiler.compile_recorded()
     # What the imports made lives as long as the server: out of the children's collections
     # (which would walk it and copy its pages) and of the server's own at exit.
     gc.freeze()
