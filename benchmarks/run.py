@@ -260,16 +260,16 @@ class TreeCpu:
 
 
 def measure(cmd: list[str], env: dict, log: Path, postgres_db: str | None = None,
-            tree: list[TreeCpu] | None = None) -> dict:
-    """Run `cmd` as a child; its CPU (with descendants, orphans included), wall, peak RSS,
-    load before/after; with `postgres_db`, the PostgreSQL server's CPU (PostgresServerCpu);
+            tree: list[TreeCpu] | None = None, cwd: Path = ROOT) -> dict:
+    """Run `cmd` as a child in `cwd`; its CPU (with descendants, orphans included), wall, peak
+    RSS, load before/after; with `postgres_db`, the PostgreSQL server's CPU (PostgresServerCpu);
     with `tree`, a list that gets the child's TreeCpu samples (per-step CPU)."""
     before = load()
     started = time.perf_counter()
     with log.open("w") as out, contextlib.ExitStack() as stack:
         server = stack.enter_context(PostgresServerCpu(postgres_db)) if postgres_db else None
         # A process group of its own, so that a stopped benchmark stops the whole run with it.
-        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        child = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         if tree is not None:
             tree.append(stack.enter_context(TreeCpu(child.pid)))
