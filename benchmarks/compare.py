@@ -63,15 +63,7 @@ def one_run(code: Path, args: argparse.Namespace, work: Path, label: str) -> dic
     shutil.copytree(args.state, state, symlinks=True)
     env = runner.pipeline_env(args.landing, state, ad_minimums=not args.no_ad_minimums)
     env["PYTHONPATH"] = str(code)
-    tree: list[runner.TreeCpu] = []
-    result = runner.measure([str(runner.VENV_BIN / "winback"), "run", "--as-of",
-                             args.as_of.isoformat()], env, work / f"{label}.log", tree=tree,
-                            cwd=code)
-    result["steps"] = runner.step_stats(Path(env["DAGSTER_HOME"]))
-    for step in result["steps"]:
-        if "start" in step:
-            step["cpu_s"] = tree[0].between(step.pop("start"), step.pop("end"))
-    return result
+    return runner.pipeline(args.as_of, env, work / f"{label}.log", cwd=code)
 
 
 def step_medians(results: list[dict]) -> dict[str, float]:

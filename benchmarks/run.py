@@ -439,13 +439,14 @@ def postgres_database(url: str) -> str:
     return make_url(url).database
 
 
-def pipeline(as_of: dt.date, env: dict, log: Path) -> dict:
-    """A failed run is recorded (ok false, its log kept) and ends the size, not the runner."""
+def pipeline(as_of: dt.date, env: dict, log: Path, cwd: Path = ROOT) -> dict:
+    """`winback run --as-of` in `cwd` (the code on its PYTHONPATH, if set, runs); a failed run
+    is recorded (ok false, its log kept) and ends the size, not the runner."""
     database = (postgres_database(env["WINBACK_POSTGRES_URL"])
                 if env.get("WINBACK_ENGINE") == "postgres" else None)
     tree: list[TreeCpu] = []
     result = measure([str(VENV_BIN / "winback"), "run", "--as-of", as_of.isoformat()], env, log,
-                     postgres_db=database, tree=tree)
+                     postgres_db=database, tree=tree, cwd=cwd)
     result["steps"] = step_stats(Path(env["DAGSTER_HOME"]))
     for step in result["steps"]:
         if "start" in step:
