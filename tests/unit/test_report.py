@@ -10,8 +10,10 @@ import pytest
 from report_fixture import write_publication
 
 from orchestration.defs.report import build
-from orchestration.defs.report.build import CHARTS, build_report, write_atomic
+from orchestration.defs.report.build import CHARTS, build_report
 from orchestration.defs.report.charts import NO_DATA, Chart, bar_chart, interval_chart, nice_ticks
+from orchestration.lib import files
+from orchestration.lib.files import write_atomic
 from orchestration.lib.settings import load_settings
 
 CHART = Chart("c", "A <title>", "Says & shows.", "x <axis>", "y")
@@ -84,7 +86,7 @@ def test_the_report_is_replaced_in_one_rename_and_no_temp_file_is_left(tmp_path,
     def broken(fd: int) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(build.os, "fsync", broken)
+    monkeypatch.setattr(files.os, "fsync", broken)
     with pytest.raises(OSError):
         write_atomic(path, "new")
     assert path.read_text() == "old"

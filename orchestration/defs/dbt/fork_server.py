@@ -145,6 +145,11 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any],
         os.close(fd)
 
 
+def _project_dir(args: list[str]) -> Path:
+    """The `--project-dir` of dbt's arguments `args`."""
+    return Path(args[args.index("--project-dir") + 1])
+
+
 def parse_ahead(args: list[str]) -> Any:
     """`dbt parse` (`args` without its target and log paths) in a scratch folder seeded with the
     parse state the dbt steps start from, its new state then made theirs; returns the parsed
@@ -158,7 +163,7 @@ def parse_ahead(args: list[str]) -> Any:
         parse_state_file,
     )
 
-    state = parse_state_file(Path(args[args.index("--project-dir") + 1]))
+    state = parse_state_file(_project_dir(args))
     with tempfile.TemporaryDirectory(prefix="winback-dbt-parse-") as scratch:
         if state.exists():
             shutil.copyfile(state, Path(scratch) / PARTIAL_PARSE_FILE)
@@ -197,7 +202,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
             with contextlib.suppress(ImportError):
                 importlib.import_module(f"dbt.adapters.{adapter}")
         if ahead and (manifest := parse_ahead(ahead)) is not None:
-            templates = record_file(Path(ahead[ahead.index("--project-dir") + 1]))
+            templates = record_file(_project_dir(ahead))
             compiler = TemplateCompiler(manifest, templates)
             del manifest  # the compiler keeps its macros, not the rest
             compiler.compile_recorded()

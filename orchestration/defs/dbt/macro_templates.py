@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 from orchestration.defs.dbt.state import parse_state_file
+from orchestration.lib.files import write_atomic
 
 RECORD_FILE = "macro_templates.txt"
 
@@ -39,12 +39,9 @@ def _recorded(record: Path) -> set[str]:
 
 
 def _write(record: Path, digests: set[str]) -> None:
-    """Atomically, so a concurrent reader gets either list whole; an unwritable folder loses
-    only the hint."""
-    pending = record.with_name(f".{record.name}.{os.getpid()}")
+    """An unwritable folder loses only the hint."""
     with contextlib.suppress(OSError):
-        pending.write_text("".join(f"{digest}\n" for digest in sorted(digests)))
-        os.replace(pending, record)
+        write_atomic(record, "".join(f"{digest}\n" for digest in sorted(digests)))
 
 
 class TemplateCompiler:

@@ -11,8 +11,6 @@ BI and the run summary show. The page is one self-contained file: inline CSS and
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import duckdb
 
 from orchestration.defs.report.charts import Chart, bar_chart, interval_chart, line_chart
 from orchestration.defs.serving.publish import DATABASE, MANIFEST, current_publication
+from orchestration.lib.files import write_atomic
 from orchestration.lib.formatting import percent, percentage_points
 from orchestration.lib.warehouse import release
 
@@ -261,21 +260,6 @@ def page(figures: list[str], manifest: dict) -> str:
             f"<h1>{escape(title)}</h1><p>Serving publication "
             f"{escape(manifest['publication_id'])}, published {escape(manifest['published_at'])}."
             f"</p>{''.join(figures)}</body></html>\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _quote(text: str) -> str:
