@@ -22,11 +22,18 @@ import duckdb
 import pytest
 from cli_env import cli_env
 from export_files import export_digests
-from landing_fixture import AS_OF, write_landing
+from daily_run import run_daily
+from landing_fixture import AS_OF, write_csv_file, write_landing
 
 from orchestration import cli
+from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_launcher
+from orchestration.lib.audiences import audiences_for
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import REPO_ROOT, load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(9)]
+DBT_DIR = REPO_ROOT / "dbt_project"
+HISTORY = "activation.audience_membership_history"
 
 LAST = dt.date.fromisoformat(AS_OF)
 EVERY = 2
@@ -166,3 +173,55 @@ def test_a_backfill_that_fails_on_a_date_resumes_there_and_ends_like_an_uninterr
     assert not (tmp_path / "warehouse.duckdb.backfill.json").exists()
     assert _marts(tmp_path) == _marts(uninterrupted)
     assert _exports(tmp_path) == _exports(uninterrupted)
+
+
+def _history(root):
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(f"SELECT * FROM {HISTORY} ORDER BY ALL").fetchall()
+        state = con.execute("SELECT built_through, build "
+                            "FROM meta.audience_membership_history_state").fetchall()
+    return rows, state
+
+
+def test_the_membership_history_updated_from_the_days_customers_equals_one_rebuilt_from_all_rows(
+    backfilled, tmp_path
+):
+    """A daily run updates the spells of the customers on its date and on the run date before
+    (macros/membership_history.sql); without the state that allows it, dbt rebuilds the table
+    from every daily row, which must give the same spells. The day after the backfill, C02 buys
+    (leaving the inactive audiences) and C13 goes on an exclusion list (leaving its audiences
+    for exclusion spells)."""
+    done, _ = backfilled
+    root = shutil.copytree(done, tmp_path / "next", symlinks=True)
+    following = DAYS[-1] + dt.timedelta(days=2)
+    write_csv_file(root / "landing" / "orders" / "next.csv",
+                   ["order_id", "customer_id", "ordered_at", "status", "currency", "amount",
+                    "updated_at"],
+                   [("O90", "C02", f"{DAYS[-1] + dt.timedelta(days=1)}T10:00:00+00:00", "paid",
+                     "GBP", "20.00", "")])
+    write_csv_file(root / "landing" / "exclusions" / "staff.csv",
+                   ["list_name", "customer_id", "email", "reason", "added_at", "removed_at"],
+                   [("staff", "C13", "", "employee", f"{DAYS[-1]}T12:00:00Z", "")])
+    run_daily(root, following)
+    rows, state = _history(root)
+    assert state == [(following, "incremental")]
+    # (audience, customer_id, holdout_group, variant, entered_on, left_on, ..., exclusion_reason)
+    left = {(r[0], r[1]) for r in rows if r[5] == following}
+    assert ("winback_inactive_email", "C02") in left and ("winback_inactive_email", "C13") in left
+    assert ("winback_inactive_email", "C13", following, "global_exclusion") in {
+        (r[0], r[1], r[4], r[10]) for r in rows}
+
+    rebuilt = shutil.copytree(root, tmp_path / "rebuilt", symlinks=True)
+    with duckdb.connect(str(rebuilt / "warehouse.duckdb")) as con:
+        con.execute("DELETE FROM meta.audience_membership_history_state")
+    settings = load_settings(environ={}, overrides={
+        "WINBACK_WAREHOUSE": str(rebuilt / "warehouse.duckdb"), "WINBACK_AS_OF": str(following)})
+    result = subprocess.run([
+        dbt_launcher(), "run", "--select", "audience_membership_history",
+        *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
+        "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
+    ], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:]
+    rebuilt_rows, rebuilt_state = _history(rebuilt)
+    assert rebuilt_state == [(following, "rebuild")]
+    assert rebuilt_rows == rows

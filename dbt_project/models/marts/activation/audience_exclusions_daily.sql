@@ -1,6 +1,6 @@
 {{ daily_incremental_config(post_hook=[
     "{{ delete_rows(this, 'customer_id in (select customer_id from ' ~ ref('int_customers_erased') ~ ')') }}"
-]) }}
+] + membership_daily_write_hooks()) }}
 
 -- depends_on: {{ ref('int_customers_erased') }}
 -- Who qualified for an audience on an as-of date but was left out, and why: a global exclusion

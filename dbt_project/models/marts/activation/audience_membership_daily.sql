@@ -1,6 +1,6 @@
 {{ daily_incremental_config(post_hook=[
     "{{ delete_rows(this, 'customer_id in (select customer_id from ' ~ ref('int_customers_erased') ~ ')') }}"
-]) }}
+] + membership_daily_write_hooks()) }}
 
 -- depends_on: {{ ref('int_customers_erased') }}
 -- Audience membership per as-of date: every qualifying customer (not left out by a global

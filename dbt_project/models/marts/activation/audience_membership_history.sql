@@ -1,23 +1,24 @@
-{{ config(contract={'enforced': true}) }}
+{{ membership_history_config() }}
+
+-- depends_on: {{ ref('int_customers_erased') }}
 
 -- Who entered and left each audience, when, and in which group: one row per membership spell,
 -- derived from the daily membership rows. left_on is the first run date after the spell on
 -- which the customer was no longer a member (null while the spell lasts). Customers who
 -- qualified but were left out (a global exclusion list, or a higher-priority audience of the
 -- same exclusion group) have spells too, with exclusion_reason and excluded_by saying why; they
--- are in no group and were never exported.
+-- are in no group and were never exported. A daily run recomputes the spells of the customers
+-- on its date and the previous run date only, when nothing else changed (macros/membership_history.sql).
 with daily as (
-    select * from {{ ref('audience_membership_daily') }}
+    {{ membership_history_rows(ref('audience_membership_daily')) }}
 ),
 
 exclusions as (
-    select * from {{ ref('audience_exclusions_daily') }}
+    {{ membership_history_rows(ref('audience_exclusions_daily')) }}
 ),
 
 run_dates as (
-    select as_of_date from daily
-    union
-    select as_of_date from exclusions
+    {{ membership_run_dates() }}
 ),
 
 numbered_runs as (
@@ -30,9 +31,11 @@ spells as (
         audience,
         customer_id,
         spell_started_on,
-        max(holdout_group) as holdout_group,
-        max(variant) as variant,
-        max(definition_hash) as definition_hash,
+        -- cast: PostgreSQL's max of a varchar is text, which the incremental build would
+        -- compare with the table's varchar.
+        cast(max(holdout_group) as {{ dbt.type_string() }}) as holdout_group,
+        cast(max(variant) as {{ dbt.type_string() }}) as variant,
+        cast(max(definition_hash) as {{ dbt.type_string() }}) as definition_hash,
         max(case when is_capped then 1 else 0 end) = 1 as is_capped,
         max(as_of_date) as last_member_on
     from daily
