@@ -1,26 +1,26 @@
 {#- audience_membership_history updated from the run's date instead of rebuilt from every daily
-    row (issue 10: the rebuild grew with the history, ~8 s of CPU a day at 1M customers after a
-    year of daily runs).
+    row (issue 10: the rebuild grows with the history).
 
-    A spell belongs to one (audience, customer) pair: it depends only on that pair's rows in
-    audience_membership_daily and audience_exclusions_daily and on the list of run dates (the
-    dates either table holds). When the run's date D is later than every date of the history's
-    last build (the newest, P), and since that build the daily tables were written for D only
-    and still hold every date up to P, the pairs with a row on P or D are the only ones whose
-    spells can differ from that build: a new date after P changes no earlier run date, so a
-    spell that ended before P keeps its left_on, and rows before P did not change. Erasures
-    remove a customer's rows from every date (the daily tables' post-hooks), so their spells go;
-    an erasure that empties a date changes the run dates, which the check of the dates up to P
-    sees. Then the pre-hook deletes the spells of those pairs and of the erased, and the model
-    inserts the recomputed spells of those pairs. Otherwise (first build, a rerun or backfill of
-    a date up to P, a run that wrote a daily table but not the history, a date emptied) the
-    pre-hook deletes every row and the model inserts all: the result of the full query either
-    way.
+    A spell depends only on its (audience, customer) pair's rows in audience_membership_daily and
+    audience_exclusions_daily and on the run dates (the dates either table holds). When the run's
+    date D is later than every date of the history's last build (the newest, P), and since that
+    build the daily tables were written for D only and still hold every date up to P, a new run
+    date after P changes no earlier one: the spells open on P (left_on null) continue on D or end
+    on P (left_on D), D's rows continue a spell or start one, and every other spell stays as it
+    is. The model then reads the open spells of the last build and the rows of D only (a spell's
+    holdout group, cap, variant and definition are maxima over its rows, so the maximum of the
+    last build's value and D's row is the maximum over all), and replaces the spells it returns
+    by their key (audience, customer_id, entered_on: a customer is a member or left out, not
+    both, on one date). Erasures remove a customer's rows from every date (the daily tables'
+    post-hooks): the pre-hook deletes their spells; an erasure that empties a date changes the
+    run dates, which the count of the dates up to P sees. Otherwise (first build, a rerun or
+    backfill of a date up to P, a run that wrote a daily table but not the history, a date
+    emptied) the pre-hook deletes every row and the model inserts all, from every daily row.
 
     What the daily tables were written for: their post-hooks append (model, as_of_date, seq) to
-    meta.audience_daily_writes; the history records the highest seq it has seen, its newest
-    run date and how many run dates it saw in meta.audience_membership_history_state. Spark
-    rebuilds the table each run (its Parquet tables have no DELETE) and keeps no log. -#}
+    meta.audience_daily_writes; the history records the highest seq it has seen, its newest run
+    date, how many run dates it saw and how it was built in meta.audience_membership_history_state.
+    Spark rebuilds the table each run (its Parquet tables have no DELETE) and keeps no log. -#}
 
 {% macro membership_meta_relation(identifier) -%}
     {{- return(api.Relation.create(database=target.get('database'), schema='meta',
@@ -79,7 +79,8 @@
 {% macro default__membership_history_config() -%}
     {{ config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy='delete+insert',
+        unique_key=['audience', 'customer_id', 'entered_on'],
         on_schema_change='fail',
         contract={'enforced': true},
         pre_hook=[
@@ -110,7 +111,7 @@
 {%- endmacro %}
 
 {#- The previous build's newest run date P ('YYYY-MM-DD') when this build may update the spells
-    of the pairs on P and D only (see the top), else none. Asked when the model's SQL renders and
+    from D (see the top), else none. Asked when the model's SQL renders and
     again when its pre-hook does, before either writes: the node's `model` dict keeps the answer,
     so both render from one query. -#}
 {% macro membership_history_previous() -%}
@@ -147,30 +148,13 @@
     {{- return(previous) -}}
 {%- endmacro %}
 
-{#- The (audience, customer_id) pairs with a row on P or on the run's date. -#}
-{% macro membership_touched_pairs(previous) -%}
-    select audience, customer_id from {{ ref('audience_membership_daily') }}
-    where as_of_date in (cast('{{ previous }}' as date), {{ as_of_date() }})
-    union
-    select audience, customer_id from {{ ref('audience_exclusions_daily') }}
-    where as_of_date in (cast('{{ previous }}' as date), {{ as_of_date() }})
-{%- endmacro %}
-
-{#- In the model: the rows of a daily table the build recomputes spells from. -#}
-{% macro membership_history_rows(relation) -%}
-    {%- set previous = membership_history_previous() -%}
-    select * from {{ relation }}
-    {%- if previous is not none %}
-    where (audience, customer_id) in ({{ membership_touched_pairs(previous) }})
-    {%- endif %}
-{%- endmacro %}
-
+{#- Before an update from D: the spells of customers erased since (they have no rows left to
+    update from); before a rebuild of an existing table: every row. -#}
 {% macro membership_history_delete() -%}
     {%- set previous = membership_history_previous() -%}
     {%- if previous is not none -%}
         delete from {{ this }}
         where customer_id in (select customer_id from {{ ref('int_customers_erased') }})
-           or (audience, customer_id) in ({{ membership_touched_pairs(previous) }})
     {%- elif is_incremental() -%}
         delete from {{ this }}
     {%- endif -%}

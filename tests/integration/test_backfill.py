@@ -183,39 +183,46 @@ def _history(root):
     return rows, state
 
 
-def test_the_membership_history_updated_from_the_days_customers_equals_one_rebuilt_from_all_rows(
+def test_the_membership_history_updated_from_each_day_equals_one_rebuilt_from_every_row(
     backfilled, tmp_path
 ):
-    """A daily run updates the spells of the customers on its date and on the run date before
+    """Two daily runs after the backfill update the spells from the last build and the day's rows
     (macros/membership_history.sql); without the state that allows it, dbt rebuilds the table
-    from every daily row, which must give the same spells. The day after the backfill, C02 buys
-    (leaving the inactive audiences) and C13 goes on an exclusion list (leaving its audiences
-    for exclusion spells)."""
+    from every daily row, which must give the same spells. Day 1: C02 buys (its spells end),
+    C12 and C13 go on an exclusion list (their spells end, exclusion spells start). Day 2: C13's
+    entry is removed (its exclusion spell ends), C12's stays (its exclusion spell goes on)."""
     done, _ = backfilled
     root = shutil.copytree(done, tmp_path / "next", symlinks=True)
-    following = DAYS[-1] + dt.timedelta(days=2)
+    day1, day2 = DAYS[-1] + dt.timedelta(days=2), DAYS[-1] + dt.timedelta(days=3)
     write_csv_file(root / "landing" / "orders" / "next.csv",
                    ["order_id", "customer_id", "ordered_at", "status", "currency", "amount",
                     "updated_at"],
-                   [("O90", "C02", f"{DAYS[-1] + dt.timedelta(days=1)}T10:00:00+00:00", "paid",
-                     "GBP", "20.00", "")])
-    write_csv_file(root / "landing" / "exclusions" / "staff.csv",
-                   ["list_name", "customer_id", "email", "reason", "added_at", "removed_at"],
-                   [("staff", "C13", "", "employee", f"{DAYS[-1]}T12:00:00Z", "")])
-    run_daily(root, following)
+                   [("O90", "C02", f"{day1}T08:00:00+00:00", "paid", "GBP", "20.00", "")])
+    header = ["list_name", "customer_id", "email", "reason", "added_at", "removed_at"]
+    write_csv_file(root / "landing" / "exclusions" / "staff.csv", header, [
+        ("staff", "C12", "", "employee", f"{day1}T00:00:00Z", ""),
+        ("staff", "C13", "", "employee", f"{day1}T00:00:00Z", ""),
+    ])
+    run_daily(root, day1)
+    write_csv_file(root / "landing" / "exclusions" / "staff_left.csv", header, [
+        ("staff", "C13", "", "employee", f"{day1}T00:00:00Z", f"{day1}T12:00:00Z"),
+    ])
+    run_daily(root, day2)
+
     rows, state = _history(root)
-    assert state == [(following, "incremental")]
-    # (audience, customer_id, holdout_group, variant, entered_on, left_on, ..., exclusion_reason)
-    left = {(r[0], r[1]) for r in rows if r[5] == following}
-    assert ("winback_inactive_email", "C02") in left and ("winback_inactive_email", "C13") in left
-    assert ("winback_inactive_email", "C13", following, "global_exclusion") in {
-        (r[0], r[1], r[4], r[10]) for r in rows}
+    assert state == [(day2, "incremental")]
+    # (audience, customer_id, holdout_group, variant, entered_on, left_on, last_member_on, ...,
+    #  exclusion_reason at 10)
+    spells = {(r[0], r[1], r[4], r[5], r[6], r[10]) for r in rows}
+    assert ("winback_inactive_email", "C02", DAYS[0], day1, DAYS[-1], None) in spells
+    assert ("winback_inactive_email", "C13", day1, day2, day1, "global_exclusion") in spells
+    assert ("service_open_complaint", "C12", day1, None, day2, "global_exclusion") in spells
 
     rebuilt = shutil.copytree(root, tmp_path / "rebuilt", symlinks=True)
     with duckdb.connect(str(rebuilt / "warehouse.duckdb")) as con:
         con.execute("DELETE FROM meta.audience_membership_history_state")
     settings = load_settings(environ={}, overrides={
-        "WINBACK_WAREHOUSE": str(rebuilt / "warehouse.duckdb"), "WINBACK_AS_OF": str(following)})
+        "WINBACK_WAREHOUSE": str(rebuilt / "warehouse.duckdb"), "WINBACK_AS_OF": str(day2)})
     result = subprocess.run([
         dbt_launcher(), "run", "--select", "audience_membership_history",
         *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
@@ -223,5 +230,5 @@ def test_the_membership_history_updated_from_the_days_customers_equals_one_rebui
     ], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:]
     rebuilt_rows, rebuilt_state = _history(rebuilt)
-    assert rebuilt_state == [(following, "rebuild")]
+    assert rebuilt_state == [(day2, "rebuild")]
     assert rebuilt_rows == rows
