@@ -21,8 +21,8 @@ import sys
 import duckdb
 import pytest
 from cli_env import cli_env
-from export_files import export_digests
 from daily_run import run_daily
+from export_files import export_digests
 from landing_fixture import AS_OF, write_csv_file, write_landing
 
 from orchestration import cli
