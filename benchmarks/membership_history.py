@@ -1,0 +1,177 @@
+"""Benchmark: audience_membership_history after a long history, updated from the day vs rebuilt.
+
+Writes ``--days`` dates of audience_membership_daily and audience_exclusions_daily for
+``--customers`` customers into a fresh DuckDB file (three audiences; a customer is a member in
+30-day spells that start at varied dates, ~2 % of customers a day per audience, and ~0.1 % are
+on an exclusion list in 20-day spells, never on a date they are a member: the daily marts'
+rows are one or the other), builds the history as of the day before the last date, adds the
+last date's rows and its two logged writes as the daily marts do, then alternates: dbt builds
+the history as of the last date from the last build (an update: macros/membership_history.sql)
+and, on a copy without the history's state, from every daily row (a rebuild). Checks both give
+the same rows. Prints, per build, the dbt process's CPU (user + sys, dbt's start included),
+its wall time, the node's time from run_results.json, and the load average.
+
+Run from the repository root (`make install manifest` first)::
+
+    .venv/bin/python benchmarks/membership_history.py --days 400 --customers 1000000
+
+Not a test: nothing is asserted but the equality (row count and a digest of the rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_executable  # noqa: E402
+from orchestration.defs.dbt.state import write_run_context  # noqa: E402
+from orchestration.lib.audiences import audiences_for  # noqa: E402
+from orchestration.lib.policies import policies_for  # noqa: E402
+from orchestration.lib.settings import load_settings  # noqa: E402
+
+LAST = "2026-12-01"
+DAILY = ("audience_membership_daily", "audience_exclusions_daily")
+
+
+def generate(path: Path, days: int, customers: int) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA activation; CREATE SCHEMA intermediate; CREATE SCHEMA meta")
+        dates = (f"SELECT (DATE '{LAST}' - CAST(x AS INTEGER))::DATE AS as_of_date "
+                 f"FROM range({days}) AS t(x)")
+        people = (f"SELECT 'C' || lpad(x::VARCHAR, 8, '0') AS customer_id, x "
+                  f"FROM range({customers}) AS t(x)")
+        # day number and a per-customer phase: spells are 30 (members) or 20 (excluded) days
+        con.execute(f"""
+            CREATE TABLE activation.audience_membership_daily AS
+            WITH d AS ({dates}), c AS ({people}),
+            a AS (SELECT unnest(['winback_inactive_email', 'nudge_at_risk',
+                                 'high_value_lapsed']) AS audience)
+            SELECT d.as_of_date, a.audience, c.customer_id,
+                CASE WHEN hash(c.customer_id, a.audience) % 10 = 0 THEN 'holdout'
+                     ELSE 'treatment' END AS holdout_group,
+                NULL::VARCHAR AS variant, 'h' AS definition_hash,
+                (DATE '2020-01-01' + CAST(((d.as_of_date - DATE '2020-01-01') + c.x % 30) // 30
+                    * 30 - c.x % 30 AS INTEGER))::DATE AS spell_started_on,
+                FALSE AS is_capped, TRUE AS is_exported
+            FROM d, a, c
+            WHERE hash(c.customer_id, a.audience,
+                       ((d.as_of_date - DATE '2020-01-01') + c.x % 30) // 30) % 50 = 0""")
+        con.execute(f"""
+            CREATE TABLE activation.audience_exclusions_daily AS
+            WITH d AS ({dates}), c AS ({people})
+            SELECT d.as_of_date, 'nudge_at_risk' AS audience, c.customer_id,
+                'global_exclusion' AS exclusion_reason, 'staff' AS excluded_by,
+                NULL::VARCHAR AS exclusion_group
+            FROM d, c
+            WHERE hash(c.customer_id, ((d.as_of_date - DATE '2020-01-01') + c.x % 20) // 20)
+                  % 500 = 0
+              AND NOT EXISTS (
+                  SELECT 1 FROM activation.audience_membership_daily AS m
+                  WHERE m.as_of_date = d.as_of_date AND m.audience = 'nudge_at_risk'
+                    AND m.customer_id = c.customer_id)""")
+        con.execute("CREATE TABLE intermediate.int_customers_erased (customer_id VARCHAR)")
+        con.execute("CREATE TABLE meta.audience_daily_writes (model_name VARCHAR, as_of_date "
+                    "DATE, seq BIGINT, written_at TIMESTAMP)")
+        for table in DAILY:
+            con.execute(f"CREATE TABLE meta.last_day_{table} AS SELECT * FROM activation.{table} "
+                        f"WHERE as_of_date = DATE '{LAST}'")
+            con.execute(f"DELETE FROM activation.{table} WHERE as_of_date = DATE '{LAST}'")
+        rows = [con.execute(f"SELECT count(*) FROM activation.{t}").fetchone()[0] for t in DAILY]
+    print(f"{days} days, {customers:,} customers: {rows[0]:,} membership rows, {rows[1]:,} "
+          "exclusion rows before the last date", flush=True)
+
+
+def add_last_day(path: Path) -> None:
+    """The last date's rows and the two writes the daily marts' post-hooks log."""
+    with duckdb.connect(str(path)) as con:
+        for table in DAILY:
+            con.execute(f"INSERT INTO activation.{table} SELECT * FROM meta.last_day_{table}")
+            con.execute("INSERT INTO meta.audience_daily_writes SELECT ?, ?, "
+                        "coalesce(max(seq), 0) + 1, now() FROM meta.audience_daily_writes",
+                        [table, LAST])
+
+
+def build(path: Path, as_of: str, target: Path) -> dict:
+    settings = load_settings(environ={}, overrides={"WINBACK_WAREHOUSE": str(path),
+                                                    "WINBACK_AS_OF": as_of})
+    write_run_context(settings, "benchmark")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    done = subprocess.run(
+        [dbt_executable(), "run", "--select", "audience_membership_history",
+         *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
+         "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
+         "--quiet"],
+        env=dict(os.environ, DBT_TARGET_PATH=str(target)), capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        sys.exit(f"dbt failed:\n{done.stdout[-3000:]}")
+    node = json.loads((target / "run_results.json").read_text())["results"][0]
+    with duckdb.connect(str(path), read_only=True) as con:
+        (kind,) = con.execute("SELECT build FROM meta.audience_membership_history_state").fetchone()
+    return {"build": kind,
+            "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
+            "wall_s": round(time.monotonic() - started, 2),
+            "node_s": round(node["execution_time"], 2), "load": round(os.getloadavg()[0], 2)}
+
+
+def history(path: Path) -> tuple:
+    """The history's row count and an order-free digest of its rows."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "SELECT count(*), sum(hash(audience, customer_id, holdout_group, variant, entered_on, "
+            "left_on, last_member_on, is_capped, was_exported, definition_hash, "
+            "exclusion_reason, excluded_by)::HUGEINT) "
+            "FROM activation.audience_membership_history").fetchone()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=400)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--pairs", type=int, default=3, help="update/rebuild pairs to time")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/winback-bench/history"))
+    args = parser.parse_args()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    args.workdir.mkdir(parents=True)
+    # One file name for every build: dbt names the database after it.
+    warehouse, ready = args.workdir / "warehouse.duckdb", args.workdir / "ready.duckdb"
+    generate(warehouse, args.days, args.customers)
+    day_before = (dt.date.fromisoformat(LAST) - dt.timedelta(days=1)).isoformat()
+    first = build(warehouse, day_before, args.workdir / "target")
+    print(f"first build as of {day_before}: {first}", flush=True)
+    add_last_day(warehouse)
+    shutil.copyfile(warehouse, ready)
+    results = {"incremental": [], "rebuild": []}
+    for _ in range(args.pairs):
+        for kind in results:
+            shutil.copyfile(ready, warehouse)
+            if kind == "rebuild":
+                with duckdb.connect(str(warehouse)) as con:
+                    con.execute("DELETE FROM meta.audience_membership_history_state")
+            result = build(warehouse, LAST, args.workdir / "target")
+            assert result["build"] == kind, result
+            rows = history(warehouse)
+            results[kind].append(rows)
+            print(f"as of {LAST}: {result}", flush=True)
+    same = all(rows == results["rebuild"][0] for rows in results["incremental"])
+    print(f"{results['rebuild'][0][0]:,} spells; update == rebuild: {same}")
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
