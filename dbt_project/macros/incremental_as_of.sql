@@ -33,8 +33,7 @@
     their marts recompute them each run from the per-customer aggregates. -#}
 
 {% macro incremental_as_of_state_relation() -%}
-    {{- return(api.Relation.create(database=target.get('database'), schema='meta',
-                                   identifier='incremental_as_of_state')) -}}
+    {{- return(meta_relation('incremental_as_of_state')) -}}
 {%- endmacro %}
 
 {#- The previous build of int_as_of_changed_keys, {as_of: 'YYYY-MM-DD', watermark: text}, when
@@ -406,28 +405,12 @@
     {{ config(materialized='table', file_format='parquet') }}
 {%- endmacro %}
 
-{#- The pre-hook of every model that records its build: creates the state table (and its schema)
-    only when dbt's relation cache does not know it, so the daily run spends no create schema /
-    create table statements (five queries per model) on a table that is there. A table the cache
-    missed is created with `if not exists`, which changes nothing. -#}
+{#- The pre-hook of every model that records its build: the state table (macros/meta_tables.sql). -#}
 {% macro incremental_as_of_ensure_state() -%}
-    {%- set state = incremental_as_of_state_relation() -%}
-    {%- if adapter.get_relation(database=state.database, schema=state.schema,
-                                identifier=state.identifier) is none -%}
-        {{ incremental_as_of_create_state() }}
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro incremental_as_of_create_state() -%}
-    {%- set state = incremental_as_of_state_relation() -%}
-    {%- do adapter.create_schema(state) -%}
-    create table if not exists {{ state }} (
-        model_name {{ dbt.type_string() }},
-        as_of_date date,
-        watermark timestamp with time zone,
-        raw_rows bigint,
-        built_at {{ dbt.type_timestamp() }}
-    )
+    {{- ensure_meta_table(incremental_as_of_state_relation(),
+                          'model_name ' ~ dbt.type_string() ~ ', as_of_date date, '
+                          ~ 'watermark timestamp with time zone, raw_rows bigint, '
+                          ~ 'built_at ' ~ dbt.type_timestamp()) -}}
 {%- endmacro %}
 
 {% macro incremental_as_of_delete(key, grain) -%}

@@ -22,27 +22,12 @@
     date, how many run dates it saw and how it was built in meta.audience_membership_history_state.
     Spark rebuilds the table each run (its Parquet tables have no DELETE) and keeps no log. -#}
 
-{% macro membership_meta_relation(identifier) -%}
-    {{- return(api.Relation.create(database=target.get('database'), schema='meta',
-                                   identifier=identifier)) -}}
-{%- endmacro %}
-
 {% macro membership_writes_relation() -%}
-    {{- return(membership_meta_relation('audience_daily_writes')) -}}
+    {{- return(meta_relation('audience_daily_writes')) -}}
 {%- endmacro %}
 
 {% macro membership_history_state_relation() -%}
-    {{- return(membership_meta_relation('audience_membership_history_state')) -}}
-{%- endmacro %}
-
-{#- Created when dbt's relation cache does not know it (so a daily run spends no statements on a
-    table that is there); `if not exists` covers a table the cache missed. -#}
-{% macro membership_ensure_table(relation, columns) -%}
-    {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                identifier=relation.identifier) is none -%}
-        {%- do adapter.create_schema(relation) -%}
-        create table if not exists {{ relation }} ({{ columns }})
-    {%- endif -%}
+    {{- return(meta_relation('audience_membership_history_state')) -}}
 {%- endmacro %}
 
 {% macro membership_writes_columns() -%}
@@ -55,7 +40,7 @@
 {%- endmacro %}
 
 {% macro default__membership_daily_write_hooks() -%}
-    {{ return(["{{ membership_ensure_table(membership_writes_relation(), membership_writes_columns()) }}",
+    {{ return(["{{ ensure_meta_table(membership_writes_relation(), membership_writes_columns()) }}",
                "{{ membership_record_daily_write() }}"]) }}
 {%- endmacro %}
 
@@ -84,8 +69,8 @@
         on_schema_change='fail',
         contract={'enforced': true},
         pre_hook=[
-            "{{ membership_ensure_table(membership_writes_relation(), membership_writes_columns()) }}",
-            "{{ membership_ensure_table(membership_history_state_relation(), membership_history_state_columns()) }}",
+            "{{ ensure_meta_table(membership_writes_relation(), membership_writes_columns()) }}",
+            "{{ ensure_meta_table(membership_history_state_relation(), membership_history_state_columns()) }}",
             "{{ membership_history_delete() }}",
         ],
         post_hook=[
@@ -125,14 +110,10 @@
     {%- set state = membership_history_state_relation() -%}
     {%- set writes = membership_writes_relation() -%}
     {%- set previous = none -%}
-    {%- set known = [] -%}
-    {%- for relation in (state, writes) -%}
-        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                    identifier=relation.identifier) is not none -%}
-            {%- do known.append(relation) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- if known | length == 2 -%}
+    {%- if adapter.get_relation(database=state.database, schema=state.schema,
+                                identifier=state.identifier) is not none
+          and adapter.get_relation(database=writes.database, schema=writes.schema,
+                                   identifier=writes.identifier) is not none -%}
         {%- set rows = run_query(
             "select cast(state.built_through as " ~ dbt.type_string() ~ ") from " ~ state ~ " as state"
             ~ " where state.built_through < " ~ as_of_date()
