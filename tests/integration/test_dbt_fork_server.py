@@ -38,14 +38,15 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in path.read_text().split()] if path.exists() else []
 
 
-def _run_watching_server(args: list[str], server: int, timeout: float = 300
+def _run_watching_server(args: list[str], server: int, timeout: float = 300,
+                         env: dict[str, str] | None = None
                          ) -> tuple[subprocess.CompletedProcess, set]:
     """Run the launcher to its end, noting every child the server forked meanwhile; fails (and
     kills them) if it has not ended within `timeout` seconds."""
     forked: set[int] = set()
     deadline = time.monotonic() + timeout
     with subprocess.Popen([LAUNCHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as launcher:
+                          text=True, env=env) as launcher:
         while launcher.poll() is None:
             forked.update(_children(server))
             if time.monotonic() > deadline:
@@ -189,25 +190,27 @@ def _event_names(log_dir: Path) -> set[str]:
 
 def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path, monkeypatch):
     # The run's server parses with the production steps' vars before the first step, and leaves
-    # the parse state where dagster-dbt seeds each step's folder from (DBT_TARGET_PATH).
+    # the parse state where dagster-dbt seeds each step's folder from (DBT_TARGET_PATH). On a
+    # short run dagster-dbt seeds the first step while the server is still parsing ahead, with
+    # the state the parse ahead replaces: the step gets the parse ahead's all the same.
     monkeypatch.delenv(ENV, raising=False)
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     state = tmp_path / "target" / "partial_parse.msgpack"
+    step = tmp_path / "step"
+    stale = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"  # `make manifest`'s, no vars
+    for folder in (state.parent, step):
+        folder.mkdir()
+        shutil.copyfile(stale, folder / state.name)  # as dagster-dbt seeds a step's folder
     project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     variables = ["--vars", json.dumps({"probe": tmp_path.name})]  # no parse state has these
     ahead = ["parse", *variables, *project, "--quiet", "--log-level-file", "none"]
     with dbt_fork_server("duckdb", ahead) as server:
         assert server is not None
-        deadline = time.monotonic() + 300
-        while not state.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert state.exists(), "the server wrote no parse state"
-        step = tmp_path / "step"
-        step.mkdir()
-        shutil.copyfile(state, step / state.name)  # as dagster-dbt seeds a step's folder
         parsed, forked = _run_watching_server(
-            ["parse", *variables, *project, "--target-path", str(step), "--log-path",
-             str(step), "--log-format-file", "json"], server.pid)
+            ["parse", *variables, *project, "--log-format-file", "json"], server.pid,
+            env={**os.environ, "DBT_TARGET_PATH": str(step), "DBT_LOG_PATH": str(step),
+                 "DAGSTER_DBT_CLI": "true"})
+        assert state.read_bytes() != stale.read_bytes(), "the server wrote no parse state"
         # A step with other vars parses every model itself, with dbt's static parser: the
         # parse ahead must not have left the server a state a fork cannot parse in.
         other = tmp_path / "other"

@@ -16,7 +16,9 @@ Before its first fork the server can parse the project with the production steps
 (`parse_ahead`): the parse state goes where the steps start from, so the first step of a run
 whose vars changed (a new warehouse, a new policy) does not parse the whole project itself, and
 the caches dbt fills while parsing (its JSON schemas, its (de)serialisers) are the children's
-from the start (~1 s of CPU a step on a warm day). The server also has dbt's loggers format
+from the start (~1 s of CPU a step on a warm day). A step that dagster-dbt seeded with the
+state the parse ahead was replacing (a short run's first) gets the new one in its fork
+(reseed_from_parse_ahead). The server also has dbt's loggers format
 only the events they write (log_filter.py): dbt would format every debug event
 for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
 location or DuckDB's limits changed (parse_check.py); and compiles the macros the steps
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import importlib
 import json
 import os
@@ -41,7 +44,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,19 @@ ENV = "WINBACK_DBT_FORK_SERVER"  # the socket of the run's server; launcher.py r
 _HEADER = 8
 _STREAMS = 3  # stdin, stdout, stderr
 _FORKED: set[int] = set()  # the server's dbt children not yet waited for
+
+
+@dataclass(frozen=True)
+class AheadState:
+    """What parse_ahead left: the steps' parse state file, the digest of what it held before
+    (None: there was none) and the state the parse wrote there."""
+
+    file: Path
+    before: str | None
+    after: bytes
+
+
+_AHEAD: AheadState | None = None
 
 
 def receive_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -93,6 +109,9 @@ def _run_dbt(cli: Callable[[], Any], request: dict[str, Any], fds: list[int]) ->
     os.environ.clear()
     os.environ.update(request["env"])
     sys.argv = list(request["argv"])
+    if _AHEAD is not None:
+        with contextlib.suppress(OSError):  # an optimisation: never the step's failure
+            reseed_from_parse_ahead(_AHEAD, os.environ)
     try:
         cli()  # dbt's click group: reads sys.argv and ends with SystemExit, as the dbt script does
         code = 0
@@ -163,10 +182,13 @@ def parse_ahead(args: list[str]) -> Any:
         parse_state_file,
     )
 
+    global _AHEAD
     state = parse_state_file(_project_dir(args))
     with tempfile.TemporaryDirectory(prefix="winback-dbt-parse-") as scratch:
+        before = None
         if state.exists():
             shutil.copyfile(state, Path(scratch) / PARTIAL_PARSE_FILE)
+            before = _digest((Path(scratch) / PARTIAL_PARSE_FILE).read_bytes())
         try:
             # Without dbt's static parser, whose native thread pool would live on in the server
             # and deadlock a child that parses a model (fork() copies no threads, only locks).
@@ -178,7 +200,40 @@ def parse_ahead(args: list[str]) -> Any:
             return None
         state.parent.mkdir(parents=True, exist_ok=True)
         keep_partial_parse(Path(scratch), state.parent)
+        written = Path(scratch) / PARTIAL_PARSE_FILE
+        after = written.read_bytes() if written.exists() else b""
+        if after and _digest(after) != before:  # it parsed: steps seeded before are stale
+            _AHEAD = AheadState(state, before, after)
         return result.result
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def reseed_from_parse_ahead(ahead: AheadState, environ: Mapping[str, str]) -> bool:
+    """In a child, before dbt starts: give the step the parse ahead's state when dagster-dbt
+    seeded it with the one the parse ahead replaced. dagster-dbt copies the steps' state into
+    a step's folder (its DBT_TARGET_PATH) when it starts the step, which on a short run can be
+    while the server is still parsing ahead: that step, the first of the run, then parsed the
+    whole project again with the state the parse ahead had just made obsolete. A step seeded
+    with anything else (a later step's state, none) keeps it. Whether it replaced the seed."""
+    target = environ.get("DBT_TARGET_PATH")
+    if not target or environ.get("DAGSTER_DBT_CLI") != "true":
+        return False
+    seeded = Path(target) / ahead.file.name
+    if seeded.resolve() == ahead.file.resolve():
+        return False
+    if seeded.exists():
+        if ahead.before is None or _digest(seeded.read_bytes()) != ahead.before:
+            return False
+    elif ahead.before is not None:
+        return False  # dagster-dbt found a state and did not copy it: not the race above
+    seeded.parent.mkdir(parents=True, exist_ok=True)
+    pending = seeded.parent / f".{seeded.name}.{os.getpid()}"
+    pending.write_bytes(ahead.after)
+    os.replace(pending, seeded)
+    return True
 
 
 def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None = None) -> None:
