@@ -93,14 +93,17 @@ def _dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home) -> Itera
     (its (de)serialisers, the modules of its behaviour flags), which each forked step then
     starts with instead of filling them itself. Its parse state goes to this worker's target
     folder, where a test's first step starts from it: the test's own warehouse path does not
-    make dbt parse again (parse_check.py), only a configuration models read does."""
+    make dbt parse again (parse_check.py), only a configuration models read does, or another
+    database name: dbt-duckdb names the database after the file, so the parse ahead names its
+    file as the tests name theirs (tests/daily_run.py: warehouse.duckdb)."""
     from orchestration.defs.dbt.args import dbt_parse_ahead_args
     from orchestration.defs.dbt.fork_server import dbt_fork_server
     from orchestration.lib.audiences import audiences_for
     from orchestration.lib.policies import policies_for
     from orchestration.lib.settings import load_settings
 
-    settings = load_settings(environ={})
+    settings = load_settings(environ={"WINBACK_WAREHOUSE": str(
+        _dbt_target_per_worker_and_no_shared_dagster_home / "warehouse.duckdb")})
     ahead = dbt_parse_ahead_args(settings, policies_for(settings), audiences_for(settings))
     with dbt_fork_server("duckdb", ahead):
         yield
