@@ -160,7 +160,9 @@ def _as_of(monkeypatch):
     monkeypatch.setenv("WINBACK_AS_OF", AS_OF.isoformat())
 
 
-def _build(root: Path, compiled_nodes) -> WinbackConfig:
+def _build(root: Path, compiled_nodes, instance: dg.DagsterInstance) -> WinbackConfig:
+    """`instance`: the Dagster instance the assets run in (one per test: each new ephemeral
+    instance costs ~0.1 s of CPU, several per example)."""
     models, consent_tests = compiled_nodes
     config = WinbackConfig(landing_dir=str(root / "landing"),
                            warehouse=str(root / f"{DB_NAME}.duckdb"),
@@ -168,8 +170,8 @@ def _build(root: Path, compiled_nodes) -> WinbackConfig:
     with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
         for contract in CONTRACTS.values():
             load_entity(con, contract, root / "landing")
-    email_checks(dg.build_asset_context(), winback=config)
-    phone_checks(dg.build_asset_context(), winback=config)
+    email_checks(dg.build_asset_context(instance=instance), winback=config)
+    phone_checks(dg.build_asset_context(instance=instance), winback=config)
     # Models reading the BG/NBD output (dbt source `predictions`) run after that Python asset, as in
     # the Dagster job's second dbt step.
     after_statistics: set[str] = set()
@@ -182,7 +184,7 @@ def _build(root: Path, compiled_nodes) -> WinbackConfig:
         if step == "after":
             predicted = dg.materialize([customer_bgnbd, customer_bgnbd_holdout],
                                        resources={"winback": config},
-                                       partition_key=AS_OF.isoformat())
+                                       partition_key=AS_OF.isoformat(), instance=instance)
             assert predicted.success
         with open_warehouse(root / f"{DB_NAME}.duckdb") as con:
             for node in models:
@@ -238,6 +240,7 @@ def _oracle_violations(population, exported: list[dict]) -> list[str]:
 def test_no_exported_row_is_unconsented_suppressed_erased_or_invalid(compiled_nodes, tmp_path):
     exported_rows: list[int] = []
     counter = iter(range(10_000))
+    instance = dg.DagsterInstance.ephemeral()
 
     @settings(max_examples=25, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -246,9 +249,9 @@ def test_no_exported_row_is_unconsented_suppressed_erased_or_invalid(compiled_no
     def check(population):
         root = tmp_path / f"example{next(counter)}"
         _write_landing(root / "landing", population)
-        config = _build(root, compiled_nodes)
+        config = _build(root, compiled_nodes, instance)
         for export in EXPORT_ASSETS:
-            list(export(dg.build_asset_context(), winback=config))
+            list(export(dg.build_asset_context(instance=instance), winback=config))
         # Generic files carry the customer ids the oracle needs; removes are not sent.
         for path in sorted((root / "exports").glob("*/generic_csv/*/*.csv")):
             if path.name.endswith("_removes.csv"):
@@ -271,7 +274,7 @@ def test_the_compiled_models_match_the_dbt_build_on_the_hand_made_fixture(
     from landing_fixture import write_landing
 
     write_landing(tmp_path / "landing")
-    config = _build(tmp_path, compiled_nodes)
+    config = _build(tmp_path, compiled_nodes, dg.DagsterInstance.ephemeral())
     with duckdb.connect(config.warehouse, read_only=True) as con:
         members = con.execute(
             "SELECT customer_id FROM activation.sync_audience_members "
