@@ -12,11 +12,8 @@ STALE, AHEAD, LATER = b"state before the parse ahead", b"parse ahead's state", b
 
 
 @pytest.fixture
-def ahead(tmp_path):
-    shared = tmp_path / "target" / "partial_parse.msgpack"
-    shared.parent.mkdir()
-    shared.write_bytes(AHEAD)
-    return AheadState(shared, hashlib.sha256(STALE).hexdigest(), AHEAD)
+def ahead():
+    return AheadState(hashlib.sha256(STALE).hexdigest(), AHEAD)
 
 
 def _step(tmp_path, seed):
@@ -48,8 +45,7 @@ def test_only_dagster_dbts_steps_are_reseeded(ahead, tmp_path):
 
 
 def test_without_a_state_before_the_parse_ahead_an_unseeded_step_gets_its(tmp_path):
-    shared = tmp_path / "target" / "partial_parse.msgpack"
-    ahead = AheadState(shared, None, AHEAD)
+    ahead = AheadState(None, AHEAD)
     env, folder = _step(tmp_path, None)
     assert reseed_from_parse_ahead(ahead, env)
     assert (folder / "partial_parse.msgpack").read_bytes() == AHEAD

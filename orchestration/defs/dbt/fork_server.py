@@ -57,10 +57,9 @@ _FORKED: set[int] = set()  # the server's dbt children not yet waited for
 
 @dataclass(frozen=True)
 class AheadState:
-    """What parse_ahead left: the steps' parse state file, the digest of what it held before
-    (None: there was none) and the state the parse wrote there."""
+    """What parse_ahead left: the digest of the steps' parse state it replaced (None: there was
+    none) and the state it wrote in its place."""
 
-    file: Path
     before: str | None
     after: bytes
 
@@ -203,7 +202,7 @@ def parse_ahead(args: list[str]) -> Any:
         written = Path(scratch) / PARTIAL_PARSE_FILE
         after = written.read_bytes() if written.exists() else b""
         if after and _digest(after) != before:  # it parsed: steps seeded before are stale
-            _AHEAD = AheadState(state, before, after)
+            _AHEAD = AheadState(before, after)
         return result.result
 
 
@@ -218,21 +217,19 @@ def reseed_from_parse_ahead(ahead: AheadState, environ: Mapping[str, str]) -> bo
     while the server is still parsing ahead: that step, the first of the run, then parsed the
     whole project again with the state the parse ahead had just made obsolete. A step seeded
     with anything else (a later step's state, none) keeps it. Whether it replaced the seed."""
+    from orchestration.defs.dbt.state import PARTIAL_PARSE_FILE
+    from orchestration.lib.files import write_atomic
+
     target = environ.get("DBT_TARGET_PATH")
     if not target or environ.get("DAGSTER_DBT_CLI") != "true":
         return False
-    seeded = Path(target) / ahead.file.name
-    if seeded.resolve() == ahead.file.resolve():
-        return False
+    seeded = Path(target) / PARTIAL_PARSE_FILE
     if seeded.exists():
         if ahead.before is None or _digest(seeded.read_bytes()) != ahead.before:
             return False
     elif ahead.before is not None:
         return False  # dagster-dbt found a state and did not copy it: not the race above
-    seeded.parent.mkdir(parents=True, exist_ok=True)
-    pending = seeded.parent / f".{seeded.name}.{os.getpid()}"
-    pending.write_bytes(ahead.after)
-    os.replace(pending, seeded)
+    write_atomic(seeded, ahead.after)
     return True
 
 
