@@ -18,11 +18,14 @@
     another) and count of raw rows its baseline row keeps. Raw tables are append-only, so a
     deleted raw row (by hand, or a reload) shows as fewer rows up to the watermark than recorded:
     the baseline is then empty and every model rebuilds, as it does for an earlier date.
-    Each incremental model records in meta.incremental_as_of_state (in its transaction) the date
+    Each incremental model records in meta.incremental_as_of_builds (in its transaction) the date
     it was built for and the watermark and raw row count of the changed keys it applied; a run
     updates it incrementally only when that record is the changed keys' baseline and the changed
     keys were built for this date over the raw rows there are now. Otherwise (a model not built
     with the others, a failed run, a selection without int_as_of_changed_keys) it rebuilds. The
+    record also names the build (dbt's invocation id) and, for an incremental update, the build it
+    updated, so the data tests of these models can read only the keys a build wrote when the build
+    it updated passed them (macros/written_keys_checks.sql). The
     test is one query when the model's SQL and its delete are rendered (as_of_updates_incrementally),
     so each renders a plain filter on the changed keys: the test inside the SQL, OR-ed with the key
     filter, made DuckDB run the staging view and a mark join over every raw row (10M orders: 1.5 s
@@ -33,7 +36,7 @@
     their marts recompute them each run from the per-customer aggregates. -#}
 
 {% macro incremental_as_of_state_relation() -%}
-    {{- return(meta_relation('incremental_as_of_state')) -}}
+    {{- return(meta_relation('incremental_as_of_builds')) -}}
 {%- endmacro %}
 
 {#- The previous build of int_as_of_changed_keys, {as_of: 'YYYY-MM-DD', watermark: text}, when
@@ -352,11 +355,15 @@
 {%- endmacro %}
 
 {#- Config of an incremental as-of model keyed on `key` (order_id or customer_id) of `grain`
-    ('order', 'customer' or 'crm_customer'). The pre-hook deletes the rows about to be recomputed
-    (all of them on a full build of an existing table), the model inserts them (append); the
-    post-hooks record the date and the changed keys' watermark (the state table is created by
+    ('order', 'customer' or 'crm_customer'), which its data tests read from `meta`. The pre-hooks
+    delete the rows about to be recomputed (all of them on a full build of an existing table) and
+    record the build (its date, the changed keys' watermark, whether it updates the previous
+    build), the model inserts the rows (append), the post-hook removes the previous build's
+    record; all in the model's transaction (the state table is created by
     int_as_of_changed_keys, built first: models building in parallel on PostgreSQL raced to
-    create it). A changed column list stops the run: build with --full-refresh. -#}
+    create it). The build is recorded before the model runs because only then does
+    is_incremental() still say whether the table existed. A changed column list stops the run:
+    build with --full-refresh. -#}
 {% macro incremental_as_of_config(key, grain, contract=false) -%}
     {{ return(adapter.dispatch('incremental_as_of_config', 'winback')(key, grain, contract)) }}
 {%- endmacro %}
@@ -373,14 +380,13 @@
         incremental_strategy='append',
         on_schema_change='fail',
         contract={'enforced': contract},
+        meta={'as_of_key': key, 'as_of_grain': grain},
         pre_hook=[
             "{{ incremental_as_of_ensure_state() }}",
             "{{ incremental_as_of_delete('" ~ key ~ "', '" ~ grain ~ "') }}",
-        ],
-        post_hook=[
-            "{{ incremental_as_of_clear_state() }}",
             "{{ incremental_as_of_record_state() }}",
         ],
+        post_hook=["{{ incremental_as_of_clear_state() }}"],
     ) }}
 {%- endmacro %}
 
@@ -395,8 +401,8 @@
         materialized='table',
         pre_hook=["{{ incremental_as_of_ensure_state() }}"],
         post_hook=[
-            "{{ incremental_as_of_clear_state() }}",
             "{{ incremental_as_of_record_state() }}",
+            "{{ incremental_as_of_clear_state() }}",
         ],
     ) }}
 {%- endmacro %}
@@ -405,12 +411,24 @@
     {{ config(materialized='table', file_format='parquet') }}
 {%- endmacro %}
 
-{#- The pre-hook of every model that records its build: the state table (macros/meta_tables.sql). -#}
+{#- The pre-hook of every model that records its build: the state table (macros/meta_tables.sql).
+    Until 2026-12-05 builds were recorded without their ids in meta.incremental_as_of_state;
+    that table is dropped when this one is created, so every incremental model rebuilds once. -#}
 {% macro incremental_as_of_ensure_state() -%}
-    {{- ensure_meta_table(incremental_as_of_state_relation(),
+    {%- set state = incremental_as_of_state_relation() -%}
+    {%- if execute and adapter.get_relation(database=state.database, schema=state.schema,
+                                            identifier=state.identifier) is none -%}
+        {%- set legacy = meta_relation('incremental_as_of_state') -%}
+        {%- if adapter.get_relation(database=legacy.database, schema=legacy.schema,
+                                    identifier=legacy.identifier) is not none -%}
+            {%- do adapter.drop_relation(legacy.incorporate(type='table')) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{- ensure_meta_table(state,
                           'model_name ' ~ dbt.type_string() ~ ', as_of_date date, '
                           ~ 'watermark timestamp with time zone, raw_rows bigint, '
-                          ~ 'built_at ' ~ dbt.type_timestamp()) -}}
+                          ~ 'built_at ' ~ dbt.type_timestamp() ~ ', '
+                          ~ 'build_id ' ~ dbt.type_string() ~ ', based_on ' ~ dbt.type_string()) -}}
 {%- endmacro %}
 
 {% macro incremental_as_of_delete(key, grain) -%}
@@ -421,20 +439,32 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Every record of the model but this build's. -#}
 {% macro incremental_as_of_clear_state() -%}
-    delete from {{ incremental_as_of_state_relation() }} where model_name = '{{ this.identifier }}'
+    delete from {{ incremental_as_of_state_relation() }}
+    where model_name = '{{ this.identifier }}' and build_id <> '{{ invocation_id }}'
 {%- endmacro %}
 
-{#- The build's date, and the watermark and raw row count of the changed keys it applied. -#}
+{#- This build (dbt's invocation id): its date, the watermark and raw row count of the changed
+    keys it applies, and the build it updates when it updates one incrementally (else null: a
+    first build or a rebuild). -#}
 {% macro incremental_as_of_record_state() -%}
     {%- set state = incremental_as_of_state_relation() -%}
-    insert into {{ state }} (model_name, as_of_date, watermark, raw_rows, built_at)
+    insert into {{ state }}
+        (model_name, as_of_date, watermark, raw_rows, built_at, build_id, based_on)
     select
         '{{ this.identifier }}',
         {{ as_of_date() }},
         watermark,
         raw_rows,
-        {{ dbt.current_timestamp() }}
+        {{ dbt.current_timestamp() }},
+        '{{ invocation_id }}',
+        {% if as_of_updates_incrementally() -%}
+        (select max(build_id) from {{ state }}
+         where model_name = '{{ this.identifier }}' and build_id <> '{{ invocation_id }}')
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+        {%- endif %}
     from {{ ref('int_as_of_changed_keys') }}
     where key_grain = 'baseline'
 {%- endmacro %}

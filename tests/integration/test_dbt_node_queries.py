@@ -59,7 +59,7 @@ def test_a_rerun_reads_the_as_of_date_once_per_node_phase_and_keeps_the_state_ta
     assert [(node, n) for node, n in date_reads.items() if n > 2] == []
 
     state_ddl = [node for node, sqls in queries.items() for sql in sqls
-                 if "incremental_as_of_state" in sql
+                 if "incremental_as_of_builds" in sql
                  and sql.lower().startswith(("create table", "create schema"))]
     assert state_ddl == []
     assert differences(duckdb_fingerprints(fixture_run.warehouse),

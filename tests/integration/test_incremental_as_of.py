@@ -7,8 +7,14 @@ and a new erasure request, and runs D2 (the next run after a gap, so orders plac
 become visible); a fresh warehouse fed every file at once runs D2. Then the first warehouse
 reruns D1 (an earlier date after a later one), which must equal a fresh run of D1 with all files.
 A third copy runs D2 without int_purchases_of_changed_customers, which must equal it too.
+A fourth takes the days after D2 with dbt alone: the data tests of the incremental models read
+only the keys a build wrote while the build it updated passed them, else the whole table.
 """
 
+import datetime as dt
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +22,12 @@ import duckdb
 import pytest
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_csv_file, write_landing
+
+from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_launcher
+from orchestration.defs.dbt.state import write_run_context
+from orchestration.lib.audiences import audiences_for
+from orchestration.lib.policies import policies_for
+from orchestration.lib.settings import DBT_PROJECT_DIR, load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 
@@ -131,7 +143,7 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, fresh
     with duckdb.connect(str(warehouse), read_only=True) as con:
         # the run was incremental: the state records D2
         assert con.execute(
-            "SELECT DISTINCT as_of_date::VARCHAR FROM meta.incremental_as_of_state"
+            "SELECT DISTINCT as_of_date::VARCHAR FROM meta.incremental_as_of_builds"
         ).fetchall() == [(D2,)]
         # the changed keys were computed once, relative to the run of D1: the late file's
         # orders, the orders placed or updated between D1 and D2, the newly erased customer's,
@@ -153,7 +165,7 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, fresh
         # each model applied them: its record is this build's watermark (the six incremental
         # models and the purchases of the changed customers they read)
         assert con.execute(
-            "SELECT count(*) FROM meta.incremental_as_of_state AS s"
+            "SELECT count(*) FROM meta.incremental_as_of_builds AS s"
             " JOIN intermediate.int_as_of_changed_keys AS c ON c.key_grain = 'baseline'"
             " AND s.watermark = c.watermark AND s.raw_rows = c.raw_rows"
         ).fetchone()[0] == 7
@@ -185,7 +197,7 @@ def test_a_run_that_leaves_out_the_changed_purchases_reads_every_order(fixture_r
     warehouse = root / "warehouse.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert dict(con.execute(
-            "SELECT model_name, as_of_date::VARCHAR FROM meta.incremental_as_of_state"
+            "SELECT model_name, as_of_date::VARCHAR FROM meta.incremental_as_of_builds"
             " WHERE model_name IN ('int_purchases_of_changed_customers',"
             " 'int_customer_order_stats')").fetchall()) == {
             "int_purchases_of_changed_customers": D1, "int_customer_order_stats": D2}
@@ -203,3 +215,54 @@ def test_a_run_for_an_earlier_date_equals_a_fresh_run_of_that_date(incremental,
             " WHERE key_grain = 'baseline'"
         ).fetchall() == [(D1, None, 1)]
     _assert_same(incremental / "warehouse.duckdb", _fresh(tmp_path_factory, D1))
+
+
+UNIQUE_ORDERS = "unique_int_orders_as_of_order_id"
+
+
+def _dbt_orders(settings, day: dt.date, target: Path, command: str = "build") -> dict:
+    """dbt as the daily run calls it, as of `day`: `build` the changed keys and int_orders_as_of
+    with its tests, or `test` int_orders_as_of. The uniqueness test's status, and whether it
+    read only the changed orders' rows."""
+    settings = load_settings(environ={}, overrides={
+        "WINBACK_AS_OF": day.isoformat(), "WINBACK_WAREHOUSE": str(settings.warehouse)})
+    write_run_context(settings, f"by-hand-{day}")
+    select = ["int_orders_as_of"] if command == "test" else ["int_as_of_changed_keys",
+                                                               "int_orders_as_of"]
+    subprocess.run(
+        [dbt_launcher(), command, "--select", *select,
+         *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(target), "--exclude-resource-type", "unit_test", "--quiet"],
+        capture_output=True, text=True, check=False,
+    )
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    (test,) = [r for r in results if r["unique_id"].split(".")[2] == UNIQUE_ORDERS]
+    return {"status": test["status"], "written_keys_only": "int_as_of_changed_keys"
+            in test["compiled_code"] and "key_grain = 'order'" in test["compiled_code"]}
+
+
+def test_a_check_reads_the_written_keys_only_after_a_passed_check_and_never_after_a_failed_one(
+    incremental, tmp_path
+):
+    root = shutil.copytree(incremental, tmp_path / "days", symlinks=True)
+    settings = load_settings(environ={}, overrides={
+        "WINBACK_AS_OF": D2, "WINBACK_WAREHOUSE": str(root / "warehouse.duckdb")})
+    day = dt.date.fromisoformat(D2) + dt.timedelta(days=1)
+
+    # The day after D2: the checks of D2's build passed, so the next build is checked on what
+    # it wrote.
+    assert _dbt_orders(settings, day, tmp_path / "t1") == {
+        "status": "pass", "written_keys_only": True}
+
+    # A duplicate of an order no later build writes (a hand edit). dbt's tests run by hand read
+    # the whole table (the build they test is not one whose check is recorded) and fail.
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("INSERT INTO intermediate.int_orders_as_of"
+                    " SELECT * FROM intermediate.int_orders_as_of WHERE order_id = 'O01'")
+    assert _dbt_orders(settings, day, tmp_path / "t2", command="test") == {
+        "status": "fail", "written_keys_only": False}
+    # The failed check removed the record of the passed one: the next day reads the whole table
+    # and fails again, though that build wrote no row of O01.
+    assert _dbt_orders(settings, day + dt.timedelta(days=1), tmp_path / "t3") == {
+        "status": "fail", "written_keys_only": False}
