@@ -119,7 +119,8 @@ def build(path: Path, as_of: str, target: Path) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"dbt failed:\n{done.stdout[-3000:]}")
-    node = json.loads((target / "run_results.json").read_text())["results"][0]
+    (node,) = [r for r in json.loads((target / "run_results.json").read_text())["results"]
+               if r["unique_id"].startswith("model.")]
     with duckdb.connect(str(path), read_only=True) as con:
         (kind,) = con.execute("SELECT build FROM meta.audience_membership_history_state").fetchone()
     return {"build": kind,
