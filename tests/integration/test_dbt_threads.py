@@ -33,6 +33,7 @@ def test_marts_built_three_models_at_a_time_equal_the_runs_built_one_at_a_time(
     assert build.returncode == 0, build.stdout[-2000:]
     results = json.loads((target / "run_results.json").read_text())["results"]
     # the nodes' threads (the on-run-end hook runs on dbt's main thread)
-    assert len({r["thread_id"] for r in results if not r["unique_id"].startswith("operation.")}) == 3
+    nodes = [r for r in results if not r["unique_id"].startswith("operation.")]
+    assert len({r["thread_id"] for r in nodes}) == 3
     assert differences(duckdb_fingerprints(fixture_run.warehouse),
                        duckdb_fingerprints(settings.warehouse)) == []
