@@ -288,29 +288,33 @@
 {%- endmacro %}
 
 {#- Whether this build of an existing incremental table recomputes only the changed keys (else it
-    rebuilds the table): the condition above, asked once when the model's SQL is rendered and once
-    when its delete is. Both render before the node writes anything, and only the node's own
-    post-hook changes its state row, so they agree. -#}
+    rebuilds the table): the condition above, asked once when the model's SQL is rendered and
+    once for its pre-hooks (the delete and the build record share the answer, kept in the
+    hooks' `model` dict like the as-of date: macros/as_of.sql). All of them render before the
+    node writes anything, and only its own hooks change its build record, so they agree. -#}
 {% macro as_of_updates_incrementally(and_also=none) -%}
     {%- if not execute or this is none or not is_incremental() -%}
         {{- return(false) -}}
+    {%- endif -%}
+    {%- set memo = model if model is mapping and and_also is none else {} -%}
+    {%- if 'winback_updates_incrementally' in memo -%}
+        {{- return(memo['winback_updates_incrementally']) -}}
     {%- endif -%}
     {#- No state table or changed keys yet (nothing recorded a build): a rebuild, without a query
         on a table that is not there (`dbt compile` or `docs generate` of such a warehouse). -#}
     {%- set state = incremental_as_of_state_relation() -%}
     {%- set changes = ref('int_as_of_changed_keys') -%}
-    {%- for relation in (state, changes) -%}
-        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                    identifier=relation.identifier) is none -%}
-            {{- return(false) -}}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- if not (relation_exists(state) and relation_exists(changes)) -%}
+        {{- return(false) -}}
+    {%- endif -%}
     {%- set condition = as_of_incremental_condition() -%}
     {%- if and_also is not none -%}
         {%- set condition = condition ~ " and " ~ and_also -%}
     {%- endif -%}
     {%- set rows = run_query("select case when " ~ condition ~ " then 1 else 0 end") -%}
-    {{- return(rows.columns[0].values()[0] == 1) -}}
+    {%- set answer = rows.columns[0].values()[0] == 1 -%}
+    {%- do memo.update({'winback_updates_incrementally': answer}) -%}
+    {{- return(answer) -}}
 {%- endmacro %}
 
 {#- Where a per-customer model reads the purchases of the customers it recomputes (it still
@@ -416,13 +420,9 @@
     that table is dropped when this one is created, so every incremental model rebuilds once. -#}
 {% macro incremental_as_of_ensure_state() -%}
     {%- set state = incremental_as_of_state_relation() -%}
-    {%- if execute and adapter.get_relation(database=state.database, schema=state.schema,
-                                            identifier=state.identifier) is none -%}
-        {%- set legacy = meta_relation('incremental_as_of_state') -%}
-        {%- if adapter.get_relation(database=legacy.database, schema=legacy.schema,
-                                    identifier=legacy.identifier) is not none -%}
-            {%- do adapter.drop_relation(legacy.incorporate(type='table')) -%}
-        {%- endif -%}
+    {%- set legacy = meta_relation('incremental_as_of_state') -%}
+    {%- if execute and not relation_exists(state) and relation_exists(legacy) -%}
+        {%- do adapter.drop_relation(legacy.incorporate(type='table')) -%}
     {%- endif -%}
     {{- ensure_meta_table(state,
                           'model_name ' ~ dbt.type_string() ~ ', as_of_date date, '

@@ -110,10 +110,7 @@
     {%- set state = membership_history_state_relation() -%}
     {%- set writes = membership_writes_relation() -%}
     {%- set previous = none -%}
-    {%- if adapter.get_relation(database=state.database, schema=state.schema,
-                                identifier=state.identifier) is not none
-          and adapter.get_relation(database=writes.database, schema=writes.schema,
-                                   identifier=writes.identifier) is not none -%}
+    {%- if relation_exists(state) and relation_exists(writes) -%}
         {%- set rows = run_query(
             "select cast(state.built_through as " ~ dbt.type_string() ~ ") from " ~ state ~ " as state"
             ~ " where state.built_through < " ~ as_of_date()

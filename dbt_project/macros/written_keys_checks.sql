@@ -17,7 +17,8 @@
     until the table is repaired; a run that stops before the hook leaves the record of an older
     build, which no later build names as the one it updated. A test run by hand (`dbt test`)
     after a run reads the whole table: the build it tests is not the one recorded as passed.
-    After editing these tables by hand, delete their rows from meta.incremental_as_of_checks. -#}
+    After editing these tables by hand, run `dbt test` on them (or delete their rows from
+    meta.incremental_as_of_checks). -#}
 
 {% macro as_of_checks_relation() -%}
     {{- return(meta_relation('incremental_as_of_checks')) -}}
@@ -40,21 +41,20 @@
     {%- endif -%}
     {%- set tested = graph.nodes.get(model.attached_node) -%}
     {%- set changes_node = graph.nodes.get('model.' ~ project_name ~ '.int_as_of_changed_keys') -%}
-    {%- if tested is none or changes_node is none or tested.config.materialized != 'incremental'
-          or 'as_of_grain' not in tested.config.meta -%}
+    {#- Only the incremental as-of models carry their key and grain in `meta`. -#}
+    {%- if tested is none or changes_node is none or 'as_of_grain' not in tested.config.meta -%}
         {{- return(every_row) -}}
     {%- endif -%}
+    {#- From the graph, not ref(): a ref() first met while executing is a dependency dbt did not
+        record when it parsed the test. -#}
     {%- set changes = api.Relation.create(database=changes_node.database,
                                           schema=changes_node.schema,
                                           identifier=changes_node.alias) -%}
     {%- set builds = incremental_as_of_state_relation() -%}
     {%- set checks = as_of_checks_relation() -%}
-    {%- for relation in (changes, builds, checks) -%}
-        {%- if adapter.get_relation(database=relation.database, schema=relation.schema,
-                                    identifier=relation.identifier) is none -%}
-            {{- return(every_row) -}}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- if not (relation_exists(changes) and relation_exists(builds) and relation_exists(checks)) -%}
+        {{- return(every_row) -}}
+    {%- endif -%}
     {%- set rows = run_query(
         "select count(*) from " ~ builds ~ " as builds"
         ~ " inner join " ~ changes ~ " as changes on changes.key_grain = 'baseline'"
