@@ -1,14 +1,14 @@
 {#- Config of the marts that keep a row set per recorded as-of date: a run replaces the rows of
     its own date and never rebuilds the history (full_refresh=false), a changed column list stops
-    the run, and the contract is enforced. post_hook: SQL strings run after each build, e.g.
-    delete_rows() removing erased customers. How a date is replaced is the adapter's:
-    delete+insert on as_of_date (DuckDB, PostgreSQL), insert_overwrite of the as_of_date
-    partitions on Spark (whose Parquet tables have no DELETE). -#}
-{% macro daily_incremental_config(post_hook=[]) -%}
-    {{ return(adapter.dispatch('daily_incremental_config', 'winback')(post_hook)) }}
+    the run, and the contract is enforced. pre_hook and post_hook: SQL strings run before and
+    after each build, e.g. delete_rows() removing erased customers. How a date is replaced is
+    the adapter's: delete+insert on as_of_date (DuckDB, PostgreSQL), insert_overwrite of the
+    as_of_date partitions on Spark (whose Parquet tables have no DELETE). -#}
+{% macro daily_incremental_config(post_hook=[], pre_hook=[]) -%}
+    {{ return(adapter.dispatch('daily_incremental_config', 'winback')(post_hook, pre_hook)) }}
 {%- endmacro %}
 
-{% macro default__daily_incremental_config(post_hook) -%}
+{% macro default__daily_incremental_config(post_hook, pre_hook) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
@@ -16,11 +16,12 @@
         on_schema_change='fail',
         full_refresh=false,
         contract={'enforced': true},
+        pre_hook=pre_hook,
         post_hook=post_hook,
     ) }}
 {%- endmacro %}
 
-{% macro spark__daily_incremental_config(post_hook) -%}
+{% macro spark__daily_incremental_config(post_hook, pre_hook) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='insert_overwrite',
@@ -29,6 +30,7 @@
         on_schema_change='fail',
         full_refresh=false,
         contract={'enforced': true},
+        pre_hook=pre_hook,
         post_hook=post_hook,
     ) }}
 {%- endmacro %}

@@ -6,10 +6,13 @@ in file order on one warehouse; the erasure test comes last.
 As of 2026-06-05..14 with the 180-day threshold: C01 (last purchase 2026-01-10) turns at_risk
 on 06-09; C02 (2025-12-12) turns inactive on 06-10; C11 buys on 06-10 after 525 days and goes
 from lapsed to reactivated.
+Every build after the pipeline's updates the history from the dates written since the last
+(macros/status_history.sql); the last test compares it with one rebuilt from every change.
 """
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 
 import duckdb
@@ -146,15 +149,38 @@ def test_monthly_churn_counts_customers_lost_from_a_retained_status(backfilled):
 
 
 def test_an_erased_customer_vanishes_from_every_day_of_the_history(backfilled):
+    # C02 changed status on 06-10, a date the run of 06-09 rewrites; C06 has been lapsed since
+    # 06-05 and has no change on a date the run writes, so only the erasure removes their rows.
     with duckdb.connect(str(backfilled)) as con:
         con.execute(
             "INSERT INTO raw.erasure_requests "
             "(customer_id, requested_at, _source_file, _source_row, _loaded_at) VALUES "
-            "('C02', TIMESTAMPTZ '2026-06-20 00:00:00+00', 'late.csv', 1, now())"
+            "('C02', TIMESTAMPTZ '2026-06-20 00:00:00+00', 'late.csv', 1, now()), "
+            "('C06', TIMESTAMPTZ '2026-06-20 00:00:00+00', 'late.csv', 2, now())"
         )
     _dbt_for_day(backfilled, DAYS[4])
     for table in ("customer_status_changes", "customer_status_history",
                   "customer_status_transitions"):
         assert _query(
-            backfilled, f"SELECT count(*) FROM inactivity.{table} WHERE customer_id = 'C02'"
+            backfilled,
+            f"SELECT count(*) FROM inactivity.{table} WHERE customer_id IN ('C02', 'C06')"
         ) == [(0,)], table
+
+
+def test_the_history_updated_from_the_written_dates_equals_one_rebuilt_from_every_change(
+    backfilled, tmp_path
+):
+    """After the out-of-order backfill, the reruns, the late order undone (which removes C02's
+    changes on 06-07 and 06-08: only the intervals that started there say C02 moved) and the
+    erasure, each build having updated the history from the dates written since the one before,
+    the history equals the one dbt rebuilds from every change once its state is gone."""
+    state_sql = "SELECT build FROM meta.customer_status_history_state"
+    assert _query(backfilled, state_sql) == [("incremental",)]
+    updated = _query(backfilled, HISTORY_SQL)
+    rebuilt = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(backfilled, rebuilt)
+    with duckdb.connect(str(rebuilt)) as con:
+        con.execute("DELETE FROM meta.customer_status_history_state")
+    _dbt_for_day(rebuilt, DAYS[4])
+    assert _query(rebuilt, state_sql) == [("rebuild",)]
+    assert _query(rebuilt, HISTORY_SQL) == updated

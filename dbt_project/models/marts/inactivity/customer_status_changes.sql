@@ -1,6 +1,6 @@
 {{ daily_incremental_config(post_hook=[
     "{{ delete_rows(this, 'status is null or customer_id in (select customer_id from ' ~ ref('int_customers_erased') ~ ')') }}"
-]) }}
+], pre_hook=status_change_write_hooks()) }}
 
 -- depends_on: {{ ref('int_customers_erased') }}
 {#- The recorded dates so far; read without ref() because customer_status_runs records a date
@@ -15,6 +15,8 @@
 -- dates; rows no longer valid come back as tombstones (status null) so that their date is
 -- replaced, and the post-hook drops them with every erased customer. The result does not depend
 -- on the order in which dates are run. full_refresh is off: history is rebuilt by backfilling.
+-- The pre-hooks log the dates a build writes, from which customer_status_history updates only
+-- the customers they touch (macros/status_history.sql).
 with today as (
     select as_of_date, customer_id, status, rule_id, rule_version, threshold_days, inactive_since
     from {{ ref('customer_inactivity_status') }}
