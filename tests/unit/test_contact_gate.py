@@ -1,7 +1,9 @@
 import pytest
 
+from orchestration.defs.activation import consent_gate
 from orchestration.defs.activation.consent_gate import blocked_members, open_gate
 from orchestration.defs.ingest.loader import IngestError, load_entity
+from orchestration.lib.contacts import check_email, email_rules_fingerprint
 from orchestration.lib.contracts import CONTRACTS
 from orchestration.lib.settings import load_settings
 from orchestration.lib.warehouse import open_warehouse
@@ -151,3 +153,43 @@ def test_only_landing_files_not_yet_in_the_ledger_are_read_again(warehouse, tmp_
         assert con.execute(
             "SELECT customer_id, status FROM landing_consent_events"
         ).fetchall() == [("M2", "opted_out")]
+
+
+def test_a_suppression_the_hygiene_step_checked_under_todays_rules_is_not_checked_again(
+    warehouse, tmp_path, monkeypatch
+):
+    """The gate takes a loaded suppression's normalised address from hygiene.email_checks when
+    hygiene.rules says it was made under today's rules, and checks the others itself (a file
+    dropped after ingest; every address once the rules changed). Either way the address blocks
+    its member."""
+    ingested = tmp_path / "later"
+    _landing(ingested, "", suppressions="Bounced@Example.COM,complaint,2026-07-02T00:00:00Z\n")
+    with open_warehouse(warehouse) as con:
+        load_entity(con, CONTRACTS["suppressions"], ingested)
+        con.execute("CREATE SCHEMA hygiene")
+        con.execute("CREATE TABLE hygiene.email_checks (email_raw VARCHAR, "
+                    "email_normalized VARCHAR)")
+        con.execute("INSERT INTO hygiene.email_checks VALUES (?, ?)",
+                    ["Bounced@Example.COM", check_email("Bounced@Example.COM").email_normalized])
+        con.execute("CREATE TABLE hygiene.rules (table_name VARCHAR, fingerprint VARCHAR)")
+        con.execute("INSERT INTO hygiene.rules VALUES ('email_checks', ?)",
+                    [email_rules_fingerprint()])
+    landing = tmp_path / "landing"
+    _landing(landing, "", suppressions="gone@example.com,manual,2026-07-03T00:00:00Z\n")
+    checked = []
+    check = consent_gate.check_email
+    monkeypatch.setattr(consent_gate, "check_email", lambda raw: checked.append(raw) or check(raw))
+
+    def blocked():
+        with open_gate(_settings(warehouse, landing)) as con:
+            blocked_members(con, "wh.activation.members")
+            return dict(con.execute("SELECT customer_id, reason FROM gate_blocked").fetchall())
+
+    expected = {"M4": "no_consent", "M5": "suppressed", "M6": "suppressed"}
+    assert blocked() == expected
+    assert checked == ["gone@example.com"]
+    with open_warehouse(warehouse) as con:
+        con.execute("UPDATE hygiene.rules SET fingerprint = 'the rules of an older release'")
+    checked.clear()
+    assert blocked() == expected
+    assert sorted(checked) == ["Bounced@Example.COM", "gone@example.com"]
