@@ -79,6 +79,8 @@ base as (
     left join activity on status.customer_id = activity.customer_id
     left join support on status.customer_id = support.customer_id
     left join loyalty on status.customer_id = loyalty.customer_id
+    -- Every audience takes contactable customers only: the others are never joined further.
+    where contacts.is_contactable_email
 ),
 
 {% for audience in config['audiences'] %}
@@ -109,8 +111,7 @@ audience_{{ loop.index }} as (
         cast({{ audience_member_value(audience) }} as {{ type_double() }}) as member_value
     from base
     left join expiring_{{ loop.index }} as expiring on base.customer_id = expiring.customer_id
-    where base.is_contactable_email
-      and base.status in {{ text_list(audience['statuses']) }}
+    where base.status in {{ text_list(audience['statuses']) }}
       {%- if audience['purpose'] == 'service' %}
       and base.has_open_complaint
       {%- else %}

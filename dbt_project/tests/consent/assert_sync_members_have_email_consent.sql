@@ -12,6 +12,8 @@ with latest as (
     from {{ ref('stg_crm__consent_events') }}
     -- an opt-out whose channel could not be read counts on every channel
     where (channel = 'email' or channel is null) and occurred_at < {{ as_of_cutoff() }}
+        -- the members' events only (the ranking is per customer)
+        and customer_id in (select customer_id from {{ ref('sync_audience_members') }})
 )
 
 select sync.customer_id
