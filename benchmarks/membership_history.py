@@ -22,25 +22,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
-import resource
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_executable  # noqa: E402
-from orchestration.defs.dbt.state import write_run_context  # noqa: E402
-from orchestration.lib.audiences import audiences_for  # noqa: E402
-from orchestration.lib.policies import policies_for  # noqa: E402
-from orchestration.lib.settings import load_settings  # noqa: E402
+from model_build import build as build_model
 
 LAST = "2026-12-01"
 DAILY = ("audience_membership_daily", "audience_exclusions_daily")
@@ -105,28 +92,8 @@ def add_last_day(path: Path) -> None:
 
 
 def build(path: Path, as_of: str, target: Path) -> dict:
-    settings = load_settings(environ={}, overrides={"WINBACK_WAREHOUSE": str(path),
-                                                    "WINBACK_AS_OF": as_of})
-    write_run_context(settings, "benchmark")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    done = subprocess.run(
-        [dbt_executable(), "run", "--select", "audience_membership_history",
-         *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
-         "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project"),
-         "--quiet"],
-        env=dict(os.environ, DBT_TARGET_PATH=str(target)), capture_output=True, text=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        sys.exit(f"dbt failed:\n{done.stdout[-3000:]}")
-    (node,) = [r for r in json.loads((target / "run_results.json").read_text())["results"]
-               if r["unique_id"].startswith("model.")]
-    with duckdb.connect(str(path), read_only=True) as con:
-        (kind,) = con.execute("SELECT build FROM meta.audience_membership_history_state").fetchone()
-    return {"build": kind,
-            "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
-            "wall_s": round(time.monotonic() - started, 2),
-            "node_s": round(node["execution_time"], 2), "load": round(os.getloadavg()[0], 2)}
+    return build_model(path, as_of, target, "audience_membership_history",
+                       "meta.audience_membership_history_state")
 
 
 def history(path: Path) -> tuple:
