@@ -21,13 +21,10 @@ Not a test: nothing is asserted but the equality (row count and a digest of the 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import shutil
-import sys
 from pathlib import Path
 
 import duckdb
-from model_build import build as build_model
+from model_build import compare_update_and_rebuild
 
 LAST = "2026-12-01"
 DAILY = ("audience_membership_daily", "audience_exclusions_daily")
@@ -91,21 +88,6 @@ def add_last_day(path: Path) -> None:
                         [table, LAST])
 
 
-def build(path: Path, as_of: str, target: Path) -> dict:
-    return build_model(path, as_of, target, "audience_membership_history",
-                       "meta.audience_membership_history_state")
-
-
-def history(path: Path) -> tuple:
-    """The history's row count and an order-free digest of its rows."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(
-            "SELECT count(*), sum(hash(audience, customer_id, holdout_group, variant, entered_on, "
-            "left_on, last_member_on, is_capped, was_exported, definition_hash, "
-            "exclusion_reason, excluded_by)::HUGEINT) "
-            "FROM activation.audience_membership_history").fetchone()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=400)
@@ -113,32 +95,14 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="update/rebuild pairs to time")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/winback-bench/history"))
     args = parser.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    args.workdir.mkdir(parents=True)
-    # One file name for every build: dbt names the database after it.
-    warehouse, ready = args.workdir / "warehouse.duckdb", args.workdir / "ready.duckdb"
-    generate(warehouse, args.days, args.customers)
-    day_before = (dt.date.fromisoformat(LAST) - dt.timedelta(days=1)).isoformat()
-    first = build(warehouse, day_before, args.workdir / "target")
-    print(f"first build as of {day_before}: {first}", flush=True)
-    add_last_day(warehouse)
-    shutil.copyfile(warehouse, ready)
-    results = {"incremental": [], "rebuild": []}
-    for _ in range(args.pairs):
-        for kind in results:
-            shutil.copyfile(ready, warehouse)
-            if kind == "rebuild":
-                with duckdb.connect(str(warehouse)) as con:
-                    con.execute("DELETE FROM meta.audience_membership_history_state")
-            result = build(warehouse, LAST, args.workdir / "target")
-            assert result["build"] == kind, result
-            rows = history(warehouse)
-            results[kind].append(rows)
-            print(f"as of {LAST}: {result}", flush=True)
-    same = all(rows == results["rebuild"][0] for rows in results["incremental"])
-    print(f"{results['rebuild'][0][0]:,} spells; update == rebuild: {same}")
-    if not same:
-        sys.exit(1)
+    compare_update_and_rebuild(
+        args.workdir, model="audience_membership_history",
+        state_table="meta.audience_membership_history_state",
+        digest_sql="SELECT count(*), sum(hash(audience, customer_id, holdout_group, variant, "
+        "entered_on, left_on, last_member_on, is_capped, was_exported, definition_hash, "
+        "exclusion_reason, excluded_by)::HUGEINT) FROM activation.audience_membership_history",
+        generate=lambda path: generate(path, args.days, args.customers),
+        add_last_day=add_last_day, last=LAST, pairs=args.pairs, noun="spells")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shutil
-import sys
 from pathlib import Path
 
 import duckdb
-from model_build import build as build_model
+from model_build import compare_update_and_rebuild
 
 LAST = "2026-12-01"
 STATUSES = "['active', 'at_risk', 'inactive', 'lapsed', 'reactivated']"
@@ -71,20 +69,6 @@ def add_last_day(path: Path) -> None:
                     "coalesce(max(seq), 0) + 1, now() FROM meta.status_change_writes", [LAST])
 
 
-def build(path: Path, as_of: str, target: Path) -> dict:
-    return build_model(path, as_of, target, "customer_status_history",
-                       "meta.customer_status_history_state")
-
-
-def history(path: Path) -> tuple:
-    """The history's row count and an order-free digest of its rows."""
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(
-            "SELECT count(*), sum(hash(customer_id, status, valid_from, valid_to, "
-            "previous_status, rule_id, rule_version, threshold_days, inactive_since)::HUGEINT) "
-            "FROM inactivity.customer_status_history").fetchone()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=365)
@@ -93,31 +77,14 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="update/rebuild pairs to time")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/winback-bench/status"))
     args = parser.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    args.workdir.mkdir(parents=True)
-    # One file name for every build: dbt names the database after it.
-    warehouse, ready = args.workdir / "warehouse.duckdb", args.workdir / "ready.duckdb"
-    generate(warehouse, args.days, args.customers, args.changes)
-    day_before = (dt.date.fromisoformat(LAST) - dt.timedelta(days=1)).isoformat()
-    first = build(warehouse, day_before, args.workdir / "target")
-    print(f"first build as of {day_before}: {first}", flush=True)
-    add_last_day(warehouse)
-    shutil.copyfile(warehouse, ready)
-    results = {"incremental": [], "rebuild": []}
-    for _ in range(args.pairs):
-        for kind in results:
-            shutil.copyfile(ready, warehouse)
-            if kind == "rebuild":
-                with duckdb.connect(str(warehouse)) as con:
-                    con.execute("DELETE FROM meta.customer_status_history_state")
-            result = build(warehouse, LAST, args.workdir / "target")
-            assert result["build"] == kind, result
-            results[kind].append(history(warehouse))
-            print(f"as of {LAST}: {result}", flush=True)
-    same = all(rows == results["rebuild"][0] for rows in results["incremental"])
-    print(f"{results['rebuild'][0][0]:,} intervals; update == rebuild: {same}")
-    if not same:
-        sys.exit(1)
+    compare_update_and_rebuild(
+        args.workdir, model="customer_status_history",
+        state_table="meta.customer_status_history_state",
+        digest_sql="SELECT count(*), sum(hash(customer_id, status, valid_from, valid_to, "
+        "previous_status, rule_id, rule_version, threshold_days, inactive_since)::HUGEINT) "
+        "FROM inactivity.customer_status_history",
+        generate=lambda path: generate(path, args.days, args.customers, args.changes),
+        add_last_day=add_last_day, last=LAST, pairs=args.pairs, noun="intervals")
 
 
 if __name__ == "__main__":
