@@ -150,7 +150,8 @@ def test_monthly_churn_counts_customers_lost_from_a_retained_status(backfilled):
 
 def test_an_erased_customer_vanishes_from_every_day_of_the_history(backfilled):
     # C02 changed status on 06-10, a date the run of 06-09 rewrites; C06 has been lapsed since
-    # 06-05 and has no change on a date the run writes, so only the erasure removes their rows.
+    # 06-05 and has no change on a date the run writes: only the erasure takes C06's intervals
+    # out of an updated history.
     with duckdb.connect(str(backfilled)) as con:
         con.execute(
             "INSERT INTO raw.erasure_requests "
