@@ -96,17 +96,13 @@
 {%- endmacro %}
 
 {#- The previous build's newest run date P ('YYYY-MM-DD') when this build may update the spells
-    from D (see the top), else none. Asked when the model's SQL renders and
-    again when its pre-hook does, before either writes: the node's `model` dict keeps the answer,
-    so both render from one query. -#}
+    from D (see the top), else none (incremental_decision, macros/meta_tables.sql). -#}
 {% macro membership_history_previous() -%}
-    {%- if not execute or this is none or not is_incremental() -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {%- set memo = model if model is mapping else {} -%}
-    {%- if 'winback_membership_history_previous' in memo -%}
-        {{- return(memo['winback_membership_history_previous']) -}}
-    {%- endif -%}
+    {{- return(incremental_decision('winback_membership_history_previous',
+                                    membership_history_updatable_from)) -}}
+{%- endmacro %}
+
+{% macro membership_history_updatable_from() -%}
     {%- set state = membership_history_state_relation() -%}
     {%- set writes = membership_writes_relation() -%}
     {%- set previous = none -%}
@@ -122,7 +118,6 @@
             {%- set previous = rows.columns[0].values()[0] | string -%}
         {%- endif -%}
     {%- endif -%}
-    {%- do memo.update({'winback_membership_history_previous': previous}) -%}
     {{- return(previous) -}}
 {%- endmacro %}
 

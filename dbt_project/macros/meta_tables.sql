@@ -23,3 +23,19 @@
         create table if not exists {{ relation }} ({{ columns }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- `decide()`'s answer (a macro's) to how this build of an existing incremental table goes:
+    asked when the model's SQL is compiled and once more for all its hooks (the node's `model`
+    dict keeps it under `key` between the pre-hooks and post-hooks; compiling has a dict of its
+    own). Nothing writes between the two, so they agree. none for a table that is not there yet
+    (a first build), without asking. -#}
+{% macro incremental_decision(key, decide) -%}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set memo = model if model is mapping else {} -%}
+    {%- if key not in memo -%}
+        {%- do memo.update({key: decide()}) -%}
+    {%- endif -%}
+    {{- return(memo[key]) -}}
+{%- endmacro %}

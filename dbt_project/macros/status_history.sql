@@ -106,17 +106,14 @@
 {%- endmacro %}
 
 {#- The highest write sequence number the last build saw, when this build may update the
-    intervals of the customers written since (see the top), else none. Asked when the model's
-    SQL renders and when its pre-hook does, before either writes: the node's `model` dict keeps
-    the answer, so both render from one query. -#}
+    intervals of the customers written since (see the top), else none (incremental_decision,
+    macros/meta_tables.sql). -#}
 {% macro status_history_writes_seen() -%}
-    {%- if not execute or this is none or not is_incremental() -%}
-        {{- return(none) -}}
-    {%- endif -%}
-    {%- set memo = model if model is mapping else {} -%}
-    {%- if 'winback_status_history_writes_seen' in memo -%}
-        {{- return(memo['winback_status_history_writes_seen']) -}}
-    {%- endif -%}
+    {{- return(incremental_decision('winback_status_history_writes_seen',
+                                    status_history_updatable_since)) -}}
+{%- endmacro %}
+
+{% macro status_history_updatable_since() -%}
     {%- set state = status_history_state_relation() -%}
     {%- set writes = status_change_writes_relation() -%}
     {%- set seen = none -%}
@@ -130,7 +127,6 @@
             {%- set seen = rows.columns[0].values()[0] | int -%}
         {%- endif -%}
     {%- endif -%}
-    {%- do memo.update({'winback_status_history_writes_seen': seen}) -%}
     {{- return(seen) -}}
 {%- endmacro %}
 
