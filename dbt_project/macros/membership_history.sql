@@ -36,16 +36,9 @@
 
 {#- Post-hooks of audience_membership_daily and audience_exclusions_daily: the date they wrote. -#}
 {% macro membership_daily_write_hooks() -%}
-    {{ return(adapter.dispatch('membership_daily_write_hooks', 'winback')()) }}
-{%- endmacro %}
-
-{% macro default__membership_daily_write_hooks() -%}
-    {{ return(["{{ ensure_meta_table(membership_writes_relation(), membership_writes_columns()) }}",
-               "{{ membership_record_daily_write() }}"]) }}
-{%- endmacro %}
-
-{% macro spark__membership_daily_write_hooks() -%}
-    {{ return([]) }}
+    {{ return(write_log_hooks([
+        "{{ ensure_meta_table(membership_writes_relation(), membership_writes_columns()) }}",
+        "{{ membership_record_daily_write() }}"])) }}
 {%- endmacro %}
 
 {% macro membership_record_daily_write() -%}

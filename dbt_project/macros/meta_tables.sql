@@ -39,3 +39,17 @@
     {%- endif -%}
     {{- return(memo[key]) -}}
 {%- endmacro %}
+
+{#- The hooks a daily table runs to log its writes for an incremental history: `hooks` on DuckDB
+    and PostgreSQL; none on Spark, whose histories are rebuilt each run and keep no log. -#}
+{% macro write_log_hooks(hooks) -%}
+    {{ return(adapter.dispatch('write_log_hooks', 'winback')(hooks)) }}
+{%- endmacro %}
+
+{% macro default__write_log_hooks(hooks) -%}
+    {{ return(hooks) }}
+{%- endmacro %}
+
+{% macro spark__write_log_hooks(hooks) -%}
+    {{ return([]) }}
+{%- endmacro %}

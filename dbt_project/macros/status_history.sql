@@ -41,16 +41,9 @@
 
 {#- Pre-hooks of customer_status_changes: the dates its build writes. -#}
 {% macro status_change_write_hooks() -%}
-    {{ return(adapter.dispatch('status_change_write_hooks', 'winback')()) }}
-{%- endmacro %}
-
-{% macro default__status_change_write_hooks() -%}
-    {{ return(["{{ ensure_meta_table(status_change_writes_relation(), status_change_writes_columns()) }}",
-               "{{ status_change_record_write() }}"]) }}
-{%- endmacro %}
-
-{% macro spark__status_change_write_hooks() -%}
-    {{ return([]) }}
+    {{ return(write_log_hooks([
+        "{{ ensure_meta_table(status_change_writes_relation(), status_change_writes_columns()) }}",
+        "{{ status_change_record_write() }}"])) }}
 {%- endmacro %}
 
 {#- D, and the next recorded date N when there is one (the dates an incremental build of
