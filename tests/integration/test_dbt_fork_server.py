@@ -227,6 +227,10 @@ def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path
     # next step (macro_templates.py): the full parse of the second step calls the project's.
     assert (tmp_path / "target" / RECORD_FILE).read_text().split()
     assert reparsed.returncode == 0, reparsed.stdout + reparsed.stderr
+    # A pipeline's step writes no manifest.json (without_manifest_artifacts); any other
+    # invocation writes dbt's artifacts as the installed dbt does.
+    assert not (step / "manifest.json").exists()
+    assert (other / "manifest.json").exists()
     # The server ends when asked (dbt's parse left it a multiprocessing resource tracker, which
     # it must not wait for), not when killed after the 30 s grace.
     assert time.monotonic() - ended < 25

@@ -246,6 +246,11 @@ def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_p
     finished = [result["unique_id"] for folder in folders.values()
                 for result in json.loads((folder / "run_results.json").read_text())["results"]]
     assert finished and not [node for node in finished if node.startswith("unit_test.")]
+    # A step's folder keeps what it ran, not a copy of the manifest (fork_server.py,
+    # without_manifest_artifacts): dbt writes that twice per step.
+    for folder in folders.values():
+        assert (folder / "dbt.log").exists() and list((folder / "run").rglob("*.sql"))
+        assert not (folder / "manifest.json").exists()
     # Regression: every step parsed the whole project; the first one's parse state is kept.
     # dbt.log is at info level in production (dbt_file_log_args), where dbt says why it cannot
     # use a parse state (none found, other vars, another profile) and nothing when it can.
