@@ -13,6 +13,7 @@ from collections import Counter
 
 import pytest
 from engine_parity import differences, duckdb_fingerprints
+from parse_state import seeded_target
 
 from orchestration.defs.dbt.args import dbt_config_vars, dbt_launcher
 from orchestration.defs.dbt.state import write_run_context
@@ -42,7 +43,8 @@ def test_a_rerun_reads_the_as_of_date_once_per_node_phase_and_keeps_the_state_ta
     logs = tmp_path / "logs"
     build = subprocess.run(
         [dbt_launcher(), "build", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(seeded_target(tmp_path / "target")),
          "--log-path", str(logs), "--log-format-file", "json", "--log-level-file", "debug",
          "--vars", json.dumps(variables), "--exclude-resource-type", "unit_test",
          "--exclude", "source:predictions+", "--quiet"],

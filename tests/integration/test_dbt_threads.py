@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from engine_parity import differences, duckdb_fingerprints
+from parse_state import seeded_target
 
 from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
 from orchestration.lib.audiences import audiences_for
@@ -25,7 +26,7 @@ def test_marts_built_three_models_at_a_time_equal_the_runs_built_one_at_a_time(
     target = tmp_path / "target"
     build = subprocess.run(
         [dbt_launcher(), "build", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target),
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(seeded_target(target)),
          "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(variables),
          "--exclude-resource-type", "unit_test", "--quiet"],
         capture_output=True, text=True, check=False,

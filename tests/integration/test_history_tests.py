@@ -9,6 +9,7 @@ import subprocess
 
 import duckdb
 import pytest
+from parse_state import seeded_target
 
 from orchestration.defs.dbt.args import dbt_config_vars, dbt_launcher
 from orchestration.defs.dbt.state import write_run_context
@@ -25,7 +26,8 @@ def _dbt_test(settings, tmp_path) -> subprocess.CompletedProcess:
     variables = dbt_config_vars(settings, policies_for(settings), audiences_for(settings))
     return subprocess.run(
         [dbt_launcher(), "test", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
+         "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(seeded_target(tmp_path / "target")),
          "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(variables),
          "--select", "audience_membership_daily", "--exclude-resource-type", "unit_test"],
         capture_output=True, text=True, check=False,

@@ -22,6 +22,7 @@ import duckdb
 import pytest
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_csv_file, write_landing
+from parse_state import seeded_target
 
 from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_launcher
 from orchestration.defs.dbt.state import write_run_context
@@ -233,7 +234,8 @@ def _dbt_orders(settings, day: dt.date, target: Path, command: str = "build") ->
         [dbt_launcher(), command, "--select", *select,
          *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(target), "--exclude-resource-type", "unit_test", "--quiet"],
+         "--target-path", str(seeded_target(target)), "--exclude-resource-type", "unit_test",
+         "--quiet"],
         capture_output=True, text=True, check=False,
     )
     results = json.loads((target / "run_results.json").read_text())["results"]
