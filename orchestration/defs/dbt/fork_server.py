@@ -22,7 +22,8 @@ state the parse ahead was replacing (a short run's first) gets the new one in it
 only the events they write (log_filter.py): dbt would format every debug event
 for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
 location or DuckDB's limits changed (parse_check.py); and compiles the macros the steps
-recorded using, so that each child does not compile them again (macro_templates.py).
+recorded using, so that each child does not compile them again (macro_templates.py). A
+pipeline step's child writes no manifest.json (without_manifest_artifacts).
 
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
 big-endian length with its stdin, stdout and stderr attached (SCM_RIGHTS), then that many bytes

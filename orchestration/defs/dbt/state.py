@@ -15,8 +15,9 @@ RUN_CONTEXT_TABLE = "run_context"
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 MANIFEST_FILE = "manifest.json"
 # Invocation folders kept per dbt step (a week of daily runs): each holds that invocation's
-# run_results.json, dbt.log and compiled SQL (~3 MB; no manifest.json: fork_server.py,
-# without_manifest_artifacts), for looking into a run after the fact.
+# run_results.json, dbt.log and compiled SQL (~3 MB; a step forked from a run's dbt fork server
+# writes no manifest.json: fork_server.py, without_manifest_artifacts), for looking into a run
+# after the fact.
 KEEP_INVOCATIONS = 7
 
 
