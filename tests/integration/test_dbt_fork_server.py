@@ -203,7 +203,8 @@ def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path
         shutil.copyfile(stale, folder / state.name)  # as dagster-dbt seeds a step's folder
     project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     variables = ["--vars", json.dumps({"probe": tmp_path.name})]  # no parse state has these
-    ahead = ["parse", *variables, *project, "--quiet", "--log-level-file", "none"]
+    ahead = ["parse", *variables, *project, "--quiet", "--log-level-file", "none",
+             "--no-write-json"]  # as dbt_parse_ahead_args
     with dbt_fork_server("duckdb", ahead) as server:
         assert server is not None
         parsed, forked = _run_watching_server(

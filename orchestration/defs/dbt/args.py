@@ -107,10 +107,11 @@ def dbt_parse_ahead_args(
     settings: Settings, policies: Policies, audiences: AudienceConfig
 ) -> list[str]:
     """`dbt parse` with the production steps' vars, which the run's dbt fork server runs before
-    the first dbt step (fork_server.py); silent, no log file."""
+    the first dbt step (fork_server.py); silent, no log file, and no manifest.json (its folder
+    is scratch: only the parse state is kept, which dbt writes regardless)."""
     return ["parse", *dbt_config_vars_args(settings, policies, audiences),
             "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--quiet", "--log-level-file", "none"]
+            "--quiet", "--log-level-file", "none", "--no-write-json"]
 
 
 def dbt_build_args(
