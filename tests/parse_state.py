@@ -5,23 +5,17 @@ Seeding never changes what dbt builds or reports, only whether it parses again."
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-from orchestration.defs.dbt.state import PARTIAL_PARSE_FILE
+from orchestration.defs.dbt.state import PARTIAL_PARSE_FILE, parse_state_file
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
 
-def steps_state() -> Path:
-    """The state this test process's dbt steps start from (its DBT_TARGET_PATH, tests/conftest.py:
-    the production vars' parse, with the tests' warehouse name)."""
-    return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target") / PARTIAL_PARSE_FILE
-
-
 def seeded_target(folder: Path) -> Path:
-    """`folder` (created) holding a copy of steps_state(), if there is one."""
+    """`folder` (created) holding a copy of the state this test process's dbt steps start from
+    (parse_state_file: its DBT_TARGET_PATH, tests/conftest.py), if there is one."""
     folder.mkdir(parents=True, exist_ok=True)
-    if (state := steps_state()).exists():
+    if (state := parse_state_file(DBT_PROJECT_DIR)).exists():
         shutil.copyfile(state, folder / PARTIAL_PARSE_FILE)
     return folder
