@@ -21,7 +21,8 @@ state the parse ahead was replacing (a short run's first) gets the new one in it
 (reseed_from_parse_ahead). The server also has dbt's loggers format
 only the events they write (log_filter.py): dbt would format every debug event
 for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
-location or DuckDB's limits changed (parse_check.py); and compiles the macros the steps
+location or DuckDB's limits changed (parse_check.py); has dbt reuse the type tester of its
+query results (result_tables.py); and compiles the macros the steps
 recorded using, so that each child does not compile them again (macro_templates.py). A
 pipeline step's child writes no manifest.json (without_manifest_artifacts).
 
@@ -271,6 +272,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     from orchestration.defs.dbt.log_filter import format_only_written_events
     from orchestration.defs.dbt.macro_templates import TemplateCompiler, record_file
     from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
+    from orchestration.defs.dbt.result_tables import reuse_type_testers
     from orchestration.lib.collector import collections_paused
 
     compiler, templates = None, None
@@ -279,6 +281,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
 
         format_only_written_events()  # for the parse ahead and every child
         keep_parse_across_warehouse_locations()
+        reuse_type_testers()
         if adapter:
             with contextlib.suppress(ImportError):
                 importlib.import_module(f"dbt.adapters.{adapter}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from orchestration.defs.dbt.fork_server import ENV, send_request
 from orchestration.defs.dbt.log_filter import format_only_written_events
 from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
+from orchestration.defs.dbt.result_tables import reuse_type_testers
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -71,11 +72,13 @@ def run_forked(path: str) -> int | None:
 def run_here() -> None:
     """The installed dbt's command line in this process, as the `dbt` script runs it (dbt's click
     group reads sys.argv and ends with SystemExit), its loggers formatting only the events they
-    write and its parse kept across warehouse locations, as in a fork of the server."""
+    write, its parse kept across warehouse locations and its result tables' type testers reused,
+    as in a fork of the server."""
     from dbt.cli.main import cli
 
     format_only_written_events()
     keep_parse_across_warehouse_locations()
+    reuse_type_testers()
     sys.argv[0] = str(Path(sys.executable).parent / "dbt")
     cli()
 
