@@ -2,6 +2,7 @@
 tests/contacts_fixture.py added to the base fixture. Expectations are computed by hand."""
 
 import csv
+import datetime as dt
 import json
 import re
 import shutil
@@ -11,7 +12,7 @@ import duckdb
 import pytest
 from contacts_fixture import PERSONAL_VALUES, append_consent, write_contacts_landing
 from daily_run import run_daily
-from landing_fixture import AS_OF
+from landing_fixture import AS_OF, write_csv_file
 from metadata_tables import table_counts
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(4)]
@@ -314,3 +315,99 @@ def test_a_next_run_checks_only_new_contacts_and_its_marts_equal_a_full_rebuild(
                   "hygiene.phone_checks"):
         sql = f"SELECT * FROM {table} ORDER BY ALL"
         assert _query(incremental, sql) == _query(rebuilt, sql), table
+
+
+NEXT_DAY, DAY_AFTER = "2026-07-01", "2026-07-02"
+HYGIENE_KEY = dg.AssetKey(["contacts", "contact_hygiene"])
+
+
+def _write_next_day_files(landing):
+    """As of NEXT_DAY: C27, created before C02, joins C02's address (and takes it over); C20,
+    owner of the number C22 shares, is erased; C13 opts out and C01's address is suppressed.
+    Dated DAY_AFTER, already delivered: C12 opts out and C04's address is suppressed."""
+    write_csv_file(landing / "customers" / "next_day.csv",
+                   ["customer_id", "first_name", "last_name", "email", "phone", "country",
+                    "postal_code", "created_at", "updated_at"],
+                   [("C27", "Zed", "Earlier", "zoe.old@EXAMPLE.com", "", "GB", "",
+                     "2024-06-01T00:00:00Z", "")])
+    write_csv_file(landing / "erasure_requests" / "next_day.csv",
+                   ["customer_id", "requested_at"], [("C20", "2026-07-01T00:00:00Z")])
+    append_consent(landing, "next_day.jsonl", [
+        ("C13", "email", "opted_out", "preference_centre", "2026-07-01T08:00:00Z"),
+        ("C12", "email", "opted_out", "preference_centre", "2026-07-02T06:00:00Z")])
+    write_csv_file(landing / "suppressions" / "next_day.csv", ["email", "reason", "occurred_at"],
+                   [("ann@example.com", "hard_bounce", "2026-07-01T09:00:00Z"),
+                    ("MO@example.com", "unsubscribe", "2026-07-02T05:00:00Z")])
+
+
+def _hygiene_assets():
+    """contact_hygiene and what it is built from (the file loads and checks included)."""
+    from orchestration.definitions import defs
+
+    return sorted(dg.AssetSelection.assets(HYGIENE_KEY).upstream()
+                  .required_multi_asset_neighbors().resolve(defs.resolve_asset_graph()))
+
+
+def _hygiene_build(root):
+    """contact_hygiene's build record: whether it updated the previous build."""
+    [(based_on,)] = _query(root, "SELECT based_on FROM meta.incremental_as_of_builds "
+                                 "WHERE model_name = 'contact_hygiene'")
+    return based_on is not None
+
+
+def test_next_days_recompute_the_customers_that_changed_and_equal_a_fresh_build(
+    pipeline, tmp_path
+):
+    """The days after the fixture's update contact_hygiene for the customers whose row can
+    change (macros/contact_hygiene.sql) and end equal to a warehouse built from every file at
+    once: an ownership taken over by a new customer and one passed on by an erasure, consent and
+    suppressions that arrive, and those delivered early that take effect as the days pass."""
+    incremental = _copy(pipeline[0], tmp_path / "incremental")
+    _write_next_day_files(incremental / "landing")
+    assets = _hygiene_assets()
+    for day in (NEXT_DAY, DAY_AFTER):
+        result = _run(incremental, as_of=day, asset_selection=assets)
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        assert _hygiene_build(incremental), day
+
+    fresh = tmp_path / "fresh"
+    write_contacts_landing(fresh / "landing")
+    _write_next_day_files(fresh / "landing")
+    assert _run(fresh, as_of=DAY_AFTER, asset_selection=assets).success
+    assert not _hygiene_build(fresh)
+
+    sql = "SELECT * FROM contacts.contact_hygiene ORDER BY customer_id"
+    rows = _query(incremental, sql)
+    assert rows == _query(fresh, sql)
+    verdicts = {c: (reason, phone_owner) for c, reason, phone_owner in _query(
+        incremental, "SELECT customer_id, email_not_contactable_reason, is_phone_owner "
+                     "FROM contacts.contact_hygiene")}
+    assert {c: verdicts[c][0] for c in ("C01", "C04", "C12", "C13", "C02", "C27")} == {
+        "C01": "suppressed", "C04": "suppressed", "C12": "opted_out", "C13": "opted_out",
+        "C02": "duplicate_email", "C27": "no_consent"}
+    assert "C20" not in verdicts and verdicts["C22"][1] is True
+    assert {d for (d,) in _query(incremental, "SELECT DISTINCT as_of_date "
+                                              "FROM contacts.contact_hygiene")} == {
+        dt.date.fromisoformat(DAY_AFTER)}
+
+
+def test_new_checking_rules_rebuild_every_row(pipeline, tmp_path):
+    """A row the new rules would judge otherwise is not among the changed customers: when the
+    rules' fingerprint changes (the check tables are rebuilt), contact_hygiene is rebuilt."""
+    root = _copy(pipeline[0], tmp_path / "rules")
+    assets = _hygiene_assets()
+    assert _run(root, as_of=NEXT_DAY, asset_selection=assets).success
+    assert _hygiene_build(root)
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        # As if the checks and contact_hygiene had been built under older rules, with a verdict
+        # the rules in the code no longer give: the check assets rebuild their tables.
+        con.execute("UPDATE contacts.contact_hygiene SET is_email_valid = false "
+                    "WHERE customer_id = 'C01'")
+        con.execute("UPDATE hygiene.rules SET fingerprint = 'older rules'")
+        con.execute("UPDATE meta.contact_hygiene_rules SET fingerprint = 'older rules'")
+
+    assert _run(root, as_of=NEXT_DAY, asset_selection=assets).success
+
+    assert not _hygiene_build(root)
+    assert _query(root, "SELECT is_email_valid FROM contacts.contact_hygiene "
+                        "WHERE customer_id = 'C01'") == [(True,)]

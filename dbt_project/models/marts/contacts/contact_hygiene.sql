@@ -1,13 +1,16 @@
-{{ config(contract={'enforced': true}) }}
+{{ contact_hygiene_config() }}
+-- depends_on: {{ ref('int_as_of_changed_keys') }} {{ source('hygiene', 'rules') }}
 
 -- Contact hygiene per customer as of the run date: normalised email and E.164 phone, validity
 -- flags with reason codes, consent per channel (latest event wins, no event = no consent),
 -- suppressions, one deterministic owner per address or number, and one contactability verdict
 -- per channel with the first reason that blocks it. Erased customers are absent (they are
 -- removed upstream in int_customers_as_of).
+-- A next-day build recomputes only the customers whose row can differ (macros/contact_hygiene.sql).
 with customers as (
     select customer_id, email_raw, phone_raw, country_code, created_at
     from {{ ref('int_customers_as_of') }}
+    where {{ contact_hygiene_filter('customer_id') }}
 ),
 
 email_checks as (
@@ -64,27 +67,42 @@ joined as (
 -- One owner per shared address or number: the earliest-created customer (then the lowest id).
 -- Only values held by more than one customer are ranked (windows over every customer sorted
 -- them all for the few shared values); a value held by one customer is theirs. A normalised
--- address or E.164 number exists only for a valid one (orchestration/lib/contacts.py).
+-- address or E.164 number exists only for a valid one (orchestration/lib/contacts.py). When only
+-- some customers are recomputed, the other holders of their values are ranked with them (their
+-- rows as kept; the recomputed ones were deleted before this runs).
 {%- for channel, value, valid in [('email', 'email_normalized', 'is_email_valid'),
                                   ('phone', 'phone_e164', 'is_phone_valid')] %}
-shared_{{ channel }}s as (
-    select {{ value }}
+{{ channel }}_holders as (
+    select customer_id, created_at, {{ value }}
     from joined
     where {{ valid }}
+    {%- if contact_hygiene_updates_incrementally() %}
+    union all
+    select kept.customer_id, others.created_at, kept.{{ value }}
+    from {{ this }} as kept
+    inner join {{ ref('int_customers_as_of') }} as others
+        on kept.customer_id = others.customer_id
+    where kept.{{ valid }}
+        and kept.{{ value }} in (select {{ value }} from joined where {{ valid }})
+    {%- endif %}
+),
+
+shared_{{ channel }}s as (
+    select {{ value }}
+    from {{ channel }}_holders
     group by {{ value }}
     having count(*) > 1
 ),
 
 {{ channel }}_ranks as (
     select
-        joined.customer_id,
+        holders.customer_id,
         row_number() over (
-            partition by joined.{{ value }}
-            order by joined.created_at nulls last, joined.customer_id
+            partition by holders.{{ value }}
+            order by holders.created_at nulls last, holders.customer_id
         ) as {{ channel }}_rank
-    from joined
-    inner join shared_{{ channel }}s on joined.{{ value }} = shared_{{ channel }}s.{{ value }}
-    where joined.{{ valid }}
+    from {{ channel }}_holders as holders
+    inner join shared_{{ channel }}s on holders.{{ value }} = shared_{{ channel }}s.{{ value }}
 ),
 {% endfor %}
 owners as (
