@@ -47,6 +47,7 @@ from orchestration.defs.activation.atomic_files import (
     write_manifest,
 )
 from orchestration.defs.activation.platforms import Columns, Limits, Platform
+from orchestration.lib.collector import collections_paused
 
 MANIFEST_NAME = "manifest.json"
 STAGING_DIR = ".staging"
@@ -219,10 +220,13 @@ def export_audience(
     staging = export_dir / STAGING_DIR
     ensure_export_tables(con)
     with staged_in_transaction(con, staging) as staged:
-        body, files, adds, removes = _write_folder(
-            con, staged, audience=audience, platform=platform, limits=limits, as_of=as_of,
-            members=members, definition=definition, extra=extra,
-            removal_reason_sql=removal_reason_sql)
+        # The rows are tuples the collector tracks and reference counting frees: without
+        # collections while they stream (a million customers: ~0.8 s of CPU a run walking them).
+        with collections_paused():
+            body, files, adds, removes = _write_folder(
+                con, staged, audience=audience, platform=platform, limits=limits, as_of=as_of,
+                members=members, definition=definition, extra=extra,
+                removal_reason_sql=removal_reason_sql)
         previous = body["previous_export_as_of"]
         prune_history(con, audience, platform.name, as_of,
                       dt.date.fromisoformat(previous) if previous else None, history_days)
