@@ -142,29 +142,31 @@ verdicts as (
     from owners
 )
 
+-- Strings cast to the contract's type (varchar on PostgreSQL, where the rows a next day adds
+-- are compared with the table's columns: macros/portable.sql).
 select
-    customer_id,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
     {{ as_of_date() }} as as_of_date,
-    email_normalized,
+    cast(email_normalized as {{ dbt.type_string() }}) as email_normalized,
     is_email_valid,
-    email_invalid_reason,
+    cast(email_invalid_reason as {{ dbt.type_string() }}) as email_invalid_reason,
     is_role_address,
     is_disposable_domain,
     is_email_duplicate,
     is_email_owner,
     email_suppression_reason is not null as is_email_suppressed,
-    email_suppression_reason,
-    email_consent_status,
+    cast(email_suppression_reason as {{ dbt.type_string() }}) as email_suppression_reason,
+    cast(email_consent_status as {{ dbt.type_string() }}) as email_consent_status,
     email_not_contactable_reason is null as is_contactable_email,
-    email_not_contactable_reason,
-    phone_e164,
-    phone_extension,
-    phone_type,
+    cast(email_not_contactable_reason as {{ dbt.type_string() }}) as email_not_contactable_reason,
+    cast(phone_e164 as {{ dbt.type_string() }}) as phone_e164,
+    cast(phone_extension as {{ dbt.type_string() }}) as phone_extension,
+    cast(phone_type as {{ dbt.type_string() }}) as phone_type,
     is_phone_valid,
-    phone_invalid_reason,
+    cast(phone_invalid_reason as {{ dbt.type_string() }}) as phone_invalid_reason,
     is_phone_duplicate,
     is_phone_owner,
-    sms_consent_status,
+    cast(sms_consent_status as {{ dbt.type_string() }}) as sms_consent_status,
     sms_not_contactable_reason is null as is_contactable_sms,
-    sms_not_contactable_reason
+    cast(sms_not_contactable_reason as {{ dbt.type_string() }}) as sms_not_contactable_reason
 from verdicts
