@@ -15,7 +15,7 @@ from daily_run import run_daily
 from landing_fixture import AS_OF, write_csv_file
 from metadata_tables import table_counts
 
-pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(4)]
+pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(5)]
 EXPORT_DIR = "winback_inactive_email/generic_csv"
 EXPORT_KEY = dg.AssetKey(["exports", "winback_inactive_email_generic_csv"])
 
@@ -355,30 +355,37 @@ def _hygiene_build(root):
     return based_on is not None
 
 
+@pytest.fixture(scope="module")
+def next_days(pipeline, tmp_path_factory):
+    """The fixture's warehouse after NEXT_DAY and DAY_AFTER, contact_hygiene's builds each
+    recorded as updating the previous one."""
+    root = _copy(pipeline[0], tmp_path_factory.mktemp("next_days"))
+    _write_next_day_files(root / "landing")
+    builds = []
+    for day in (NEXT_DAY, DAY_AFTER):
+        result = _run(root, as_of=day, asset_selection=_hygiene_assets())
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        builds.append(_hygiene_build(root))
+    return root, builds
+
+
 def test_next_days_recompute_the_customers_that_changed_and_equal_a_fresh_build(
-    pipeline, tmp_path
+    next_days, tmp_path
 ):
     """The days after the fixture's update contact_hygiene for the customers whose row can
     change (macros/contact_hygiene.sql) and end equal to a warehouse built from every file at
     once: an ownership taken over by a new customer and one passed on by an erasure, consent and
     suppressions that arrive, and those delivered early that take effect as the days pass."""
-    incremental = _copy(pipeline[0], tmp_path / "incremental")
-    _write_next_day_files(incremental / "landing")
-    assets = _hygiene_assets()
-    for day in (NEXT_DAY, DAY_AFTER):
-        result = _run(incremental, as_of=day, asset_selection=assets)
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        assert _hygiene_build(incremental), day
-
+    incremental, builds = next_days
+    assert builds == [True, True]
     fresh = tmp_path / "fresh"
     write_contacts_landing(fresh / "landing")
     _write_next_day_files(fresh / "landing")
-    assert _run(fresh, as_of=DAY_AFTER, asset_selection=assets).success
+    assert _run(fresh, as_of=DAY_AFTER, asset_selection=_hygiene_assets()).success
     assert not _hygiene_build(fresh)
 
     sql = "SELECT * FROM contacts.contact_hygiene ORDER BY customer_id"
-    rows = _query(incremental, sql)
-    assert rows == _query(fresh, sql)
+    assert _query(incremental, sql) == _query(fresh, sql)
     verdicts = {c: (reason, phone_owner) for c, reason, phone_owner in _query(
         incremental, "SELECT customer_id, email_not_contactable_reason, is_phone_owner "
                      "FROM contacts.contact_hygiene")}
@@ -391,13 +398,10 @@ def test_next_days_recompute_the_customers_that_changed_and_equal_a_fresh_build(
         dt.date.fromisoformat(DAY_AFTER)}
 
 
-def test_new_checking_rules_rebuild_every_row(pipeline, tmp_path):
+def test_new_checking_rules_rebuild_every_row(next_days, tmp_path):
     """A row the new rules would judge otherwise is not among the changed customers: when the
     rules' fingerprint changes (the check tables are rebuilt), contact_hygiene is rebuilt."""
-    root = _copy(pipeline[0], tmp_path / "rules")
-    assets = _hygiene_assets()
-    assert _run(root, as_of=NEXT_DAY, asset_selection=assets).success
-    assert _hygiene_build(root)
+    root = _copy(next_days[0], tmp_path / "rules")
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
         # As if the checks and contact_hygiene had been built under older rules, with a verdict
         # the rules in the code no longer give: the check assets rebuild their tables.
@@ -406,7 +410,7 @@ def test_new_checking_rules_rebuild_every_row(pipeline, tmp_path):
         con.execute("UPDATE hygiene.rules SET fingerprint = 'older rules'")
         con.execute("UPDATE meta.contact_hygiene_rules SET fingerprint = 'older rules'")
 
-    assert _run(root, as_of=NEXT_DAY, asset_selection=assets).success
+    assert _run(root, as_of=DAY_AFTER, asset_selection=_hygiene_assets()).success
 
     assert not _hygiene_build(root)
     assert _query(root, "SELECT is_email_valid FROM contacts.contact_hygiene "
