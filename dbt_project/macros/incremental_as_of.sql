@@ -11,7 +11,9 @@
     and per customer: every customer named by any raw version of such an order (so an order that
     moves to another customer recomputes both), and the newly erased. int_customers_as_of (grain
     'crm_customer') likewise recomputes the customers with a CRM row loaded since, a version whose
-    created_at or version time falls between the two cutoffs, or a new erasure request.
+    created_at or version time falls between the two cutoffs, or a new erasure request; and
+    int_customer_consent_as_of (grain 'consent_customer') the customers with a consent event
+    loaded since or dated between the two cutoffs.
     These keys are computed once per run, by the model int_as_of_changed_keys (one row per changed
     order and per changed customer, and one 'baseline' row): since its own previous build, whose
     as-of date, raw watermark (max _loaded_at of the raw tables read, so no clock is compared with
@@ -72,6 +74,7 @@
         + (select count(*) from {{ source('shop', 'order_items') }} {{ where }})
         + (select count(*) from {{ source('crm', 'erasure_requests') }} {{ where }})
         + (select count(*) from {{ source('crm', 'customers') }} {{ where }})
+        + (select count(*) from {{ source('crm', 'consent_events') }} {{ where }})
 {%- endmacro %}
 
 {#- The latest _loaded_at of the raw tables these models read. -#}
@@ -85,6 +88,8 @@
         select max(_loaded_at) from {{ source('crm', 'erasure_requests') }}
         union all
         select max(_loaded_at) from {{ source('crm', 'customers') }}
+        union all
+        select max(_loaded_at) from {{ source('crm', 'consent_events') }}
     ) as loads
 {%- endmacro %}
 
@@ -150,7 +155,17 @@
     where _loaded_at > {{ incremental_as_of_watermark(previous) }}
 {%- endmacro %}
 
-{#- The SQL of int_as_of_changed_keys: key_grain 'order' / 'customer' / 'crm_customer' with
+{#- Customers whose rows in int_customer_consent_as_of may differ from the previous build: an
+    event loaded since, or one whose time falls between the previous and the new cutoff. -#}
+{% macro as_of_changed_consent_customers(previous) -%}
+    {%- set previous_cutoff, cutoff = as_of_cutoffs(previous) -%}
+    select customer_id from {{ source('crm', 'consent_events') }}
+    where _loaded_at > {{ incremental_as_of_watermark(previous) }}
+        or (occurred_at >= {{ previous_cutoff }} and occurred_at < {{ cutoff }})
+{%- endmacro %}
+
+{#- The SQL of int_as_of_changed_keys: key_grain 'order' / 'customer' / 'crm_customer' /
+    'consent_customer' with
     key_id, and one row key_grain 'baseline' with this build's as_of_date, watermark and
     raw_rows and, when the changes are relative to the previous build, that build's
     (baseline_*; else null). -#}
@@ -236,6 +251,9 @@
     ),
     changed_crm_customers as (
         {{ as_of_changed_crm_customers(previous) }}
+    ),
+    changed_consent_customers as (
+        {{ as_of_changed_consent_customers(previous) }}
     )
     {%- endif %}
     select
@@ -256,6 +274,9 @@
     select 'customer', customer_id, null, null, null, null, null, null from changed_customers
     union all
     select 'crm_customer', customer_id, null, null, null, null, null, null from changed_crm_customers
+    union all
+    select 'consent_customer', customer_id, null, null, null, null, null, null
+    from changed_consent_customers
     {%- endif %}
 {%- endmacro %}
 
@@ -335,10 +356,10 @@
     {{- return(ref('int_orders_as_of')) -}}
 {%- endmacro %}
 
-{#- The rows of `key` (grain 'order', 'customer' or 'crm_customer') an incremental update
-    recomputes. -#}
+{#- The rows of `key` (grain 'order', 'customer', 'crm_customer' or 'consent_customer') an
+    incremental update recomputes. -#}
 {% macro as_of_changed_keys_of(key, grain) -%}
-    {%- if grain not in ('order', 'customer', 'crm_customer') -%}
+    {%- if grain not in ('order', 'customer', 'crm_customer', 'consent_customer') -%}
         {{ exceptions.raise_compiler_error("as_of_changed_keys_of: unknown grain " ~ grain) }}
     {%- endif -%}
     {{ key }} in (

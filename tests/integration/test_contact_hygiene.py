@@ -384,8 +384,9 @@ def test_next_days_recompute_the_customers_that_changed_and_equal_a_fresh_build(
     assert _run(fresh, as_of=DAY_AFTER, asset_selection=_hygiene_assets()).success
     assert not _hygiene_build(fresh)
 
-    sql = "SELECT * FROM contacts.contact_hygiene ORDER BY customer_id"
-    assert _query(incremental, sql) == _query(fresh, sql)
+    for table in ("contacts.contact_hygiene", "intermediate.int_customer_consent_as_of"):
+        sql = f"SELECT * FROM {table} ORDER BY ALL"
+        assert _query(incremental, sql) == _query(fresh, sql), table
     verdicts = {c: (reason, phone_owner) for c, reason, phone_owner in _query(
         incremental, "SELECT customer_id, email_not_contactable_reason, is_phone_owner "
                      "FROM contacts.contact_hygiene")}

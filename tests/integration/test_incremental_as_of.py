@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from contacts_fixture import append_consent
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_csv_file, write_landing
 from parse_state import seeded_target
@@ -41,6 +42,7 @@ TABLES = [
     "intermediate.int_customer_currency_revenue",
     "intermediate.int_customer_currency_spend",
     "intermediate.int_customer_order_stats",
+    "intermediate.int_customer_consent_as_of",
     "activity.customer_activity",
     "activity.customer_revenue_by_currency",
     "inactivity.customer_inactivity_status",
@@ -82,6 +84,14 @@ def _write_late_files(landing: Path) -> None:
     ])
     write_csv_file(landing / "erasure_requests" / "late_erasure.csv",
                    ["customer_id", "requested_at"], [("C12", "2026-07-01T00:00:00Z")])
+    append_consent(landing, "late_consent.jsonl", [
+        # late file: an opt-out before D1, delivered after it
+        ("C01", "email", "opted_out", "preference_centre", "2026-06-25T10:00:00Z"),
+        # given between D1 and D2
+        ("C03", "email", "opted_in", "checkout", "2026-07-03T10:00:00Z"),
+        # given after D2: invisible as of D2
+        ("C06", "email", "opted_out", "preference_centre", "2026-07-20T10:00:00Z"),
+    ])
 
 
 def _differences(left: Path, right: Path, table: str) -> int:
@@ -142,9 +152,11 @@ def incremental(fixture_run, tmp_path_factory):
 def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, fresh_d2):
     warehouse = incremental / "warehouse.duckdb"
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        # the run was incremental: the state records D2
+        # the run was incremental: the state records D2 (contact_hygiene, which this run
+        # leaves out, keeps the build of D1)
         assert con.execute(
             "SELECT DISTINCT as_of_date::VARCHAR FROM meta.incremental_as_of_builds"
+            " WHERE model_name <> 'contact_hygiene'"
         ).fetchall() == [(D2,)]
         # the changed keys were computed once, relative to the run of D1: the late file's
         # orders, the orders placed or updated between D1 and D2, the newly erased customer's,
@@ -159,17 +171,18 @@ def test_a_next_day_run_with_late_files_equals_a_full_rebuild(incremental, fresh
             " GROUP BY ALL ORDER BY ALL"
         ).fetchall()
         assert changed == [
+            ("consent_customer", ["C01", "C03", "C06"]),
             ("crm_customer", ["C03", "C04", "C12", "C14"]),
             ("customer", ["C01", "C03", "C04", "C05", "C06", "C11", "C12"]),
             ("order", ["O02", "O03", "O05", "O09", "O17", "O20", "O21"]),
         ]
-        # each model applied them: its record is this build's watermark (the six incremental
+        # each model applied them: its record is this build's watermark (the seven incremental
         # models and the purchases of the changed customers they read)
         assert con.execute(
             "SELECT count(*) FROM meta.incremental_as_of_builds AS s"
             " JOIN intermediate.int_as_of_changed_keys AS c ON c.key_grain = 'baseline'"
             " AND s.watermark = c.watermark AND s.raw_rows = c.raw_rows"
-        ).fetchone()[0] == 7
+        ).fetchone()[0] == 8
         assert con.execute(
             "SELECT list(DISTINCT customer_id ORDER BY customer_id)"
             " FROM intermediate.int_purchases_of_changed_customers"

@@ -1,5 +1,9 @@
 -- The latest consent event per customer and channel up to the end of the as-of day (ties broken
 -- by delivery order, deterministically). No row means no consent.
+-- Incremental (macros/incremental_as_of.sql): a next-day run re-ranks only the customers with a
+-- consent event loaded since the last build or dated between the two days' cutoffs.
+-- depends_on: {{ source('crm', 'consent_events') }} {{ ref('int_as_of_changed_keys') }}
+{{ incremental_as_of_config('customer_id', 'consent_customer') }}
 -- Ingest fails closed on opt-outs: one whose channel could not be read has no channel, and it
 -- counts on every channel of the consent_events contract.
 with channels as (
@@ -20,6 +24,7 @@ events as (
     inner join channels
         on stg.channel = channels.channel or stg.channel is null
     where stg.occurred_at < {{ as_of_cutoff() }}
+        and {{ as_of_changed_filter('stg.customer_id', 'consent_customer') }}
 ),
 
 ranked as (
