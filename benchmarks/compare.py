@@ -55,12 +55,12 @@ def remove_checkout(folder: Path) -> None:
                        check=False, capture_output=True)
 
 
-def one_run(code: Path, args: argparse.Namespace, work: Path, label: str) -> dict:
-    """`winback run` of `code` on a fresh copy of the saved state; the runner's record of it
-    (CPU, wall, load, per-step CPU)."""
+def one_run(code: Path, saved: Path, args: argparse.Namespace, work: Path, label: str) -> dict:
+    """`winback run` of `code` on a fresh copy of the saved state `saved`; the runner's record
+    of it (CPU, wall, load, per-step CPU)."""
     state = work / "state"
     shutil.rmtree(state, ignore_errors=True)
-    shutil.copytree(args.state, state, symlinks=True)
+    shutil.copytree(saved, state, symlinks=True)
     env = runner.pipeline_env(args.landing, state, ad_minimums=not args.no_ad_minimums)
     env["PYTHONPATH"] = str(code)
     return runner.pipeline(args.as_of, env, work / f"{label}.log", cwd=code)
@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("versions", nargs="+", help="git commits, or `.` (the working tree)")
     parser.add_argument("--state", type=Path, required=True, help="the saved state folder")
+    parser.add_argument("--version-state", action="append", default=[], metavar="VERSION=STATE",
+                        help="the saved state VERSION starts from instead of --state: one its "
+                        "own code left, when the versions keep incremental state differently "
+                        "(another version's state would make its first run rebuild)")
     parser.add_argument("--landing", type=Path, required=True, help="the landing folder")
     parser.add_argument("--as-of", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--pairs", type=int, default=3, help="runs per version (default 3)")
@@ -117,9 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if len(args.versions) < 2:
         parser.error("give at least two versions")
-    if not (args.state / "warehouse").is_dir():
-        parser.error(f"{args.state} holds no warehouse/: not a saved state folder")
-    args.state, args.landing = args.state.resolve(), args.landing.resolve()
+    states = {version: args.state for version in args.versions}
+    for item in args.version_state:
+        version, _, folder = item.partition("=")
+        if version not in states or not folder:
+            parser.error(f"--version-state {item}: expected VERSION=STATE for a listed version")
+        states[version] = Path(folder)
+    for state in set(states.values()):
+        if not (state / "warehouse").is_dir():
+            parser.error(f"{state} holds no warehouse/: not a saved state folder")
+    states = {version: state.resolve() for version, state in states.items()}
+    args.landing = args.landing.resolve()
     runner.exit_on_sigterm()
     runner._become_subreaper()
     work = args.workdir.resolve()
@@ -132,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             codes[version] = checkout(version, work / "code")
         for turn in range(args.warmup + args.pairs):
             for index, version in enumerate(args.versions):
-                result = one_run(codes[version], args, work, f"run-{turn + 1}-{index + 1}")
+                result = one_run(codes[version], states[version], args, work,
+                                 f"run-{turn + 1}-{index + 1}")
                 warm = turn < args.warmup
                 if not warm:
                     runs[version].append(result)
