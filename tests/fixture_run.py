@@ -30,6 +30,7 @@ from orchestration.lib.dagster_home import ensure_dagster_yaml
 from orchestration.lib.settings import DBT_PROJECT_DIR, Settings, load_settings
 
 HOME = "dagster_home"
+DBT_STEPS = "dbt_steps"
 JOB = "winback_daily"
 PLANNED_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
                   dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED}
@@ -37,11 +38,15 @@ PLANNED_EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
 
 @dataclass(frozen=True)
 class FixtureRun:
-    root: Path  # landing/, warehouse.duckdb, exports/, serving/, report/, dagster_home/
+    root: Path  # landing/, warehouse.duckdb, exports/, serving/, report/, dagster_home/, dbt_steps/
     result: dg.ExecuteInProcessResult
-    # The dbt target folder of the process that ran it (tests/conftest.py gives each test
-    # process its own): the dbt steps' dbt.log files of the run are there.
-    dbt_target: Path
+
+    @property
+    def dbt_steps(self) -> Path:
+        """Copies of the run's dbt invocation folders (dbt.log, run_results.json, the SQL run),
+        taken as the run ended: the originals, in the target folder of the test process that
+        ran it, go as later runs there keep only each step's newest (state.KEEP_INVOCATIONS)."""
+        return self.root / DBT_STEPS
 
     @property
     def warehouse(self) -> Path:
@@ -81,10 +86,12 @@ def build_fixture_run(root: Path) -> FixtureRun:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         result = run_daily(root, AS_OF, instance=instance)
     target = DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
-    return FixtureRun(root=root, result=result, dbt_target=target)
+    for folder in target.glob(f"*-{result.run_id[:7]}-*"):
+        shutil.copytree(folder, root / DBT_STEPS / folder.name)
+    return FixtureRun(root=root, result=result)
 
 
-def load_fixture_run(root: Path, run_id: str, dbt_target: Path, work: Path) -> FixtureRun:
+def load_fixture_run(root: Path, run_id: str, work: Path) -> FixtureRun:
     """The run another process built in `root`, its events read from a copy of its Dagster
     instance under `work` (opening the instance itself could write to the shared folder)."""
     home = work / HOME
@@ -101,13 +108,13 @@ def load_fixture_run(root: Path, run_id: str, dbt_target: Path, work: Path) -> F
     assert run is not None and events, f"no run {run_id} in {root / HOME}"
     result = dg.ExecuteInProcessResult(event_list=events, dagster_run=run,
                                        output_capture=None, job_def=defs.resolve_job_def(JOB))
-    return FixtureRun(root=root, result=result, dbt_target=dbt_target)
+    return FixtureRun(root=root, result=result)
 
 
 def session_fixture_run(tmp_path_factory) -> FixtureRun:
     """Built here, or read from the worker that built it (module docstring). The run's id is
-    written beside the run's folder once the run succeeded (with the builder's dbt target
-    folder): a folder without it is what a failed or killed build left, and is built again."""
+    written beside the run's folder once the run succeeded: a folder without it is what a failed
+    or killed build left, and is built again."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return build_fixture_run(tmp_path_factory.mktemp("fixture_run"))
     shared = tmp_path_factory.getbasetemp().parent  # the session's, above each worker's own
@@ -116,13 +123,12 @@ def session_fixture_run(tmp_path_factory) -> FixtureRun:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if done.exists():
             built = json.loads(done.read_text())
-            return load_fixture_run(root, built["run_id"], Path(built["dbt_target"]),
+            return load_fixture_run(root, built["run_id"],
                                     tmp_path_factory.mktemp("fixture_run_events"))
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir()
         run = build_fixture_run(root)
-        done.write_text(json.dumps({"run_id": run.result.run_id,
-                                    "dbt_target": str(run.dbt_target)}))
+        done.write_text(json.dumps({"run_id": run.result.run_id}))
         return run
 
 

@@ -233,10 +233,10 @@ def test_the_warehouse_holds_every_contract_not_null_and_no_data_test_repeats_on
 
 
 def _dbt_step_folders(run) -> dict[str, Path]:
-    """The invocation folder of each dbt step of the fixture run (dagster-dbt names the folders
-    inside the target folder of the test process that ran it)."""
+    """The invocation folder of each dbt step of the fixture run (dagster-dbt names them
+    <step>-<run id>-<hash>), as copied when the run ended."""
     return {step: folder for step in ("winback_dbt_models", "winback_dbt_models_after_statistics")
-            for folder in run.dbt_target.glob(f"{step}-{run.result.run_id[:7]}-*")}
+            for folder in run.dbt_steps.glob(f"{step}-{run.result.run_id[:7]}-*")}
 
 
 def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_parse(
