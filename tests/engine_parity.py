@@ -53,6 +53,7 @@ from orchestration.lib.settings import (
     EngineSettings,
     PostgresSettings,
     SparkSettings,
+    load_engine_settings,
     load_settings,
 )
 
@@ -150,6 +151,15 @@ def duckdb_fingerprints(warehouse: Path) -> dict[str, dict]:
         return mart_fingerprints(engine)
     finally:
         engine.close()
+
+
+def spark_settings(warehouse_dir: Path) -> SparkSettings:
+    """The Spark settings a run in this environment gets for the warehouse `warehouse_dir`,
+    with the suite's JVM options (tests/conftest.py, WINBACK_SPARK_JAVA_OPTIONS)."""
+    engine = load_engine_settings({**os.environ, "WINBACK_ENGINE": "spark",
+                                   "WINBACK_SPARK_WAREHOUSE": str(warehouse_dir)})
+    assert engine.spark is not None
+    return engine.spark
 
 
 def spark_mart_fingerprints(warehouse_dir: Path) -> dict[str, dict]:
@@ -260,5 +270,5 @@ def dbt_build(engine: EngineSettings, tmp: Path, monkeypatch: pytest.MonkeyPatch
 
 if __name__ == "__main__":
     # spark_mart_fingerprints' child: the fingerprints as one line of JSON on stdout.
-    print(json.dumps(mart_fingerprints(SparkEngine(SparkSettings(Path(sys.argv[1]))))),
+    print(json.dumps(mart_fingerprints(SparkEngine(spark_settings(Path(sys.argv[1]))))),
           flush=True)

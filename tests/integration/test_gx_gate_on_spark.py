@@ -21,11 +21,11 @@ import os
 import shutil
 
 import pytest
-from engine_parity import unavailable
+from engine_parity import spark_settings, unavailable
 from gx_gate_case import KEY, SUITE, TABLE, failures, gate_case
 
 from orchestration.defs.quality import gx
-from orchestration.lib.settings import EngineSettings, SparkSettings, load_settings
+from orchestration.lib.settings import EngineSettings, load_settings
 from orchestration.lib.warehouse import open_warehouse
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def test_the_gate_on_spark_validates_in_the_engine_like_the_duckdb_gate(fixture_
         emails = [row[0] for row in con.execute(
             f"select email_normalized from {TABLE} where email_normalized is not null")
             .fetchall()]
-    spark = SparkSettings(tmp_path / "spark")
+    spark = spark_settings(tmp_path / "spark")
     settings = dataclasses.replace(
         load_settings(environ={}, overrides={"WINBACK_WAREHOUSE": str(case.warehouse)}),
         engine=EngineSettings("spark", spark=spark))

@@ -39,11 +39,12 @@ from engine_parity import (
     export_sha256,
     mart_tables,
     spark_mart_fingerprints,
+    spark_settings,
     unavailable,
 )
 from landing_fixture import AS_OF, write_landing
 
-from orchestration.lib.settings import EngineSettings, SparkSettings
+from orchestration.lib.settings import EngineSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(14)]  # Spark: minutes
 
@@ -125,6 +126,6 @@ def test_dbt_built_every_mart_on_spark_with_the_duckdb_rows_and_values(fixture_r
 
 
 def test_the_dbt_unit_tests_pass_on_spark(spark_runs, tmp_path):
-    spark = EngineSettings("spark", spark=SparkSettings(spark_runs.root / "spark"))
+    spark = EngineSettings("spark", spark=spark_settings(spark_runs.root / "spark"))
     passed, failed = dbt_unit_tests(spark, tmp_path)
     assert failed == [] and passed > 0

@@ -90,9 +90,11 @@ def _child(warehouse: Path) -> None:
     through read_batches; print how far this process's memory grew in each, the types and the
     first row."""
     from orchestration.lib.engines import SparkEngine
-    from orchestration.lib.settings import SparkSettings
+    from orchestration.lib.settings import load_engine_settings
 
-    engine = SparkEngine(SparkSettings(warehouse))
+    # The suite's JVM options (tests/conftest.py) come in this child's environment.
+    engine = SparkEngine(load_engine_settings({**os.environ, "WINBACK_ENGINE": "spark",
+                                               "WINBACK_SPARK_WAREHOUSE": str(warehouse)}).spark)
     engine.write_table("raw", "warm_up", pa.Table.from_batches([_batch(0).slice(0, 10)]))
     table_bytes = _batch(0).nbytes * BATCHES
     schema = _batch(0).schema

@@ -17,7 +17,13 @@ from orchestration import cli
 from orchestration.defs.dbt.args import dbt_build_args, dbt_engine_env, dbt_engine_vars
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
-from orchestration.lib.settings import DBT_PROJECT_DIR, REPO_ROOT, SettingsError, load_settings
+from orchestration.lib.settings import (
+    DBT_PROJECT_DIR,
+    REPO_ROOT,
+    SettingsError,
+    SparkSettings,
+    load_settings,
+)
 
 SECRET = "s3cr3t-Pa55"
 
@@ -71,6 +77,20 @@ def test_spark_keeps_tables_and_metastore_under_its_warehouse_folder(tmp_path):
     assert dbt_engine_vars(engine)["spark_java_options"] == config["spark.driver.extraJavaOptions"]
     default = _engine({"WINBACK_ENGINE": "spark"}).spark.warehouse_dir
     assert default == REPO_ROOT / "data" / "spark-warehouse"
+
+
+def test_more_jvm_options_reach_dbts_session_and_the_child_processes(tmp_path):
+    """WINBACK_SPARK_JAVA_OPTIONS go after Winback's own, in dbt's profile and the Python
+    side's sessions, and cross to a copy or gate child with the warehouse folder."""
+    engine = _engine({"WINBACK_ENGINE": "spark", "WINBACK_SPARK_WAREHOUSE": str(tmp_path),
+                      "WINBACK_SPARK_JAVA_OPTIONS": " -XX:+UseSerialGC -Dwinback.x=1 "})
+    options = engine.spark.session_config()["spark.driver.extraJavaOptions"]
+    assert options.split()[0] == f"-Dderby.system.home={tmp_path}"
+    assert options.endswith("log4j2.properties -XX:+UseSerialGC -Dwinback.x=1")
+    assert dbt_engine_vars(engine)["spark_java_options"] == options
+    child = SparkSettings.from_request(json.loads(json.dumps(engine.spark.to_request())))
+    assert child == engine.spark
+    assert not _engine({"WINBACK_ENGINE": "spark"}).spark.java_options().endswith(" ")
 
 
 @pytest.mark.parametrize(("env", "mentions"), [

@@ -145,7 +145,7 @@ def _in_child(action: str, settings: Settings, relations: list[tuple[str, str]])
     limits = settings.duckdb
     request = {
         "action": action, "relations": relations, "warehouse": str(settings.warehouse),
-        "spark_warehouse": str(settings.engine.spark.warehouse_dir),
+        **settings.engine.spark.to_request(),
         "duckdb": {"memory_limit": limits.memory_limit, "threads": limits.threads,
                    "temp_directory": (str(limits.temp_directory)
                                       if limits.temp_directory else None)},
@@ -203,7 +203,7 @@ def _child_work(request: dict[str, Any]) -> dict[str, Any]:
         DuckDBSettings(memory_limit=limits["memory_limit"], threads=int(limits["threads"]),
                        temp_directory=(Path(limits["temp_directory"])
                                        if limits["temp_directory"] else None)),
-        EngineSettings("spark", spark=SparkSettings(Path(request["spark_warehouse"]))),
+        EngineSettings("spark", spark=SparkSettings.from_request(request)),
         [(schema, table) for schema, table in request["relations"]])
     return {"rows": rows}
 

@@ -201,7 +201,7 @@ def validate_changed_rows_in_spark_child(
     _names(suite_json, table, key)  # before a JVM starts
     request = {"action": "gate", "suite": suite_json, "table": table, "key": key,
                "max_rows": max_rows, "batch_rows": batch_rows,
-               "spark_warehouse": str(settings.warehouse_dir)}
+               **settings.to_request()}
     result = run_spark_child("orchestration.defs.quality.in_spark", request,
                              f"the Great Expectations gate {suite_json['name']} on Spark",
                              SparkGateError)
@@ -217,7 +217,7 @@ def build_data_docs_in_spark_child(settings: SparkSettings, site_dir: Path,
 
     request = {"action": "docs", "site_dir": str(site_dir),
                "directory": str(directory) if directory else None,
-               "spark_warehouse": str(settings.warehouse_dir)}
+               **settings.to_request()}
     result = run_spark_child("orchestration.defs.quality.in_spark", request,
                              "the Great Expectations Data Docs on Spark", SparkGateError)
     return Path(result["index"])
@@ -239,7 +239,7 @@ def _from_json(data: dict[str, Any]) -> BoundedOutcome:
 def _child_work(request: dict[str, Any]) -> dict[str, Any]:
     from orchestration.lib.engines import spark_session
 
-    spark = spark_session(SparkSettings(Path(request["spark_warehouse"])))
+    spark = spark_session(SparkSettings.from_request(request))
     if request.get("action") == "docs":
         from orchestration.defs.quality.gx import build_data_docs
 
