@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from orchestration.lib.contacts import check_email, email_rules_fingerprint
 from orchestration.lib.contracts import CONTRACTS
-from orchestration.lib.landing import literal, read_unloaded_rows
+from orchestration.lib.landing import HASH_CACHE, literal, read_unloaded_rows
 from orchestration.lib.settings import Settings
 from orchestration.lib.warehouse import lock_errors_named, release
 
@@ -51,7 +51,8 @@ def open_gate(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
             # Every row that would load counts, however dirty the rest of its file.
             read_unloaded_rows(con, CONTRACTS[entity], settings.landing_dir, f"landing_{entity}",
                                loaded, source_tz=settings.source_timezone,
-                               encoding=settings.file_encoding(entity))
+                               encoding=settings.file_encoding(entity),
+                               hash_cache=f"wh.{HASH_CACHE}")
         con.execute(
             """
             CREATE TABLE gate_consent AS

@@ -32,8 +32,8 @@ from orchestration.lib.landing import (
     IngestError,
     check_header,
     drop_scan,
-    file_sha256,
     landing_files,
+    landing_sha256s,
     literal,
     quote,
     read_header,
@@ -351,10 +351,8 @@ def load_entity(
     con.execute("SET TimeZone = 'UTC'")
     ensure_raw_tables(con, contract)
     failures: list[str] = []
-    for path in files:
+    for path, (sha256, before) in zip(files, landing_sha256s(con, files), strict=True):
         relative = str(path.relative_to(landing_dir))
-        before = path.stat()
-        sha256 = file_sha256(path)
         loaded_as = already_loaded(con, contract.entity, sha256)
         if loaded_as is not None:
             report.skipped_already_loaded.append(SkippedFile(relative, sha256, loaded_as))
@@ -362,7 +360,7 @@ def load_entity(
         try:
             report.files.append(
                 _load_file(
-                    con, path, relative, sha256, (before.st_size, before.st_mtime_ns), contract,
+                    con, path, relative, sha256, (before.size, before.mtime_ns), contract,
                     source_tz=source_tz,
                     max_reject_share=max_reject_share, loaded_at=loaded_at, encoding=encoding,
                 )
