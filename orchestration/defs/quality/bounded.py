@@ -46,6 +46,7 @@ _STATE_TABLES = (
     "(suite VARCHAR NOT NULL, row_hash UBIGINT NOT NULL, waiting_since TIMESTAMPTZ NOT NULL)",
 )
 _HASH_COLUMN = "_gx_row_hash"
+_ROW_HASHES = "gx_row_hashes"
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,30 @@ def validate_changed_rows(
         con.execute("DELETE FROM quality.gx_passed_rows WHERE suite = ?", [name])
         con.execute("INSERT OR REPLACE INTO quality.gx_suites VALUES (?, ?)", [name, fingerprint])
         con.execute("COMMIT")
-    total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    # Each row's hash, computed once: three of the statements below read them (hashing every
+    # column of a million rows took ~0.18 s of CPU each time).
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_ROW_HASHES} AS SELECT {row_hash} AS row_hash "
+                f"FROM {table}")
+    try:
+        return _validate_pending(con, suite_json, table, key, columns, row_hash, full,
+                                 max_rows=max_rows, vectors_per_batch=vectors_per_batch)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_ROW_HASHES}")
+
+
+def _validate_pending(con: duckdb.DuckDBPyConnection, suite_json: dict[str, Any], table: str,
+                      key: str, columns: list[str], row_hash: str, full: bool, *,
+                      max_rows: int, vectors_per_batch: int) -> BoundedOutcome:
+    name = suite_json["name"]
+    total = con.execute(f"SELECT count(*) FROM {_ROW_HASHES}").fetchone()[0]
 
     # The rows waiting for validation are exactly those not passed; each keeps the time it
     # started waiting.
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE gx_not_passed AS SELECT DISTINCT {row_hash} AS row_hash "
-            f"FROM {table} WHERE {row_hash} NOT IN "
+            f"CREATE OR REPLACE TEMP TABLE gx_not_passed AS SELECT DISTINCT row_hash "
+            f"FROM {_ROW_HASHES} WHERE row_hash NOT IN "
             f"(SELECT row_hash FROM quality.gx_passed_rows WHERE suite = ?)",
             [name],
         )
@@ -130,7 +146,7 @@ def validate_changed_rows(
         con.execute("ROLLBACK")
         raise
     waiting = con.execute(
-        f"SELECT count(*) FROM {table} WHERE {row_hash} IN "
+        f"SELECT count(*) FROM {_ROW_HASHES} WHERE row_hash IN "
         f"(SELECT row_hash FROM quality.gx_pending_rows WHERE suite = ?)",
         [name],
     ).fetchone()[0]
@@ -159,7 +175,7 @@ def validate_changed_rows(
         # Rows gone from the table (erased customers among them) leave no trace here.
         con.execute(
             f"DELETE FROM quality.gx_passed_rows WHERE suite = ? "
-            f"AND row_hash NOT IN (SELECT {row_hash} FROM {table})",
+            f"AND row_hash NOT IN (SELECT row_hash FROM {_ROW_HASHES})",
             [name],
         )
         if passed_hashes:
