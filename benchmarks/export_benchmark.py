@@ -19,6 +19,7 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -29,7 +30,8 @@ from orchestration.defs.activation.audience_files import (  # noqa: E402
     export_audience,
     member_batches,
 )
-from orchestration.defs.activation.platforms import Limits, platform_for  # noqa: E402
+from orchestration.defs.activation.platforms import load_limits, platform_for  # noqa: E402
+from orchestration.lib.settings import REPO_ROOT  # noqa: E402
 
 FIELDS = ("first_name", "last_name", "phone", "country", "postal_code")
 
@@ -46,8 +48,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200_000)
     parser.add_argument("--platforms", nargs="+", default=["generic_csv", "meta"])
     args = parser.parse_args()
-    limits = Limits(checked_on=dt.date(2026, 11, 27))
     for name in args.platforms:
+        # The platform's limits as configured (most split files at a byte size), not its
+        # minimum audience size.
+        limits = replace(load_limits(REPO_ROOT / "config" / "platforms.yml")[name], min_rows=None)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             platform = platform_for(name, FIELDS, limits, "bench")
@@ -57,7 +61,8 @@ def main() -> None:
                     cpu, start = time.process_time(), time.perf_counter()
                     result = export_audience(
                         root, con=con, audience="bench", platform=platform, limits=limits,
-                        as_of=day, members=batches, definition={}, source_run="benchmark")
+                        as_of=day, members=batches, definition={}, source_run="benchmark",
+                        history_days=14)
                     print(f"{name:12} {day}  {time.perf_counter() - start:6.2f} s  "
                           f"{time.process_time() - cpu:6.2f} s CPU  "
                           f"rows={result.rows} adds={result.added} removes={result.removed}")

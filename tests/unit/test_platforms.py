@@ -12,7 +12,11 @@ import dagster as dg
 import pytest
 import yaml
 
-from orchestration.defs.activation.atomic_files import ExportLimitError, write_csv_parts
+from orchestration.defs.activation.atomic_files import (
+    CsvParts,
+    ExportLimitError,
+    write_csv_parts,
+)
 from orchestration.defs.activation.match_rates import fail_below_minimum
 from orchestration.defs.activation.platforms import (
     PLATFORMS,
@@ -212,6 +216,32 @@ def test_a_file_is_split_at_the_byte_limit_with_the_header_in_every_part(tmp_pat
     assert all(f.path.read_bytes().startswith(b"id\r\n") for f in parts)
     assert [f.sha256 for f in parts] == [hashlib.sha256(f.path.read_bytes()).hexdigest()
                                          for f in parts]
+
+
+@pytest.mark.parametrize(("max_rows", "max_bytes"), [
+    (None, 40), (3, 1000), (3, 40), (4, 33), (None, 10_000)])
+def test_batches_split_at_either_limit_exactly_as_rows_written_one_by_one(
+        tmp_path, max_rows, max_bytes):
+    """A batch that fits the current part is written whole; one that would cross a limit
+    still splits where row-by-row writing does. Rows of different widths, some quoted."""
+    rows = [(f"C{i}", "x" * (i % 4), "a,b" if i % 5 == 0 else "") for i in range(23)]
+
+    def parts(folder, sizes):
+        folder.mkdir()
+        written = CsvParts(folder, "x", ("id", "pad", "note"), max_rows=max_rows,
+                           max_bytes=max_bytes)
+        start = 0
+        for size in sizes:
+            written.write(rows[start:start + size])
+            start += size
+        return [(f.path.name, f.rows, f.path.read_bytes()) for f in written.close()]
+
+    one_by_one = parts(tmp_path / "rows", [1] * len(rows))
+    assert (len(one_by_one) > 1) == (max_bytes < 10_000)  # the last case fits one part
+    assert all(r <= (max_rows or r) for _, r, _ in one_by_one)
+    assert all(len(data) <= max_bytes for _, _, data in one_by_one)
+    assert parts(tmp_path / "batches", [7, 2, 9, 5]) == one_by_one
+    assert parts(tmp_path / "whole", [len(rows)]) == one_by_one
 
 
 def test_a_row_larger_than_the_byte_limit_is_an_error_and_leaves_no_file(tmp_path):

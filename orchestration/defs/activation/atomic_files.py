@@ -269,6 +269,14 @@ class CsvParts:
                 self._part.rows += room
                 start += room
             return
+        # A batch that fits the part whole is written as one: the same bytes as row by row
+        # (csv rows are independent), without encoding and measuring each row (~11 us a row).
+        data = self._encode(rows)
+        fits_rows = self.max_rows is None or self._part.rows + len(rows) <= self.max_rows
+        if rows and fits_rows and self._part.size + len(data) <= self.max_bytes:
+            self._part.write(data)
+            self._part.rows += len(rows)
+            return
         for row in rows:
             data = self._encode([row])
             if len(self._header) + len(data) > self.max_bytes:
