@@ -102,8 +102,8 @@ class SparkSettings:
 
     warehouse_dir: Path
     # WINBACK_SPARK_JAVA_OPTIONS: more options for every driver JVM (dbt's session and the
-    # copy and gate children), e.g. the test suite's -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
-    # (short-lived JVMs on little data: 40 % less CPU a run).
+    # copy and gate children), e.g. the test suite's quick compiler and serial collector
+    # (tests/conftest.py: short-lived JVMs on little data, 40 % less CPU a run).
     extra_java_options: str = ""
 
     def java_options(self) -> str:
