@@ -172,6 +172,10 @@ def test_mailchimp_text_fields_are_cut_to_255_bytes_without_splitting_a_characte
     assert row[1] == "é" * 127
     assert len(row[1].encode()) == 254
     assert truncate_utf8("abc", 2) == "ab"
+    # At the edge of the cells checked by their length alone (255 // 4 = 63 characters).
+    for name, kept in (("😀" * 63, "😀" * 63), ("😀" * 64, "😀" * 63), ("a" * 255, "a" * 255),
+                       ("a" * 256, "a" * 255)):
+        assert mailchimp.row({"email": "a@b.co", "first_name": name})[1] == kept
 
 
 def test_sendgrid_refuses_custom_field_names_it_cannot_store():

@@ -277,7 +277,10 @@ class _PlainLayout:
             out = [[format_(v) for v in _column(batch, field, count)] for field, format_ in formats]
             out += [[text] * count for text in fixed]
             if max_field:
-                return [[truncate_utf8(c, max_field) for c in column] for column in out]
+                # A character is at most 4 bytes of UTF-8: shorter cells need no encoding.
+                fits = max_field // 4
+                return [[c if len(c) <= fits else truncate_utf8(c, max_field) for c in column]
+                        for column in out]
             return out
 
         header = tuple(h for h, _ in columns) + tuple(h for h, _ in self.extra)
