@@ -12,10 +12,14 @@ from orchestration.defs.dbt.state import PARTIAL_PARSE_FILE, parse_state_file
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
 
-def seeded_target(folder: Path) -> Path:
+def seeded_target(folder: Path, *, without_vars: bool = False) -> Path:
     """`folder` (created) holding a copy of the state this test process's dbt steps start from
-    (parse_state_file: its DBT_TARGET_PATH, tests/conftest.py), if there is one."""
+    (parse_state_file: its DBT_TARGET_PATH, tests/conftest.py), if there is one; with
+    `without_vars`, the state `make manifest` left in dbt_project/target (a parse without
+    vars, which a dbt command given no --vars starts from)."""
     folder.mkdir(parents=True, exist_ok=True)
-    if (state := parse_state_file(DBT_PROJECT_DIR)).exists():
+    state = (DBT_PROJECT_DIR / "target" / PARTIAL_PARSE_FILE if without_vars
+             else parse_state_file(DBT_PROJECT_DIR))
+    if state.exists():
         shutil.copyfile(state, folder / PARTIAL_PARSE_FILE)
     return folder
