@@ -5,6 +5,10 @@ end date, run `winback run --as-of <end date>` cold on a fresh warehouse, export
 DAGSTER_HOME, then add the next day's files (generate.py --next-day) and run
 `winback run --as-of <end date + 1>` on the same warehouse. The `tiny` size also reruns its end
 date (a warm rerun of the same date on 5,000 orders): that run's CPU is the pipeline's fixed cost.
+A larger size's next day is set against two fixed costs, both the tiny size's (this invocation's,
+else the newest in the results file): its warm rerun, and its next day, which pays what any day
+with new rows pays whatever its size (Great Expectations imported to validate them, incremental
+models updated, the models refitted).
 
 Every measured command is a child process: CPU = user + sys of the child and its descendants (dbt
 runs as a grandchild) from os.wait4, peak RSS = the largest max-RSS among them (not their sum).
@@ -470,18 +474,19 @@ def gen(args: argparse.Namespace, customers: int, orders: int, landing: Path, lo
     return result
 
 
-def previous_fixed(results: Path) -> dict | None:
+def previous_tiny(results: Path) -> dict | None:
+    """The newest tiny record of `results` with a warm rerun: the fixed costs of a run."""
     if not results.exists():
         return None
-    fixed = None
+    tiny = None
     for line in results.read_text().splitlines():
         record = json.loads(line)
         if record.get("size") == "tiny" and record.get("warm_rerun"):
-            fixed = record["warm_rerun"]
-    return fixed
+            tiny = record
+    return tiny
 
 
-def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
+def bench(args: argparse.Namespace, name: str, tiny: dict | None) -> dict:
     customers, orders = SIZES[name]
     base = args.workdir / name
     landing, state, logs = base / "landing", base / "state", base / "logs"
@@ -529,27 +534,38 @@ def bench(args: argparse.Namespace, name: str, fixed: dict | None) -> dict:
     if name == "tiny" and not args.next_day_only:
         say(f"warm rerun as of {args.end_date} (fixed cost)")
         record["warm_rerun"] = pipeline(args.end_date, env, logs / "warm.log")
-        fixed = record["warm_rerun"]
+        tiny = record
     if not args.skip_next_day:
         say("next-day files")
         record["generate_next_day"] = gen(args, customers, orders, landing,
                                           logs / "generate-next-day.log", next_day=True)
         say(f"next-day run as of {next_day}")
         record["next_day"] = pipeline(next_day, env, logs / "next-day.log")
-    record["ratios"] = ratios(record, fixed)
+    record["ratios"] = ratios(record, tiny)
     record["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return record
 
 
-def ratios(record: dict, fixed: dict | None) -> dict:
+def ratios(record: dict, tiny: dict | None) -> dict:
+    """Cold against the floor, and the next day above a fixed cost against cold. Two fixed
+    costs, both from the tiny size: its warm rerun (the issue's fixed cost: a run with nothing
+    new), and its next day (what any day with new rows pays whatever its size: Great
+    Expectations imported to validate them, the incremental models updated, the models
+    refitted)."""
     out = {}
     cold, floor, nxt = record.get("cold"), record.get("floor"), record.get("next_day")
     if cold and floor:
         out["cold_over_floor_cpu"] = round(cold["cpu_s"] / floor["floor_cpu_s"], 1)
+    fixed = (tiny or {}).get("warm_rerun")
     if cold and nxt and fixed:
         out["fixed_cpu_s"] = fixed["cpu_s"]
         out["next_minus_fixed_over_cold_cpu"] = round(
             (nxt["cpu_s"] - fixed["cpu_s"]) / cold["cpu_s"], 3)
+    changed_day = (tiny or {}).get("next_day")
+    if cold and nxt and changed_day and record["size"] != "tiny":
+        out["changed_day_fixed_cpu_s"] = changed_day["cpu_s"]
+        out["next_minus_changed_day_fixed_over_cold_cpu"] = round(
+            (nxt["cpu_s"] - changed_day["cpu_s"]) / cold["cpu_s"], 3)
     if cold and nxt:
         out["next_over_cold_cpu"] = round(nxt["cpu_s"] / cold["cpu_s"], 3)
     return out
@@ -561,7 +577,8 @@ def fmt(value, spec: str = ".1f") -> str:
 
 def table(records: list[dict]) -> None:
     head = ("size", "gen cpu", "floor cpu", "cold cpu/wall", "load", "next cpu/wall", "load",
-            "warm cpu/wall", "cold/floor", "(next-fixed)/cold", "peak RSS MB")
+            "warm cpu/wall", "cold/floor", "(next-fixed)/cold", "(next-tiny next)/cold",
+            "peak RSS MB")
     print("\n" + " | ".join(head))
     for r in records:
         c, n, w = r.get("cold") or {}, r.get("next_day") or {}, r.get("warm_rerun") or {}
@@ -577,7 +594,7 @@ def table(records: list[dict]) -> None:
             f"{fmt(n.get('load_start'), '.2f')}->{fmt(n.get('load_end'), '.2f')}",
             f"{fmt(w.get('cpu_s'))} / {fmt(w.get('wall_s'))}",
             fmt(q.get("cold_over_floor_cpu")), fmt(q.get("next_minus_fixed_over_cold_cpu"), ".3f"),
-            fmt(rss, ".0f")]))
+            fmt(q.get("next_minus_changed_day_fixed_over_cold_cpu"), ".3f"), fmt(rss, ".0f")]))
     for r in records:
         f = r.get("floor")
         if f:
@@ -657,12 +674,12 @@ def main(argv: list[str] | None = None) -> int:
     if not _become_subreaper():
         print("run: not a subreaper (not Linux?): CPU of orphaned grandchildren is not counted",
               file=sys.stderr)
-    fixed = previous_fixed(args.results)
+    tiny = previous_tiny(args.results)
     records = []
     for name in args.sizes:
-        record = bench(args, name, fixed)
+        record = bench(args, name, tiny)
         if record.get("warm_rerun"):
-            fixed = record["warm_rerun"]
+            tiny = record
         records.append(record)
         args.results.parent.mkdir(parents=True, exist_ok=True)
         with args.results.open("a") as out:
