@@ -9,6 +9,7 @@ process that imports the runner and prints what `measure` recorded.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -116,26 +117,20 @@ def test_the_postgresql_servers_cpu_for_the_run_database_is_reported_apart(tmp_p
 def test_a_next_day_is_set_against_the_tiny_warm_rerun_and_the_tiny_next_day(tmp_path):
     # The newest tiny record of the results file gives both fixed costs to a later invocation
     # that runs a larger size alone; the tiny size is not set against its own next day.
+    # Importing the runner changes nothing process-wide (main() makes it a subreaper).
+    spec = importlib.util.spec_from_file_location("benchmark_run", RUNNER / "run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
     results = tmp_path / "results.jsonl"
     older = {"size": "tiny", "warm_rerun": {"cpu_s": 20.0}, "next_day": {"cpu_s": 22.0}}
     newer = {"size": "tiny", "warm_rerun": {"cpu_s": 13.6}, "next_day": {"cpu_s": 15.8},
              "cold": {"cpu_s": 15.2}}
     results.write_text("".join(json.dumps(r) + "\n" for r in (older, newer, {"size": "1m"})))
-    script = (
-        "import json, sys\n"
-        f"sys.path.insert(0, {str(RUNNER)!r})\n"
-        "import run\n"
-        "from pathlib import Path\n"
-        f"tiny = run.previous_tiny(Path({str(results)!r}))\n"
-        "one_m = {'size': '1m', 'cold': {'cpu_s': 34.1}, 'next_day': {'cpu_s': 19.5},\n"
-        "         'floor': {'floor_cpu_s': 7.6}}\n"
-        "print(json.dumps([run.ratios(one_m, tiny), run.ratios(tiny, tiny)]))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    one_m, tiny = json.loads(done.stdout.strip().splitlines()[-1])
-    assert one_m == {"cold_over_floor_cpu": 4.5, "fixed_cpu_s": 13.6,
-                     "next_minus_fixed_over_cold_cpu": 0.173, "changed_day_fixed_cpu_s": 15.8,
-                     "next_minus_changed_day_fixed_over_cold_cpu": 0.109,
-                     "next_over_cold_cpu": 0.572}
-    assert "next_minus_changed_day_fixed_over_cold_cpu" not in tiny
+    tiny = run.previous_tiny(results)
+    one_m = {"size": "1m", "cold": {"cpu_s": 34.1}, "next_day": {"cpu_s": 19.5},
+             "floor": {"floor_cpu_s": 7.6}}
+    assert run.ratios(one_m, tiny) == {
+        "cold_over_floor_cpu": 4.5, "fixed_cpu_s": 13.6,
+        "next_minus_fixed_over_cold_cpu": 0.173, "changed_day_fixed_cpu_s": 15.8,
+        "next_minus_changed_day_fixed_over_cold_cpu": 0.109, "next_over_cold_cpu": 0.572}
+    assert "next_minus_changed_day_fixed_over_cold_cpu" not in run.ratios(tiny, tiny)
