@@ -26,8 +26,11 @@ READER = textwrap.dedent("""
     first = json.load(open(os.path.join(serving, "current", "manifest.json")))
     held_rows = {t["schema"] + "." + t["name"]: t["rows"] for t in first["tables"]}
     seen, passes, errors = [], 0, []
+    parent = os.getppid()
     while True:
-        last = os.path.exists(stop)
+        # The stop file, or the test process gone (killed): a reader left looping would hold a
+        # core until the machine stops.
+        last = os.path.exists(stop) or os.getppid() != parent
         try:
             folder = os.path.realpath(os.path.join(serving, "current"))
             manifest = json.load(open(os.path.join(folder, "manifest.json")))
