@@ -116,3 +116,43 @@ def test_a_well_formed_but_unassigned_number_is_not_formatted():
     from orchestration.lib.contacts import check_phone
 
     assert check_phone("+1 555 0100 000", "US").phone_e164 is None
+
+
+def _example_numbers() -> list[str]:
+    """phonenumbers' example number of every region (several regions share +1, +7, +44, ...)
+    and every non-geographic calling code, in international format, each with one digit more
+    and one less beside it (mostly invalid)."""
+    import phonenumbers
+
+    numbers = [phonenumbers.example_number_for_type(region, kind)
+               for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+               for kind in (phonenumbers.PhoneNumberType.FIXED_LINE,
+                            phonenumbers.PhoneNumberType.MOBILE,
+                            phonenumbers.PhoneNumberType.TOLL_FREE)]
+    numbers += [phonenumbers.example_number_for_non_geo_entity(code)
+                for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)]
+    texts = [phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+             for n in numbers if n is not None]
+    return [t for text in texts for t in (text, text + "5", text[:-1])]
+
+
+def test_the_verdict_and_type_are_phonenumbers_validity_and_type_for_every_region():
+    """check_phone asks phonenumbers for the type only (UNKNOWN = invalid), which must agree with
+    is_valid_number on numbers of every region, shared calling codes and non-geographic ones
+    included."""
+    import phonenumbers
+
+    from orchestration.lib.contacts import check_phone
+
+    texts = _example_numbers()
+    assert len(texts) > 1000
+    valid = 0
+    for text in texts:
+        number = phonenumbers.parse(text, None)
+        check = check_phone(text, None)
+        assert check.is_valid is phonenumbers.is_valid_number(number), text
+        if check.is_valid:
+            valid += 1
+            assert check.phone_e164 == phonenumbers.format_number(
+                number, phonenumbers.PhoneNumberFormat.E164)
+    assert 0 < valid < len(texts)
