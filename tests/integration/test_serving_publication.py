@@ -19,18 +19,30 @@ pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
 
 # Each pass resolves `current` once, then checks that the manifest, every Parquet file (sha256
 # and rows) and the publication's DuckDB file agree; the connection opened first stays open.
+# Passes run back to back while a publication is being written (its staged `.tmp-` folder in
+# publications/) and for a few passes after `current` changed, so passes straddle the build, the
+# swap and the pruning that follows; in between the reader only looks for the next staged
+# folder every 10 ms (passes back to back through whole runs cost the other test worker a core).
 READER = textwrap.dedent("""
-    import hashlib, json, os, sys, duckdb
+    import hashlib, json, os, sys, time, duckdb
     serving, stop = sys.argv[1], sys.argv[2]
+    publications = os.path.join(serving, "publications")
     held = duckdb.connect(os.path.join(serving, "winback.duckdb"), read_only=True)
     first = json.load(open(os.path.join(serving, "current", "manifest.json")))
     held_rows = {t["schema"] + "." + t["name"]: t["rows"] for t in first["tables"]}
     seen, passes, errors = [], 0, []
+    passes_while_publishing, after_change = 0, 0
     parent = os.getppid()
     while True:
         # The stop file, or the test process gone (killed): a reader left looping would hold a
         # core until the machine stops.
         last = os.path.exists(stop) or os.getppid() != parent
+        publishing = any(n.startswith(".tmp-") for n in os.listdir(publications))
+        if not (publishing or after_change or last):
+            time.sleep(0.01)
+            continue
+        passes_while_publishing += publishing
+        after_change = max(0, after_change - 1)
         try:
             folder = os.path.realpath(os.path.join(serving, "current"))
             manifest = json.load(open(os.path.join(folder, "manifest.json")))
@@ -55,12 +67,14 @@ READER = textwrap.dedent("""
                     errors.append(f"held connection: {name} changed")
             if manifest["publication_id"] not in seen:
                 seen.append(manifest["publication_id"])
+                after_change = 3
             passes += 1
         except Exception as exc:
             errors.append(repr(exc))
         if last:
             break
-    print(json.dumps({"seen": seen, "passes": passes, "errors": errors[:20]}))
+    print(json.dumps({"seen": seen, "passes": passes,
+                      "passes_while_publishing": passes_while_publishing, "errors": errors[:20]}))
 """)
 
 
@@ -87,6 +101,7 @@ def test_readers_during_full_runs_never_break_them_and_always_see_a_whole_public
     newest = current_publication(serving).name
     assert read["seen"][0] == opened_first and read["seen"][-1] == newest
     assert read["passes"] > len(read["seen"])
+    assert read["passes_while_publishing"] >= len(results)  # it read while each was written
     # The first publication was pruned while the reader held it; the previous one is kept.
     assert len(list((serving / "publications").iterdir())) == 2
     with duckdb.connect(str(stable_database_path(serving)), read_only=True) as con:
