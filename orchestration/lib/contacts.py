@@ -130,7 +130,7 @@ def check_phone(raw: str | None, country: str | None) -> PhoneCheck:
         return PhoneCheck(None, None, None, False, reason)
     # number_type is UNKNOWN exactly when is_valid_number is false: both find the number's
     # region and match it against that region's patterns, so asking for validity and then for
-    # the type matched every valid number twice (a third of the check's CPU).
+    # the type matched every valid number twice (about a quarter of the check's CPU).
     kind = phonenumbers.number_type(number)
     if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         return PhoneCheck(None, None, None, False, "invalid_number")

@@ -6,9 +6,9 @@ in file order on one warehouse; the erasure test comes last.
 As of 2026-06-05..14 with the 180-day threshold: C01 (last purchase 2026-01-10) turns at_risk
 on 06-09; C02 (2025-12-12) turns inactive on 06-10; C11 buys on 06-10 after 525 days and goes
 from lapsed to reactivated. The backfill builds six of those ten days, out of order: the first
-and last, the two days before the transitions (the late-order test changes 06-07 and reads
-06-08) and the two transition days; the days left out change nobody, and the gaps they leave
-are what a backfill with `--every` leaves.
+and last, 06-07 and 06-08 (the late-order test changes the one and reads the other) and the two
+transition days; the days left out change nobody, and the gaps they leave are what a backfill
+with `--every` leaves.
 Every build after the pipeline's updates the history from the dates written since the last
 (macros/status_history.sql); the last test compares it with one rebuilt from every change.
 """

@@ -136,10 +136,10 @@ def _example_numbers() -> list[str]:
     return [t for text in texts for t in (text, text + "5", text[:-1])]
 
 
-def test_the_verdict_and_type_are_phonenumbers_validity_and_type_for_every_region():
+def test_a_number_is_valid_exactly_when_phonenumbers_says_so_in_every_region():
     """check_phone asks phonenumbers for the type only (UNKNOWN = invalid), which must agree with
     is_valid_number on numbers of every region, shared calling codes and non-geographic ones
-    included."""
+    included; a valid one gets its E.164 form."""
     import phonenumbers
 
     from orchestration.lib.contacts import check_phone
