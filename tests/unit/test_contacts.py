@@ -112,7 +112,7 @@ def test_phones_become_e164_with_the_extension_apart_or_null_with_a_reason(
 
 
 def test_a_well_formed_but_unassigned_number_is_not_formatted():
-    """Regression guard: phonenumbers formats invalid numbers happily; is_valid_number decides."""
+    """Regression guard: phonenumbers formats invalid numbers happily; validity decides."""
     from orchestration.lib.contacts import check_phone
 
     assert check_phone("+1 555 0100 000", "US").phone_e164 is None
