@@ -8,7 +8,9 @@ date (a warm rerun of the same date on 5,000 orders): that run's CPU is the pipe
 A larger size's next day is set against two fixed costs, both the tiny size's (this invocation's,
 else the newest in the results file): its warm rerun, and its next day, which pays what any day
 with new rows pays whatever its size (Great Expectations imported to validate them, incremental
-models updated, the models refitted).
+models updated, the models refitted). With --rerun-next-day the next day's date runs once more
+on the state it left: nothing is new, so that run is what producing a day's outputs for every
+customer costs at the size, and the next day minus it is what the day's new rows cost.
 
 Every measured command is a child process: CPU = user + sys of the child and its descendants (dbt
 runs as a grandchild) from os.wait4, peak RSS = the largest max-RSS among them (not their sum).
@@ -541,6 +543,9 @@ def bench(args: argparse.Namespace, name: str, tiny: dict | None) -> dict:
                                           logs / "generate-next-day.log", next_day=True)
         say(f"next-day run as of {next_day}")
         record["next_day"] = pipeline(next_day, env, logs / "next-day.log")
+        if args.rerun_next_day and record["next_day"]["ok"]:
+            say(f"rerun as of {next_day} (nothing new: what the size's daily outputs cost)")
+            record["next_day_rerun"] = pipeline(next_day, env, logs / "next-day-rerun.log")
     record["ratios"] = ratios(record, tiny)
     record["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     return record
@@ -568,6 +573,16 @@ def ratios(record: dict, tiny: dict | None) -> dict:
             (nxt["cpu_s"] - changed_day["cpu_s"]) / cold["cpu_s"], 3)
     if cold and nxt:
         out["next_over_cold_cpu"] = round(nxt["cpu_s"] / cold["cpu_s"], 3)
+    rerun = record.get("next_day_rerun")
+    if cold and nxt and rerun:
+        # The next day split in two: what its new rows cost (the same date again, on the state
+        # the next day left, finds nothing new), and what producing a day's outputs for every
+        # customer costs at this size with nothing new, above the fixed cost.
+        out["next_day_rerun_cpu_s"] = rerun["cpu_s"]
+        out["new_data_over_cold_cpu"] = round((nxt["cpu_s"] - rerun["cpu_s"]) / cold["cpu_s"], 3)
+        if fixed:
+            out["rerun_minus_fixed_over_cold_cpu"] = round(
+                (rerun["cpu_s"] - fixed["cpu_s"]) / cold["cpu_s"], 3)
     return out
 
 
@@ -583,7 +598,8 @@ def table(records: list[dict]) -> None:
     for r in records:
         c, n, w = r.get("cold") or {}, r.get("next_day") or {}, r.get("warm_rerun") or {}
         f, g, q = r.get("floor") or {}, r.get("generate") or {}, r.get("ratios") or {}
-        rss = max([x.get("peak_rss_mb", 0) for x in (c, n, w)] or [0])
+        rss = max([x.get("peak_rss_mb", 0) for x in (c, n, w, r.get("next_day_rerun") or {})]
+                  or [0])
         print(" | ".join([
             f"{r['size']} ({r['customers']:,} cust / {r['orders']:,} orders"
             f"{', ' + r['engine'] if r.get('engine', 'duckdb') != 'duckdb' else ''})",
@@ -596,12 +612,19 @@ def table(records: list[dict]) -> None:
             fmt(q.get("cold_over_floor_cpu")), fmt(q.get("next_minus_fixed_over_cold_cpu"), ".3f"),
             fmt(q.get("next_minus_changed_day_fixed_over_cold_cpu"), ".3f"), fmt(rss, ".0f")]))
     for r in records:
+        q = r.get("ratios") or {}
+        if "new_data_over_cold_cpu" in q:
+            print(f"{r['size']} next day split (CPU): rerun of the next day "
+                  f"{fmt(q['next_day_rerun_cpu_s'])} s; the day's new data (next - rerun) "
+                  f"{fmt(q['new_data_over_cold_cpu'], '.3f')} of cold; every customer's outputs "
+                  f"with nothing new (rerun - fixed) "
+                  f"{fmt(q.get('rerun_minus_fixed_over_cold_cpu'), '.3f')} of cold")
         f = r.get("floor")
         if f:
             print(f"{r['size']} floor parts: SQL {f['sql_cpu_s']} s, {f['emails_distinct']:,} "
                   f"emails {f['email_cpu_s']} s, {f['phones_distinct']:,} phones "
                   f"{f['phone_cpu_s']} s (CPU); statuses {f['status_counts']}")
-        for key in ("cold", "next_day", "warm_rerun"):
+        for key in ("cold", "next_day", "warm_rerun", "next_day_rerun"):
             server = (r.get(key) or {}).get("postgres_server")
             if server:
                 print(f"{r['size']} {key} PostgreSQL server CPU (not in the run's): "
@@ -642,6 +665,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor-only", action="store_true",
                         help="generate and run the floor only (no pipeline runs)")
     parser.add_argument("--skip-next-day", action="store_true")
+    parser.add_argument("--rerun-next-day", action="store_true",
+                        help="after the next day, run its date again (nothing new): splits the "
+                        "next day into what its new rows cost and what the size's daily "
+                        "outputs cost")
     parser.add_argument("--next-day-only", action="store_true",
                         help="only the next day, on the state a previous cold run left "
                         "(ratios then need that run's record)")

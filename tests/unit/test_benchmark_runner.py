@@ -134,3 +134,9 @@ def test_a_next_day_is_set_against_the_tiny_warm_rerun_and_the_tiny_next_day(tmp
         "next_minus_fixed_over_cold_cpu": 0.173, "changed_day_fixed_cpu_s": 15.8,
         "next_minus_changed_day_fixed_over_cold_cpu": 0.109, "next_over_cold_cpu": 0.572}
     assert "next_minus_changed_day_fixed_over_cold_cpu" not in run.ratios(tiny, tiny)
+    # --rerun-next-day: the next day's date again on the state it left (nothing new) splits the
+    # next day into its new rows' cost and every customer's outputs above the fixed cost.
+    rerun = run.ratios({**one_m, "next_day_rerun": {"cpu_s": 18.3}}, tiny)
+    assert {k: rerun[k] for k in rerun.keys() - run.ratios(one_m, tiny).keys()} == {
+        "next_day_rerun_cpu_s": 18.3, "new_data_over_cold_cpu": 0.035,
+        "rerun_minus_fixed_over_cold_cpu": 0.138}
