@@ -114,13 +114,19 @@ def test_the_postgresql_servers_cpu_for_the_run_database_is_reported_apart(tmp_p
     assert server["server_cpu_s"] >= server["db_backends_cpu_s"] - 0.05
 
 
-def test_a_next_day_is_set_against_the_tiny_warm_rerun_and_the_tiny_next_day(tmp_path):
-    # The newest tiny record of the results file gives both fixed costs to a later invocation
-    # that runs a larger size alone; the tiny size is not set against its own next day.
-    # Importing the runner changes nothing process-wide (main() makes it a subreaper).
+def _runner():
+    """The runner as a module; importing it changes nothing process-wide (main() makes it a
+    subreaper)."""
     spec = importlib.util.spec_from_file_location("benchmark_run", RUNNER / "run.py")
     run = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run)
+    return run
+
+
+def test_a_next_day_is_set_against_the_tiny_warm_rerun_and_the_tiny_next_day(tmp_path):
+    # The newest tiny record of the results file gives both fixed costs to a later invocation
+    # that runs a larger size alone; the tiny size is not set against its own next day.
+    run = _runner()
     results = tmp_path / "results.jsonl"
     older = {"size": "tiny", "warm_rerun": {"cpu_s": 20.0}, "next_day": {"cpu_s": 22.0}}
     newer = {"size": "tiny", "warm_rerun": {"cpu_s": 13.6}, "next_day": {"cpu_s": 15.8},
@@ -134,9 +140,17 @@ def test_a_next_day_is_set_against_the_tiny_warm_rerun_and_the_tiny_next_day(tmp
         "next_minus_fixed_over_cold_cpu": 0.173, "changed_day_fixed_cpu_s": 15.8,
         "next_minus_changed_day_fixed_over_cold_cpu": 0.109, "next_over_cold_cpu": 0.572}
     assert "next_minus_changed_day_fixed_over_cold_cpu" not in run.ratios(tiny, tiny)
-    # --rerun-next-day: the next day's date again on the state it left (nothing new) splits the
-    # next day into its new rows' cost and every customer's outputs above the fixed cost.
-    rerun = run.ratios({**one_m, "next_day_rerun": {"cpu_s": 18.3}}, tiny)
-    assert {k: rerun[k] for k in rerun.keys() - run.ratios(one_m, tiny).keys()} == {
+
+
+def test_a_rerun_of_the_next_day_splits_it_into_its_new_rows_and_every_customers_outputs():
+    # --rerun-next-day: the next day's date again, on the state it left, finds nothing new; the
+    # next day minus it is what the new rows cost, it minus the tiny warm rerun what producing
+    # every customer's outputs costs at the size. Without the rerun there is no split.
+    run = _runner()
+    tiny = {"size": "tiny", "warm_rerun": {"cpu_s": 13.6}, "next_day": {"cpu_s": 15.8}}
+    one_m = {"size": "1m", "cold": {"cpu_s": 34.1}, "next_day": {"cpu_s": 19.5}}
+    split = run.ratios({**one_m, "next_day_rerun": {"cpu_s": 18.3}}, tiny)
+    assert {k: split[k] for k in split.keys() - run.ratios(one_m, tiny).keys()} == {
         "next_day_rerun_cpu_s": 18.3, "new_data_over_cold_cpu": 0.035,
         "rerun_minus_fixed_over_cold_cpu": 0.138}
+    assert "new_data_over_cold_cpu" not in run.ratios(one_m, tiny)
