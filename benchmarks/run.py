@@ -586,6 +586,10 @@ def ratios(record: dict, tiny: dict | None) -> dict:
     return out
 
 
+# The pipeline runs a record may hold, each measured by `pipeline`.
+RUNS = ("cold", "next_day", "warm_rerun", "next_day_rerun")
+
+
 def fmt(value, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
 
@@ -598,8 +602,7 @@ def table(records: list[dict]) -> None:
     for r in records:
         c, n, w = r.get("cold") or {}, r.get("next_day") or {}, r.get("warm_rerun") or {}
         f, g, q = r.get("floor") or {}, r.get("generate") or {}, r.get("ratios") or {}
-        rss = max([x.get("peak_rss_mb", 0) for x in (c, n, w, r.get("next_day_rerun") or {})]
-                  or [0])
+        rss = max((r.get(key) or {}).get("peak_rss_mb", 0) for key in RUNS)
         print(" | ".join([
             f"{r['size']} ({r['customers']:,} cust / {r['orders']:,} orders"
             f"{', ' + r['engine'] if r.get('engine', 'duckdb') != 'duckdb' else ''})",
@@ -624,7 +627,7 @@ def table(records: list[dict]) -> None:
             print(f"{r['size']} floor parts: SQL {f['sql_cpu_s']} s, {f['emails_distinct']:,} "
                   f"emails {f['email_cpu_s']} s, {f['phones_distinct']:,} phones "
                   f"{f['phone_cpu_s']} s (CPU); statuses {f['status_counts']}")
-        for key in ("cold", "next_day", "warm_rerun", "next_day_rerun"):
+        for key in RUNS:
             server = (r.get(key) or {}).get("postgres_server")
             if server:
                 print(f"{r['size']} {key} PostgreSQL server CPU (not in the run's): "
