@@ -65,14 +65,26 @@ def _run_watching_server(args: list[str], server: int, timeout: float = 300,
     return subprocess.CompletedProcess(launcher.args, launcher.returncode, out, err), forked
 
 
+def _listing(tmp_path: Path) -> list[str]:
+    """`dbt ls` of the staging models' names."""
+    return _dbt_args(tmp_path, "ls", "--quiet", "--resource-type", "model", "--output", "name",
+                     "--select", "staging")
+
+
+@pytest.fixture(scope="module")
+def installed_listing(tmp_path_factory) -> str:
+    """What the installed dbt prints for _listing (the same in any folder), for the tests below
+    that compare the launcher's output with it: the installed dbt starts once for them."""
+    listing = _listing(tmp_path_factory.mktemp("installed"))
+    return subprocess.run([DBT, *listing], capture_output=True, text=True, check=True).stdout
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads the process tree from /proc")
 def test_dbt_runs_in_a_fork_of_the_server_with_the_installed_dbts_output_and_status(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, installed_listing):
     monkeypatch.delenv(ENV, raising=False)  # a server of this test's own, not the session's
-    listing = _dbt_args(tmp_path, "ls", "--quiet", "--resource-type", "model", "--output",
-                        "name", "--select", "staging")
+    listing = _listing(tmp_path)
     failing = _dbt_args(tmp_path, "run-operation", "no_such_macro")
-    expected = subprocess.run([DBT, *listing], capture_output=True, text=True, check=True)
     expected_failure = subprocess.run([DBT, *failing], capture_output=True, text=True)
     assert expected_failure.returncode != 0
 
@@ -82,7 +94,7 @@ def test_dbt_runs_in_a_fork_of_the_server_with_the_installed_dbts_output_and_sta
         failed, forked_failing = _run_watching_server(failing, server.pid)
 
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout == expected.stdout  # staging model names, one per line
+    assert listed.stdout == installed_listing  # staging model names, one per line
     assert "stg_shop__orders" in listed.stdout.split()
     assert forked, "the launcher ran dbt itself, not in a fork of the server"
     assert failed.returncode == expected_failure.returncode
@@ -179,15 +191,13 @@ def test_an_interrupt_to_the_launcher_stops_the_forked_dbt(tmp_path, monkeypatch
     assert not Path(f"/proc/{forked[0]}").exists()
 
 
-def test_without_a_server_the_launcher_runs_the_installed_dbt(tmp_path):
-    listing = _dbt_args(tmp_path, "ls", "--quiet", "--resource-type", "model", "--output",
-                        "name", "--select", "staging")
-    expected = subprocess.run([DBT, *listing], capture_output=True, text=True, check=True)
+def test_without_a_server_the_launcher_runs_the_installed_dbt(tmp_path, installed_listing):
+    listing = _listing(tmp_path)
     for env in ({k: v for k, v in os.environ.items() if k != ENV},
                 {**os.environ, ENV: str(tmp_path / "gone.sock")}):  # a server that has ended
         done = subprocess.run([LAUNCHER, *listing], capture_output=True, text=True, env=env)
         assert done.returncode == 0, done.stderr
-        assert done.stdout == expected.stdout
+        assert done.stdout == installed_listing
 
 
 def _event_names(log_dir: Path) -> set[str]:

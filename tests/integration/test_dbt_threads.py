@@ -10,7 +10,7 @@ import pytest
 from engine_parity import differences, duckdb_fingerprints
 from parse_state import seeded_target
 
-from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
+from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_launcher
 from orchestration.lib.audiences import audiences_for
 from orchestration.lib.policies import policies_for
 from orchestration.lib.settings import DBT_PROJECT_DIR
@@ -22,12 +22,14 @@ def test_marts_built_three_models_at_a_time_equal_the_runs_built_one_at_a_time(
     fixture_run, tmp_path
 ):
     settings = dataclasses.replace(fixture_run.copy_settings(tmp_path / "run"), dbt_threads=3)
-    variables = dbt_vars(settings, policies_for(settings), audiences_for(settings))
+    # The production steps' vars (the as-of date is the copied run's, in meta.run_context):
+    # dbt starts from their parse state; the threads do not make it parse again.
+    variables = dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings))
     target = tmp_path / "target"
     build = subprocess.run(
         [dbt_launcher(), "build", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(seeded_target(target)),
-         "--log-path", str(tmp_path / "logs"), "--vars", json.dumps(variables),
+         "--log-path", str(tmp_path / "logs"), *variables,
          "--exclude-resource-type", "unit_test", "--quiet"],
         capture_output=True, text=True, check=False,
     )

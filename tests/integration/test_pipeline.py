@@ -14,9 +14,10 @@ import pytest
 from daily_run import run_daily
 from landing_fixture import AS_OF, write_landing
 from metadata_tables import table_counts, table_rows
+from parse_state import seeded_target
 
 from orchestration.definitions import defs
-from orchestration.defs.dbt.args import dbt_launcher, dbt_vars
+from orchestration.defs.dbt.args import dbt_config_vars_args, dbt_launcher
 from orchestration.defs.dbt.assets import DBT_ASSETS
 from orchestration.defs.dbt.project import winback_project
 from orchestration.lib.audiences import audiences_for
@@ -262,16 +263,16 @@ def test_production_dbt_steps_run_no_unit_tests_and_the_second_step_reuses_the_p
 
 
 def test_dbt_unit_tests_pass_in_the_test_suite(fixture_run, tmp_path):
-    import shutil
-
-    shutil.copyfile(fixture_run.warehouse, tmp_path / "warehouse.duckdb")
-    settings = load_settings(environ={}, overrides={
-        "WINBACK_AS_OF": AS_OF, "WINBACK_WAREHOUSE": str(tmp_path / "warehouse.duckdb")})
+    # The production steps' vars (the as-of date is the fixture run's, in meta.run_context) and
+    # their parse state: the unit tests run without parsing the project again.
+    settings = fixture_run.copy_settings(tmp_path / "run")
     done = subprocess.run(
         [dbt_launcher(), "test", "--select", "test_type:unit",
-         "--vars", json.dumps(dbt_vars(settings, policies_for(settings), audiences_for(settings))),
+         *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
          "--project-dir", str(winback_project.project_dir),
-         "--profiles-dir", str(winback_project.project_dir)],
+         "--profiles-dir", str(winback_project.project_dir),
+         "--target-path", str(seeded_target(tmp_path / "target")),
+         "--log-path", str(tmp_path / "logs")],
         capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stdout[-3000:]

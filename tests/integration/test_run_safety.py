@@ -28,9 +28,12 @@ SENTINELS = (SENTINEL_EMAIL, SENTINEL_EMAIL.upper(), "+447700900461", "770090046
 
 
 def _env(tmp_path, **extra):
+    # The warehouse file is named as the session's dbt parse ahead names its own (dbt-duckdb
+    # names the database after the file, tests/conftest.py): another name would make the runs'
+    # dbt parse the whole project again, and the next test's too.
     return cli_env(**{
         "WINBACK_LANDING_DIR": str(tmp_path / "landing"),
-        "WINBACK_WAREHOUSE": str(tmp_path / "warehouse" / "winback.duckdb"),
+        "WINBACK_WAREHOUSE": str(tmp_path / "warehouse" / "warehouse.duckdb"),
         "WINBACK_EXPORT_DIR": str(tmp_path / "exports"),
         "WINBACK_SERVING_DIR": str(tmp_path / "serving"),
         "WINBACK_LOG_DIR": str(tmp_path / "logs"),
