@@ -154,3 +154,35 @@ def test_a_rerun_of_the_next_day_splits_it_into_its_new_rows_and_every_customers
         "next_day_rerun_cpu_s": 18.3, "new_data_over_cold_cpu": 0.035,
         "rerun_minus_fixed_over_cold_cpu": 0.138}
     assert "new_data_over_cold_cpu" not in run.ratios(one_m, tiny)
+
+
+def test_a_repeated_next_day_starts_each_time_from_the_same_state_and_keeps_the_median(
+        tmp_path):
+    # --repeat: single runs here differ by 1.5-2 s of CPU; the record keeps the run with the
+    # median CPU, and every repetition of the next day finds the state the day before left.
+    run = _runner()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "warehouse.duckdb").write_text("before the next day")
+    seen, cpus = [], [19.9, 18.5, 21.0, 18.9]
+
+    def next_day(i):
+        seen.append((state / "warehouse.duckdb").read_text())
+        (state / "warehouse.duckdb").write_text(f"after next day {i}")
+        (state / f"export-{i}.csv").write_text("written by this run")
+        return {"ok": True, "cpu_s": cpus[i], "log": f"next-day-{i}.log"}
+
+    with run.state_restorer(state, 4) as restore:
+        chosen = run.median_run(next_day, 4, restore)
+    assert seen == ["before the next day"] * 4
+    assert sorted(p.name for p in state.iterdir()) == ["export-3.csv", "warehouse.duckdb"]
+    assert [p.name for p in tmp_path.iterdir()] == ["state"]  # the copy is gone
+    assert chosen == {"ok": True, "cpu_s": 18.9, "log": "next-day-3.log",
+                      "runs_cpu_s": [19.9, 18.5, 21.0, 18.9]}
+    # Once: the run as it was, no copy of the state; a failed run ends the series.
+    with run.state_restorer(state, 1) as restore:
+        assert restore is None
+        assert run.median_run(lambda i: {"ok": True, "cpu_s": 7.0}, 1, restore) == {
+            "ok": True, "cpu_s": 7.0}
+    failed = run.median_run(lambda i: {"ok": i == 0, "cpu_s": 1.0 + i}, 3)
+    assert failed == {"ok": False, "cpu_s": 2.0}
