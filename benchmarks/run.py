@@ -14,7 +14,11 @@ customer costs at the size, and the next day minus it is what the day's new rows
 Single runs on a shared machine differ by 1.5-2 s of CPU, a twentieth of a 1m cold run: with
 --repeat N the tiny warm rerun runs N times, and the next day N times, each on a copy of the state
 the day before left, and the record keeps the run with the median CPU (every run's CPU beside it),
-which the ratios use.
+which the ratios use. The machine's speed also drifts over minutes, between the tiny runs and a
+larger size's: so a larger size's repeated next day is each time followed by a rerun of the tiny
+size's newest date on the tiny state of the same workdir (nothing new: its fixed cost, measured
+beside it), and `next_minus_fixed_alongside_over_cold_cpu` is the median of the pairs' differences
+over cold.
 
 Every measured command is a child process: CPU = user + sys of the child and its descendants (dbt
 runs as a grandchild) from os.wait4, peak RSS = the largest max-RSS among them (not their sum).
@@ -494,11 +498,18 @@ def previous_tiny(results: Path) -> dict | None:
     return tiny
 
 
+def _median(series: list[dict]) -> dict:
+    """The run with the median CPU (of an even count the lower middle one: a run that
+    happened), with every run's CPU in order as `runs_cpu_s`."""
+    chosen = sorted(series, key=lambda r: r["cpu_s"])[(len(series) - 1) // 2]
+    chosen["runs_cpu_s"] = [r["cpu_s"] for r in series]
+    return chosen
+
+
 def median_run(run: Callable[[int], dict], times: int,
                restore: Callable[[], None] | None = None) -> dict:
-    """`run(i)` for i in 0..times-1, `restore()` before each but the first; the run with the
-    median CPU (of an even count the lower middle one: a run that happened), with every run's
-    CPU in order as `runs_cpu_s`. A failed run ends the series and is returned."""
+    """`run(i)` for i in 0..times-1, `restore()` before each but the first; the median run
+    (_median; a single run as it is). A failed run ends the series and is returned."""
     results: list[dict] = []
     for i in range(times):
         if i and restore is not None:
@@ -506,10 +517,7 @@ def median_run(run: Callable[[int], dict], times: int,
         results.append(run(i))
         if not results[-1]["ok"]:
             return results[-1]
-    chosen = sorted(results, key=lambda r: r["cpu_s"])[(len(results) - 1) // 2]
-    if times > 1:
-        chosen["runs_cpu_s"] = [r["cpu_s"] for r in results]
-    return chosen
+    return _median(results) if times > 1 else results[0]
 
 
 @contextlib.contextmanager
@@ -531,6 +539,39 @@ def state_restorer(state: Path, times: int) -> Iterator[Callable[[], None] | Non
         yield restore
     finally:
         shutil.rmtree(kept, ignore_errors=True)
+
+
+def alternated(run: Callable[[int], dict], fixed: Callable[[int], dict], times: int,
+               restore: Callable[[], None] | None = None) -> tuple[dict, dict, list[float]]:
+    """`run(i)` and right after it `fixed(i)`, `times` times (`restore()` before each `run` but
+    the first): each run's fixed cost measured beside it, so a drift of the machine's speed
+    between the two series does not enter their difference. Returns each series' median run
+    (_median) and every pair's difference run - fixed. A failed run ends the series."""
+    runs: list[dict] = []
+    fixes: list[dict] = []
+    for i in range(times):
+        if i and restore is not None:
+            restore()
+        runs.append(run(i))
+        if not runs[-1]["ok"]:
+            return runs[-1], {}, []
+        fixes.append(fixed(i))
+        if not fixes[-1]["ok"]:
+            return runs[-1], fixes[-1], []
+    return _median(runs), _median(fixes), [round(r["cpu_s"] - f["cpu_s"], 2)
+                                           for r, f in zip(runs, fixes, strict=True)]
+
+
+def newest_run_date(state: Path) -> dt.date | None:
+    """The newest as-of date a DuckDB run recorded in `state`'s warehouse (None: no run)."""
+    import duckdb
+
+    warehouse = state / "warehouse" / "winback.duckdb"
+    if not warehouse.exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT max(as_of_date) FROM inactivity.customer_status_runs"
+                           ).fetchone()[0]
 
 
 def _log(logs: Path, name: str, i: int) -> Path:
@@ -594,10 +635,25 @@ def bench(args: argparse.Namespace, name: str, tiny: dict | None) -> dict:
                                           logs / "generate-next-day.log", next_day=True)
         say(f"next-day run as of {next_day}"
             + (f", {args.repeat} times from the same state" if args.repeat > 1 else ""))
+        tiny_state = args.workdir / "tiny" / "state"
+        tiny_date = (newest_run_date(tiny_state)
+                     if name != "tiny" and args.repeat > 1 and args.engine == "duckdb" else None)
         with state_restorer(state, args.repeat) as restore:
-            record["next_day"] = median_run(
-                lambda i: pipeline(next_day, env, _log(logs, "next-day", i)), args.repeat,
-                restore)
+            def day(i: int) -> dict:
+                return pipeline(next_day, env, _log(logs, "next-day", i))
+
+            if tiny_date is None:
+                record["next_day"] = median_run(day, args.repeat, restore)
+            else:
+                say(f"each followed by a rerun of the tiny size's {tiny_date} (its fixed cost, "
+                    "measured beside it)")
+                tiny_env = pipeline_env(args.workdir / "tiny" / "landing", tiny_state,
+                                        ad_minimums=False,
+                                        duckdb_memory_limit=args.duckdb_memory_limit)
+                record["next_day"], record["fixed_alongside"], record["next_minus_fixed_pairs"] = (
+                    alternated(day, lambda i: pipeline(tiny_date, tiny_env,
+                                                       _log(logs, "tiny-rerun-alongside", i)),
+                               args.repeat, restore))
         if args.rerun_next_day and record["next_day"]["ok"]:
             say(f"rerun as of {next_day} (nothing new: what the size's daily outputs cost)")
             record["next_day_rerun"] = pipeline(next_day, env, logs / "next-day-rerun.log")
@@ -621,6 +677,11 @@ def ratios(record: dict, tiny: dict | None) -> dict:
         out["fixed_cpu_s"] = fixed["cpu_s"]
         out["next_minus_fixed_over_cold_cpu"] = round(
             (nxt["cpu_s"] - fixed["cpu_s"]) / cold["cpu_s"], 3)
+    pairs = record.get("next_minus_fixed_pairs")
+    if cold and pairs:
+        # Each next day less the tiny rerun run right after it: the median of those differences.
+        out["next_minus_fixed_alongside_over_cold_cpu"] = round(
+            sorted(pairs)[(len(pairs) - 1) // 2] / cold["cpu_s"], 3)
     changed_day = (tiny or {}).get("next_day")
     if cold and nxt and changed_day and record["size"] != "tiny":
         out["changed_day_fixed_cpu_s"] = changed_day["cpu_s"]
@@ -642,7 +703,7 @@ def ratios(record: dict, tiny: dict | None) -> dict:
 
 
 # The pipeline runs a record may hold, each measured by `pipeline`.
-RUNS = ("cold", "next_day", "warm_rerun", "next_day_rerun")
+RUNS = ("cold", "next_day", "warm_rerun", "next_day_rerun", "fixed_alongside")
 
 
 def fmt(value, spec: str = ".1f") -> str:
@@ -670,11 +731,16 @@ def table(records: list[dict]) -> None:
             fmt(q.get("cold_over_floor_cpu")), fmt(q.get("next_minus_fixed_over_cold_cpu"), ".3f"),
             fmt(q.get("next_minus_changed_day_fixed_over_cold_cpu"), ".3f"), fmt(rss, ".0f")]))
     for r in records:
-        for key in ("warm_rerun", "next_day"):
+        for key in ("warm_rerun", "next_day", "fixed_alongside"):
             runs = (r.get(key) or {}).get("runs_cpu_s")
             if runs:
                 print(f"{r['size']} {key} CPU of {len(runs)} runs (s): "
                       + ", ".join(fmt(c) for c in runs) + f"; median {fmt(r[key]['cpu_s'])}")
+        pairs = r.get("next_minus_fixed_pairs")
+        if pairs and "next_minus_fixed_alongside_over_cold_cpu" in (r.get("ratios") or {}):
+            print(f"{r['size']} next day minus the tiny rerun beside it (s): "
+                  + ", ".join(fmt(d) for d in pairs) + "; median over cold "
+                  + fmt(r["ratios"]["next_minus_fixed_alongside_over_cold_cpu"], ".3f"))
         q = r.get("ratios") or {}
         if "new_data_over_cold_cpu" in q:
             print(f"{r['size']} next day split (CPU): rerun of the next day "
@@ -734,8 +800,10 @@ def main(argv: list[str] | None = None) -> int:
                         "outputs cost")
     parser.add_argument("--repeat", type=int, default=1, metavar="N",
                         help="run the tiny warm rerun and each next day N times (the next day "
-                        "each time from the state the day before left) and keep the run with "
-                        "the median CPU (DuckDB only: the state is copied back between runs)")
+                        "each time from the state the day before left, a larger size's each "
+                        "time followed by a rerun of the tiny state's newest date) and keep "
+                        "the run with the median CPU (DuckDB only: the state is copied back "
+                        "between runs)")
     parser.add_argument("--next-day-only", action="store_true",
                         help="only the next day, on the state a previous cold run left "
                         "(ratios then need that run's record)")

@@ -186,3 +186,35 @@ def test_a_repeated_next_day_starts_each_time_from_the_same_state_and_keeps_the_
             "ok": True, "cpu_s": 7.0}
     failed = run.median_run(lambda i: {"ok": i == 0, "cpu_s": 1.0 + i}, 3)
     assert failed == {"ok": False, "cpu_s": 2.0}
+
+
+def test_a_larger_sizes_next_days_are_each_set_against_a_tiny_rerun_run_right_after_it():
+    # The machine's speed drifts over minutes: with --repeat a larger size's next day is followed
+    # each time by the tiny size's fixed cost, and the ratio is the median of the pairs'
+    # differences, which the drift (here 2 s per pair, on both) does not move.
+    run = _runner()
+    calls = []
+
+    def next_day(i):
+        calls.append(f"next day {i}")
+        return {"ok": True, "cpu_s": 20.0 + 2 * i}
+
+    def tiny_rerun(i):
+        calls.append(f"tiny rerun {i}")
+        return {"ok": True, "cpu_s": 16.5 + 2 * i}
+
+    day, fixed, pairs = run.alternated(next_day, tiny_rerun, 3,
+                                       lambda: calls.append("state restored"))
+    assert calls == ["next day 0", "tiny rerun 0", "state restored", "next day 1",
+                     "tiny rerun 1", "state restored", "next day 2", "tiny rerun 2"]
+    assert (day["cpu_s"], fixed["cpu_s"], pairs) == (22.0, 18.5, [3.5, 3.5, 3.5])
+    assert day["runs_cpu_s"] == [20.0, 22.0, 24.0]
+    record = {"size": "1m", "cold": {"cpu_s": 35.0}, "next_day": day,
+              "next_minus_fixed_pairs": pairs}
+    tiny = {"size": "tiny", "warm_rerun": {"cpu_s": 14.0}}  # measured earlier, on a faster hour
+    ratios = run.ratios(record, tiny)
+    assert ratios["next_minus_fixed_alongside_over_cold_cpu"] == 0.1
+    assert ratios["next_minus_fixed_over_cold_cpu"] == 0.229
+    # A failed next day ends the series with no pairs.
+    failed, _, none = run.alternated(lambda i: {"ok": False, "cpu_s": 1.0}, tiny_rerun, 3)
+    assert failed == {"ok": False, "cpu_s": 1.0} and none == []
