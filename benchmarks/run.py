@@ -506,18 +506,29 @@ def _median(series: list[dict]) -> dict:
     return chosen
 
 
+def _series(runs: list[Callable[[int], dict]], times: int,
+            restore: Callable[[], None] | None) -> list[list[dict]] | dict:
+    """Each of `runs` in turn, `times` times (`restore()` before each turn but the first): every
+    run's result per run function, or the first failed run, which ends the series."""
+    results: list[list[dict]] = [[] for _ in runs]
+    for i in range(times):
+        if i and restore is not None:
+            restore()
+        for run, done in zip(runs, results, strict=True):
+            done.append(run(i))
+            if not done[-1]["ok"]:
+                return done[-1]
+    return results
+
+
 def median_run(run: Callable[[int], dict], times: int,
                restore: Callable[[], None] | None = None) -> dict:
     """`run(i)` for i in 0..times-1, `restore()` before each but the first; the median run
     (_median; a single run as it is). A failed run ends the series and is returned."""
-    results: list[dict] = []
-    for i in range(times):
-        if i and restore is not None:
-            restore()
-        results.append(run(i))
-        if not results[-1]["ok"]:
-            return results[-1]
-    return _median(results) if times > 1 else results[0]
+    series = _series([run], times, restore)
+    if isinstance(series, dict):
+        return series
+    return _median(series[0]) if times > 1 else series[0][0]
 
 
 @contextlib.contextmanager
@@ -546,18 +557,12 @@ def alternated(run: Callable[[int], dict], fixed: Callable[[int], dict], times: 
     """`run(i)` and right after it `fixed(i)`, `times` times (`restore()` before each `run` but
     the first): each run's fixed cost measured beside it, so a drift of the machine's speed
     between the two series does not enter their difference. Returns each series' median run
-    (_median) and every pair's difference run - fixed. A failed run ends the series."""
-    runs: list[dict] = []
-    fixes: list[dict] = []
-    for i in range(times):
-        if i and restore is not None:
-            restore()
-        runs.append(run(i))
-        if not runs[-1]["ok"]:
-            return runs[-1], {}, []
-        fixes.append(fixed(i))
-        if not fixes[-1]["ok"]:
-            return runs[-1], fixes[-1], []
+    (_median) and every pair's difference run - fixed. A failed run ends the series and is
+    returned first."""
+    series = _series([run, fixed], times, restore)
+    if isinstance(series, dict):
+        return series, {}, []
+    runs, fixes = series
     return _median(runs), _median(fixes), [round(r["cpu_s"] - f["cpu_s"], 2)
                                            for r, f in zip(runs, fixes, strict=True)]
 
