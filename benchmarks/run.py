@@ -401,6 +401,11 @@ def platforms_without_minimums(state: Path) -> Path:
     return path
 
 
+def warehouse_file(state: Path) -> Path:
+    """The DuckDB warehouse of the runs whose folders are under `state`."""
+    return state / "warehouse" / "winback.duckdb"
+
+
 def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
                  engine: str = "duckdb", postgres_url: str | None = None,
                  duckdb_memory_limit: str | None = None) -> dict:
@@ -420,7 +425,7 @@ def pipeline_env(landing: Path, state: Path, *, ad_minimums: bool = True,
         env["WINBACK_PLATFORMS"] = str(platforms_without_minimums(state))
     env.update({
         "WINBACK_LANDING_DIR": str(landing),
-        "WINBACK_WAREHOUSE": str(state / "warehouse" / "winback.duckdb"),
+        "WINBACK_WAREHOUSE": str(warehouse_file(state)),
         "WINBACK_EXPORT_DIR": str(state / "exports"),
         "WINBACK_SERVING_DIR": str(state / "serving"),
         "DAGSTER_HOME": str(home),
@@ -498,11 +503,17 @@ def previous_tiny(results: Path) -> dict | None:
     return tiny
 
 
+def _middle(values: list) -> object:
+    """The median of `values` as the runner takes it: of an even count the lower middle one, a
+    value that was measured rather than a mean of two."""
+    return sorted(values)[(len(values) - 1) // 2]
+
+
 def _median(series: list[dict]) -> dict:
-    """The run with the median CPU (of an even count the lower middle one: a run that
-    happened), with every run's CPU in order as `runs_cpu_s`."""
-    chosen = sorted(series, key=lambda r: r["cpu_s"])[(len(series) - 1) // 2]
-    chosen["runs_cpu_s"] = [r["cpu_s"] for r in series]
+    """The run with the median CPU (_middle), with every run's CPU in order as `runs_cpu_s`."""
+    cpus = [r["cpu_s"] for r in series]
+    chosen = series[cpus.index(_middle(cpus))]
+    chosen["runs_cpu_s"] = cpus
     return chosen
 
 
@@ -571,7 +582,7 @@ def newest_run_date(state: Path) -> dt.date | None:
     """The newest as-of date a DuckDB run recorded in `state`'s warehouse (None: no run)."""
     import duckdb
 
-    warehouse = state / "warehouse" / "winback.duckdb"
+    warehouse = warehouse_file(state)
     if not warehouse.exists():
         return None
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -612,7 +623,7 @@ def bench(args: argparse.Namespace, name: str, tiny: dict | None) -> dict:
     if args.floor_only:
         return record
     if args.next_day_only:
-        if not (state / "warehouse" / "winback.duckdb").exists():
+        if not warehouse_file(state).exists():
             sys.exit(f"run: --next-day-only needs the cold run's state in {state}")
         env = pipeline_env(landing, state, ad_minimums=name != "tiny",
                            engine=args.engine, postgres_url=args.postgres_url,
@@ -686,7 +697,7 @@ def ratios(record: dict, tiny: dict | None) -> dict:
     if cold and pairs:
         # Each next day less the tiny rerun run right after it: the median of those differences.
         out["next_minus_fixed_alongside_over_cold_cpu"] = round(
-            sorted(pairs)[(len(pairs) - 1) // 2] / cold["cpu_s"], 3)
+            _middle(pairs) / cold["cpu_s"], 3)
     changed_day = (tiny or {}).get("next_day")
     if cold and nxt and changed_day and record["size"] != "tiny":
         out["changed_day_fixed_cpu_s"] = changed_day["cpu_s"]
