@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -40,7 +39,9 @@ def _slow_forking_server(path: Path, started: list) -> threading.Thread:
             for fd in fds:
                 os.close(fd)
             signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
-            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+            # coreutils' sleep, not a Python one: a Python child interrupted while it still
+            # imports its site module ends with a fatal error (exit 1), not by the signal.
+            child = subprocess.Popen(["sleep", "60"])
             started.append(child)
             conn.sendall(f"{child.pid}\n".encode())
             status = child.wait(timeout=30)
