@@ -5,8 +5,12 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from orchestration.defs.dbt.fork_server import ForkServer
 
 TESTS_DIR = Path(__file__).parent
 sys.path.insert(0, str(TESTS_DIR))
@@ -84,7 +88,8 @@ def _dbt_target_per_worker_and_no_shared_dagster_home(tmp_path_factory: pytest.T
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home) -> Iterator[None]:
+def session_dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home
+                            ) -> Iterator[ForkServer | None]:
     """One dbt fork server per test process, as `winback run` starts one per run: the pipeline
     runs in this process, and the `winback` commands it starts (they find the server in the
     environment), fork their dbt steps from it instead of importing dbt for each
@@ -95,7 +100,8 @@ def _dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home) -> Itera
     folder, where a test's first step starts from it: the test's own warehouse path does not
     make dbt parse again (parse_check.py), only a configuration models read does, or another
     database name: dbt-duckdb names the database after the file, so the parse ahead names its
-    file as the tests name theirs (tests/daily_run.py: warehouse.duckdb)."""
+    file as the tests name theirs (tests/daily_run.py: warehouse.duckdb). Yields the server
+    (None without fork()), for the tests of the server itself that can use this one."""
     from orchestration.defs.dbt.args import dbt_parse_ahead_args
     from orchestration.defs.dbt.fork_server import dbt_fork_server
     from orchestration.lib.audiences import audiences_for
@@ -105,8 +111,8 @@ def _dbt_fork_server(_dbt_target_per_worker_and_no_shared_dagster_home) -> Itera
     settings = load_settings(environ={"WINBACK_WAREHOUSE": str(
         _dbt_target_per_worker_and_no_shared_dagster_home / "warehouse.duckdb")})
     ahead = dbt_parse_ahead_args(settings, policies_for(settings), audiences_for(settings))
-    with dbt_fork_server("duckdb", ahead):
-        yield
+    with dbt_fork_server("duckdb", ahead) as server:
+        yield server
 
 
 @pytest.fixture(scope="session", autouse=True)

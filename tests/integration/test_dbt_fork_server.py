@@ -110,12 +110,13 @@ def _events(text: str) -> list[tuple[str, str]]:
 
 
 def test_a_forked_dbt_writes_the_log_lines_of_the_installed_dbt_at_each_level(
-        tmp_path, monkeypatch):
+        tmp_path, session_dbt_fork_server):
     # The server has each of dbt's loggers format only the events it writes, and drops the
     # debug events that no logger writes before they are built; what dbt writes to its output
     # and to dbt.log, each at its own level, stays the installed dbt's. The installed dbt runs
     # once, with its output at debug: at info its output is the same without the debug lines.
-    monkeypatch.delenv(ENV, raising=False)
+    # The forks are the test session's server's, as a pipeline step's are (tests/conftest.py).
+    server = session_dbt_fork_server
 
     def listing(folder: str, output_level: str) -> list[str]:
         # Not seeded: the installed and the forked dbt both parse, and write the same lines.
@@ -130,16 +131,15 @@ def test_a_forked_dbt_writes_the_log_lines_of_the_installed_dbt_at_each_level(
     assert {level for _, level in expected_output} == {"debug", "info"}
     assert ("PrintEvent", "info") in expected_output  # the listing (quiet: the test above)
     assert {level for _, level in expected_written} == {"info"}
-    with dbt_fork_server("duckdb") as server:
-        assert server is not None
-        for level in ("debug", "info"):  # at info no logger writes the debug events
-            forked, children = _run_watching_server(listing(level, level), server.pid)
-            assert forked.returncode == 0, forked.stderr
-            assert children
-            assert _events(forked.stdout) == [
-                event for event in expected_output if level == "debug" or event[1] != "debug"]
-            assert _events((tmp_path / level / "logs" / "dbt.log").read_text()) == (
-                expected_written)
+    assert server is not None
+    for level in ("debug", "info"):  # at info no logger writes the debug events
+        forked, children = _run_watching_server(listing(level, level), server.pid)
+        assert forked.returncode == 0, forked.stderr
+        assert children
+        assert _events(forked.stdout) == [
+            event for event in expected_output if level == "debug" or event[1] != "debug"]
+        assert _events((tmp_path / level / "logs" / "dbt.log").read_text()) == (
+            expected_written)
 
 
 def _endless_operation(tmp_path: Path) -> list[str]:
@@ -265,36 +265,39 @@ def _production_vars(tmp_path: Path, warehouse: str, **environ: str) -> list[str
 
 
 def test_a_warehouse_elsewhere_with_other_limits_keeps_the_parse_a_policy_change_does_not(
-        tmp_path, monkeypatch):
+        tmp_path, session_dbt_fork_server):
     # dbt would parse everything again when the warehouse moves or DuckDB's limits change
     # (they are in the vars and the profile); no model reads them while parsing
     # (orchestration/defs/dbt/parse_check.py). What models read, and the database name dbt
-    # writes into every node, still make it parse everything again.
-    monkeypatch.delenv(ENV, raising=False)
+    # writes into every node, still make it parse everything again. The steps fork from the
+    # test session's server; "first" starts from the state the session's steps start from
+    # (its parse ahead names the warehouse file as "first" does, tests/conftest.py), as a
+    # run's first step does, and parses nothing when that state is the default configuration's.
+    server = session_dbt_fork_server
     project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    first = _production_vars(tmp_path, "a/winback.duckdb")
-    moved = _production_vars(tmp_path, "b/winback.duckdb", WINBACK_DUCKDB_MEMORY_LIMIT="512MB",
+    first = _production_vars(tmp_path, "a/warehouse.duckdb")
+    moved = _production_vars(tmp_path, "b/warehouse.duckdb", WINBACK_DUCKDB_MEMORY_LIMIT="512MB",
                              WINBACK_DUCKDB_THREADS="1", WINBACK_DBT_THREADS="2")
-    new_policy = _production_vars(tmp_path, "b/winback.duckdb", WINBACK_INACTIVE_DAYS="150")
-    assert new_policy != _production_vars(tmp_path, "b/winback.duckdb")
+    new_policy = _production_vars(tmp_path, "b/warehouse.duckdb", WINBACK_INACTIVE_DAYS="150")
+    assert new_policy != _production_vars(tmp_path, "b/warehouse.duckdb")
     renamed = _production_vars(tmp_path, "b/other.duckdb")
-    with dbt_fork_server("duckdb") as server:
-        assert server is not None
-        events = {}
-        # Each step starts from the parse state of the one named, as dagster-dbt seeds it.
-        for name, variables, seed in (("first", first, None), ("moved", moved, "first"),
-                                      ("new_policy", new_policy, "moved"),
-                                      ("renamed", renamed, "moved")):
-            step = tmp_path / name
+    assert server is not None
+    events = {}
+    # Each step starts from the parse state of the one named, as dagster-dbt seeds it.
+    for name, variables, seed in (("first", first, None), ("moved", moved, "first"),
+                                  ("new_policy", new_policy, "moved"),
+                                  ("renamed", renamed, "moved")):
+        step = seeded_target(tmp_path / name) if seed is None else tmp_path / name
+        if seed:
             step.mkdir()
-            if seed:
-                shutil.copyfile(tmp_path / seed / "partial_parse.msgpack",
-                                step / "partial_parse.msgpack")
-            parsed, _ = _run_watching_server(
-                ["parse", *variables, *project, "--target-path", str(step), "--log-path",
-                 str(step), "--log-format-file", "json"], server.pid)
-            assert parsed.returncode == 0, parsed.stdout + parsed.stderr
-            events[name] = _event_names(step)
+            shutil.copyfile(tmp_path / seed / "partial_parse.msgpack",
+                            step / "partial_parse.msgpack")
+        parsed, forked = _run_watching_server(
+            ["parse", *variables, *project, "--target-path", str(step), "--log-path",
+             str(step), "--log-format-file", "json"], server.pid)
+        assert parsed.returncode == 0, parsed.stdout + parsed.stderr
+        assert forked
+        events[name] = _event_names(step)
     assert "PartialParsingSkipParsing" in events["moved"]
     assert "UnableToPartialParse" not in events["moved"]
     assert "UnableToPartialParse" in events["new_policy"]
