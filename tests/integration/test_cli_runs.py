@@ -1,11 +1,11 @@
-"""`winback run` and `winback export` as a user meets them (issues 3 and 9), on the landing fixture
-and one customer whose contact data are sentinels: two runs started together on a fresh
+"""`winback run` and `winback export` as a user meets them (run safety: issue 9), on the landing
+fixture and one customer whose contact data are sentinels: two runs started together on a fresh
 DAGSTER_HOME, one plain and one with --verbose, then an export of the same date. Which run gets
 the warehouse first is up to the machine: the other waits, then finds every file loaded. Each
 test below finds the run it is about by what the run said (it waited, or it was verbose), so all
 of them hold whichever order the runs took. The runs happen once, in the module's fixture: a
-whole run costs ~15 s of CPU. Commands that fail before or without a run: test_cli.py and
-test_run_safety.py."""
+whole run costs ~15 s of CPU. Other commands: test_cli.py (failures before a run) and
+test_run_safety.py (the lock without a wait, a reader of the serving copy, one-line errors)."""
 
 from __future__ import annotations
 
