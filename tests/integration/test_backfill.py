@@ -7,7 +7,7 @@ three for one run less. The command runs in this process (`cli.main`, as the `wi
 calls it): a subprocess would load Python, Dagster and the definitions again for each backfill;
 only the failing backfill runs as a process of its own, which ends as a user's would.
 The date ranges, the progress file and resuming over longer ranges are
-tests/unit/test_backfill_progress.py's; the `winback` script as a process, test_cli.py's. The
+tests/unit/test_backfill_progress.py's; the `winback` script as a process, test_cli_runs.py's. The
 demo's year of history: test_demo_history.py."""
 
 import contextlib
