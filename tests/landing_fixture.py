@@ -74,6 +74,12 @@ CONSENT = [
 ]
 
 
+CUSTOMER_HEADER = ["customer_id", "first_name", "last_name", "email", "phone", "country",
+                   "postal_code", "created_at", "updated_at"]
+ORDER_HEADER = ["order_id", "customer_id", "ordered_at", "status", "currency", "amount",
+                "updated_at"]
+
+
 def write_csv_file(path: Path, header: list[str], rows) -> None:
     """A landing CSV with a header row, as a shop or CRM export would write it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,13 +92,12 @@ def write_csv_file(path: Path, header: list[str], rows) -> None:
 def write_landing(root: Path) -> Path:
     write_csv_file(
         root / "customers" / "customers.csv",
-        ["customer_id", "first_name", "last_name", "email", "phone", "country", "postal_code",
-         "created_at", "updated_at"],
+        CUSTOMER_HEADER,
         CUSTOMERS,
     )
     write_csv_file(
         root / "orders" / "orders.csv",
-        ["order_id", "customer_id", "ordered_at", "status", "currency", "amount", "updated_at"],
+        ORDER_HEADER,
         ORDERS,
     )
     write_csv_file(

@@ -20,16 +20,18 @@ from pathlib import Path
 
 import pytest
 from cli_env import cli_env, one_line, winback
-from landing_fixture import AS_OF, write_csv_file, write_landing
+from landing_fixture import (
+    AS_OF,
+    CUSTOMER_HEADER,
+    ORDER_HEADER,
+    write_csv_file,
+    write_landing,
+)
 
 from orchestration.defs.report.build import CHARTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(4)]
 
-CUSTOMER_HEADER = ["customer_id", "first_name", "last_name", "email", "phone", "country",
-                   "postal_code", "created_at", "updated_at"]
-ORDER_HEADER = ["order_id", "customer_id", "ordered_at", "status", "currency", "amount",
-                "updated_at"]
 # Unique values that must never leave the warehouse and the export files.
 SENTINEL_EMAIL = "qx7.sentinel.zv@example.org"
 SENTINEL_FIRST, SENTINEL_LAST = "Quillonaxe", "Zorbwitham"
@@ -72,39 +74,34 @@ def _sentinel_landing(landing: Path) -> None:
                                    "occurred_at": "2025-01-01T00:00:00Z"}) + "\n")
 
 
-@dataclass(frozen=True)
-class Command:
-    args: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
+Done = subprocess.CompletedProcess[str]  # a command's exit code and output
 
 
 @dataclass(frozen=True)
 class CliRuns:
     root: Path
-    runs: list[Command]  # the two runs started together: plain, --verbose
-    export: Command
+    runs: list[Done]  # the two runs started together: plain, --verbose
+    export: Done
     written: dict[Path, bytes]  # the export files after the runs
     rewritten: dict[Path, bytes]  # and after the export
 
     @property
-    def first(self) -> Command:
+    def first(self) -> Done:
         """The run that got the warehouse first."""
         [first] = [run for run in self.runs if WAITED not in run.stdout]
         return first
 
     @property
-    def second(self) -> Command:
+    def second(self) -> Done:
         [second] = [run for run in self.runs if WAITED in run.stdout]
         return second
 
     @property
-    def plain(self) -> Command:
+    def plain(self) -> Done:
         return self.runs[0]
 
     @property
-    def verbose(self) -> Command:
+    def verbose(self) -> Done:
         return self.runs[1]
 
 
@@ -124,11 +121,10 @@ def cli_runs(tmp_path_factory) -> CliRuns:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for args in commands]
     outputs = [process.communicate(timeout=900) for process in started]
-    runs = [Command(args, process.returncode, *output)
-            for args, process, output in zip(commands, started, outputs, strict=True)]
+    runs = [subprocess.CompletedProcess(process.args, process.returncode, *output)
+            for process, output in zip(started, outputs, strict=True)]
     written = _files(root / "exports")
-    done = winback("export", env=env)
-    export = Command(("export",), done.returncode, done.stdout, done.stderr)
+    export = winback("export", env=env)
     return CliRuns(root, runs, export, written, _files(root / "exports"))
 
 

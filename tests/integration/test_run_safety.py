@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 from cli_env import cli_env, one_line, winback
-from landing_fixture import AS_OF, write_csv_file, write_landing
+from landing_fixture import AS_OF, ORDER_HEADER, write_csv_file, write_landing
 
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(2)]
-
-ORDER_HEADER = ["order_id", "customer_id", "ordered_at", "status", "currency", "amount",
-                "updated_at"]
-
 
 def _env(tmp_path, **extra):
     # The warehouse file is named as the session's dbt parse ahead names its own (dbt-duckdb
