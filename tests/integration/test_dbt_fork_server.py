@@ -19,7 +19,7 @@ import pytest
 from parse_state import seeded_target
 
 from orchestration.defs.dbt.fork_server import ENV, dbt_fork_server
-from orchestration.defs.dbt.macro_templates import RECORD_FILE
+from orchestration.defs.dbt.jinja_templates import CACHE_FILE
 from orchestration.lib.settings import DBT_PROJECT_DIR
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs fork()")
@@ -241,9 +241,9 @@ def test_the_server_parses_ahead_so_a_step_with_its_vars_parses_nothing(tmp_path
     events = _event_names(step)
     assert "UnableToPartialParse" not in events  # dbt would say why it parsed everything again
     assert "PartialParsingSkipParsing" in events
-    # Each forked step records the macros it compiled, for the server to compile ahead of the
-    # next step (macro_templates.py): the full parse of the second step calls the project's.
-    assert (tmp_path / "target" / RECORD_FILE).read_text().split()
+    # Each forked step caches the Jinja it compiled, for the server to load ahead of the next
+    # step (jinja_templates.py): the full parse of the second step renders the project's.
+    assert (tmp_path / "target" / CACHE_FILE).stat().st_size
     assert reparsed.returncode == 0, reparsed.stdout + reparsed.stderr
     # A pipeline's step writes no manifest.json (without_manifest_artifacts); any other
     # invocation writes dbt's artifacts as the installed dbt does.

@@ -22,9 +22,10 @@ state the parse ahead was replacing (a short run's first) gets the new one in it
 only the events they write (log_filter.py): dbt would format every debug event
 for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
 location or DuckDB's limits changed (parse_check.py); has dbt reuse the type tester of its
-query results (result_tables.py); and compiles the macros the steps
-recorded using, so that each child does not compile them again (macro_templates.py). A
-pipeline step's child writes no manifest.json (without_manifest_artifacts).
+query results (result_tables.py); and has dbt compile each Jinja text once, loading
+the code the steps cached before its first fork, so that each child does not compile it again
+(jinja_templates.py). A pipeline step's child writes no manifest.json
+(without_manifest_artifacts).
 
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
 big-endian length with its stdin, stdout and stderr attached (SCM_RIGHTS), then that many bytes
@@ -133,7 +134,7 @@ def _run_dbt(cli: Callable[[], Any], request: dict[str, Any], fds: list[int]) ->
 
 def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any],
           templates: Path | None) -> None:
-    """`templates`: the record of the macros the steps compile (macro_templates.py)."""
+    """`templates`: the cache of the Jinja the steps compile (jinja_templates.py)."""
     request, fds = receive_request(conn)
     pid = os.fork()
     if pid:
@@ -150,10 +151,10 @@ def _fork(conn: socket.socket, listener: socket.socket, cli: Callable[[], Any],
                 conn.sendall(f"{os.getpid()}\n".encode())
             code = _run_dbt(cli, request, fds)
             if templates is not None:
-                from orchestration.defs.dbt.macro_templates import record_compiled
+                from orchestration.defs.dbt.jinja_templates import record_used
 
                 with contextlib.suppress(Exception):  # a hint: never the step's failure
-                    record_compiled(templates)
+                    record_used(templates)
             with contextlib.suppress(OSError):
                 conn.sendall(f"{code}\n".encode())
         finally:
@@ -172,11 +173,10 @@ def _project_dir(args: list[str]) -> Path:
     return Path(args[args.index("--project-dir") + 1])
 
 
-def parse_ahead(args: list[str]) -> Any:
+def parse_ahead(args: list[str]) -> None:
     """`dbt parse` (`args` without its target and log paths) in a scratch folder seeded with the
-    parse state the dbt steps start from, its new state then made theirs; returns the parsed
-    manifest. An optimisation only: a failure leaves the state as it was and returns None, and
-    the step parses and reports as it would have."""
+    parse state the dbt steps start from, its new state then made theirs. An optimisation only:
+    a failure leaves the state as it was, and the step parses and reports as it would have."""
     from dbt.cli.main import dbtRunner
 
     from orchestration.defs.dbt.state import (
@@ -198,16 +198,15 @@ def parse_ahead(args: list[str]) -> Any:
             result = dbtRunner().invoke([*args, "--no-static-parser", "--target-path", scratch,
                                          "--log-path", scratch])
         except Exception:  # dbt reports its own failures in the result; anything else as well
-            return None
+            return
         if not result.success:
-            return None
+            return
         state.parent.mkdir(parents=True, exist_ok=True)
         keep_partial_parse(Path(scratch), state.parent)
         written = Path(scratch) / PARTIAL_PARSE_FILE
         after = written.read_bytes() if written.exists() else b""
         if after and _digest(after) != before:  # it parsed: steps seeded before are stale
             _AHEAD = AheadState(before, after)
-        return result.result
 
 
 def _digest(data: bytes) -> str:
@@ -269,27 +268,33 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     before starting this process, so a launcher that comes early waits in the backlog, and one
     that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
+    from orchestration.defs.dbt.jinja_templates import (
+        cache_file,
+        forget_used,
+        keep_compiled_code,
+        load_cached,
+    )
     from orchestration.defs.dbt.log_filter import format_only_written_events
-    from orchestration.defs.dbt.macro_templates import TemplateCompiler, record_file
     from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
     from orchestration.defs.dbt.result_tables import reuse_type_testers
     from orchestration.lib.collector import collections_paused
 
-    compiler, templates = None, None
+    templates = None
     with collections_paused():
         from dbt.cli.main import cli  # the import this server exists for
 
         format_only_written_events()  # for the parse ahead and every child
         keep_parse_across_warehouse_locations()
         reuse_type_testers()
+        keep_compiled_code()
         if adapter:
             with contextlib.suppress(ImportError):
                 importlib.import_module(f"dbt.adapters.{adapter}")
-        if ahead and (manifest := parse_ahead(ahead)) is not None:
-            templates = record_file(_project_dir(ahead))
-            compiler = TemplateCompiler(manifest, templates)
-            del manifest  # the compiler keeps its macros, not the rest
-            compiler.compile_recorded()
+        if ahead:
+            templates = cache_file(_project_dir(ahead))
+            load_cached(templates)
+            parse_ahead(ahead)
+            forget_used()
     # What the imports made lives as long as the server: out of the children's collections
     # (which would walk it and copy its pages) and of the server's own at exit.
     gc.freeze()
@@ -297,9 +302,9 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     listener.settimeout(1.0)
     try:
         while os.getppid() == parent:
-            if _reap(block=False) and compiler is not None:
+            if _reap(block=False) and templates is not None:
                 with collections_paused():
-                    compiler.compile_recorded()  # what the step that ended recorded
+                    load_cached(templates)  # what the step that ended added
                 gc.freeze()
             try:
                 conn, _ = listener.accept()
