@@ -38,6 +38,12 @@ def compiles(monkeypatch):
     return compiled
 
 
+@pytest.fixture
+def cache(tmp_path):
+    """Where the steps of the test's project cache their code."""
+    return tmp_path / jinja_templates.CACHE_FILE
+
+
 def _new_process():
     """What a server started on another day has: nothing compiled, nothing used."""
     jinja_templates._code.clear()
@@ -74,9 +80,7 @@ def test_a_macro_built_from_kept_code_is_dbts_macro(compiles):
     assert compiles == [MACRO]
 
 
-def test_the_server_loads_what_earlier_steps_compiled_so_a_step_compiles_nothing(
-        compiles, tmp_path):
-    cache = tmp_path / jinja_templates.CACHE_FILE
+def test_the_server_loads_what_earlier_steps_compiled_so_a_step_compiles_nothing(compiles, cache):
     # A step renders a model and a native value, and caches them as it ends.
     _model()
     core.get_rendered(NATIVE, {"size": 1}, native=True)
@@ -95,9 +99,7 @@ def test_the_server_loads_what_earlier_steps_compiled_so_a_step_compiles_nothing
     assert compiles == []
 
 
-def test_a_text_that_does_not_compile_is_not_cached_and_fails_with_dbts_error(
-        compiles, tmp_path):
-    cache = tmp_path / jinja_templates.CACHE_FILE
+def test_a_text_that_does_not_compile_is_not_cached_and_fails_with_dbts_error(compiles, cache):
     with pytest.raises(CompilationError):
         core.get_rendered(BROKEN, {})
     _model()
@@ -105,8 +107,7 @@ def test_a_text_that_does_not_compile_is_not_cached_and_fails_with_dbts_error(
     assert _cached(cache) == [MODEL]
 
 
-def test_a_cache_of_other_versions_or_unreadable_is_no_cache(compiles, tmp_path):
-    cache = tmp_path / jinja_templates.CACHE_FILE
+def test_a_cache_of_other_versions_or_unreadable_is_no_cache(compiles, cache):
     _model()
     jinja_templates.record_used(cache)
     _new_process()
@@ -117,14 +118,17 @@ def test_a_cache_of_other_versions_or_unreadable_is_no_cache(compiles, tmp_path)
     cache.write_bytes(b"not marshalled")
     jinja_templates.load_cached(cache)
     assert jinja_templates._code == {}
+    # An entry whose code is not code (a damaged file) leaves that text to the step.
+    cache.write_bytes(marshal.dumps((jinja_templates._versions(), [
+        ("MacroFuzzEnvironment", MODEL, 0, marshal.dumps(42))])))
+    jinja_templates.load_cached(cache)
+    assert jinja_templates._code == {}
     _model()  # compiled again, and cached for these versions
     jinja_templates.record_used(cache)
     assert _cached(cache) == [MODEL]
 
 
-def test_the_server_caches_nothing_its_parse_ahead_rendered_only_what_steps_use(
-        compiles, tmp_path):
-    cache = tmp_path / jinja_templates.CACHE_FILE
+def test_the_server_caches_nothing_its_parse_ahead_rendered_only_what_steps_use(compiles, cache):
     _model()  # the parse ahead
     jinja_templates.forget_used()
     _materialize("t")  # the step
@@ -132,8 +136,7 @@ def test_the_server_caches_nothing_its_parse_ahead_rendered_only_what_steps_use(
     assert _cached(cache) == [MACRO]
 
 
-def test_a_text_no_step_used_in_the_last_writes_leaves_the_cache(compiles, tmp_path):
-    cache = tmp_path / jinja_templates.CACHE_FILE
+def test_a_text_no_step_used_in_the_last_writes_leaves_the_cache(compiles, cache):
     _model()
     jinja_templates.record_used(cache)
     for _ in range(jinja_templates.MAX_AGE):  # steps that render only the macro
@@ -147,9 +150,7 @@ def test_a_text_no_step_used_in_the_last_writes_leaves_the_cache(compiles, tmp_p
     assert _cached(cache) == [MACRO]
 
 
-def test_a_cache_grown_too_large_keeps_only_the_last_steps_texts(
-        compiles, tmp_path, monkeypatch):
-    cache = tmp_path / jinja_templates.CACHE_FILE
+def test_a_cache_grown_too_large_keeps_only_the_last_steps_texts(compiles, cache, monkeypatch):
     _materialize("t")
     jinja_templates.record_used(cache)
     jinja_templates._used.clear()

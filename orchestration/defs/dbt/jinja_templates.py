@@ -103,11 +103,14 @@ def _read(cache: Path) -> dict[Key, tuple[int, bytes]]:
 
 
 def load_cached(cache: Path) -> None:
-    """In the server: take the code of the cached texts it does not have yet."""
-    for key, (_age, code) in _read(cache).items():
+    """In the server: take the code of the cached texts it does not have yet (an entry that is
+    not code is left out: its step compiles the text)."""
+    for key, (_age, blob) in _read(cache).items():
         if key not in _code:
             with contextlib.suppress(EOFError, ValueError, TypeError):
-                _code[key] = marshal.loads(code)
+                code = marshal.loads(blob)
+                if isinstance(code, CodeType):
+                    _code[key] = code
 
 
 def record_used(cache: Path) -> None:
