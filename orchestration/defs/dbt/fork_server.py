@@ -22,7 +22,8 @@ state the parse ahead was replacing (a short run's first) gets the new one in it
 only the events they write (log_filter.py): dbt would format every debug event
 for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
 location or DuckDB's limits changed (parse_check.py); has dbt reuse the type tester of its
-query results (result_tables.py); and has dbt compile each Jinja text once, loading
+query results (result_tables.py); builds dbt's macro namespaces without its per-macro
+bookkeeping (macro_namespaces.py); and has dbt compile each Jinja text once, loading
 the code the steps cached before its first fork, so that each child does not compile it again
 (jinja_templates.py). A pipeline step's child writes no manifest.json
 (without_manifest_artifacts).
@@ -275,6 +276,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
         load_cached,
     )
     from orchestration.defs.dbt.log_filter import format_only_written_events
+    from orchestration.defs.dbt.macro_namespaces import build_namespaces_quickly
     from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
     from orchestration.defs.dbt.result_tables import reuse_type_testers
     from orchestration.lib.collector import collections_paused
@@ -286,6 +288,7 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
         format_only_written_events()  # for the parse ahead and every child
         keep_parse_across_warehouse_locations()
         reuse_type_testers()
+        build_namespaces_quickly()
         keep_compiled_code()
         if adapter:
             with contextlib.suppress(ImportError):

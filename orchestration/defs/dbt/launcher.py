@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orchestration.defs.dbt.fork_server import ENV, send_request
 from orchestration.defs.dbt.log_filter import format_only_written_events
+from orchestration.defs.dbt.macro_namespaces import build_namespaces_quickly
 from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
 from orchestration.defs.dbt.result_tables import reuse_type_testers
 
@@ -79,6 +80,7 @@ def run_here() -> None:
     format_only_written_events()
     keep_parse_across_warehouse_locations()
     reuse_type_testers()
+    build_namespaces_quickly()
     sys.argv[0] = str(Path(sys.executable).parent / "dbt")
     cli()
 
