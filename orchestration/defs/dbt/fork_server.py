@@ -25,7 +25,8 @@ location or DuckDB's limits changed (parse_check.py); has dbt reuse the type tes
 query results (result_tables.py); builds dbt's macro namespaces without its per-macro
 bookkeeping (macro_namespaces.py); and has dbt compile each Jinja text once, loading
 the code the steps cached before its first fork, so that each child does not compile it again
-(jinja_templates.py). A pipeline step's child writes no manifest.json
+(jinja_templates.py). A child collects cyclic garbage rarely (collect_rarely,
+orchestration/lib/collector.py), and a pipeline step's child writes no manifest.json
 (without_manifest_artifacts).
 
 Protocol on the Unix socket, one connection per invocation: the launcher sends an 8-byte
@@ -53,18 +54,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestration.lib.collector import collect_rarely
+
 ENV = "WINBACK_DBT_FORK_SERVER"  # the socket of the run's server; launcher.py reads it
 _HEADER = 8
 _STREAMS = 3  # stdin, stdout, stderr
 _FORKED: set[int] = set()  # the server's dbt children not yet waited for
-# A child's cyclic collections: one per this many net allocations of container objects instead
-# of Python's 700. Each context dbt builds to render a node or run an adapter macro is a cycle
-# (its ~650 macro generators refer to it), ~220 of them a step, so at 700 the collector ran ~600
-# times a step (5 of them over the whole heap), and collecting and freeing those contexts was a
-# sixth of the step's CPU (tiny data: a median 1.8 s against 1.5). A step here allocates
-# ~450,000 and ends before its first collection, its garbage (~20 MB) freed with the process; a
-# larger project's step is still collected, every ~150 MB of garbage.
-CHILD_COLLECTION_THRESHOLD = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,7 @@ def _run_dbt(cli: Callable[[], Any], request: dict[str, Any], fds: list[int]) ->
     for fd, stream in zip(fds, (0, 1, 2), strict=True):
         os.dup2(fd, stream)
         os.close(fd)
-    gc.set_threshold(CHILD_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+    collect_rarely()
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
