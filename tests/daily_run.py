@@ -13,6 +13,7 @@ import pytest
 from parse_state import seeded_target
 
 from orchestration.definitions import defs
+from orchestration.lib.collector import heap_frozen
 from orchestration.lib.run_config import daily_run
 
 
@@ -39,7 +40,9 @@ def run_daily(
         export_dir=root / "exports",
         serving_dir=root / "serving",
     )
-    with _dbt_target_of_its_own(root) if definitions is not None else contextlib.nullcontext():
+    # As `winback run` runs it (orchestration/cli.py): the definitions out of its collections.
+    with (_dbt_target_of_its_own(root) if definitions is not None else contextlib.nullcontext(),
+          heap_frozen()):
         result = (definitions or defs).resolve_job_def("winback_daily").execute_in_process(
             run_config=run.run_config, partition_key=run.partition_key, raise_on_error=False,
             asset_selection=asset_selection, instance=instance, run_id=run_id,
