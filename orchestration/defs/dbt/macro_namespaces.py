@@ -4,8 +4,8 @@ Each time dbt renders Jinja for a node (compiling it, running its materializatio
 adapter macro (a relation lookup, a rename), it builds a context holding a MacroGenerator for
 every macro of the manifest (646 here: dbt's, the adapter's, the project's), one `add_macro`
 call each, and then copies them into the context's dict through `MacroNamespace`'s search order,
-key by key. A daily run's dbt steps build about 2,000 such contexts, and in a warm run on tiny
-data that was 13-17 % of the forked dbt steps' CPU (py-spy; benchmarks/README.md).
+key by key. A dbt step builds ~220 such contexts, and in a warm run on tiny data that was
+~17 % of the forked dbt steps' CPU (py-spy; benchmarks/README.md).
 
 `build_namespaces_quickly` replaces `MacroNamespaceBuilder.build_namespace` with one that makes
 the same generators (same macro, context, node and call stack) a package at a time and returns a
