@@ -18,12 +18,9 @@ whose vars changed (a new warehouse, a new policy) does not parse the whole proj
 the caches dbt fills while parsing (its JSON schemas, its (de)serialisers) are the children's
 from the start (~1 s of CPU a step on a warm day). A step that dagster-dbt seeded with the
 state the parse ahead was replacing (a short run's first) gets the new one in its fork
-(reseed_from_parse_ahead). The server also has dbt's loggers format
-only the events they write (log_filter.py): dbt would format every debug event
-for its output and dbt.log and drop it there; keeps dbt's parse when only the warehouse's
-location or DuckDB's limits changed (parse_check.py); has dbt reuse the type tester of its
-query results (result_tables.py); builds dbt's macro namespaces without its per-macro
-bookkeeping (macro_namespaces.py); and has dbt compile each Jinja text once, loading
+(reseed_from_parse_ahead). The server adjusts dbt as `winback-dbt` does without one
+(adjustments.py: the events it formats, the parse across warehouse locations, its result
+tables' type testers, its macro namespaces), and has dbt compile each Jinja text once, loading
 the code the steps cached before its first fork, so that each child does not compile it again
 (jinja_templates.py). A child collects cyclic garbage rarely (collect_rarely,
 orchestration/lib/collector.py), and a pipeline step's child writes no manifest.json
@@ -273,26 +270,20 @@ def serve(listener: socket.socket, adapter: str | None, ahead: list[str] | None 
     before starting this process, so a launcher that comes early waits in the backlog, and one
     that comes after this process ended is refused."""
     parent, server = os.getppid(), os.getpid()
+    from orchestration.defs.dbt.adjustments import adjust_dbt
     from orchestration.defs.dbt.jinja_templates import (
         cache_file,
         forget_used,
         keep_compiled_code,
         load_cached,
     )
-    from orchestration.defs.dbt.log_filter import format_only_written_events
-    from orchestration.defs.dbt.macro_namespaces import build_namespaces_quickly
-    from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
-    from orchestration.defs.dbt.result_tables import reuse_type_testers
     from orchestration.lib.collector import collections_paused
 
     templates = None
     with collections_paused():
         from dbt.cli.main import cli  # the import this server exists for
 
-        format_only_written_events()  # for the parse ahead and every child
-        keep_parse_across_warehouse_locations()
-        reuse_type_testers()
-        build_namespaces_quickly()
+        adjust_dbt()  # for the parse ahead and every child
         keep_compiled_code()
         if adapter:
             with contextlib.suppress(ImportError):

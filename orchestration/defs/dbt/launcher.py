@@ -11,11 +11,8 @@ import socket
 import sys
 from pathlib import Path
 
+from orchestration.defs.dbt.adjustments import adjust_dbt
 from orchestration.defs.dbt.fork_server import ENV, send_request
-from orchestration.defs.dbt.log_filter import format_only_written_events
-from orchestration.defs.dbt.macro_namespaces import build_namespaces_quickly
-from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
-from orchestration.defs.dbt.result_tables import reuse_type_testers
 from orchestration.lib.collector import collect_rarely
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -73,16 +70,11 @@ def run_forked(path: str) -> int | None:
 
 def run_here() -> None:
     """The installed dbt's command line in this process, as the `dbt` script runs it (dbt's click
-    group reads sys.argv and ends with SystemExit), its loggers formatting only the events they
-    write, its parse kept across warehouse locations, its result tables' type testers reused,
-    its macro namespaces built quickly and its garbage collected rarely, as in a fork of the
-    server."""
+    group reads sys.argv and ends with SystemExit), adjusted (adjustments.py) and collecting its
+    garbage rarely, as a fork of the server is."""
     from dbt.cli.main import cli
 
-    format_only_written_events()
-    keep_parse_across_warehouse_locations()
-    reuse_type_testers()
-    build_namespaces_quickly()
+    adjust_dbt()
     collect_rarely()
     sys.argv[0] = str(Path(sys.executable).parent / "dbt")
     cli()
