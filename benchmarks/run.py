@@ -678,6 +678,26 @@ def bench(args: argparse.Namespace, name: str, tiny: dict | None) -> dict:
     return record
 
 
+# The dbt steps of a run: winback_dbt_models and winback_dbt_models_after_statistics
+# (orchestration/defs/dbt/assets.py).
+DBT_STEP_PREFIX = "winback_dbt_"
+
+
+def step_excess(day: dict | None, fixed: dict | None) -> dict[str, float]:
+    """CPU seconds of each step of the run `day` above the same step of the run `fixed` (the
+    whole step where `fixed` did not run it), largest first: where a next day's cost above the
+    fixed cost goes. Empty unless both runs have their steps' CPU."""
+    def cpu(run: dict | None) -> dict[str, float]:
+        return {s["step"]: s["cpu_s"] for s in (run or {}).get("steps") or []
+                if "step" in s and s.get("cpu_s") is not None}
+
+    day_cpu, fixed_cpu = cpu(day), cpu(fixed)
+    if not day_cpu or not fixed_cpu:
+        return {}
+    excess = {step: round(c - fixed_cpu.get(step, 0.0), 2) for step, c in day_cpu.items()}
+    return dict(sorted(excess.items(), key=lambda item: -item[1]))
+
+
 def ratios(record: dict, tiny: dict | None) -> dict:
     """Cold against the floor, and the next day above a fixed cost against cold. Two fixed
     costs, both from the tiny size: its warm rerun (the issue's fixed cost: a run with nothing
@@ -698,6 +718,16 @@ def ratios(record: dict, tiny: dict | None) -> dict:
         # Each next day less the tiny rerun run right after it: the median of those differences.
         out["next_minus_fixed_alongside_over_cold_cpu"] = round(
             _middle(pairs) / cold["cpu_s"], 3)
+    # The next day's steps above the fixed cost's (the median of the tiny reruns beside it, else
+    # the tiny warm rerun), split into the dbt steps and the others (ingest, checks, the model
+    # fit, the GX gate, exports, the serving copy), each over cold.
+    excess = step_excess(nxt, record.get("fixed_alongside") or fixed)
+    if cold and excess and record["size"] != "tiny":
+        out["next_minus_fixed_by_step_cpu_s"] = excess
+        dbt = sum(c for step, c in excess.items() if step.startswith(DBT_STEP_PREFIX))
+        out["next_minus_fixed_dbt_steps_over_cold_cpu"] = round(dbt / cold["cpu_s"], 3)
+        out["next_minus_fixed_other_steps_over_cold_cpu"] = round(
+            (sum(excess.values()) - dbt) / cold["cpu_s"], 3)
     changed_day = (tiny or {}).get("next_day")
     if cold and nxt and changed_day and record["size"] != "tiny":
         out["changed_day_fixed_cpu_s"] = changed_day["cpu_s"]
@@ -758,6 +788,12 @@ def table(records: list[dict]) -> None:
                   + ", ".join(fmt(d) for d in pairs) + "; median over cold "
                   + fmt(r["ratios"]["next_minus_fixed_alongside_over_cold_cpu"], ".3f"))
         q = r.get("ratios") or {}
+        if "next_minus_fixed_by_step_cpu_s" in q:
+            steps = ", ".join(f"{step} {c:+.2f}"
+                              for step, c in list(q["next_minus_fixed_by_step_cpu_s"].items())[:10])
+            print(f"{r['size']} next day above the fixed cost by step (CPU s): {steps}; over "
+                  f"cold: dbt steps {fmt(q['next_minus_fixed_dbt_steps_over_cold_cpu'], '.3f')}, "
+                  f"the others {fmt(q['next_minus_fixed_other_steps_over_cold_cpu'], '.3f')}")
         if "new_data_over_cold_cpu" in q:
             print(f"{r['size']} next day split (CPU): rerun of the next day "
                   f"{fmt(q['next_day_rerun_cpu_s'])} s; the day's new data (next - rerun) "

@@ -218,3 +218,34 @@ def test_a_larger_sizes_next_days_are_each_set_against_a_tiny_rerun_run_right_af
     # A failed next day ends the series with no pairs.
     failed, _, none = run.alternated(lambda i: {"ok": False, "cpu_s": 1.0}, tiny_rerun, 3)
     assert failed == {"ok": False, "cpu_s": 1.0} and none == []
+
+
+def test_a_next_days_cost_above_the_fixed_cost_is_split_by_step_into_dbt_and_the_rest():
+    # Where the next day's cost above the fixed cost goes: each step's CPU above the same step
+    # of the tiny rerun beside it (a step the rerun did not run counts whole), and the dbt
+    # steps' share against the other steps' (the outputs every run writes), each over cold.
+    run = _runner()
+
+    def steps(**cpu):
+        return {"steps": [{"step": step, "s": c, "cpu_s": c} for step, c in cpu.items()]}
+
+    day = {"cpu_s": 56.0, **steps(winback_dbt_models=13.35, serving__warehouse=5.92,
+                                  predictions__customer_bgnbd_holdout=1.9, audience_exports=5.8)}
+    fixed = {"cpu_s": 13.3, **steps(winback_dbt_models=2.56, serving__warehouse=0.37,
+                                    audience_exports=0.94)}
+    record = {"size": "10m", "cold": {"cpu_s": 200.0}, "next_day": day,
+              "fixed_alongside": fixed, "next_minus_fixed_pairs": [42.7]}
+    q = run.ratios(record, {"size": "tiny", "warm_rerun": {"cpu_s": 12.5, **steps(x=1.0)}})
+    assert list(q["next_minus_fixed_by_step_cpu_s"].items()) == [
+        ("winback_dbt_models", 10.79), ("serving__warehouse", 5.55), ("audience_exports", 4.86),
+        ("predictions__customer_bgnbd_holdout", 1.9)]
+    assert q["next_minus_fixed_dbt_steps_over_cold_cpu"] == 0.054
+    assert q["next_minus_fixed_other_steps_over_cold_cpu"] == 0.062
+    # Without the reruns beside it, against the tiny warm rerun's steps.
+    alone = run.ratios({**record, "fixed_alongside": None},
+                       {"size": "tiny", "warm_rerun": fixed})
+    assert alone["next_minus_fixed_by_step_cpu_s"] == q["next_minus_fixed_by_step_cpu_s"]
+    # No split for the tiny size itself, nor where a run has no step records.
+    assert "next_minus_fixed_by_step_cpu_s" not in run.ratios({**record, "size": "tiny"}, None)
+    assert "next_minus_fixed_by_step_cpu_s" not in run.ratios(
+        {**record, "fixed_alongside": {"cpu_s": 13.3}}, None)
