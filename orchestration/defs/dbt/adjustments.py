@@ -10,14 +10,14 @@ reports; each module says why and has its test.
 
 from __future__ import annotations
 
+from orchestration.defs.dbt.log_filter import format_only_written_events
+from orchestration.defs.dbt.macro_namespaces import build_namespaces_quickly
+from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
+from orchestration.defs.dbt.result_tables import reuse_type_testers
+
 
 def adjust_dbt() -> None:
     """Apply every change above to the dbt imported in this process (idempotent)."""
-    from orchestration.defs.dbt.log_filter import format_only_written_events
-    from orchestration.defs.dbt.macro_namespaces import build_namespaces_quickly
-    from orchestration.defs.dbt.parse_check import keep_parse_across_warehouse_locations
-    from orchestration.defs.dbt.result_tables import reuse_type_testers
-
     format_only_written_events()
     keep_parse_across_warehouse_locations()
     reuse_type_testers()
