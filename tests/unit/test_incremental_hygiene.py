@@ -1,6 +1,8 @@
 """The hygiene assets on their own, on hand-made raw tables: results kept by value across runs,
-only new values validated, unreferenced and erased values dropped, a rules change rebuilds."""
+only new values validated, erased values no longer referenced dropped, a rules change rebuilds,
+and a run reads only the rows loaded since the last (every row when that cannot be trusted)."""
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -21,18 +23,28 @@ CUSTOMERS = [
 ]
 
 
-def _raw(warehouse, customers, suppressions=(), erased=()):
+T0 = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+RAW_TABLES = {
+    "customers": "customer_id VARCHAR, email VARCHAR, phone VARCHAR, country VARCHAR",
+    "suppressions": "email VARCHAR",
+    "erasure_requests": "customer_id VARCHAR",
+    "exclusions": "email VARCHAR",
+}
+
+
+def _load(warehouse, customers=(), suppressions=(), erased=(), at=0):
+    """Append rows to the raw tables as a load `at` seconds after T0 does: raw tables only grow,
+    each row stamped with its load's _loaded_at (orchestration/defs/ingest/loader.py)."""
+    loaded_at = T0 + dt.timedelta(seconds=at)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-        con.execute("CREATE OR REPLACE TABLE raw.customers "
-                    "(customer_id VARCHAR, email VARCHAR, phone VARCHAR, country VARCHAR)")
-        con.execute("CREATE OR REPLACE TABLE raw.suppressions (email VARCHAR)")
-        con.execute("CREATE OR REPLACE TABLE raw.erasure_requests (customer_id VARCHAR)")
-        con.execute("CREATE OR REPLACE TABLE raw.exclusions (email VARCHAR)")
+        for table, columns in RAW_TABLES.items():
+            con.execute(f"CREATE TABLE IF NOT EXISTS raw.{table} "
+                        f"({columns}, _loaded_at TIMESTAMPTZ NOT NULL)")
         for table, rows in (("customers", customers), ("suppressions", suppressions),
                             ("erasure_requests", erased)):
             for row in rows:
-                values = row if isinstance(row, tuple) else (row,)
+                values = (*(row if isinstance(row, tuple) else (row,)), loaded_at)
                 con.execute(f"INSERT INTO raw.{table} VALUES ({', '.join('?' * len(values))})",
                             values)
 
@@ -71,13 +83,14 @@ def _tables(warehouse):
 
 def test_a_second_run_validates_nothing_and_a_new_customer_once(tmp_path, calls):
     warehouse = tmp_path / "wh.duckdb"
-    _raw(warehouse, CUSTOMERS, suppressions=[" ANN@example.com"])
+    _load(warehouse, CUSTOMERS, suppressions=[" ANN@example.com"])
     first = _run(warehouse)
     assert sorted(calls["email"]) == [" ANN@example.com", "Ann@Example.com", "ann@example.com",
                                       "info@example.org", "not-an-email"]
     assert len(calls["phone"]) == 3
     assert (first["email_checks"]["values_checked"].value,
-            first["email_checks"]["rebuilt_for_new_rules"].value) == (5, True)
+            first["email_checks"]["rebuilt_for_new_rules"].value,
+            first["email_checks"]["read_rows_since_last_refresh"].value) == (5, True, False)
 
     calls["email"].clear(), calls["phone"].clear()
     second = _run(warehouse)
@@ -87,37 +100,82 @@ def test_a_second_run_validates_nothing_and_a_new_customer_once(tmp_path, calls)
             second["email_checks"]["rebuilt_for_new_rules"].value) == (0, 5, False)
     assert second["phone_checks"]["values_reused"].value == 3
 
-    _raw(warehouse, [*CUSTOMERS, ("C5", "new@example.net", "07911 123456", "GB"),
-                     ("C6", "new@example.net", "07911 999999", "GB")],
-         suppressions=[" ANN@example.com"])
+    _load(warehouse, [("C5", "new@example.net", "07911 123456", "GB"),
+                      ("C6", "new@example.net", "07911 999999", "GB")], at=3600)
     third = _run(warehouse)
     assert calls == {"email": ["new@example.net"], "phone": [("07911 999999", "GB")]}
     assert third["email_checks"]["dagster/row_count"].value == 6
+    assert third["phone_checks"]["read_rows_since_last_refresh"].value is True
 
 
-def test_incremental_tables_equal_a_full_rebuild_after_changes_and_erasures(tmp_path, calls):
+def _next_loads(warehouse, at):
+    """After CUSTOMERS: C8 shares C2's address; C2, C3 and C4 are erased. C2's address stays
+    (C8's), and C3's string (a suppression now); C4's address and C2's and C4's numbers go. C7
+    is new."""
+    _load(warehouse, [("C7", "Zed@Example.com", "+1 202 555 0143", "US"),
+                      ("C8", "info@example.org", None, "GB")],
+          suppressions=["not-an-email"], erased=["C2", "C3", "C4"], at=at)
+
+
+def test_a_run_reads_the_rows_loaded_since_the_last_and_equals_a_full_rebuild(tmp_path, calls):
     incremental, rebuilt = tmp_path / "incremental.duckdb", tmp_path / "rebuilt.duckdb"
-    _raw(incremental, CUSTOMERS)
+    _load(incremental, CUSTOMERS)
     _run(incremental)
-    changed = [c for c in CUSTOMERS if c[0] != "C3"] + [("C7", "Zed@Example.com", "+1 202 555 0143",
-                                                          "US")]
-    for warehouse in (incremental, rebuilt):
-        _raw(warehouse, changed, suppressions=["not-an-email"], erased=["C2"])
+    _next_loads(incremental, at=3600)
+    _load(rebuilt, CUSTOMERS)
+    _next_loads(rebuilt, at=3600)
+    calls["email"].clear(), calls["phone"].clear()
     metadata = _run(incremental)
+    assert calls == {"email": ["Zed@Example.com"], "phone": [("+1 202 555 0143", "US")]}
     _run(rebuilt)
 
     assert _tables(incremental) == _tables(rebuilt)
     emails = {row[0] for row in _tables(incremental)["email_checks"]}
-    # C2 is erased: its address and number go; C3 left but its string is now a suppression.
-    assert emails == {"Ann@Example.com", "ann@example.com", "not-an-email", "Zed@Example.com"}
-    assert ("+49 30 1234567", "DE") not in {row[:2] for row in _tables(incremental)["phone_checks"]}
-    assert metadata["email_checks"]["values_pruned"].value == 1
-    assert metadata["phone_checks"]["values_pruned"].value == 1
+    assert emails == {"Ann@Example.com", "info@example.org", "not-an-email", "Zed@Example.com"}
+    phones = {row[:2] for row in _tables(incremental)["phone_checks"]}
+    assert phones == {("07911 123456", "GB"), ("+1 202 555 0143", "US")}
+    for table, pruned in (("email_checks", 1), ("phone_checks", 2)):
+        assert metadata[table]["read_rows_since_last_refresh"].value is True
+        assert metadata[table]["values_pruned"].value == pruned
+
+
+def test_rows_loaded_in_the_last_refreshs_second_are_read_again(tmp_path, calls):
+    """Loads are stamped to the second: one in the second of the watermark is not missed."""
+    warehouse = tmp_path / "wh.duckdb"
+    _load(warehouse, CUSTOMERS)
+    _run(warehouse)
+    _load(warehouse, [("C9", "late@example.net", "+1 202 555 0199", "US")], erased=["C1"])
+    metadata = _run(warehouse)
+    assert metadata["email_checks"]["read_rows_since_last_refresh"].value is True
+    assert "late@example.net" in {row[0] for row in _tables(warehouse)["email_checks"]}
+    assert "Ann@Example.com" not in {row[0] for row in _tables(warehouse)["email_checks"]}
+
+
+def test_rows_with_an_older_load_time_than_the_last_refresh_make_it_read_every_row(
+    tmp_path, calls
+):
+    """A clock set back stamps new rows before the watermark: the counts kept with it no longer
+    add up, and the refresh reads every row, as it does for a warehouse with no record."""
+    incremental, rebuilt = tmp_path / "incremental.duckdb", tmp_path / "rebuilt.duckdb"
+    _load(incremental, CUSTOMERS, at=3600)
+    _run(incremental)
+    _load(rebuilt, CUSTOMERS, at=3600)
+    for warehouse in (incremental, rebuilt):
+        _load(warehouse, [("C9", "back@example.net", "+1 202 555 0188", "US")],
+              suppressions=["info@example.org"], erased=["C3"], at=60)
+    metadata = _run(incremental)
+    _run(rebuilt)
+    assert _tables(incremental) == _tables(rebuilt)
+    assert metadata["email_checks"]["read_rows_since_last_refresh"].value is False
+    assert metadata["email_checks"]["values_pruned"].value == 1  # C3's "not-an-email"
+    with duckdb.connect(str(incremental)) as con:
+        con.execute("DELETE FROM hygiene.refresh_state")
+    assert _run(incremental)["phone_checks"]["read_rows_since_last_refresh"].value is False
 
 
 def test_a_rules_version_change_rebuilds_every_row(tmp_path, calls, monkeypatch):
     warehouse = tmp_path / "wh.duckdb"
-    _raw(warehouse, CUSTOMERS)
+    _load(warehouse, CUSTOMERS)
     _run(warehouse)
     calls["email"].clear(), calls["phone"].clear()
 
@@ -132,7 +190,7 @@ def test_a_rules_version_change_rebuilds_every_row(tmp_path, calls, monkeypatch)
 
 def test_a_failed_run_leaves_the_previous_table_and_rules(tmp_path, calls, monkeypatch):
     warehouse = tmp_path / "wh.duckdb"
-    _raw(warehouse, CUSTOMERS)
+    _load(warehouse, CUSTOMERS)
     _run(warehouse)
     before = _tables(warehouse)
 
@@ -172,7 +230,7 @@ def test_many_new_values_are_checked_by_worker_processes_with_the_same_results(
     ]
     serial, pooled = tmp_path / "serial.duckdb", tmp_path / "pooled.duckdb"
     for warehouse in (serial, pooled):
-        _raw(warehouse, customers, suppressions=["bad@", "USER1@example1.com"])
+        _load(warehouse, customers, suppressions=["bad@", "USER1@example1.com"])
     monkeypatch.setenv("WINBACK_CHECK_WORKERS", "1")
     _run(serial)
 

@@ -2,7 +2,9 @@
 disposable-email-domains). Results are kept by value across runs: each run checks only the values
 no stored row has yet (an anti-join in DuckDB, read in batches so memory stays bounded), drops the
 values nothing references any more, and rebuilds a table when its rules fingerprint changes, so
-the table always equals a full rebuild. dbt joins the results back by value."""
+the table always equals a full rebuild. A run reads the raw rows loaded since the last one, not
+every customer: the raw tables are append-only and only an erasure request takes a reference
+away (refresh_checks_table). dbt joins the results back by value."""
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -55,21 +57,40 @@ PHONE_CHECKS_SCHEMA = pa.schema(
 )
 _DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN"}
 
-# Values an erased customer alone references are dropped: an erasure removes the person
-# whatever the as-of date (int_customers_erased), so no mart can need their address or number.
-_LIVE_CUSTOMERS = (
-    "raw.customers c WHERE NOT EXISTS "
-    "(SELECT 1 FROM raw.erasure_requests e WHERE e.customer_id = c.customer_id)"
-)
-EMAIL_VALUES_SQL = (
-    f"SELECT email FROM {_LIVE_CUSTOMERS} AND email IS NOT NULL "
-    "UNION SELECT email FROM raw.suppressions WHERE email IS NOT NULL "
-    "UNION SELECT email FROM raw.exclusions WHERE email IS NOT NULL"
+ERASURES = "raw.erasure_requests"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Raw rows whose values a check table holds: `key` the SQL expressions of the value (over
+    the table's columns), `where` which rows hold one, `live` whether only rows of customers
+    without an erasure request count. Values an erased customer alone references are dropped:
+    an erasure removes the person whatever the as-of date (int_customers_erased), so no mart can
+    need their address or number."""
+
+    table: str
+    key: tuple[str, ...]
+    where: str
+    live: bool = False
+
+    def rows(self, extra: str = "") -> str:
+        live = (f" AND NOT EXISTS (SELECT 1 FROM {ERASURES} e "
+                "WHERE e.customer_id = r.customer_id)") if self.live else ""
+        return f"FROM {self.table} r WHERE {self.where}{live}{extra}"
+
+    def values(self, extra: str = "") -> str:
+        return f"SELECT DISTINCT {', '.join(self.key)} {self.rows(extra)}"
+
+
+EMAIL_SOURCES = (
+    Source("raw.customers", ("email",), "email IS NOT NULL", live=True),
+    Source("raw.suppressions", ("email",), "email IS NOT NULL"),
+    Source("raw.exclusions", ("email",), "email IS NOT NULL"),
 )
 # Keyed like stg_crm__customers: country trimmed and upper-cased.
-PHONE_VALUES_SQL = (
-    f"SELECT DISTINCT phone, upper(trim(country)) FROM {_LIVE_CUSTOMERS} "
-    "AND phone IS NOT NULL AND trim(phone) <> ''"
+PHONE_SOURCES = (
+    Source("raw.customers", ("phone", "upper(trim(country))"),
+           "phone IS NOT NULL AND trim(phone) <> ''", live=True),
 )
 
 
@@ -79,6 +100,65 @@ class ChecksRefresh:
     reused: int
     pruned: int
     rebuilt: bool
+    incremental: bool
+
+
+# Per check table and raw table it reads: that table's rows at the last refresh, and how many of
+# them were loaded at or after the watermark (the newest _loaded_at of those tables then).
+STATE_DDL = (
+    "CREATE TABLE IF NOT EXISTS hygiene.refresh_state (table_name VARCHAR NOT NULL, "
+    "source_table VARCHAR NOT NULL, watermark TIMESTAMPTZ, rows_total BIGINT NOT NULL, "
+    "rows_since_watermark BIGINT NOT NULL, PRIMARY KEY (table_name, source_table))"
+)
+
+
+def _source_tables(sources: Sequence[Source]) -> list[str]:
+    return sorted({s.table for s in sources} | ({ERASURES} if any(s.live for s in sources)
+                                                else set()))
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection, tables: Sequence[str],
+                watermark: Any) -> dict[str, tuple[int, int]]:
+    """Each table's rows, and those loaded at or after `watermark`."""
+    counts = {}
+    for table in tables:
+        total, since = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE _loaded_at >= $1) FROM {table}",
+            [watermark]).fetchone()
+        counts[table] = (total, since)
+    return counts
+
+
+def _loaded_since(con: duckdb.DuckDBPyConnection, table: str, tables: Sequence[str]) -> Any:
+    """The watermark of `table`'s last refresh if every raw row added since was loaded at or
+    after it, else None (no refresh recorded, a table it reads is new, or rows came in with an
+    older load time, as after a clock set back, or went: raw tables are append-only, so none
+    should). Rows loaded at the watermark itself are read again: loads are stamped to the second."""
+    state = con.execute(
+        "SELECT source_table, watermark, rows_total, rows_since_watermark "
+        "FROM hygiene.refresh_state WHERE table_name = ?", [table]).fetchall()
+    watermarks = {row[1] for row in state}
+    if sorted(row[0] for row in state) != list(tables) or len(watermarks) != 1:
+        return None
+    (watermark,) = watermarks
+    if watermark is None:
+        return None
+    now = _row_counts(con, tables, watermark)
+    for source_table, _, total, since in state:
+        if now[source_table][0] - total != now[source_table][1] - since:
+            return None
+    return watermark
+
+
+def _record_state(con: duckdb.DuckDBPyConnection, table: str, tables: Sequence[str]) -> None:
+    watermark = con.execute(
+        "SELECT max(loaded_at) FROM ("
+        + " UNION ALL ".join(f"SELECT max(_loaded_at) AS loaded_at FROM {t}" for t in tables)
+        + ")").fetchone()[0]
+    con.execute("DELETE FROM hygiene.refresh_state WHERE table_name = ?", [table])
+    for source_table, (total, since) in _row_counts(con, tables, watermark).items():
+        con.execute("INSERT INTO hygiene.refresh_state VALUES (?, ?, ?, ?, ?)",
+                    [table, source_table, watermark, total, since])
 
 
 def refresh_checks_table(
@@ -86,20 +166,24 @@ def refresh_checks_table(
     table: str,
     schema: pa.Schema,
     key: Sequence[str],
-    values_sql: str,
+    sources: Sequence[Source],
     fingerprint: str,
     check: Callable[[tuple[Any, ...]], tuple[Any, ...]],
     workers: int = 1,
 ) -> ChecksRefresh:
     """Bring `hygiene.<table>` (one row per distinct key, the first columns of `schema`) in line
-    with the values `values_sql` selects, in one transaction (a failure leaves the previous
-    table): rebuild it when `fingerprint` differs from the one stored in hygiene.rules, delete
-    the keys no longer selected, and add check(value) for each value without a row, in batches.
+    with the values of `sources`, in one transaction (a failure leaves the previous table):
+    rebuild it when `fingerprint` differs from the one stored in hygiene.rules, delete the keys
+    no longer referenced, and add check(value) for each value without a row, in batches.
+    A refresh reads only the raw rows loaded since the last one (their values may be new) and
+    the values of customers with an erasure request loaded since (they may be referenced no
+    more); it reads every row when there is no usable record of the last (_loaded_since).
     With `workers` > 1 and at least POOL_MIN_VALUES values to check, that many processes check
     them (`check` must then be a module-level function); this connection alone writes. Keys
     compare with IS NOT DISTINCT FROM, so a null country is a key like any other."""
     columns = ", ".join(f"{f.name} {_DUCKDB_TYPES[f.type]}" for f in schema)
     target = f"hygiene.{table}"
+    tables = _source_tables(sources)
     values = ", ".join(f"v{i}" for i in range(len(key)))
     matches = " AND ".join(f"v.v{i} IS NOT DISTINCT FROM t.{k}" for i, k in enumerate(key))
     con.execute("CREATE SCHEMA IF NOT EXISTS hygiene")
@@ -107,6 +191,7 @@ def refresh_checks_table(
         "CREATE TABLE IF NOT EXISTS hygiene.rules "
         "(table_name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
     )
+    con.execute(STATE_DDL)
     con.execute("BEGIN TRANSACTION")
     try:
         stored = con.execute(
@@ -116,14 +201,18 @@ def refresh_checks_table(
         if rebuilt:
             con.execute(f"CREATE OR REPLACE TABLE {target} ({columns})")
             con.execute("INSERT OR REPLACE INTO hygiene.rules VALUES (?, ?)", [table, fingerprint])
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE hygiene_values AS "
-            f"SELECT * FROM ({values_sql}) AS v({values})"
-        )
-        pruned = con.execute(
-            f"DELETE FROM {target} t WHERE NOT EXISTS "
-            f"(SELECT 1 FROM hygiene_values v WHERE {matches})"
-        ).fetchone()[0]
+        since = None if rebuilt else _loaded_since(con, table, tables)
+        if since is None:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE hygiene_values AS SELECT * FROM "
+                f"({' UNION '.join(s.values() for s in sources)}) AS v({values})"
+            )
+            pruned = con.execute(
+                f"DELETE FROM {target} t WHERE NOT EXISTS "
+                f"(SELECT 1 FROM hygiene_values v WHERE {matches})"
+            ).fetchone()[0]
+        else:
+            pruned = _refresh_since(con, target, sources, values, matches, since)
         reused = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
         # Numbered in key order so each batch is a cheap range read of the temp table.
         con.execute(
@@ -147,11 +236,43 @@ def refresh_checks_table(
             checked += len(results)
         con.execute("DROP TABLE hygiene_pending")
         con.execute("DROP TABLE hygiene_values")
+        _record_state(con, table, tables)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return ChecksRefresh(checked=checked, reused=reused, pruned=pruned, rebuilt=rebuilt)
+    return ChecksRefresh(checked=checked, reused=reused, pruned=pruned, rebuilt=rebuilt,
+                         incremental=since is not None)
+
+
+def _refresh_since(con: duckdb.DuckDBPyConnection, target: str, sources: Sequence[Source],
+                   values: str, matches: str, since: Any) -> int:
+    """The values of rows loaded at or after `since` into temp table hygiene_values (columns
+    `values`); deletes the values of customers with an erasure request loaded since that nothing
+    else references now (`matches`: a value v equals a row t). Returns how many it deleted."""
+    loaded = " AND r._loaded_at >= $1"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE hygiene_values AS SELECT * FROM "
+        f"({' UNION '.join(s.values(loaded) for s in sources)}) AS v({values})", [since])
+    erased = " UNION ".join(
+        f"SELECT DISTINCT {', '.join(s.key)} FROM {s.table} r WHERE {s.where} AND EXISTS "
+        f"(SELECT 1 FROM {ERASURES} e WHERE e.customer_id = r.customer_id "
+        "AND e._loaded_at >= $1)"
+        for s in sources if s.live)
+    if not erased:
+        return 0
+    con.execute(f"CREATE OR REPLACE TEMP TABLE hygiene_erased AS SELECT * FROM ({erased}) "
+                f"AS v({values})", [since])
+    referenced = " OR ".join(
+        "EXISTS (SELECT 1 " + s.rows(" AND " + " AND ".join(
+            f"{expr} IS NOT DISTINCT FROM v.v{i}" for i, expr in enumerate(s.key))) + ")"
+        for s in sources)
+    pruned = con.execute(
+        f"DELETE FROM {target} t WHERE EXISTS (SELECT 1 FROM hygiene_erased v "
+        f"WHERE {matches} AND NOT ({referenced}))"
+    ).fetchone()[0]
+    con.execute("DROP TABLE hygiene_erased")
+    return pruned
 
 
 def _pending_chunks(con: duckdb.DuckDBPyConnection, values: str) -> Iterator[list[tuple[Any, ...]]]:
@@ -198,6 +319,7 @@ def _refresh_metadata(refresh: ChecksRefresh, fingerprint: str) -> dict[str, Any
         "values_reused": refresh.reused,
         "values_pruned": refresh.pruned,
         "rebuilt_for_new_rules": refresh.rebuilt,
+        "read_rows_since_last_refresh": refresh.incremental,
         "rules_fingerprint": fingerprint,
     }
 
@@ -228,7 +350,7 @@ def email_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
     fingerprint = email_rules_fingerprint()
     with open_warehouse(settings.warehouse) as con:
         refresh = refresh_checks_table(
-            con, "email_checks", EMAIL_CHECKS_SCHEMA, ["email_raw"], EMAIL_VALUES_SQL,
+            con, "email_checks", EMAIL_CHECKS_SCHEMA, ["email_raw"], EMAIL_SOURCES,
             fingerprint, email_row, workers=settings.check_workers,
         )
         reasons = _counts_by(con, "invalid_reason", "email_checks")
@@ -270,7 +392,7 @@ def phone_checks(context: dg.AssetExecutionContext, winback: WinbackConfig) -> d
     with open_warehouse(settings.warehouse) as con:
         refresh = refresh_checks_table(
             con, "phone_checks", PHONE_CHECKS_SCHEMA, ["phone_raw", "country_code"],
-            PHONE_VALUES_SQL, fingerprint, phone_row, workers=settings.check_workers,
+            PHONE_SOURCES, fingerprint, phone_row, workers=settings.check_workers,
         )
         reasons = _counts_by(con, "invalid_reason", "phone_checks")
         types = _counts_by(con, "phone_type", "phone_checks")
