@@ -81,6 +81,12 @@ class Source:
     def values(self, extra: str = "") -> str:
         return f"SELECT DISTINCT {', '.join(self.key)} {self.rows(extra)}"
 
+    def erased_values(self) -> str:
+        """The values of rows of customers with an erasure request loaded at or after $1."""
+        return (f"SELECT DISTINCT {', '.join(self.key)} FROM {self.table} r WHERE {self.where} "
+                f"AND EXISTS (SELECT 1 FROM {ERASURES} e WHERE e.customer_id = r.customer_id "
+                "AND e._loaded_at >= $1)")
+
 
 EMAIL_SOURCES = (
     Source("raw.customers", ("email",), "email IS NOT NULL", live=True),
@@ -254,11 +260,7 @@ def _refresh_since(con: duckdb.DuckDBPyConnection, target: str, sources: Sequenc
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE hygiene_values AS SELECT * FROM "
         f"({' UNION '.join(s.values(loaded) for s in sources)}) AS v({values})", [since])
-    erased = " UNION ".join(
-        f"SELECT DISTINCT {', '.join(s.key)} FROM {s.table} r WHERE {s.where} AND EXISTS "
-        f"(SELECT 1 FROM {ERASURES} e WHERE e.customer_id = r.customer_id "
-        "AND e._loaded_at >= $1)"
-        for s in sources if s.live)
+    erased = " UNION ".join(s.erased_values() for s in sources if s.live)
     if not erased:
         return 0
     con.execute(f"CREATE OR REPLACE TEMP TABLE hygiene_erased AS SELECT * FROM ({erased}) "
