@@ -246,19 +246,27 @@ class _Groups(NamedTuple):
         return float(self.w.sum())
 
 
+def _in_order(x: FloatArray, tx: FloatArray, T: FloatArray) -> bool:
+    """Whether the rows are sorted by (x, t_x, T) already, as the pipeline's grouped queries
+    return them: checking costs ~5 ms at 600,000 rows, the sort it spares ~0.1 s."""
+    dx, dtx, dT = np.diff(x), np.diff(tx), np.diff(T)
+    return bool(np.all((dx > 0) | ((dx == 0) & ((dtx > 0) | ((dtx == 0) & (dT >= 0))))))
+
+
 def _group(x: FloatArray, tx: FloatArray, T: FloatArray, w: FloatArray) -> _Groups:
     """Collapse identical (x, t_x, T) triples, summing their weights."""
     keep = w > 0
     if not np.all(keep):
         x, tx, T, w = x[keep], tx[keep], T[keep], w[keep]
-    order = np.lexsort((T, tx, x))
-    xs, txs, Ts = x[order], tx[order], T[order]
-    new = np.empty(len(xs), dtype=bool)
+    if not _in_order(x, tx, T):
+        order = np.lexsort((T, tx, x))  # stable: sorted rows would keep their order
+        x, tx, T, w = x[order], tx[order], T[order], w[order]
+    new = np.empty(len(x), dtype=bool)
     new[0] = True
-    new[1:] = (xs[1:] != xs[:-1]) | (txs[1:] != txs[:-1]) | (Ts[1:] != Ts[:-1])
+    new[1:] = (x[1:] != x[:-1]) | (tx[1:] != tx[:-1]) | (T[1:] != T[:-1])
     starts = np.flatnonzero(new)
-    gw = np.add.reduceat(w[order], starts)
-    gx, gtx, gT = xs[starts], txs[starts], Ts[starts]
+    gw = np.add.reduceat(w, starts)
+    gx, gtx, gT = x[starts], tx[starts], T[starts]
     ux, ix = np.unique(gx, return_inverse=True)
     utx, itx = np.unique(gtx, return_inverse=True)
     uT, iT = np.unique(gT, return_inverse=True)
