@@ -427,3 +427,79 @@ def test_an_export_after_a_long_pause_keeps_its_predecessor_for_a_rerun(tmp_path
     rerun = _export(tmp_path, dt.date(2026, 6, 1), ["C2"], history_days=3)
     assert _files(rerun.folder) == _files(late.folder)
     assert _recorded(tmp_path)[1] == ["2026-01-05", "2026-06-01"]
+
+
+def _lists(root):
+    """Each recorded export's customer ids, as the view activation.export_members lists them."""
+    with duckdb.connect(str(root / WAREHOUSE)) as con:
+        rows = con.execute("SELECT as_of_date, list(customer_id ORDER BY customer_id) "
+                           "FROM activation.export_members GROUP BY ALL ORDER BY 1").fetchall()
+    return {day.isoformat(): ids for day, ids in rows}
+
+
+def _spells(root):
+    with duckdb.connect(str(root / WAREHOUSE)) as con:
+        return con.execute("SELECT count(*) FROM activation.export_member_spells").fetchone()[0]
+
+
+def test_a_daily_export_records_only_who_joined_or_left(tmp_path):
+    """Recording every member again each day cost a day's list of writes and compression at
+    commit (a million customers: ~0.6 M rows a day); members who stay keep one spell."""
+    days = [dt.date(2026, 6, 1) + dt.timedelta(days=n) for n in range(6)]
+    for day in days:
+        _export(tmp_path, day, ["C1", "C2", "C3"])
+    assert _spells(tmp_path) == 3
+    # C2 leaves on the 7th and comes back on the 8th: a second spell, nothing else written.
+    _export(tmp_path, dt.date(2026, 6, 7), ["C1", "C3"])
+    back = _export(tmp_path, dt.date(2026, 6, 8), ["C1", "C2", "C3"])
+    assert (back.added, back.removed) == (1, 0)
+    assert _spells(tmp_path) == 4
+    assert _lists(tmp_path)["2026-06-07"] == ["C1", "C3"]
+    assert all(_lists(tmp_path)[d.isoformat()] == ["C1", "C2", "C3"] for d in days)
+
+
+def test_rewriting_an_older_date_leaves_every_other_export_as_it_was(tmp_path):
+    days = [dt.date(2026, 6, 1) + dt.timedelta(days=n) for n in range(4)]
+    lists = [["C1", "C2"], ["C1", "C2", "C3"], ["C2", "C3"], ["C3", "C4"]]
+    for day, ids in zip(days, lists):
+        _export(tmp_path, day, ids)
+    before = _lists(tmp_path)
+    # June 2 again with other members (a backfill after a fix): C1 and C3 out, C5 in.
+    again = _export(tmp_path, days[1], ["C2", "C5"])
+    assert (again.previous_as_of, again.added, again.removed) == ("2026-06-01", 1, 1)
+    assert _lists(tmp_path) == {**before, "2026-06-02": ["C2", "C5"]}
+    # The next date's deltas compare with June 2 as rewritten.
+    june3 = _export(tmp_path, days[2], ["C2", "C3"])
+    assert (june3.added, june3.removed) == (1, 1)
+    assert _csv(june3.folder / "aud_removes.csv")[1:] == ["C5,c5@example.com"]
+    # A date between recorded ones, and a rerun of the newest, keep the others too.
+    _export(tmp_path, dt.date(2026, 5, 30), ["C9"])
+    _export(tmp_path, days[3], ["C3", "C4"])
+    assert _lists(tmp_path) == {**before, "2026-05-30": ["C9"], "2026-06-02": ["C2", "C5"]}
+
+
+def test_member_lists_recorded_before_the_spells_are_carried_over(tmp_path):
+    """A warehouse from before kept every member of every export as a row: its lists become
+    spells on the first export after upgrading, so that export's deltas are still exact."""
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
+        con.execute("CREATE SCHEMA activation")
+        con.execute("CREATE TABLE activation.exports (audience VARCHAR NOT NULL, platform "
+                    "VARCHAR NOT NULL, as_of_date DATE NOT NULL, rows BIGINT NOT NULL, "
+                    "PRIMARY KEY (audience, platform, as_of_date))")
+        con.execute("CREATE TABLE activation.export_members (audience VARCHAR NOT NULL, "
+                    "platform VARCHAR NOT NULL, as_of_date DATE NOT NULL, position BIGINT NOT "
+                    "NULL, customer_id VARCHAR NOT NULL, identifiers VARCHAR[] NOT NULL)")
+        old = {dt.date(2026, 6, 1): ["C1", "C2"], dt.date(2026, 6, 2): ["C2"],
+               dt.date(2026, 6, 3): ["C1", "C2"]}
+        for day, ids in old.items():
+            con.execute("INSERT INTO activation.exports VALUES ('aud', 'generic_csv', ?, ?)",
+                        [day, len(ids)])
+            for position, i in enumerate(ids):
+                con.execute("INSERT INTO activation.export_members VALUES "
+                            "('aud', 'generic_csv', ?, ?, ?, ?)",
+                            [day, position, i, [i, f"{i.lower()}@example.com"]])
+    result = _export(tmp_path, dt.date(2026, 6, 4), ["C2", "C3"])
+    assert (result.previous_as_of, result.added, result.removed) == ("2026-06-03", 1, 1)
+    assert _lists(tmp_path) == {"2026-06-01": ["C1", "C2"], "2026-06-02": ["C2"],
+                                "2026-06-03": ["C1", "C2"], "2026-06-04": ["C2", "C3"]}
+    assert _spells(tmp_path) == 4  # C1 twice, C2 once, C3
