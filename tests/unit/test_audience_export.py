@@ -461,7 +461,7 @@ def test_a_daily_export_records_only_who_joined_or_left(tmp_path):
 def test_rewriting_an_older_date_leaves_every_other_export_as_it_was(tmp_path):
     days = [dt.date(2026, 6, 1) + dt.timedelta(days=n) for n in range(4)]
     lists = [["C1", "C2"], ["C1", "C2", "C3"], ["C2", "C3"], ["C3", "C4"]]
-    for day, ids in zip(days, lists):
+    for day, ids in zip(days, lists, strict=True):
         _export(tmp_path, day, ids)
     before = _lists(tmp_path)
     # June 2 again with other members (a backfill after a fix): C1 and C3 out, C5 in.
