@@ -126,7 +126,7 @@ def _spells_from_member_lists(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT r.audience, r.platform, r.customer_id, r.identifiers, f.as_of_date, l.next_date "
         "FROM runs AS r JOIN dated AS f ON f.audience = r.audience AND f.platform = r.platform "
         "AND f.n = r.first_n JOIN dated AS l ON l.audience = r.audience "
-        "AND l.platform = r.platform AND l.n = r.last_n")
+        "AND l.platform = r.platform AND l.n = r.last_n ORDER BY r.audience, r.platform")
     con.execute(f"DROP TABLE {EXPORT_MEMBERS}")
 
 
@@ -217,14 +217,17 @@ def record_members(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
     con.execute("CREATE OR REPLACE TEMP TABLE export_left AS SELECT spell FROM export_held AS s "
                 "ANTI JOIN export_current AS c ON s.customer_id = c.customer_id "
                 "AND s.h = hash(c.identifiers)")
-    left = f"FROM {MEMBER_SPELLS} WHERE rowid IN (SELECT spell FROM export_left)"
+    # The audience and platform as well as the rowids: the scan then skips the other lists'
+    # row groups (each export's rows are written together).
+    left = (f"FROM {MEMBER_SPELLS} WHERE audience = ? AND platform = ? "
+            "AND rowid IN (SELECT spell FROM export_left)")
     con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, valid_from, "
-                f"? {left} AND valid_from < ?", [*key, as_of, as_of])
+                f"? {left} AND valid_from < ?", [*key, as_of, *key, as_of])
     if following is not None:
         con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, ?, "
                     f"valid_to {left} AND (valid_to IS NULL OR valid_to > ?)",
-                    [*key, following, following])
-    con.execute(f"DELETE {left}")
+                    [*key, following, *key, following])
+    con.execute(f"DELETE {left}", key)
     con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT DISTINCT ?, ?, customer_id, identifiers, ?, "
                 "?::DATE FROM export_joined", [*key, as_of, following])
     for table in ("export_held", "export_joined", "export_left"):
