@@ -132,6 +132,21 @@ def test_ad_platform_rows_hash_names_lowercased_and_keep_blank_cells_blank():
 
 
 @pytest.mark.parametrize("name", sorted(PLATFORMS))
+def test_a_batch_gives_each_member_the_row_they_get_alone(name):
+    """Cells are made once per distinct text value of a column batch; values that are equal
+    but format apart (1 and True, 0.0 and -0.0, Decimals of different scales) never share."""
+    platform = platform_for(name, FIELDS, NO_LIMITS, "winback_newly_inactive", valued=True)
+    members = MEMBERS * 3 + [
+        {**MEMBERS[0], "loyalty_points": value, "revenue_main_currency": amount,
+         "member_value": member_value}
+        for value, amount, member_value in ((1, Decimal("1.0"), 0.0), (True, Decimal("1.00"), -0.0),
+                                            (1.0, Decimal("1"), 2.5))]
+    batch = {field: [m.get(field) for m in members]
+             for field in dict.fromkeys(f for m in members for f in (*m, "member_value"))}
+    assert platform.rows(batch, len(members)) == [platform.row(m) for m in members]
+
+
+@pytest.mark.parametrize("name", sorted(PLATFORMS))
 def test_no_platform_file_holds_a_control_character_or_an_unescaped_formula(tmp_path, name):
     data = _write(tmp_path, name).decode("utf-8")
     assert not re.search("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]", data)

@@ -220,6 +220,26 @@ def _column(batch: Columns, field: str | None, count: int) -> Sequence[Any]:
     return (None,) * count if values is None else values
 
 
+def _column_cells(values: Sequence[Any], make: Callable[[Any], str]) -> list[str]:
+    """`make` of each value of a column, computed once per distinct text value: names,
+    countries, postcodes and categories repeat, and a hashed layout hashes each of them (a
+    million customers' audiences: ~180,000 rows of six hashed columns a day). Only text is
+    kept: equal values of other types can make different cells (0.0 and -0.0, Decimals of
+    different scales, 1 and True)."""
+    made: dict[str, str] = {}
+    cells: list[str] = []
+    append = cells.append
+    for value in values:
+        if value.__class__ is str:
+            cell_ = made.get(value)
+            if cell_ is None:
+                cell_ = made[value] = make(value)
+            append(cell_)
+        else:
+            append(make(value))
+    return cells
+
+
 @dataclass(frozen=True)
 class Platform:
     name: str
@@ -274,7 +294,8 @@ class _PlainLayout:
         fixed = [safe_text(text) for _, text in self.extra]
 
         def cells(batch: Columns, count: int) -> list[list[str]]:
-            out = [[format_(v) for v in _column(batch, field, count)] for field, format_ in formats]
+            out = [_column_cells(_column(batch, field, count), format_)
+                   for field, format_ in formats]
             out += [[text] * count for text in fixed]
             if max_field:
                 # A character is at most 4 bytes of UTF-8: shorter cells need no encoding.
@@ -348,7 +369,7 @@ def _hash_of(normalise: Callable[[Any], str]) -> Callable[[Any], str]:
 def _fixed_platform(name: str, header: tuple[str, ...], identifiers: tuple[str, ...],
                     spec: FixedColumns) -> Platform:
     def cells(batch: Columns, count: int) -> list[list[str]]:
-        return [[make(v) for v in _column(batch, field, count)] for field, make in spec]
+        return [_column_cells(_column(batch, field, count), make) for field, make in spec]
 
     fields = tuple(field for field, _ in spec if field is not None)
     return Platform(name, header, identifiers, fields, cells, hashed=True)
