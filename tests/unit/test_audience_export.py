@@ -478,10 +478,10 @@ def test_rewriting_an_older_date_leaves_every_other_export_as_it_was(tmp_path):
     assert _lists(tmp_path) == {**before, "2026-05-30": ["C9"], "2026-06-02": ["C2", "C5"]}
 
 
-def test_member_lists_recorded_before_the_spells_are_carried_over(tmp_path):
-    """A warehouse from before kept every member of every export as a row: its lists become
-    spells on the first export after upgrading, so that export's deltas are still exact."""
-    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
+def _old_member_lists(root):
+    """A warehouse as earlier versions left it: every member of every export a row of the
+    table activation.export_members."""
+    with duckdb.connect(str(root / WAREHOUSE)) as con:
         con.execute("CREATE SCHEMA activation")
         con.execute("CREATE TABLE activation.exports (audience VARCHAR NOT NULL, platform "
                     "VARCHAR NOT NULL, as_of_date DATE NOT NULL, rows BIGINT NOT NULL, "
@@ -498,8 +498,38 @@ def test_member_lists_recorded_before_the_spells_are_carried_over(tmp_path):
                 con.execute("INSERT INTO activation.export_members VALUES "
                             "('aud', 'generic_csv', ?, ?, ?, ?)",
                             [day, position, i, [i, f"{i.lower()}@example.com"]])
+
+
+def test_member_lists_recorded_before_the_spells_are_carried_over(tmp_path):
+    """A warehouse from before kept every member of every export as a row: its lists become
+    spells on the first export after upgrading, so that export's deltas are still exact."""
+    _old_member_lists(tmp_path)
     result = _export(tmp_path, dt.date(2026, 6, 4), ["C2", "C3"])
     assert (result.previous_as_of, result.added, result.removed) == ("2026-06-03", 1, 1)
     assert _lists(tmp_path) == {"2026-06-01": ["C1", "C2"], "2026-06-02": ["C2"],
                                 "2026-06-03": ["C1", "C2"], "2026-06-04": ["C2", "C3"]}
     assert _spells(tmp_path) == 4  # C1 twice, C2 once, C3
+
+
+def test_a_carry_over_that_fails_midway_leaves_the_old_lists_for_the_next_export(
+        tmp_path, monkeypatch):
+    from orchestration.defs.activation import audience_files
+
+    _old_member_lists(tmp_path)
+    carry_over = audience_files._spells_from_member_lists
+
+    def interrupted(con):
+        carry_over(con)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audience_files, "_spells_from_member_lists", interrupted)
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con, pytest.raises(KeyboardInterrupt):
+        audience_files.ensure_export_tables(con)
+    with duckdb.connect(str(tmp_path / WAREHOUSE)) as con:
+        assert con.execute("SELECT count(*) FROM activation.export_members").fetchone() == (5,)
+        assert con.execute("SELECT count(*) FROM activation.export_member_spells").fetchone() == (
+            0,)
+    monkeypatch.undo()
+    result = _export(tmp_path, dt.date(2026, 6, 4), ["C2", "C3"])
+    assert (result.previous_as_of, result.added, result.removed) == ("2026-06-03", 1, 1)
+    assert _spells(tmp_path) == 4

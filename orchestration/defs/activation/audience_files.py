@@ -98,14 +98,30 @@ def ensure_export_tables(con: duckdb.DuckDBPyConnection) -> None:
         "platform VARCHAR NOT NULL, customer_id VARCHAR NOT NULL, identifiers VARCHAR[] NOT NULL, "
         "valid_from DATE NOT NULL, valid_to DATE)"
     )
-    if layout == "BASE TABLE":
-        _spells_from_member_lists(con)
-    con.execute(
+    create_view = (
         f"CREATE VIEW {EXPORT_MEMBERS} AS SELECT e.audience, e.platform, e.as_of_date, "
         f"s.customer_id, s.identifiers FROM {EXPORTS} AS e JOIN {MEMBER_SPELLS} AS s "
         "ON s.audience = e.audience AND s.platform = e.platform "
         "AND s.valid_from <= e.as_of_date AND (s.valid_to IS NULL OR e.as_of_date < s.valid_to)"
     )
+    if layout != "BASE TABLE":
+        con.execute(create_view)
+        return
+    # The lists become spells in one transaction (the caller's, if it opened one): a crash
+    # midway leaves the table of lists as it was, to be carried over by the next export.
+    try:
+        con.begin()
+    except duckdb.TransactionException:
+        _spells_from_member_lists(con)
+        con.execute(create_view)
+        return
+    try:
+        _spells_from_member_lists(con)
+        con.execute(create_view)
+    except BaseException:
+        con.rollback()
+        raise
+    con.commit()
 
 
 def _spells_from_member_lists(con: duckdb.DuckDBPyConnection) -> None:
