@@ -233,17 +233,22 @@ def record_members(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
     con.execute("CREATE OR REPLACE TEMP TABLE export_left AS SELECT spell FROM export_held AS s "
                 "ANTI JOIN export_current AS c ON s.customer_id = c.customer_id "
                 "AND s.h = hash(c.identifiers)")
-    # The audience and platform as well as the rowids: the scan then skips the other lists'
-    # row groups (each export's rows are written together).
-    left = (f"FROM {MEMBER_SPELLS} WHERE audience = ? AND platform = ? "
-            "AND rowid IN (SELECT spell FROM export_left)")
-    con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, valid_from, "
-                f"? {left} AND valid_from < ?", [*key, as_of, *key, as_of])
+    # The spells of rows that left, cut at `as_of`. Ends and starts move by updates in place:
+    # the rows stay among their list's rows (each export's rows are written together), so the
+    # scans above, by audience and platform, skip the other lists' row groups. The part from
+    # the next recorded export on needs a row of its own (only when an older date is written
+    # again). The audience and platform as well as the rowids, for the same reason.
+    left = ("WHERE audience = ? AND platform = ? AND rowid IN (SELECT spell FROM export_left) "
+            "AND valid_from")
     if following is not None:
         con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, ?, "
-                    f"valid_to {left} AND (valid_to IS NULL OR valid_to > ?)",
-                    [*key, following, *key, following])
-    con.execute(f"DELETE {left}", key)
+                    f"valid_to FROM {MEMBER_SPELLS} {left} < ? "
+                    "AND (valid_to IS NULL OR valid_to > ?)",
+                    [*key, following, *key, as_of, following])
+        con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_from = ? {left} = ? "
+                    "AND (valid_to IS NULL OR valid_to > ?)", [following, *key, as_of, following])
+    con.execute(f"DELETE FROM {MEMBER_SPELLS} {left} = ?", [*key, as_of])
+    con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_to = ? {left} < ?", [as_of, *key, as_of])
     con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT DISTINCT ?, ?, customer_id, identifiers, ?, "
                 "?::DATE FROM export_joined", [*key, as_of, following])
     for table in ("export_held", "export_joined", "export_left"):
