@@ -88,11 +88,13 @@ def ensure_export_tables(con: duckdb.DuckDBPyConnection) -> None:
         "NOT NULL, as_of_date DATE NOT NULL, rows BIGINT NOT NULL, "
         "PRIMARY KEY (audience, platform, as_of_date))"
     )
-    (layout,) = con.execute(
-        "SELECT max(table_type) FROM information_schema.tables WHERE table_schema = "
-        "'activation' AND table_name = 'export_members'").fetchone()
-    if layout == "VIEW":
+    # The catalog functions, not information_schema (half the time; called twice an export).
+    named = ("WHERE database_name = current_database() AND schema_name = 'activation' AND "
+             "{}_name = 'export_members'")
+    if con.execute(f"SELECT count(*) FROM duckdb_views() {named.format('view')}").fetchone()[0]:
         return
+    (old_lists,) = con.execute(
+        f"SELECT count(*) FROM duckdb_tables() {named.format('table')}").fetchone()
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {MEMBER_SPELLS} (audience VARCHAR NOT NULL, "
         "platform VARCHAR NOT NULL, customer_id VARCHAR NOT NULL, identifiers VARCHAR[] NOT NULL, "
@@ -104,7 +106,7 @@ def ensure_export_tables(con: duckdb.DuckDBPyConnection) -> None:
         "ON s.audience = e.audience AND s.platform = e.platform "
         "AND s.valid_from <= e.as_of_date AND (s.valid_to IS NULL OR e.as_of_date < s.valid_to)"
     )
-    if layout != "BASE TABLE":
+    if not old_lists:
         con.execute(create_view)
         return
     # The lists become spells in one transaction (the caller's, if it opened one): a crash
@@ -227,12 +229,10 @@ def record_members(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
     con.execute("CREATE OR REPLACE TEMP TABLE export_held AS SELECT rowid AS spell, customer_id, "
                 f"hash(identifiers) AS h FROM {MEMBER_SPELLS} AS s WHERE {_covering('s')}",
                 [*key, as_of, as_of])
-    con.execute("CREATE OR REPLACE TEMP TABLE export_joined AS SELECT c.customer_id, "
-                "c.identifiers FROM export_current AS c ANTI JOIN export_held AS s "
-                "ON s.customer_id = c.customer_id AND s.h = hash(c.identifiers)")
-    con.execute("CREATE OR REPLACE TEMP TABLE export_left AS SELECT spell FROM export_held AS s "
-                "ANTI JOIN export_current AS c ON s.customer_id = c.customer_id "
-                "AND s.h = hash(c.identifiers)")
+    (leavers,) = con.execute(
+        "CREATE OR REPLACE TEMP TABLE export_left AS SELECT spell FROM export_held AS s "
+        "ANTI JOIN export_current AS c ON s.customer_id = c.customer_id "
+        "AND s.h = hash(c.identifiers)").fetchone()
     # The spells of rows that left, cut at `as_of`. Ends and starts move by updates in place:
     # the rows stay among their list's rows (each export's rows are written together), so the
     # scans above, by audience and platform, skip the other lists' row groups. The part from
@@ -240,19 +240,23 @@ def record_members(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
     # again). The audience and platform as well as the rowids, for the same reason.
     left = ("WHERE audience = ? AND platform = ? AND rowid IN (SELECT spell FROM export_left) "
             "AND valid_from")
-    if following is not None:
+    if leavers and following is not None:
         con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, ?, "
                     f"valid_to FROM {MEMBER_SPELLS} {left} < ? "
                     "AND (valid_to IS NULL OR valid_to > ?)",
                     [*key, following, *key, as_of, following])
         con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_from = ? {left} = ? "
                     "AND (valid_to IS NULL OR valid_to > ?)", [following, *key, as_of, following])
-    con.execute(f"DELETE FROM {MEMBER_SPELLS} {left} = ?", [*key, as_of])
-    con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_to = ? {left} < ?", [as_of, *key, as_of])
-    con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT DISTINCT ?, ?, customer_id, identifiers, ?, "
-                "?::DATE FROM export_joined", [*key, as_of, following])
-    for table in ("export_held", "export_joined", "export_left"):
-        con.execute(f"DROP TABLE {table}")
+    if leavers:
+        con.execute(f"DELETE FROM {MEMBER_SPELLS} {left} = ?", [*key, as_of])
+        con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_to = ? {left} < ?", [as_of, *key, as_of])
+    # Rows that joined, against the spells held before the cut (export_held).
+    con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT DISTINCT ?, ?, c.customer_id, "
+                "c.identifiers, ?, ?::DATE FROM export_current AS c ANTI JOIN export_held AS s "
+                "ON s.customer_id = c.customer_id AND s.h = hash(c.identifiers)",
+                [*key, as_of, following])
+    con.execute("DROP TABLE export_held")
+    con.execute("DROP TABLE export_left")
 
 
 def query_batches(con: duckdb.DuckDBPyConnection, sql: str,
