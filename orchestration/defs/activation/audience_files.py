@@ -113,17 +113,18 @@ def ensure_export_tables(con: duckdb.DuckDBPyConnection) -> None:
     # midway leaves the table of lists as it was, to be carried over by the next export.
     try:
         con.begin()
+        own = True
     except duckdb.TransactionException:
-        _spells_from_member_lists(con)
-        con.execute(create_view)
-        return
+        own = False
     try:
         _spells_from_member_lists(con)
         con.execute(create_view)
     except BaseException:
-        con.rollback()
+        if own:
+            con.rollback()
         raise
-    con.commit()
+    if own:
+        con.commit()
 
 
 def _spells_from_member_lists(con: duckdb.DuckDBPyConnection) -> None:
@@ -240,14 +241,15 @@ def record_members(con: duckdb.DuckDBPyConnection, audience: str, platform: str,
     # again). The audience and platform as well as the rowids, for the same reason.
     left = ("WHERE audience = ? AND platform = ? AND rowid IN (SELECT spell FROM export_left) "
             "AND valid_from")
-    if leavers and following is not None:
-        con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, ?, "
-                    f"valid_to FROM {MEMBER_SPELLS} {left} < ? "
-                    "AND (valid_to IS NULL OR valid_to > ?)",
-                    [*key, following, *key, as_of, following])
-        con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_from = ? {left} = ? "
-                    "AND (valid_to IS NULL OR valid_to > ?)", [following, *key, as_of, following])
     if leavers:
+        if following is not None:
+            con.execute(f"INSERT INTO {MEMBER_SPELLS} SELECT ?, ?, customer_id, identifiers, ?, "
+                        f"valid_to FROM {MEMBER_SPELLS} {left} < ? "
+                        "AND (valid_to IS NULL OR valid_to > ?)",
+                        [*key, following, *key, as_of, following])
+            con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_from = ? {left} = ? "
+                        "AND (valid_to IS NULL OR valid_to > ?)",
+                        [following, *key, as_of, following])
         con.execute(f"DELETE FROM {MEMBER_SPELLS} {left} = ?", [*key, as_of])
         con.execute(f"UPDATE {MEMBER_SPELLS} SET valid_to = ? {left} < ?", [as_of, *key, as_of])
     # Rows that joined, against the spells held before the cut (export_held).
