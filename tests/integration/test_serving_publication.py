@@ -1,6 +1,8 @@
 """Issue 12: readers of the serving publication during full runs. A BI tool holds a read-only
 connection on the stable DuckDB path and a script reads the Parquet files over and over while
-the pipeline publishes twice: the runs succeed and every read sees one complete publication."""
+the pipeline publishes twice: the runs succeed and every read sees one complete publication. (The
+regression of issue 9: an analyst's read-only connection held during a run failed its dbt
+step.)"""
 
 import datetime as dt
 import json
