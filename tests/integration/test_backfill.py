@@ -35,6 +35,7 @@ from orchestration.lib.settings import REPO_ROOT, load_settings
 pytestmark = [pytest.mark.integration, pytest.mark.pipeline_runs(8)]
 DBT_DIR = REPO_ROOT / "dbt_project"
 HISTORY = "activation.audience_membership_history"
+MEASURED = "intermediate.int_audience_spells_measured"
 
 LAST = dt.date.fromisoformat(AS_OF)
 EVERY = 2
@@ -182,6 +183,16 @@ def _history(root):
     return rows, state
 
 
+def _measured(root):
+    """The measured spells, and whether their build updated the previous one."""
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(f"SELECT * FROM {MEASURED} ORDER BY ALL").fetchall()
+        updated = con.execute(
+            "SELECT based_on IS NOT NULL FROM meta.incremental_as_of_builds "
+            "WHERE model_name = 'int_audience_spells_measured'").fetchall()
+    return rows, updated
+
+
 def test_the_membership_history_updated_from_the_day_equals_one_rebuilt_from_every_row(
     backfilled, tmp_path
 ):
@@ -190,7 +201,9 @@ def test_the_membership_history_updated_from_the_day_equals_one_rebuilt_from_eve
     state that allows it, dbt rebuilds the table from every daily row, which must give the same
     spells. That day C02 buys (its spells end) and C13 goes on an exclusion list (its spells end,
     exclusion spells start). Spells that go on and end over more days, and the cases that force
-    a rebuild: test_membership_history.py."""
+    a rebuild: test_membership_history.py. The spells outcomes are measured on are updated too
+    (the changed customers' and the open and ending spells: macros/spells_measured.sql) and
+    must equal the spells measured anew from the rebuilt history."""
     done, _ = backfilled
     root = shutil.copytree(done, tmp_path / "next", symlinks=True)
     day = DAYS[-1] + dt.timedelta(days=2)
@@ -212,13 +225,21 @@ def test_the_membership_history_updated_from_the_day_equals_one_rebuilt_from_eve
     assert ("winback_inactive_email", "C13", DAYS[0], day, DAYS[-1], None) in spells
     assert ("winback_inactive_email", "C13", day, None, day, "global_exclusion") in spells
 
+    measured, updated = _measured(root)
+    assert updated == [(True,)]
+    # C02's spell of the first backfilled date, with the day's purchase in its window.
+    assert ("winback_inactive_email", DAYS[0], "C02", "treatment", None, "GBP", 1, 20) in measured
+
     rebuilt = shutil.copytree(root, tmp_path / "rebuilt", symlinks=True)
     with duckdb.connect(str(rebuilt / "warehouse.duckdb")) as con:
         con.execute("DELETE FROM meta.audience_membership_history_state")
+        con.execute("DELETE FROM meta.incremental_as_of_builds "
+                    "WHERE model_name = 'int_audience_spells_measured'")
     settings = load_settings(environ={}, overrides={
         "WINBACK_WAREHOUSE": str(rebuilt / "warehouse.duckdb"), "WINBACK_AS_OF": str(day)})
     result = subprocess.run([
         dbt_launcher(), "run", "--select", "audience_membership_history",
+        "int_audience_spells_measured",
         *dbt_config_vars_args(settings, policies_for(settings), audiences_for(settings)),
         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR), "--quiet",
     ], capture_output=True, text=True)
@@ -226,3 +247,4 @@ def test_the_membership_history_updated_from_the_day_equals_one_rebuilt_from_eve
     rebuilt_rows, rebuilt_state = _history(rebuilt)
     assert rebuilt_state == [(day, "rebuild")]
     assert rebuilt_rows == rows
+    assert _measured(rebuilt) == (measured, [(False,)])
