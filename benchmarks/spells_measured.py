@@ -54,9 +54,9 @@ def nodes(target: Path) -> dict[str, float]:
     """Node times of the newest second dbt step under `target` (DBT_TARGET_PATH)."""
     results = max(target.glob("winback_dbt_models_after_statistics-*/run_results.json"),
                   key=lambda p: p.stat().st_mtime)
-    return {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 2)
-            for r in json.loads(results.read_text())["results"]
-            if r["unique_id"].rsplit(".", 1)[-1] in (MODEL, "reactivation_outcomes")}
+    times = {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 2)
+             for r in json.loads(results.read_text())["results"]}
+    return {name: times[name] for name in (MODEL, "reactivation_outcomes")}
 
 
 def run(state: Path, landing: Path, as_of: dt.date, label: str) -> None:

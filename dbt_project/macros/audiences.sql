@@ -21,6 +21,12 @@
     {{- return(config) -}}
 {%- endmacro %}
 
+{#- The conversion window in days: how long after a spell's send date a purchase counts as a
+    conversion (int_audience_spells_measured and the reactivation outcomes). -#}
+{% macro conversion_window_days() -%}
+    {{- return(audiences()['conversion_window_days'] | int) -}}
+{%- endmacro %}
+
 {#- A list of text literals: ('a', 'b'). Values come from validated fixed vocabularies. -#}
 {% macro text_list(values) -%}
     ({%- for value in values -%}'{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%})

@@ -26,10 +26,6 @@
     {{- return(meta_relation('audience_spells_measured_state')) -}}
 {%- endmacro %}
 
-{% macro conversion_window_days() -%}
-    {{- return(audiences()['conversion_window_days'] | int) -}}
-{%- endmacro %}
-
 {% macro spells_measured_config() -%}
     {{ return(adapter.dispatch('spells_measured_config', 'winback')()) }}
 {%- endmacro %}

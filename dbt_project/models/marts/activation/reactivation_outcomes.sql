@@ -1,5 +1,5 @@
 {{ config(contract={'enforced': true}) }}
-{%- set window = audiences()['conversion_window_days'] | int %}
+{%- set window = conversion_window_days() %}
 
 -- Did win-back work? Per audience and send date (the day a membership spell started: the
 -- treatment group's adds file), treated vs holdout customers, how many bought within the

@@ -1,5 +1,5 @@
 {{ config(contract={'enforced': true}) }}
-{%- set window = audiences()['conversion_window_days'] | int %}
+{%- set window = conversion_window_days() %}
 
 -- A/B/n splits: per audience, send date and variant, the variant's treated customers against
 -- the whole holdout of that audience and send date (the holdout is shared by every variant),

@@ -1,5 +1,5 @@
 {{ config(contract={'enforced': true}) }}
-{%- set window = audiences()['conversion_window_days'] | int %}
+{%- set window = conversion_window_days() %}
 
 -- Revenue within the conversion window per audience, send date, group and currency (amounts are
 -- never summed across currencies), with revenue per customer of the group for comparison.
